@@ -1,0 +1,23 @@
+/**
+ * Thrown by every get/getAsync/getMany/post on a closed port, and by every
+ * wait that close() interrupted — the portable ERROR_ABANDONED_WAIT_0.
+ */
+export class PortClosedError extends Error {
+  readonly code = 'ERROR_ABANDONED_WAIT_0';
+  constructor(message = 'the completion port is closed') {
+    super(message);
+    this.name = 'PortClosedError';
+  }
+}
+
+/**
+ * Thrown when a value read from shared memory is out of its bounds: the
+ * buffer was written by something that is not this port's code.
+ */
+export class PortCorruptedError extends Error {
+  readonly code = 'ERR_PORT_CORRUPTED';
+  constructor(what: string) {
+    super(`completion port shared memory is corrupted: ${what}`);
+    this.name = 'PortCorruptedError';
+  }
+}

@@ -1,0 +1,10 @@
+export { CompletionPort } from './completion-port.js';
+export { PortClosedError, PortCorruptedError } from './errors.js';
+export type {
+  AttachOptions,
+  CompletionPacket,
+  CompletionPortOptions,
+  PortHandle,
+  PortStats,
+  ReleasedThread,
+} from './types.js';

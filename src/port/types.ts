@@ -1,0 +1,61 @@
+/** One completion packet: what GetQueuedCompletionStatus returns through its out-parameters. */
+export interface CompletionPacket {
+  /** An unsigned 32-bit count: the bytes an I/O moved, or any number the poster chose. */
+  bytesTransferred: number;
+  /** The per-handle key given when a handle was associated (or by the poster). */
+  completionKey: number;
+  /** Stands for the OVERLAPPED pointer: an id, an index, an offset. */
+  overlapped: number;
+}
+
+/** What `port.stats()` reports: a consistent snapshot taken under the port's lock. */
+export interface PortStats {
+  /** Packets queued, not yet handed to any thread. */
+  queued: number;
+  /** Threads that count as running against the concurrency cap. */
+  running: number;
+  /** Threads (or getAsync calls) waiting for a packet. */
+  waiting: number;
+  /** Threads attached to the port (that have called get/getAsync/getMany/blocking). */
+  threads: number;
+  concurrency: number;
+  capacity: number;
+  closed: boolean;
+  /** Which implementation is behind the port. */
+  backend: 'portable' | 'native';
+}
+
+/** The structured-cloneable value that `CompletionPort.from()` attaches to. */
+export interface PortHandle {
+  readonly backend: 'portable' | 'native';
+  readonly buffer?: SharedArrayBuffer;
+  readonly [key: string]: unknown;
+}
+
+export interface CompletionPortOptions {
+  /** Cap on running threads; 0 (the default) means os.availableParallelism(). */
+  concurrency?: number;
+  /** How many packets post() may queue before it returns false. Default 65536. */
+  capacity?: number;
+  /** Most threads (and concurrent getAsync calls) that may wait at once. Default 1024. */
+  maxThreads?: number;
+  /** Iterations a waiter spins on its wait word before it sleeps. Default 2000. */
+  spinCount?: number;
+}
+
+export interface AttachOptions {
+  /** Override the port's spin count for this thread. */
+  spinCount?: number;
+}
+
+/** What `port.releaseThread(threadId)` gave back for a thread that ended. */
+export interface ReleasedThread {
+  /** Running slots the thread held, now given back. */
+  running: number;
+  /** Places it had on the waiter stack, now removed. */
+  waiters: number;
+  /** Packets handed to it that it never read, put back at the head of the queue. */
+  requeued: number;
+  /** Such packets when the port was already closed (nowhere to queue them). */
+  abandoned: CompletionPacket[];
+}
