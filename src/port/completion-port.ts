@@ -391,8 +391,9 @@ export class CompletionPort {
    * Gives back everything a thread that has ended still holds: its running
    * slots, its places on the waiter stack, and any packet handed to it that
    * it never read (requeued at the front, so it is not lost and keeps its
-   * place). Call it from the owner when a worker exits (`worker.threadId`).
-   * Returns what was released.
+   * place). Call it from the owner when a worker exits, with the worker's
+   * `threadId` captured when it was created (Node sets `worker.threadId` to
+   * -1 once the worker has exited). Returns what was released.
    */
   releaseThread(deadThreadId: number): ReleasedThread {
     checkInteger('threadId', deadThreadId, 0, 0x7fffffff);
