@@ -512,6 +512,24 @@ export function portSuite(t, config) {
       assert.equal(port.stats().running, 1, 'a throwing fn still takes the slot back');
     });
 
+    if (backend === 'portable') {
+      it('refuses a wait when the thread table is full, and keeps working (no lock left held)', async () => {
+        const port = makePort({ maxThreads: 2 });
+        const a = port.getAsync();
+        const b = port.getAsync();
+        await until(() => port.stats().waiting === 2, 'two async waiters');
+        await assert.rejects(port.getAsync(), (e) => e instanceof RangeError && e.message.includes('maxThreads'));
+        assert.equal(port.post(0, 1, 0), true);
+        assert.equal(port.post(0, 2, 0), true);
+        assert.deepEqual(
+          [(await b).completionKey, (await a).completionKey],
+          [1, 2],
+          'newest waiter first',
+        );
+        assert.deepEqual(port.close(), []);
+      });
+    }
+
     it('attaches from a handle that went through structured clone, and reports stats', async () => {
       const port = makePort({ concurrency: 3, capacity: 100 });
       const clone = structuredClone(port.handle);
