@@ -93,6 +93,8 @@ const MAX_THREADS_LIMIT = 1 << 16;
 /** Tag written into S_LOCK_OWNER by the lock holder: never 0, so 0 means "no known holder". */
 const MY_TAG = threadId + 1;
 
+function keepAlive(): void {}
+
 /** #begin's answer when a packet is ready to take (slot indices are ≥ 0). */
 const TAKE = -1;
 
@@ -125,6 +127,15 @@ export class CompletionPort {
   readonly #idle: number[] = [];
   /** Where #takeAndUnlock copies packets while it holds the lock. */
   #scratch = new Float64Array(PACKET_F64 * 16);
+  /**
+   * Atomics.waitAsync holds no ref on the event loop: a thread whose only
+   * pending work is a getAsync would simply exit (a worker with exit code 13,
+   * "unfinished top-level await"). While any async wait of this instance is
+   * pending, one ref'd timer keeps the loop alive; it is created once and
+   * then only ref()'d and unref()'d.
+   */
+  #asyncWaits = 0;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** Private cell for sleep(): Atomics.wait needs a shared Int32Array. */
   #sleepCell: Int32Array | undefined;
 
@@ -773,14 +784,22 @@ export class CompletionPort {
     const i32 = this.#i32;
     const word = this.#slotWord(w, W_STATE);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    if (this.#asyncWaits++ === 0) {
+      if (this.#keepAlive === undefined) this.#keepAlive = setInterval(keepAlive, 0x40000000);
+      else this.#keepAlive.ref();
+    }
     let state = Atomics.load(i32, word);
-    while (state === SLEEPING) {
-      const remaining = deadline === Infinity ? undefined : deadline - performance.now();
-      if (remaining !== undefined && remaining <= 0) break;
-      const result = Atomics.waitAsync(i32, word, SLEEPING, remaining);
-      if (result.async) await result.value;
-      // A late notify meant for an earlier wait on this slot can wake us early: loop.
-      state = Atomics.load(i32, word);
+    try {
+      while (state === SLEEPING) {
+        const remaining = deadline === Infinity ? undefined : deadline - performance.now();
+        if (remaining !== undefined && remaining <= 0) break;
+        const result = Atomics.waitAsync(i32, word, SLEEPING, remaining);
+        if (result.async) await result.value;
+        // A late notify meant for an earlier wait on this slot can wake us early: loop.
+        state = Atomics.load(i32, word);
+      }
+    } finally {
+      if (--this.#asyncWaits === 0) this.#keepAlive!.unref();
     }
     return this.#finish(w, state);
   }
