@@ -20,6 +20,9 @@
  *                          A_SENTINELS   6    sentinels taken so far (close accounting)
  *                          A_REQUESTS    7    queueRequest packets handled (completed + failed)
  *                          A_STARTED     8    run() tasks taken to RUNNING (wraps): maxQueue accounting
+ *                          A_REQ_POSTED  9    queueRequest packets posted, by any thread (wraps)
+ *                          A_REQ_TAKEN  10    queueRequest packets taken by a thread (wraps):
+ *                                             posted − taken is the request queue, held to queueCapacity
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
  *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
  *                            word +1  T_OWNER   id of the worker that took it (RUNNING)
@@ -59,6 +62,8 @@ export const A_MIN = 5;
 export const A_SENTINELS = 6;
 export const A_REQUESTS = 7;
 export const A_STARTED = 8;
+export const A_REQ_POSTED = 9;
+export const A_REQ_TAKEN = 10;
 
 // Slot words (Int32 offsets from the slot's first word).
 export const T_STATE = 0;

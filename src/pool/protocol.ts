@@ -27,6 +27,8 @@ export interface PoolWorkerData {
   resultChannel: MessagePort;
   spinCount: number;
   idleTimeout: number;
+  /** queueRequest packets that may wait in the port (the rest of its capacity is reserved for run() slots). */
+  queueCapacity: number;
   workerData: unknown;
 }
 

@@ -31,6 +31,8 @@ import {
   A_SENTINELS,
   A_SLOT_BYTES,
   A_SLOTS,
+  A_REQ_POSTED,
+  A_REQ_TAKEN,
   A_STARTED,
   ARENA_MAGIC,
   arenaGeometry,
@@ -165,6 +167,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   readonly #i32: Int32Array;
   readonly #slotBytes: number;
   readonly #slots: number;
+  readonly #queueCapacity: number;
 
   // Per slot, in this thread's memory (A1): the promise's functions and the task's signal.
   readonly #resolve: (((value: unknown) => void) | undefined)[];
@@ -183,7 +186,6 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   /** Task packets posted, and tasks cancelled before they started: maxQueue accounting with A_STARTED. */
   #posted = 0;
   #cancelled = 0;
-  #requestsPosted = 0;
   #timedCount = 0;
 
   readonly #workers = new Map<number, WorkerRecord>();
@@ -226,6 +228,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       throw new RangeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${String(options.idleTimeout)}`);
     }
     this.#options = options;
+    this.#queueCapacity = capacity;
 
     // The task port holds every slot's packet plus the queueRequest packets and sentinels.
     this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: capacity + slots, maxThreads: 2 * this.threads + 16 });
@@ -283,8 +286,11 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       throw new TypeError(`wParam must be a finite number, got ${typeof wParam === 'number' ? wParam : typeof wParam}`);
     }
     if (this.#state !== State.Open || this.#loadError !== undefined) return false;
+    const i32 = this.#i32;
+    // The port's capacity is queueCapacity + slots: the slots' share is reserved for run() tasks.
+    if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= this.#queueCapacity) return false;
     if (!this.#taskPort.post(K_REQUEST, wParam, 0)) return false;
-    this.#requestsPosted++;
+    Atomics.add(i32, A_REQ_POSTED, 1);
     if (!this.#refed) this.#refAll();
     if (this.#workers.size < this.threads) this.#grow();
     return true;
@@ -613,6 +619,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       resultChannel: port2,
       spinCount: this.#options.spinCount ?? 20000,
       idleTimeout: this.minThreads < this.threads ? (this.#options.idleTimeout ?? 30000) : Infinity,
+      queueCapacity: this.#queueCapacity,
       workerData: this.#options.workerData,
     };
     const worker = new Worker(WORKER_URL, {
@@ -890,7 +897,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
       if (this.#state !== State.Open) return;
-      const requestsDone = ((Atomics.load(this.#i32, A_REQUESTS) - this.#requestsPosted) | 0) === 0;
+      const requestsDone = ((Atomics.load(this.#i32, A_REQUESTS) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0;
       if ((this.#isReady || this.#loadError !== undefined) && this.#inflight === 0 && this.#backlogHead === this.#backlog.length && requestsDone) {
         this.#refed = false;
         for (const record of this.#workers.values()) record.worker.unref();

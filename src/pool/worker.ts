@@ -31,6 +31,8 @@ import {
   A_REQUESTS,
   A_RESULTS,
   A_SENTINELS,
+  A_REQ_POSTED,
+  A_REQ_TAKEN,
   A_STARTED,
   CANCELLED,
   DONE,
@@ -128,8 +130,12 @@ const client: PoolClient = {
     if (typeof wParam !== 'number' || !Number.isFinite(wParam)) {
       throw new TypeError(`wParam must be a finite number, got ${String(wParam)}`);
     }
+    // The same bound as the owner's queueRequest (see layout.ts A_REQ_POSTED).
+    if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= data.queueCapacity) return false;
     try {
-      return port.post(K_REQUEST, wParam, 0);
+      if (!port.post(K_REQUEST, wParam, 0)) return false;
+      Atomics.add(i32, A_REQ_POSTED, 1);
+      return true;
     } catch (error) {
       if (error instanceof PortClosedError) return false;
       throw error;
@@ -254,6 +260,7 @@ function dispatch(packet: CompletionPacket): void {
     Atomics.add(i32, A_SENTINELS, 1);
     return;
   }
+  Atomics.add(i32, A_REQ_TAKEN, 1);
   runRequest(packet.completionKey);
 }
 
