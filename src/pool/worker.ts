@@ -115,13 +115,14 @@ parent.on('message', (message: ToWorker) => {
       if (call === undefined) break;
       if (message.ok) call.resolve(message.value);
       else call.reject(recordToError(message.value));
-      if (calls.size === 0 && pending === 0) parent.unref();
       break;
     }
   }
 });
-// The message port must not keep an idle thread alive by itself; sync waits do that.
-parent.unref();
+// The parent port stays ref'd: in async mode the only other thing pending is Atomics.waitAsync,
+// which does not keep an event loop alive, and this thread must not end on its own — it leaves
+// only by process.exit (sentinel, retirement, closed port). The owner's worker.unref() decides
+// whether an idle pool keeps the process alive.
 
 const client: PoolClient = {
   workerData: data.workerData,
@@ -147,7 +148,6 @@ const client: PoolClient = {
     if (signal?.aborted) return Promise.reject(new DOMException('The task was aborted', 'AbortError'));
     return new Promise<R>((resolve, reject) => {
       calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      parent.ref();
       try {
         send({ type: 'run', id, task, hasSignal: signal !== undefined }, options?.transferList);
       } catch (error) {
@@ -312,12 +312,10 @@ function runTask(slot: number): void {
   if (i32[w + T_TAG] === TAG_FALLBACK) {
     // Large payload or transferList: ask the main thread for it (it knows no thread in advance).
     pending++;
-    parent.ref();
     new Promise<{ task?: unknown; error?: unknown }>((resolve) => {
       fetches.set(slot, resolve);
       send({ type: 'fetch', slot });
     }).then((payload) => {
-      if (fetches.size === 0 && calls.size === 0) parent.unref();
       if (payload.error !== undefined) finish(slot, w, flags, 0, recordToError(payload.error), true);
       else start(slot, w, flags, payload.task);
       settled();
@@ -339,7 +337,6 @@ function start(slot: number, w: number, flags: number, task: unknown): void {
     const controller = new AbortController();
     controllers.set(slot, controller);
     context = { signal: controller.signal };
-    parent.ref(); // an abort message must be able to arrive while this task runs
   }
   const t0 = (flags & F_TIMED) !== 0 ? performance.now() : 0;
   let result: unknown;
@@ -374,7 +371,6 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
   }
   if ((flags & F_SIGNAL) !== 0) {
     controllers.delete(slot);
-    if (controllers.size === 0 && fetches.size === 0 && calls.size === 0) parent.unref();
   }
   let status: number;
   for (let attempt = 0; ; attempt++) {
