@@ -336,6 +336,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         entry.onAbort = () => {
           if (entry.done) return;
           entry.done = true; // the backlog skips it; it never takes a slot
+          this.#failed++;
           reject(new AbortError(signal.reason));
         };
         signal.addEventListener('abort', entry.onAbort, { once: true });
