@@ -79,7 +79,7 @@ export interface ThreadPoolOptions {
   slots?: number;
   /** Bytes per slot; larger payloads go by MessagePort. Default 256. */
   slotBytes?: number;
-  /** Iterations a pool thread spins on its wait word before it sleeps. Default 20 000. */
+  /** Iterations a pool thread spins on its wait word before it sleeps. Default 2 000 (the port's default): a few microseconds — long enough for the main thread to post the next task, short enough not to steal its core on a 2-core machine. */
   spinCount?: number;
   /** Given to the worker module as `currentPool().workerData`. */
   workerData?: unknown;
@@ -122,6 +122,8 @@ const DRAIN_BATCH = 256;
 const YIELD_MS = 4;
 /** Longest the main thread spins waiting for an imminent result (ms): well under anything noticeable. */
 const SPIN_MS = 0.05;
+/** Pool threads spin this long on the port before sleeping (see ThreadPoolOptions.spinCount). */
+const DEFAULT_SPIN = 2000;
 
 const enum State {
   Open,
@@ -223,7 +225,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     const capacity = positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, 1 << 24);
     const slots = positiveInt('options.slots', options.slots, 4096, 1, 1 << 20);
     const slotBytesOpt = positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20);
-    positiveInt('options.spinCount', options.spinCount, 20000, 0, 1e9);
+    positiveInt('options.spinCount', options.spinCount, DEFAULT_SPIN, 0, 1e9);
     if (options.idleTimeout !== undefined && !(typeof options.idleTimeout === 'number' && options.idleTimeout >= 0)) {
       throw new RangeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${String(options.idleTimeout)}`);
     }
@@ -618,7 +620,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       slotBytes: this.#slotBytes,
       workerId: id,
       resultChannel: port2,
-      spinCount: this.#options.spinCount ?? 20000,
+      spinCount: this.#options.spinCount ?? DEFAULT_SPIN,
       idleTimeout: this.minThreads < this.threads ? (this.#options.idleTimeout ?? 30000) : Infinity,
       queueCapacity: this.#queueCapacity,
       workerData: this.#options.workerData,
