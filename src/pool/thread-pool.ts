@@ -733,8 +733,13 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         cause !== undefined
           ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
           : `process.exit(${code})`;
-      this.#failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
-      if (cause !== undefined && this.listenerCount('error') > 0) this.emit('error', cause);
+      const failed = this.#failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
+      if (failed === 0) {
+        // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
+        const error = new WorkerDiedError(`a pool thread died of ${why} and was replaced`, cause);
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+        else process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code: 'IOCP_POOL_WORKER_DIED' });
+      }
     }
     if (this.#state === State.Open && this.#loadError === undefined && !orderly) {
       this.#spawn();
@@ -747,8 +752,9 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   }
 
   /** Rejects every task that thread `owner` had started (A_STARTED or fetching). */
-  #failOwned(owner: number, makeError: () => Error): void {
+  #failOwned(owner: number, makeError: () => Error): number {
     const i32 = this.#i32;
+    let failed = 0;
     for (let slot = 0; slot < this.#slots; slot++) {
       const w = slotWord(this.#slotBytes, slot);
       if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
@@ -756,10 +762,12 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       if (reject === undefined) continue;
       this.#release(slot);
       this.#failed++;
+      failed++;
       reject(makeError());
     }
     if (this.#inflight === 0) this.#armIdle();
     this.#pump();
+    return failed;
   }
 
   /** The worker module cannot load: the pool is unusable; every run() rejects with why. */
@@ -900,8 +908,11 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
       if (this.#state !== State.Open) return;
-      const requestsDone = ((Atomics.load(this.#i32, A_REQUESTS) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0;
-      if ((this.#isReady || this.#loadError !== undefined) && this.#inflight === 0 && this.#backlogHead === this.#backlog.length && requestsDone) {
+      // Requests count as work while queued or running synchronously (a thread holds a running
+      // slot); "taken", not "handled", so a thread that died in a handler cannot keep the pool ref'd.
+      const requestsIdle =
+        ((Atomics.load(this.#i32, A_REQ_TAKEN) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0 && this.#taskPort.stats().running === 0;
+      if ((this.#isReady || this.#loadError !== undefined) && this.#inflight === 0 && this.#backlogHead === this.#backlog.length && requestsIdle) {
         this.#refed = false;
         for (const record of this.#workers.values()) record.worker.unref();
       } else {
