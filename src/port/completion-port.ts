@@ -95,7 +95,7 @@ export class CompletionPort {
   readonly #f64: Float64Array;
   readonly #geo: Geometry;
   readonly #concurrency: number;
-  readonly #spin: number;
+  #spin: number;
   /** This instance's THREAD slot, or -1 until the first call that waits or runs. */
   #slot = -1;
   /** Slots owned by this instance and not in a wait right now (the THREAD slot first). */
@@ -171,6 +171,20 @@ export class CompletionPort {
 
   get capacity(): number {
     return this.#geo.capacity;
+  }
+
+  /**
+   * Iterations this instance's sync waits (get/getMany) spin on their wait
+   * word before sleeping. Settable at run time, per instance (per thread),
+   * so a thread can adapt it: spinning pays when the next packet comes
+   * within microseconds, and only steals a core when it does not.
+   */
+  get spinCount(): number {
+    return this.#spin;
+  }
+
+  set spinCount(value: number) {
+    this.#spin = checkInteger('spinCount', value, 0, 1e9);
   }
 
   // ───────────────────────────── post ─────────────────────────────
