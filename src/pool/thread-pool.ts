@@ -23,6 +23,7 @@ import { ArenaViews, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.
 import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
 import { type Percentiles, Reservoir } from './histogram.js';
 import {
+  A_INFLIGHT,
   A_LIVE,
   A_MAGIC,
   A_MIN,
@@ -113,6 +114,19 @@ export interface ThreadPoolStats {
   waitTime: Percentiles;
 }
 
+/**
+ * One executor for every run() promise: it parks the promise's functions in
+ * these two variables, which the caller reads right after `new Promise` (the
+ * executor runs synchronously). Saves a closure per task on the hot path —
+ * Promise.withResolvers() would do the same, but Node 20 lacks it.
+ */
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
+}
+
 /** The built worker runtime, next to this bundle in dist/. */
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
@@ -121,7 +135,9 @@ const DRAIN_BATCH = 256;
 /** The drain loop yields to the event loop at least this often (ms), so timers and I/O are never starved. */
 const YIELD_MS = 4;
 /** Longest the main thread spins waiting for an imminent result (ms): well under anything noticeable. */
-const SPIN_MS = 0.05;
+const SPIN_MAX_MS = 0.05;
+/** Shortest: a probe that still catches a result from a hot thread (a round trip is ~1 µs). */
+const SPIN_MIN_MS = 0.002;
 /** Pool threads spin this long on the port before sleeping (see ThreadPoolOptions.spinCount). */
 const DEFAULT_SPIN = 2000;
 
@@ -203,10 +219,10 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #readyReject!: (error: unknown) => void;
   #closed: Promise<void> | undefined;
   #closedResolve: (() => void) | undefined;
-  #spinMisses = 0;
+  /** Current spin budget (ms), adapted by #spin: doubled on a hit, halved on a miss. */
+  #spinBudget = SPIN_MAX_MS;
   /** A thread has loaded the module: until then the pool stays ref'd, so `await pool.ready` cannot end the process. */
   #isReady = false;
-  #spinSkip = 0;
 
   #completed = 0;
   #failed = 0;
@@ -325,26 +341,26 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     // Fast path: nothing waits ahead of us and a slot is free.
     if (this.#freeTop > 0 && this.#backlogHead === this.#backlog.length) {
       const slot = this.#free[--this.#freeTop]!;
-      const promise = new Promise<Result>((resolve, reject) => {
-        this.#resolve[slot] = resolve as (value: unknown) => void;
-        this.#reject[slot] = reject;
-      });
+      const promise = new Promise<Result>(capture);
+      this.#resolve[slot] = capturedResolve;
+      this.#reject[slot] = capturedReject;
       this.#submit(slot, task, signal, transferList);
       return promise;
     }
-    return new Promise<Result>((resolve, reject) => {
-      const entry: Backlogged = { task, signal, transferList, resolve: resolve as (value: unknown) => void, reject, onAbort: undefined, done: false };
-      if (signal !== undefined) {
-        entry.onAbort = () => {
-          if (entry.done) return;
-          entry.done = true; // the backlog skips it; it never takes a slot
-          this.#failed++;
-          reject(new AbortError(signal.reason));
-        };
-        signal.addEventListener('abort', entry.onAbort, { once: true });
-      }
-      this.#backlog.push(entry);
-    });
+    const promise = new Promise<Result>(capture);
+    const reject = capturedReject!;
+    const entry: Backlogged = { task, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
+    if (signal !== undefined) {
+      entry.onAbort = () => {
+        if (entry.done) return;
+        entry.done = true; // the backlog skips it; it never takes a slot
+        this.#failed++;
+        reject(new AbortError(signal.reason));
+      };
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+    this.#backlog.push(entry);
+    return promise;
   }
 
   /** Tasks accepted and not yet started (maxQueue): backlog + posted − started − cancelled before starting. */
@@ -358,7 +374,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     const i32 = this.#i32;
     const w = slotWord(this.#slotBytes, slot);
     let flags = 0;
-    this.#inflight++; // from here the slot is in use; #release gives it back
+    // From here the slot is in use; #release gives it back. The shared copy is a hint (plain store).
+    i32[A_INFLIGHT] = ++this.#inflight;
     try {
       if (transferList !== undefined || this.#arena.encode(w, task) === TAG_FALLBACK) {
         i32[w + T_TAG] = TAG_FALLBACK;
@@ -469,31 +486,31 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   /**
    * A short, bounded spin for a result that should arrive within
    * microseconds — cheaper than a getAsync wake-up (~20 µs) when one task
-   * at a time goes back and forth. Only when few tasks are in flight, and it
-   * backs off while it keeps missing (long tasks).
+   * at a time goes back and forth. Only when few tasks are in flight; its
+   * budget adapts (see #spinBudget), so long tasks cost a short probe each.
    */
   #spin(seq: number): boolean {
     if (this.#inflight > this.concurrency) return false;
-    if (this.#spinMisses >= 8) {
-      // Missing repeatedly: the tasks are long. Probe again only now and then.
-      if (++this.#spinSkip < 64) return false;
-      this.#spinSkip = 0;
-    }
     const i32 = this.#i32;
-    const deadline = performance.now() + SPIN_MS;
+    const budget = this.#spinBudget;
+    const deadline = performance.now() + budget;
     for (;;) {
-      for (let i = 0; i < 256; i++) {
+      for (let i = 0; i < 64; i++) {
         if (Atomics.load(i32, A_RESULTS) !== seq) {
-          this.#spinMisses = 0;
+          // Paid off: allow longer spins again.
+          this.#spinBudget = Math.min(SPIN_MAX_MS, budget * 2);
           return true;
         }
       }
       if (performance.now() > deadline) {
-        this.#spinMisses++;
+        // Wasted: halve the next spin. Long tasks, or a loaded machine where spinning only
+        // takes the core from the thread we wait for, drive it down to a cheap probe.
+        this.#spinBudget = Math.max(SPIN_MIN_MS, budget / 2);
         return false;
       }
     }
   }
+
 
   /** One result packet: (status, workerId, slot). */
   #complete(packet: CompletionPacket): void {
@@ -579,7 +596,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     if (this.#fallback.size !== 0) this.#fallback.delete(slot);
     Atomics.store(this.#i32, slotWord(this.#slotBytes, slot) + T_STATE, FREE);
     this.#free[this.#freeTop++] = slot;
-    this.#inflight--;
+    this.#i32[A_INFLIGHT] = --this.#inflight;
   }
 
   /** signal aborted for the task in slot. A2: one CAS against the worker's QUEUED → RUNNING. */

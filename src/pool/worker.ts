@@ -26,6 +26,7 @@ import type { CompletionPacket } from '../port/index.js';
 import { CLIENT_KEY, type PoolClient, type RunInWorkerOptions } from './client.js';
 import { ArenaViews, errorToRecord, recordToError, TAG_FALLBACK } from './codec.js';
 import {
+  A_INFLIGHT,
   A_LIVE,
   A_MIN,
   A_REQUESTS,
@@ -181,12 +182,66 @@ async function load(): Promise<Handler> {
 
 // ───────────────────────────── the loop ─────────────────────────────
 
+// ── Adaptive spin ──
+// A spin before sleeping saves the ~10-20 µs of a futex wake when the next packet comes within
+// microseconds (one task at a time, a hot loop) — and costs a core when it does not. On a
+// loaded 2-core machine that core is the main thread's, which must run to post the next task,
+// so a spin that keeps failing makes things slower. Each get() is timed: if it returned within
+// the spin window the spin paid (or was not needed) and may grow; if the thread had to sleep it
+// was wasted and halves, down to none, with a short probe every PROBE_EVERY gets so it can
+// grow back. Only while few run() tasks are in flight (A_INFLIGHT ≤ threads: one at a time):
+// with the pipe full the main thread posts in bursts, and a spinning waiter is what spares it
+// the Atomics.notify per post. Only where the port lets a thread set its spin (portable backend).
+const MAX_SPIN = data.spinCount;
+const MIN_SPIN = 256;
+const PROBE_EVERY = 64;
+const adaptive = MAX_SPIN > 0 && typeof Object.getOwnPropertyDescriptor(Object.getPrototypeOf(port), 'spinCount')?.set === 'function';
+/** Milliseconds per spin iteration, measured (warm) once. */
+const msPerSpin = adaptive ? calibrate() : 0;
+let spin = MAX_SPIN;
+let gets = 0;
+
+function liveThreads(): number {
+  return i32[A_LIVE]!;
+}
+
+function calibrate(): number {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  let best = Infinity;
+  for (let round = 0; round < 4; round++) {
+    const t = performance.now();
+    for (let i = 0; i < 100_000; i++) if (Atomics.load(cell, 0) !== 0) break;
+    best = Math.min(best, (performance.now() - t) / 100_000);
+  }
+  return best;
+}
+
+function timedGet(): CompletionPacket | null {
+  if (!adaptive) return port.get(idleTimeout);
+  if (i32[A_INFLIGHT]! > liveThreads()) {
+    (port as { spinCount: number }).spinCount = MAX_SPIN;
+    return port.get(idleTimeout);
+  }
+  const now = spin !== 0 ? spin : ++gets % PROBE_EVERY === 0 ? MIN_SPIN : 0;
+  (port as { spinCount: number }).spinCount = now;
+  const t0 = performance.now();
+  const packet = port.get(idleTimeout);
+  const waited = performance.now() - t0;
+  // Within the spin window (plus slack for the lock and the clock): the spin did its job.
+  if (waited <= now * msPerSpin + 0.002) {
+    if (now !== 0) spin = Math.min(MAX_SPIN, Math.max(MIN_SPIN, now * 2));
+  } else {
+    spin = now >> 1 < MIN_SPIN ? 0 : now >> 1;
+  }
+  return packet;
+}
+
 /** Sync mode: the seeds' Run() loop. Returns when an async handler is pending (or the thread ends). */
 function syncLoop(): void {
   for (;;) {
     let packet: CompletionPacket | null;
     try {
-      packet = port.get(idleTimeout);
+      packet = timedGet();
     } catch (error) {
       return portFailed(error);
     }
