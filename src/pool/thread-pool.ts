@@ -19,7 +19,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, type ResourceLimits, type TransferListItem, Worker } from 'node:worker_threads';
 import { CompletionPort, type CompletionPacket, PortClosedError } from '../port/index.js';
-import { ArenaViews, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.js';
+import { ArenaViews, errorToRecord, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
 import { type Percentiles, Reservoir } from './histogram.js';
 import {
@@ -207,6 +207,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #timedCount = 0;
 
   readonly #workers = new Map<number, WorkerRecord>();
+  /** Recently exited workers, for a fallback result still in flight when its thread retired. */
+  readonly #exited = new Map<number, WorkerRecord>();
   #nextWorkerId = 1;
   #state = State.Open;
   #draining = false;
@@ -226,6 +228,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
 
   #completed = 0;
   #failed = 0;
+  /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
+  #requestFailed = 0;
   readonly #runTime = new Reservoir();
   readonly #waitTime = new Reservoir();
 
@@ -580,9 +584,6 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     return message.value;
   }
 
-  /** Recently exited workers, for a fallback result still in flight when its thread retired. */
-  readonly #exited = new Map<number, WorkerRecord>();
-
   /** The slot is done: forget its promise and signal, give it back. */
   #release(slot: number): void {
     const signal = this.#signal[slot];
@@ -677,13 +678,14 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         try {
           record.worker.postMessage({ type: 'payload', slot, task: payload?.task } satisfies ToWorker, payload?.transferList as TransferListItem[] | undefined);
         } catch (error) {
-          record.worker.postMessage({ type: 'payload', slot, error: { __iocpError: true, name: (error as Error).name, message: (error as Error).message, stack: (error as Error).stack, props: undefined } } satisfies ToWorker);
+          // Not cloneable or not transferable: the task fails with why, on the thread that took it.
+          record.worker.postMessage({ type: 'payload', slot, error: errorToRecord(error) } satisfies ToWorker);
         }
         break;
       }
       case 'request-error': {
         this.#failed++;
-        this.#requestFailedCount++;
+        this.#requestFailed++;
         const error = recordToError(message.error);
         if (this.listenerCount('error') > 0) {
           this.emit('error', error, message.wParam);
@@ -715,11 +717,11 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #answer(record: WorkerRecord, id: number, ok: boolean, value: unknown): void {
     record.calls.delete(id);
     if (!this.#workers.has(record.id)) return;
-    const out = ok ? value : errorRecordOf(value);
+    const out = ok ? value : errorToRecord(value);
     try {
       record.worker.postMessage({ type: 'run-result', id, ok, value: out } satisfies ToWorker);
     } catch (error) {
-      record.worker.postMessage({ type: 'run-result', id, ok: false, value: errorRecordOf(error) } satisfies ToWorker);
+      record.worker.postMessage({ type: 'run-result', id, ok: false, value: errorToRecord(error) } satisfies ToWorker);
     }
   }
 
@@ -948,22 +950,12 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       running: port.running,
       waiting: port.waiting,
       queued: port.queued + (this.#backlog.length - this.#backlogHead),
-      completed: this.#completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailures()),
+      completed: this.#completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailed),
       failed: this.#failed,
       runTime: this.#runTime.percentiles(),
       waitTime: this.#waitTime.percentiles(),
     };
   }
-
-  #requestFailedCount = 0;
-  #requestFailures(): number {
-    return this.#requestFailedCount;
-  }
-}
-
-function errorRecordOf(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
-  return { __iocpError: true, name: error.name, message: error.message, stack: error.stack, props: undefined };
 }
 
 function toFileUrl(filename: unknown): string {
