@@ -263,11 +263,18 @@ async function asyncLoop(): Promise<void> {
   for (;;) {
     let packet: CompletionPacket | null;
     try {
-      packet = await port.getAsync();
+      // Timed like the sync wait, so a thread whose handlers have all settled meanwhile can still retire.
+      packet = await port.getAsync(idleTimeout);
     } catch (error) {
       return portFailed(error);
     }
-    if (packet === null) continue;
+    if (packet === null) {
+      if (pending === 0) {
+        setImmediate(syncLoop); // idle: the sync loop decides whether to retire
+        return;
+      }
+      continue;
+    }
     dispatch(packet);
     if (stopping) return maybeExit();
     if (pending === 0) {

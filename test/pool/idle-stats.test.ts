@@ -30,6 +30,20 @@ describe('ThreadPool: minThreads and idleTimeout', () => {
     await Promise.all(blocked);
     await pool.close();
   });
+
+  it('threads that ran async handlers (and wait with getAsync) retire too', async () => {
+    const { sab, words } = shared();
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 2, concurrency: 2, minThreads: 0, idleTimeout: 100, workerData: { sab } });
+    pools.push(pool);
+    // Two async handlers pending at once: both threads are in getAsync mode.
+    const waiting = [pool.run({ op: 'async-wait' }), pool.run({ op: 'async-wait' })];
+    await started(words, 2);
+    expect(await pool.run({ op: 'set-flag' })).toBe('flag set');
+    expect(await Promise.all(waiting)).toEqual(['flag seen', 'flag seen']);
+    await waitFor(() => pool.stats().threads === 0, 'both threads to retire');
+    expect(await pool.run({ op: 'echo', value: 'back' })).toBe('back');
+    await pool.close();
+  });
 });
 
 describe('ThreadPool: stats()', () => {
