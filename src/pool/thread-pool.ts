@@ -15,13 +15,12 @@
  * its executor closure, nothing else.
  */
 import { EventEmitter } from 'node:events';
-import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, type ResourceLimits, type TransferListItem, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, type TransferListItem, Worker } from 'node:worker_threads';
 import { CompletionPort, type CompletionPacket, PortClosedError } from '../port/index.js';
 import { ArenaViews, errorToRecord, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
-import { type Percentiles, Reservoir } from './histogram.js';
+import { Reservoir } from './histogram.js';
+import { resolveOptions, type RunOptions, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
 import {
   A_INFLIGHT,
   A_LIVE,
@@ -61,59 +60,6 @@ import {
 } from './layout.js';
 import { EXIT_PORT_CLOSED, EXIT_RETIRED, EXIT_SENTINEL, type FallbackResult, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
 
-export interface ThreadPoolOptions {
-  /** The worker module: a path or a file: URL (ESM or CommonJS) whose default export (or `handler` export) is the handler. */
-  filename: string | URL;
-  /** Threads in the pool. Default 2 × cores (the seeds' rule). */
-  threads?: number;
-  /** Threads kept even when idle; threads above it exit after idleTimeout. Default = threads. */
-  minThreads?: number;
-  /** Milliseconds a thread above minThreads may stay idle before it exits. Default 30 000. */
-  idleTimeout?: number;
-  /** The port's cap on running threads. Default cores (the seeds' rule). */
-  concurrency?: number;
-  /** run() tasks that may wait to start; beyond it run() rejects with QueueFullError. Default Infinity. */
-  maxQueue?: number;
-  /** Packets the task port holds (queueRequest returns false beyond it). Default 65536. */
-  queueCapacity?: number;
-  /** Task slots in the shared arena: run() tasks in flight at once (more wait in a queue here). Default 4096. */
-  slots?: number;
-  /** Bytes per slot; larger payloads go by MessagePort. Default 256. */
-  slotBytes?: number;
-  /** Iterations a pool thread spins on its wait word before it sleeps. Default 2 000 (the port's default): a few microseconds — long enough for the main thread to post the next task, short enough not to steal its core on a 2-core machine. */
-  spinCount?: number;
-  /** Given to the worker module as `currentPool().workerData`. */
-  workerData?: unknown;
-  /** Passed to each `new Worker()`. */
-  resourceLimits?: ResourceLimits;
-}
-
-export interface RunOptions {
-  /** Aborting it before the task starts rejects run() with an AbortError; a running handler receives it as `context.signal`. */
-  signal?: AbortSignal;
-  /** Objects to transfer with the task (the task then goes by MessagePort when it starts). */
-  transferList?: readonly TransferListItem[];
-}
-
-export interface ThreadPoolStats {
-  /** Pool threads alive. */
-  threads: number;
-  /** Threads counted as running by the port (≤ concurrency, except after blocking sections). */
-  running: number;
-  /** Threads waiting on the port for work. */
-  waiting: number;
-  /** Packets on the task port not yet taken, plus run() tasks waiting here for a slot. */
-  queued: number;
-  /** run() tasks and queueRequest packets that finished without error. */
-  completed: number;
-  /** run() tasks and queueRequest packets whose handler threw (or whose thread died). */
-  failed: number;
-  /** Milliseconds handlers ran (sampled). */
-  runTime: Percentiles;
-  /** Milliseconds tasks waited between run() and the handler's start (sampled). */
-  waitTime: Percentiles;
-}
-
 /**
  * One executor for every run() promise: it parks the promise's functions in
  * these two variables, which the caller reads right after `new Promise` (the
@@ -138,8 +84,6 @@ const YIELD_MS = 4;
 const SPIN_MAX_MS = 0.05;
 /** Shortest: a probe that still catches a result from a hot thread (a round trip is ~1 µs). */
 const SPIN_MIN_MS = 0.002;
-/** Pool threads spin this long on the port before sleeping (see ThreadPoolOptions.spinCount). */
-const DEFAULT_SPIN = 2000;
 
 const enum State {
   Open,
@@ -186,6 +130,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   readonly #slotBytes: number;
   readonly #slots: number;
   readonly #queueCapacity: number;
+  readonly #spinCount: number;
+  readonly #idleTimeout: number;
 
   // Per slot, in this thread's memory (A1): the promise's functions and the task's signal.
   readonly #resolve: (((value: unknown) => void) | undefined)[];
@@ -235,22 +181,19 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
 
   constructor(options: ThreadPoolOptions) {
     super();
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a filename');
-    const cores = availableParallelism();
-    this.#filename = toFileUrl(options.filename);
-    this.threads = positiveInt('options.threads', options.threads, 2 * cores, 1, 4096);
-    this.minThreads = positiveInt('options.minThreads', options.minThreads, this.threads, 0, this.threads);
-    this.concurrency = positiveInt('options.concurrency', options.concurrency, cores, 1, 65536);
-    this.maxQueue = options.maxQueue === undefined || options.maxQueue === Infinity ? Infinity : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1);
-    const capacity = positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, 1 << 24);
-    const slots = positiveInt('options.slots', options.slots, 4096, 1, 1 << 20);
-    const slotBytesOpt = positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20);
-    positiveInt('options.spinCount', options.spinCount, DEFAULT_SPIN, 0, 1e9);
-    if (options.idleTimeout !== undefined && !(typeof options.idleTimeout === 'number' && options.idleTimeout >= 0)) {
-      throw new RangeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${String(options.idleTimeout)}`);
-    }
+    const o = resolveOptions(options);
+    this.#filename = o.filename;
+    this.threads = o.threads;
+    this.minThreads = o.minThreads;
+    this.concurrency = o.concurrency;
+    this.maxQueue = o.maxQueue;
+    const capacity = o.queueCapacity;
+    const slots = o.slots;
+    const slotBytesOpt = o.slotBytes;
     this.#options = options;
     this.#queueCapacity = capacity;
+    this.#spinCount = o.spinCount;
+    this.#idleTimeout = this.minThreads < this.threads ? o.idleTimeout : Infinity;
 
     // The task port holds every slot's packet plus the queueRequest packets and sentinels.
     this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: capacity + slots, maxThreads: 2 * this.threads + 16 });
@@ -638,8 +581,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       slotBytes: this.#slotBytes,
       workerId: id,
       resultChannel: port2,
-      spinCount: this.#options.spinCount ?? DEFAULT_SPIN,
-      idleTimeout: this.minThreads < this.threads ? (this.#options.idleTimeout ?? 30000) : Infinity,
+      spinCount: this.#spinCount,
+      idleTimeout: this.#idleTimeout,
       queueCapacity: this.#queueCapacity,
       workerData: this.#options.workerData,
     };
@@ -956,22 +899,4 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       waitTime: this.#waitTime.percentiles(),
     };
   }
-}
-
-function toFileUrl(filename: unknown): string {
-  if (filename instanceof URL) {
-    if (filename.protocol !== 'file:') throw new TypeError(`options.filename must be a path or a file: URL, got ${filename.href}`);
-    return filename.href;
-  }
-  if (typeof filename !== 'string' || filename === '') throw new TypeError('options.filename must be the path or file: URL of the worker module');
-  if (filename.startsWith('file:')) return new URL(filename).href;
-  return pathToFileURL(filename).href;
-}
-
-function positiveInt(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
 }
