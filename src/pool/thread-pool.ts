@@ -20,6 +20,7 @@ import { CompletionPort, type CompletionPacket, PortClosedError } from '../port/
 import { ArenaViews, errorToRecord, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
 import { Reservoir } from './histogram.js';
+import { SpinPolicy } from './latency.js';
 import { resolveOptions, type RunOptions, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
 import {
   A_INFLIGHT,
@@ -31,6 +32,7 @@ import {
   A_SENTINELS,
   A_SLOT_BYTES,
   A_SLOTS,
+  A_SPIN,
   A_REQ_POSTED,
   A_REQ_TAKEN,
   A_STARTED,
@@ -82,8 +84,8 @@ const DRAIN_BATCH = 256;
 const YIELD_MS = 4;
 /** Longest the main thread spins waiting for an imminent result (ms): well under anything noticeable. */
 const SPIN_MAX_MS = 0.05;
-/** Shortest: a probe that still catches a result from a hot thread (a round trip is ~1 µs). */
-const SPIN_MIN_MS = 0.002;
+/** Shortest: still catches a result from a thread that is spinning too (a round trip is ~1 µs, a loaded one more). */
+const SPIN_MIN_MS = 0.01;
 
 const enum State {
   Open,
@@ -169,6 +171,10 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #closedResolve: (() => void) | undefined;
   /** Current spin budget (ms), adapted by #spin: doubled on a hit, halved on a miss. */
   #spinBudget = SPIN_MAX_MS;
+  /** Spin or sleep for one-at-a-time run(), by measurement (latency.ts). */
+  readonly #policy = new SpinPolicy();
+  /** performance.now() at post, for tasks posted while few were in flight (0: not sampled). */
+  readonly #postedAt: Float64Array;
   /** A thread has loaded the module: until then the pool stays ref'd, so `await pool.ready` cannot end the process. */
   #isReady = false;
 
@@ -210,12 +216,14 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     this.#i32[A_SLOTS] = slots;
     this.#i32[A_SLOT_BYTES] = geo.slotBytes;
     this.#i32[A_MIN] = this.minThreads;
+    this.#i32[A_SPIN] = this.#policy.mode;
 
     this.#resolve = new Array(slots).fill(undefined);
     this.#reject = new Array(slots).fill(undefined);
     this.#signal = new Array(slots).fill(undefined);
     this.#onAbort = new Array(slots).fill(undefined);
     this.#submittedAt = new Float64Array(slots);
+    this.#postedAt = new Float64Array(slots);
     this.#free = new Int32Array(slots);
     for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i; // slot 0 on top
     this.#freeTop = slots;
@@ -349,6 +357,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       this.#submittedAt[slot] = performance.timeOrigin + performance.now();
     }
     i32[w + T_FLAGS] = flags;
+    // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
+    this.#postedAt[slot] = this.#inflight <= this.concurrency ? performance.now() : 0;
     Atomics.store(i32, w + T_STATE, QUEUED);
     // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.
     if (!this.#taskPort.post(K_TASK, 0, slot)) throw new Error('iocp-pool: the task port is full despite its reserved capacity');
@@ -437,7 +447,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
    * budget adapts (see #spinBudget), so long tasks cost a short probe each.
    */
   #spin(seq: number): boolean {
-    if (this.#inflight > this.concurrency) return false;
+    if (this.#inflight > this.concurrency || this.#policy.mode === 0) return false;
     const i32 = this.#i32;
     const budget = this.#spinBudget;
     const deadline = performance.now() + budget;
@@ -477,6 +487,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       this.#waitTime.add(Math.max(0, start - this.#submittedAt[slot]!));
       this.#runTime.add(this.#arena.f64[f + T_RUN]!);
     }
+    const postedAt = this.#postedAt[slot]!;
+    if (postedAt !== 0 && this.#policy.sample(performance.now() - postedAt)) i32[A_SPIN] = this.#policy.mode;
     const resolve = this.#resolve[slot];
     const reject = this.#reject[slot];
     let value: unknown;

@@ -32,6 +32,7 @@ import {
   A_REQUESTS,
   A_RESULTS,
   A_SENTINELS,
+  A_SPIN,
   A_REQ_POSTED,
   A_REQ_TAKEN,
   A_STARTED,
@@ -182,58 +183,21 @@ async function load(): Promise<Handler> {
 
 // ───────────────────────────── the loop ─────────────────────────────
 
-// ── Adaptive spin ──
-// A spin before sleeping saves the ~10-20 µs of a futex wake when the next packet comes within
-// microseconds (one task at a time, a hot loop) — and costs a core when it does not. On a
-// loaded 2-core machine that core is the main thread's, which must run to post the next task,
-// so a spin that keeps failing makes things slower. Each get() is timed: if it returned within
-// the spin window the spin paid (or was not needed) and may grow; if the thread had to sleep it
-// was wasted and halves, down to none, with a short probe every PROBE_EVERY gets so it can
-// grow back. Only while few run() tasks are in flight (A_INFLIGHT ≤ threads: one at a time):
-// with the pipe full the main thread posts in bursts, and a spinning waiter is what spares it
-// the Atomics.notify per post. Only where the port lets a thread set its spin (portable backend).
+// ── Spin or sleep ──
+// The main thread measures which is faster for one-at-a-time run() and publishes it in A_SPIN
+// (see latency.ts); with the pipe full (A_INFLIGHT > threads) a spinning waiter spares the main
+// thread an Atomics.notify per post, so threads spin. Only where the port lets a thread set its
+// spin at run time (the portable backend); elsewhere the port's own spin applies.
 const MAX_SPIN = data.spinCount;
-const MIN_SPIN = 256;
-const PROBE_EVERY = 64;
 const adaptive = MAX_SPIN > 0 && typeof Object.getOwnPropertyDescriptor(Object.getPrototypeOf(port), 'spinCount')?.set === 'function';
-/** Milliseconds per spin iteration, measured (warm) once. */
-const msPerSpin = adaptive ? calibrate() : 0;
-let spin = MAX_SPIN;
-let gets = 0;
+let spin = -1;
 
-function liveThreads(): number {
-  return i32[A_LIVE]!;
-}
-
-function calibrate(): number {
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  let best = Infinity;
-  for (let round = 0; round < 4; round++) {
-    const t = performance.now();
-    for (let i = 0; i < 100_000; i++) if (Atomics.load(cell, 0) !== 0) break;
-    best = Math.min(best, (performance.now() - t) / 100_000);
+function syncGet(): CompletionPacket | null {
+  if (adaptive) {
+    const want = i32[A_SPIN] !== 0 || i32[A_INFLIGHT]! > i32[A_LIVE]! ? MAX_SPIN : 0;
+    if (want !== spin) (port as { spinCount: number }).spinCount = spin = want;
   }
-  return best;
-}
-
-function timedGet(): CompletionPacket | null {
-  if (!adaptive) return port.get(idleTimeout);
-  if (i32[A_INFLIGHT]! > liveThreads()) {
-    (port as { spinCount: number }).spinCount = MAX_SPIN;
-    return port.get(idleTimeout);
-  }
-  const now = spin !== 0 ? spin : ++gets % PROBE_EVERY === 0 ? MIN_SPIN : 0;
-  (port as { spinCount: number }).spinCount = now;
-  const t0 = performance.now();
-  const packet = port.get(idleTimeout);
-  const waited = performance.now() - t0;
-  // Within the spin window (plus slack for the lock and the clock): the spin did its job.
-  if (waited <= now * msPerSpin + 0.002) {
-    if (now !== 0) spin = Math.min(MAX_SPIN, Math.max(MIN_SPIN, now * 2));
-  } else {
-    spin = now >> 1 < MIN_SPIN ? 0 : now >> 1;
-  }
-  return packet;
+  return port.get(idleTimeout);
 }
 
 /** Sync mode: the seeds' Run() loop. Returns when an async handler is pending (or the thread ends). */
@@ -241,7 +205,7 @@ function syncLoop(): void {
   for (;;) {
     let packet: CompletionPacket | null;
     try {
-      packet = timedGet();
+      packet = syncGet();
     } catch (error) {
       return portFailed(error);
     }
