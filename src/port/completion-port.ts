@@ -118,8 +118,8 @@ export class CompletionPort {
   readonly #f64: Float64Array;
   readonly #geo: Geometry;
   readonly #concurrency: number;
-  /** The most this thread spins; its current budget is #spinBudget. */
-  readonly #spin: number;
+  /** The most this thread spins (settable: spinCount); its current budget is #spinBudget. */
+  #spin: number;
   #spinBudget: number;
   /** This instance's THREAD slot, or -1 until the first call that waits or runs. */
   #slot = -1;
@@ -207,6 +207,22 @@ export class CompletionPort {
 
   get capacity(): number {
     return this.#geo.capacity;
+  }
+
+  /**
+   * The most iterations this instance's sync waits (get/getMany) spin on
+   * their wait word before sleeping (each wait adapts below it). Settable at run time, per instance (per thread),
+   * so a thread can adapt it: spinning pays when the next packet comes
+   * within microseconds, and only steals a core when it does not.
+   */
+  get spinCount(): number {
+    return this.#spin;
+  }
+
+  set spinCount(value: number) {
+    this.#spin = checkInteger('spinCount', value, 0, 1e9);
+    // The adaptive budget starts again from the new bound (see #waitSync).
+    this.#spinBudget = this.#spin;
   }
 
   // ───────────────────────────── post ─────────────────────────────
