@@ -18,6 +18,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
+import { autoNative, requireNative } from './backends.js';
 import { PortClosedError, PortCorruptedError } from './errors.js';
 import {
   CLOSED,
@@ -89,13 +90,13 @@ function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
 
 export class CompletionPort {
   /** Structured-cloneable: send it to a worker and call `CompletionPort.from(handle)` there. */
-  readonly handle: PortHandle;
+  readonly handle!: PortHandle;
 
-  readonly #i32: Int32Array;
-  readonly #f64: Float64Array;
-  readonly #geo: Geometry;
-  readonly #concurrency: number;
-  readonly #spin: number;
+  readonly #i32!: Int32Array;
+  readonly #f64!: Float64Array;
+  readonly #geo!: Geometry;
+  readonly #concurrency!: number;
+  readonly #spin!: number;
   /** This instance's THREAD slot, or -1 until the first call that waits or runs. */
   #slot = -1;
   /** Slots owned by this instance and not in a wait right now (the THREAD slot first). */
@@ -125,7 +126,9 @@ export class CompletionPort {
       o.maxThreads === undefined ? DEFAULT_MAX_THREADS : checkInteger('options.maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
     const spin = o.spinCount === undefined ? DEFAULT_SPIN : checkInteger('options.spinCount', o.spinCount, 0, 1e9);
     if (o.backend !== undefined && o.backend !== 'portable') {
-      throw new RangeError(`options.backend must be 'portable' here, got ${describe(o.backend)}`);
+      // Another backend: the constructor returns its port (same interface) instead of this one.
+      const other = otherBackend(o.backend, o as CompletionPortOptions);
+      if (other !== undefined) return other;
     }
     const concurrency = concurrencyOpt === 0 ? availableParallelism() : concurrencyOpt;
 
@@ -158,6 +161,7 @@ export class CompletionPort {
     }
     const o = checkOptions('options', options);
     const spinCount = o.spinCount === undefined ? undefined : checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+    if (handle.backend === 'native') return requireNative().from(handle) as CompletionPort;
     if (handle.backend !== 'portable' || !isSharedArrayBuffer(handle.buffer)) {
       throw new TypeError('handle must be a completion port handle (port.handle): it has no portable port buffer');
     }
@@ -799,6 +803,16 @@ export class CompletionPort {
     this.#notifyAll(wake);
     return { running, waiters, requeued, abandoned };
   }
+}
+
+/**
+ * backend 'native' → the native port (or the error saying why it cannot load);
+ * 'auto' → native on Windows when koffi loads, else undefined (stay portable).
+ */
+function otherBackend(backend: unknown, options: CompletionPortOptions): CompletionPort | undefined {
+  if (backend === 'native') return requireNative().create(options) as CompletionPort;
+  if (backend === 'auto') return autoNative()?.create(options) as CompletionPort | undefined;
+  throw new RangeError(`options.backend must be 'portable', 'native' or 'auto', got ${describe(backend)}`);
 }
 
 /** Validates a buffer that claims to be a port; every header field is bounds-checked. */

@@ -41,6 +41,12 @@ export interface CompletionPortOptions {
   maxThreads?: number;
   /** Iterations a waiter spins on its wait word before it sleeps. Default 2000. */
   spinCount?: number;
+  /**
+   * 'portable' (default): the SharedArrayBuffer port, any platform.
+   * 'native': the Win32 I/O completion port through koffi (Windows only; throws saying why elsewhere).
+   * 'auto': native on Windows when koffi loads, portable otherwise. See docs/native.md.
+   */
+  backend?: 'portable' | 'native' | 'auto';
 }
 
 export interface AttachOptions {
