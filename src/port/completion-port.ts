@@ -237,7 +237,7 @@ export class CompletionPort {
   get(timeoutMs?: number): CompletionPacket | null {
     const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
     const slot = this.#begin();
-    if (slot === TAKE) return this.#takeAndUnlock(1)[0]!;
+    if (slot === TAKE) return this.#takeOneAndUnlock();
     if (timeout === 0) {
       this.#unlock();
       return null;
@@ -279,20 +279,20 @@ export class CompletionPort {
    */
   getAsync(timeoutMs?: number): Promise<CompletionPacket | null> {
     let timeout: number;
-    let slot: number;
+    let w: number;
     try {
       timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
-      slot = this.#begin();
+      const slot = this.#begin();
+      if (slot === TAKE) return Promise.resolve(this.#takeOneAndUnlock());
+      if (timeout === 0) {
+        this.#unlock();
+        return Promise.resolve(null);
+      }
+      // No spin: spinning would stall the event loop this method exists to keep free.
+      w = this.#pushWaiter(SLEEPING);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (slot === TAKE) return Promise.resolve(this.#takeAndUnlock(1)[0]!);
-    if (timeout === 0) {
-      this.#unlock();
-      return Promise.resolve(null);
-    }
-    // No spin: spinning would stall the event loop this method exists to keep free.
-    const w = this.#pushWaiter(SLEEPING);
     this.#unlock();
     return this.#waitAsync(w, timeout);
   }
@@ -395,8 +395,9 @@ export class CompletionPort {
    * Gives back everything a thread that has ended still holds: its running
    * slots, its places on the waiter stack, and any packet handed to it that
    * it never read (requeued at the front, so it is not lost and keeps its
-   * place). Call it from the owner when a worker exits (`worker.threadId`).
-   * Returns what was released.
+   * place). Call it from the owner when a worker exits, with the worker's
+   * `threadId` captured when it was created (Node sets `worker.threadId` to
+   * -1 once the worker has exited). Returns what was released.
    */
   releaseThread(deadThreadId: number): ReleasedThread {
     checkInteger('threadId', deadThreadId, 0, 0x7fffffff);
@@ -437,18 +438,24 @@ export class CompletionPort {
     return this.#geo.slotBase + slot * SLOT_WORDS + field;
   }
 
+  /**
+   * Every throw while the lock is held goes through here: it lets go of the
+   * lock first, so a failing call can never leave the other threads hanging.
+   */
+  #fail(error: Error): never {
+    this.#unlock();
+    throw error;
+  }
+
+  /** Lock held. Bounds-checks an index read from shared memory. */
   #checkIndex(what: string, value: number, limit: number): number {
-    if (value >>> 0 !== value || value >= limit) throw new PortCorruptedError(`${what} = ${value}, limit ${limit}`);
+    if (value >>> 0 !== value || value >= limit) this.#fail(new PortCorruptedError(`${what} = ${value}, limit ${limit}`));
     return value;
   }
 
+  /** Lock held. */
   #head(): number {
-    const head = this.#i32[S_HEAD]!;
-    if (head >>> 0 !== head || head >= this.#geo.ringSize) {
-      this.#unlock();
-      throw new PortCorruptedError(`S_HEAD = ${head}, ring size ${this.#geo.ringSize}`);
-    }
-    return head;
+    return this.#checkIndex('S_HEAD', this.#i32[S_HEAD]!, this.#geo.ringSize);
   }
 
   #lock(): void {
@@ -474,15 +481,12 @@ export class CompletionPort {
   #ensureRegistered(): number {
     if (this.#slot >= 0) return this.#slot;
     this.#lock();
-    try {
-      const slot = this.#allocSlot(THREAD, -1);
-      this.#i32[S_THREADS] = this.#i32[S_THREADS]! + 1;
-      this.#slot = slot;
-      this.#idle.push(slot);
-      return slot;
-    } finally {
-      this.#unlock();
-    }
+    const slot = this.#allocSlot(THREAD, -1);
+    this.#i32[S_THREADS] = this.#i32[S_THREADS]! + 1;
+    this.#unlock();
+    this.#slot = slot;
+    this.#idle.push(slot);
+    return slot;
   }
 
   /** Lock held. Finds a FREE slot and claims it; throws if the table is full. */
@@ -499,9 +503,11 @@ export class CompletionPort {
         return slot;
       }
     }
-    throw new RangeError(
+    return this.#fail(
+      new RangeError(
       `the completion port has no free thread slot: ${this.#geo.maxThreads} threads or concurrent getAsync calls ` +
         'are attached (raise options.maxThreads, or call releaseThread()/detach() for threads that ended)',
+      ),
     );
   }
 
@@ -534,6 +540,21 @@ export class CompletionPort {
       return TAKE;
     }
     return slot;
+  }
+
+  /** Lock held on entry, released here: #takeAndUnlock(1) without the array, for get(). */
+  #takeOneAndUnlock(): CompletionPacket {
+    const i32 = this.#i32;
+    const f64 = this.#f64;
+    const head = this.#head();
+    const f = this.#geo.ringBase + head * PACKET_F64;
+    const bytesTransferred = f64[f]!;
+    const completionKey = f64[f + 1]!;
+    const overlapped = f64[f + 2]!;
+    i32[S_HEAD] = head + 1 === this.#geo.ringSize ? 0 : head + 1;
+    i32[S_QUEUED] = i32[S_QUEUED]! - 1;
+    this.#unlock();
+    return { bytesTransferred, completionKey, overlapped };
   }
 
   /**
@@ -736,7 +757,7 @@ export class CompletionPort {
     const waiting = this.#checkIndex('S_WAITING', i32[S_WAITING]!, this.#geo.maxThreads + 1);
     let i = waiting - 1;
     while (i >= 0 && i32[STACK_BASE + i] !== w) i--;
-    if (i < 0) throw new PortCorruptedError(`waiter slot ${w} is not on the waiter stack`);
+    if (i < 0) this.#fail(new PortCorruptedError(`waiter slot ${w} is not on the waiter stack`));
     for (; i < waiting - 1; i++) i32[STACK_BASE + i] = i32[STACK_BASE + i + 1]!;
     i32[S_WAITING] = waiting - 1;
   }
@@ -757,9 +778,7 @@ export class CompletionPort {
     let waiters = 0;
     let requeued = 0;
     const abandoned: CompletionPacket[] = [];
-    let wake: number[] | null = null;
-    try {
-      for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
+    for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
         const kindWord = this.#slotWord(slot, W_KIND);
         if (i32[kindWord] === FREE || !match(slot)) continue;
         const stateWord = this.#slotWord(slot, W_STATE);
@@ -796,10 +815,8 @@ export class CompletionPort {
         i32[this.#slotWord(slot, W_RUNNING)] = 0;
         i32[kindWord] = FREE;
       }
-      wake = this.#dispatch();
-    } finally {
-      this.#unlock();
-    }
+    const wake = this.#dispatch();
+    this.#unlock();
     this.#notifyAll(wake);
     return { running, waiters, requeued, abandoned };
   }
