@@ -595,6 +595,11 @@ export class NativeCompletionPort implements PortApi {
     };
   }
 
+  /** Overlapped operations issued on this port whose packets have not been dequeued yet (their native blocks are live). */
+  pendingIo(): number {
+    return Atomics.load(this.#i32, N_IO_PENDING);
+  }
+
   /** A fresh operation id, unique per port. */
   nextId(): number {
     return Atomics.add(this.#i32, N_NEXT_ID, 1) + 1;
