@@ -59,12 +59,33 @@ import {
   W_THREAD_ID,
   WAITING,
 } from './layout.js';
-import type { AttachOptions, CompletionPacket, CompletionPortOptions, PortHandle, PortStats, ReleasedThread } from './types.js';
+import type {
+  AttachOptions,
+  CompletionPacket,
+  CompletionPortOptions,
+  GetAsyncOptions,
+  PortHandle,
+  PortStats,
+  ReleasedThread,
+} from './types.js';
 import { checkFinite, checkFunction, checkInteger, checkOptions, checkTimeout, describe } from './validate.js';
 
 const DEFAULT_CAPACITY = 65536;
 const DEFAULT_MAX_THREADS = 1024;
-const DEFAULT_SPIN = 2000;
+/**
+ * Most iterations a waiter spins before it sleeps (~110 µs at the ~5.6 ns an
+ * Atomics.load loop takes here). The spin that is actually used adapts
+ * between MIN_SPIN and this, see #waitSync.
+ */
+const DEFAULT_SPIN = 20000;
+const MIN_SPIN_DIVISOR = 32;
+/**
+ * A sleep shorter than this would have been caught by a longer spin: it cost
+ * a futex round trip (~15–20 µs here) for nothing, so the spin budget grows.
+ * A longer sleep means the thread was idle: spinning longer would only have
+ * burnt CPU, so the budget shrinks.
+ */
+const SHORT_SLEEP_MS = 0.1;
 /** CAS attempts on a held lock before sleeping on it: the lock is held for ~100 ns, so a holder that is still running lets go long before this runs out. */
 const LOCK_SPIN = 200;
 const MAX_CAPACITY = 1 << 24;
@@ -72,6 +93,8 @@ const MAX_THREADS_LIMIT = 1 << 16;
 
 /** Tag written into S_LOCK_OWNER by the lock holder: never 0, so 0 means "no known holder". */
 const MY_TAG = threadId + 1;
+
+function keepAlive(): void {}
 
 /** #begin's answer when a packet is ready to take (slot indices are ≥ 0). */
 const TAKE = -1;
@@ -96,13 +119,24 @@ export class CompletionPort {
   readonly #f64!: Float64Array;
   readonly #geo!: Geometry;
   readonly #concurrency!: number;
+  /** The most this thread spins; its current budget is #spinBudget. */
   readonly #spin!: number;
+  #spinBudget!: number;
   /** This instance's THREAD slot, or -1 until the first call that waits or runs. */
   #slot = -1;
   /** Slots owned by this instance and not in a wait right now (the THREAD slot first). */
   readonly #idle: number[] = [];
   /** Where #takeAndUnlock copies packets while it holds the lock. */
   #scratch = new Float64Array(PACKET_F64 * 16);
+  /**
+   * Atomics.waitAsync holds no ref on the event loop: a thread whose only
+   * pending work is a getAsync would simply exit (a worker with exit code 13,
+   * "unfinished top-level await"). While any async wait of this instance is
+   * pending, one ref'd timer keeps the loop alive; it is created once and
+   * then only ref()'d and unref()'d.
+   */
+  #asyncWaits = 0;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** Private cell for sleep(): Atomics.wait needs a shared Int32Array. */
   #sleepCell: Int32Array | undefined;
 
@@ -116,6 +150,7 @@ export class CompletionPort {
       this.#concurrency = this.#i32[H_CONCURRENCY]!;
       const override = (options as AttachRequest).spinCount;
       this.#spin = override === undefined ? spin : override;
+      this.#spinBudget = this.#spin;
       this.handle = Object.freeze({ backend: 'portable', buffer: attach });
       return;
     }
@@ -148,6 +183,7 @@ export class CompletionPort {
     this.#f64 = new Float64Array(buffer);
     this.#concurrency = concurrency;
     this.#spin = spin;
+    this.#spinBudget = spin;
     this.handle = Object.freeze({ backend: 'portable', buffer });
   }
 
@@ -277,23 +313,42 @@ export class CompletionPort {
    * the event loop keeps running. Shares the one LIFO order with sync waiters.
    * Never throws: errors (bad arguments, a closed port) reject the promise.
    */
-  getAsync(timeoutMs?: number): Promise<CompletionPacket | null> {
+  getAsync(timeoutMs?: number, options?: GetAsyncOptions): Promise<CompletionPacket | null> {
     let timeout: number;
+    let spin = 0;
     let w: number;
     try {
       timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
+      if (options !== undefined) {
+        const o = checkOptions('options', options);
+        if (o.spinCount !== undefined) spin = checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+      }
       const slot = this.#begin();
       if (slot === TAKE) return Promise.resolve(this.#takeOneAndUnlock());
       if (timeout === 0) {
         this.#unlock();
         return Promise.resolve(null);
       }
-      // No spin: spinning would stall the event loop this method exists to keep free.
-      w = this.#pushWaiter(SLEEPING);
+      // By default no spin: it would stall the event loop this method exists
+      // to keep free. A caller that knows a packet is imminent (a pool with
+      // tasks in flight) may ask for a short one.
+      w = this.#pushWaiter(spin > 0 ? WAITING : SLEEPING);
     } catch (error) {
       return Promise.reject(error);
     }
     this.#unlock();
+    if (spin > 0) {
+      const word = this.#slotWord(w, W_STATE);
+      let state = this.#spinOn(word, spin);
+      if (state === WAITING) state = Atomics.compareExchange(this.#i32, word, WAITING, SLEEPING);
+      if (state !== WAITING) {
+        try {
+          return Promise.resolve(this.#finish(w, state));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+    }
     return this.#waitAsync(w, timeout);
   }
 
@@ -669,33 +724,63 @@ export class CompletionPort {
   /**
    * Waits on slot w's word until it is no longer WAITING/SLEEPING or the
    * timeout passes. Spins first: a hot thread usually gets its next packet
-   * within a few microseconds, and a spinner costs the poster no notify.
+   * within microseconds, and a spinner costs the poster no notify.
+   *
+   * The spin adapts, as .NET's LowLevelLifoSemaphore does: a fixed spin
+   * shorter than a futex wake-up (~15–20 µs) locks a ping-pong into both
+   * sides sleeping every round, and a long fixed spin burns CPU on every idle
+   * thread. So each thread times its sleeps: a short one doubles its spin
+   * budget (a longer spin would have caught the packet), a long one halves it.
+   * Only the sleep path reads the clock; a packet caught spinning costs none.
    */
   #waitSync(w: number, timeout: number): number {
     const i32 = this.#i32;
     const word = this.#slotWord(w, W_STATE);
-    let state = WAITING;
-    for (let i = this.#spin; i > 0; i--) {
-      state = Atomics.load(i32, word);
-      if (state !== WAITING) return state;
-    }
+    let state = this.#spinOn(word, this.#spinBudget);
+    if (state !== WAITING) return state;
     // Announce the sleep; a poster that already handed us a packet makes the CAS fail.
     state = Atomics.compareExchange(i32, word, WAITING, SLEEPING);
     if (state !== WAITING) return state;
+    const asleep = performance.now();
     if (timeout === Infinity) {
       do {
         Atomics.wait(i32, word, SLEEPING);
         state = Atomics.load(i32, word);
       } while (state === SLEEPING);
-      return state;
+    } else {
+      const deadline = asleep + timeout;
+      for (;;) {
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) {
+          state = Atomics.load(i32, word);
+          break;
+        }
+        Atomics.wait(i32, word, SLEEPING, remaining);
+        state = Atomics.load(i32, word);
+        if (state !== SLEEPING) break;
+      }
     }
-    const deadline = performance.now() + timeout;
-    for (;;) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return Atomics.load(i32, word);
-      Atomics.wait(i32, word, SLEEPING, remaining);
+    this.#adaptSpin(performance.now() - asleep);
+    return state;
+  }
+
+  /** Spins up to n iterations while slot word stays WAITING; returns the last state seen. */
+  #spinOn(word: number, n: number): number {
+    const i32 = this.#i32;
+    let state = WAITING;
+    for (let i = n; i > 0; i--) {
       state = Atomics.load(i32, word);
-      if (state !== SLEEPING) return state;
+      if (state !== WAITING) return state;
+    }
+    return state;
+  }
+
+  #adaptSpin(sleptMs: number): void {
+    const max = this.#spin;
+    if (sleptMs < SHORT_SLEEP_MS) {
+      this.#spinBudget = Math.min(max, this.#spinBudget * 2 || 1);
+    } else {
+      this.#spinBudget = Math.max(Math.floor(max / MIN_SPIN_DIVISOR), this.#spinBudget >> 1);
     }
   }
 
@@ -703,14 +788,22 @@ export class CompletionPort {
     const i32 = this.#i32;
     const word = this.#slotWord(w, W_STATE);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    if (this.#asyncWaits++ === 0) {
+      if (this.#keepAlive === undefined) this.#keepAlive = setInterval(keepAlive, 0x40000000);
+      else this.#keepAlive.ref();
+    }
     let state = Atomics.load(i32, word);
-    while (state === SLEEPING) {
-      const remaining = deadline === Infinity ? undefined : deadline - performance.now();
-      if (remaining !== undefined && remaining <= 0) break;
-      const result = Atomics.waitAsync(i32, word, SLEEPING, remaining);
-      if (result.async) await result.value;
-      // A late notify meant for an earlier wait on this slot can wake us early: loop.
-      state = Atomics.load(i32, word);
+    try {
+      while (state === SLEEPING) {
+        const remaining = deadline === Infinity ? undefined : deadline - performance.now();
+        if (remaining !== undefined && remaining <= 0) break;
+        const result = Atomics.waitAsync(i32, word, SLEEPING, remaining);
+        if (result.async) await result.value;
+        // A late notify meant for an earlier wait on this slot can wake us early: loop.
+        state = Atomics.load(i32, word);
+      }
+    } finally {
+      if (--this.#asyncWaits === 0) this.#keepAlive!.unref();
     }
     return this.#finish(w, state);
   }

@@ -357,6 +357,17 @@ export function portSuite(t, config) {
       }
     });
 
+    it('keeps a thread alive while its only pending work is a getAsync', async () => {
+      const port = makePort();
+      const agent = spawn(port, 'asyncOnce');
+      await until(() => port.stats().waiting === 1, 'async waiter in the worker');
+      // Let the worker's event loop run empty: without a ref'd handle it would exit (code 13).
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      port.post(1, 2, 3);
+      assert.deepEqual((await agent.done).packet, { bytesTransferred: 1, completionKey: 2, overlapped: 3 });
+      assert.equal(await agent.exit, 0);
+    });
+
     it('returns false from post() when the queue is full, and drops nothing', () => {
       const port = makePort({ capacity: 8 });
       for (let i = 0; i < 8; i++) assert.equal(port.post(0, i, 0), true);
@@ -398,6 +409,41 @@ export function portSuite(t, config) {
         'the delivered multiset differs from the posted one',
       );
     });
+
+    for (const seed of [1, 2, 3]) {
+      it(`survives a random mix of every call from 4 threads, exactly once, counters back to zero (seed ${seed})`, async () => {
+        const port = makePort({ concurrency: 2, capacity: 64 });
+        const control = newControl();
+        const share = 5000;
+        const total = 4 * share;
+        const seen = new SharedArrayBuffer(total);
+        const agents = [0, 1, 2, 3].map((index) =>
+          spawn(port, 'chaos', {
+            control: control.buffer,
+            seen,
+            index,
+            from: index * share,
+            count: share,
+            total,
+            seed: seed * 100 + index,
+          }),
+        );
+        const results = await Promise.all(agents.map((a) => a.done));
+        await Promise.all(agents.map((a) => a.exit));
+        const counts = new Uint8Array(seen);
+        assert.equal(
+          counts.findIndex((c) => c !== 1),
+          -1,
+          'some packet was lost or delivered twice',
+        );
+        for (const r of results) for (const [op, n] of Object.entries(r.ops)) assert.ok(n > 0, `no ${op} was exercised`);
+        const s = port.stats();
+        assert.deepEqual(
+          { queued: s.queued, running: s.running, waiting: s.waiting, threads: s.threads },
+          { queued: 0, running: 0, waiting: 0, threads: 0 },
+        );
+      });
+    }
 
     it('rejects bad arguments with TypeError/RangeError naming the argument', async () => {
       const port = makePort();
