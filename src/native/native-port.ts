@@ -28,7 +28,7 @@ import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import type { CompletionPort } from '../port/completion-port.js';
 import { PortClosedError } from '../port/errors.js';
-import type { CompletionPacket, CompletionPortOptions, PortHandle, PortStats, ReleasedThread } from '../port/types.js';
+import type { CompletionPacket, CompletionPortOptions, GetAsyncOptions, PortHandle, PortStats, ReleasedThread } from '../port/types.js';
 import { checkFinite, checkFunction, checkInteger, checkOptions, checkTimeout, describe } from '../port/validate.js';
 import { completeBlock, type IoCompletionPacket, USER_ADDRESS_LIMIT } from './overlapped.js';
 import {
@@ -281,10 +281,15 @@ export class NativeCompletionPort implements PortApi {
    * (default 3) such waits are in the kernel at once per process; later calls
    * wait their turn in JS (not yet counted in stats().waiting).
    */
-  getAsync(timeoutMs?: number): Promise<CompletionPacket | null> {
+  getAsync(timeoutMs?: number, options?: GetAsyncOptions): Promise<CompletionPacket | null> {
     let timeout: number;
     try {
       timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
+      if (options !== undefined) {
+        // spinCount is accepted for interface parity; the kernel wait has no user-space spin to tune.
+        const o = checkOptions('options', options);
+        if (o.spinCount !== undefined) checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+      }
       this.#register();
       this.#giveBack();
       if (this.closed) throw new PortClosedError();
