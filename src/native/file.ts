@@ -72,21 +72,23 @@ export class NativeFile {
     const { w } = p;
     const access = flags === 'r' ? GENERIC_READ : flags === 'w' ? GENERIC_WRITE : GENERIC_READ | GENERIC_WRITE;
     const disposition = flags === 'r' ? OPEN_EXISTING : flags === 'w' ? CREATE_ALWAYS : OPEN_ALWAYS;
-    const file = w.CreateFileW(
-      path,
-      access,
-      FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-      0n,
-      disposition,
-      FILE_FLAG_OVERLAPPED | FILE_ATTRIBUTE_NORMAL,
-      0n,
-    );
-    if (file === INVALID_HANDLE_VALUE || file === 0n) {
-      const error = w.GetLastError();
-      throw Object.assign(new Error(`CreateFileW(${JSON.stringify(path)}) failed: Win32 error ${error}`), { winError: error });
-    }
+    // Enter first: a closed port throws before a file handle exists that could leak.
     p.enter();
+    let file: bigint;
     try {
+      file = w.CreateFileW(
+        path,
+        access,
+        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        0n,
+        disposition,
+        FILE_FLAG_OVERLAPPED | FILE_ATTRIBUTE_NORMAL,
+        0n,
+      );
+      if (file === INVALID_HANDLE_VALUE || file === 0n) {
+        const error = w.GetLastError();
+        throw Object.assign(new Error(`CreateFileW(${JSON.stringify(path)}) failed: Win32 error ${error}`), { winError: error });
+      }
       const r = w.CreateIoCompletionPort(file, p.port, encodeNumber(key), 0);
       if (r === 0n) {
         const error = w.GetLastError();
