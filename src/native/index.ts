@@ -11,6 +11,7 @@ registerNativeBackend({
   create: (options) => NativeCompletionPort.create(options),
   from: (handle) => NativeCompletionPort.from(handle),
   available: nativeAvailable,
+  isPort: (value) => value instanceof NativeCompletionPort,
 });
 
 export { NativeCompletionPort, type NativePortHandle } from './native-port.js';

@@ -13,6 +13,8 @@ export interface NativeBackend {
   from(handle: PortHandle): unknown;
   /** Whether create() can work here (Windows, koffi loads). Never throws. */
   available(): boolean;
+  /** Whether value is one of its ports (for `instanceof CompletionPort`). */
+  isPort(value: unknown): boolean;
 }
 
 let native: NativeBackend | undefined;
@@ -29,6 +31,11 @@ export function requireNative(): NativeBackend {
     );
   }
   return native;
+}
+
+/** True for a native port: `native instanceof CompletionPort` holds, as the interface is the same. */
+export function isNativePort(value: unknown): boolean {
+  return native !== undefined && native.isPort(value);
 }
 
 /** For backend 'auto': native on Windows when it loads, else undefined (portable). */

@@ -18,7 +18,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
-import { autoNative, requireNative } from './backends.js';
+import { autoNative, isNativePort, requireNative } from './backends.js';
 import { PortClosedError, PortCorruptedError } from './errors.js';
 import {
   CLOSED,
@@ -203,6 +203,14 @@ export class CompletionPort {
     }
     const request: AttachRequest = { [ATTACH]: handle.buffer, spinCount };
     return new CompletionPort(request as CompletionPortOptions);
+  }
+
+  /**
+   * `port instanceof CompletionPort` holds for either backend: a native port
+   * (returned by this constructor for backend 'native') has the same interface.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value) || (this === CompletionPort && isNativePort(value));
   }
 
   get concurrency(): number {

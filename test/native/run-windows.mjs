@@ -145,7 +145,7 @@ portSuite(
   // 1,000,000 packets at Wine's ~20k/s would take minutes; the exactly-once check is the same at 20,000.
   { backend: 'native', lib: trackedLib, libUrl, stressPackets: Number(process.env.IOCP_NATIVE_STRESS ?? 20_000) },
 );
-handleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)), after }, { lib: trackedLib, libUrl });
+handleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)), after }, { lib: trackedLib, libUrl, realLib: lib });
 
 /** Results, kept here too: the verdict (exit code) counts required tests only, and is printed plainly. */
 const results = [];
