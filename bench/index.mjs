@@ -78,7 +78,7 @@ for (const { scenario, def } of selected) {
   const skipped = {};
   const subjects = def.subjects.filter((s) => {
     if (s.needsPool && !hasPool) {
-      skipped[s.id] = 'skipped: no ThreadPool in this build';
+      skipped[s.id] = 'skipped (no ThreadPool)';
       console.log(`  – ${s.label}: skipped (iocp-pool ThreadPool not built yet — branch pool not merged)`);
       return false;
     }

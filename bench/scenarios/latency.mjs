@@ -14,14 +14,14 @@ export default {
     {
       id: 'run-latency',
       title: '(4) One task at a time: run() round trip, 2 threads',
-      note: `${quick ? '2,000' : '20,000'} sequential awaited run() calls after ${quick ? '500' : '2,000'} warm-up calls; per-call time with process.hrtime.`,
+      note: `${quick ? '1,000' : '20,000'} sequential awaited run() calls after ${quick ? '300' : '2,000'} warm-up calls; per-call time with process.hrtime.`,
       subjects: poolSubjects(),
       compareTo: 'peer',
       metrics: [
         { key: 'p50', label: 'p50', unit: 'µs', better: 'lower' },
         { key: 'p99', label: 'p99', unit: 'µs', better: 'lower' },
       ],
-      params: { threads: 2, n: quick ? 2_000 : 20_000, warm: quick ? 500 : 2_000 },
+      params: { threads: 2, n: quick ? 1_000 : 20_000, warm: quick ? 300 : 2_000 },
       targets: [{ metric: 'p50', label: 'run() latency p50 ≤ 1/5 of best peer', ratioAtMost: 0.2 }],
     },
   ],

@@ -4,7 +4,7 @@
  *   rss-thread  RSS per thread = (RSS with a warm 4-thread pool − RSS of the
  *               same process before the pool, library loaded) / 4, after gc.
  *   rss-growth  RSS after `calls` run() calls (2 threads, 128 in flight)
- *               minus RSS after a 20,000-call warm-up, both after gc.
+ *               minus RSS after a warm-up (20,000 calls; quick 2,000), both after gc.
  *
  * The child runs with --expose-gc so both readings are taken after a full GC
  * of the main thread (workers collect on their own).
@@ -26,7 +26,8 @@ async function settledRss() {
 export default {
   id: 'memory',
   cases: ({ quick }) => {
-    const calls = quick ? 100_000 : 1_000_000;
+    const calls = quick ? 10_000 : 1_000_000;
+    const warm = quick ? 2_000 : 20_000;
     return [
       {
         id: 'rss-thread',
@@ -35,39 +36,39 @@ export default {
         subjects: poolSubjects(),
         compareTo: 'peer',
         metrics: [{ key: 'perThread', label: 'RSS per thread', unit: 'MB', better: 'lower' }],
-        params: { threads: 4 },
+        params: { threads: 4, warm },
         nodeArgs: ['--expose-gc'],
         targets: [{ metric: 'perThread', label: "RSS per thread ≤ piscina's", ratioAtMost: 1, against: 'piscina' }],
       },
       {
         id: 'rss-growth',
-        title: `(7b) Memory: RSS growth over ${calls.toLocaleString('en-US')} run() calls${quick ? ' (quick mode: 1/10 of the full run)' : ''}`,
-        note: 'RSS after the calls − RSS after a 20,000-call warm-up, both after gc; 2 threads, 128 in flight.',
+        title: `(7b) Memory: RSS growth over ${calls.toLocaleString('en-US')} run() calls${quick ? ' (quick mode: 1/100 of the full run)' : ''}`,
+        note: `RSS after the calls − RSS after a ${warm.toLocaleString('en-US')}-call warm-up, both after gc; 2 threads, 128 in flight.`,
         subjects: poolSubjects(),
         compareTo: 'peer',
         metrics: [{ key: 'growth', label: 'RSS growth', unit: 'MB', better: 'lower' }],
-        params: { threads: 2, calls },
+        params: { threads: 2, calls, warm },
         nodeArgs: ['--expose-gc'],
         targets: [{ metric: 'growth', label: `RSS growth over ${calls.toLocaleString('en-US')} calls < 10 MB`, below: 10 }],
       },
     ];
   },
 
-  async measure(caseId, subject, { threads, calls }) {
+  async measure(caseId, subject, { threads, calls, warm }) {
     if (caseId === 'rss-thread') {
       // Load the library (and create-and-destroy nothing) so its code is not counted per thread.
       await import(subject === 'iocp-pool' ? '../../dist/index.js' : subject);
       const before = await settledRss();
       const pool = await ADAPTERS[subject].create({ threads, job: 'inc' });
-      await keepFull(pool.run, 20_000, 64);
+      await keepFull(pool.run, warm, 64);
       const after = await settledRss();
       await pool.destroy();
       return { perThread: (after - before) / threads / MB, info: { beforeMB: before / MB, afterMB: after / MB } };
     }
     const pool = await ADAPTERS[subject].create({ threads, job: 'inc' });
-    await keepFull(pool.run, 20_000, 128);
+    await keepFull(pool.run, warm, 128);
     const before = await settledRss();
-    const ms = await keepFull(pool.run, calls, 128, 20_000);
+    const ms = await keepFull(pool.run, calls, 128, warm);
     const after = await settledRss();
     await pool.destroy();
     return { growth: (after - before) / MB, info: { beforeMB: before / MB, afterMB: after / MB, rate: (calls / ms) * 1000 } };

@@ -25,7 +25,7 @@ export default {
   cases: ({ quick }) => [
     {
       id: 'fib-offload',
-      title: `(5) CPU offload: ${quick ? 100 : 400} × fib(27), 1 vs 2 threads`,
+      title: `(5) CPU offload: ${quick ? 40 : 400} × fib(27), 1 vs 2 threads`,
       note: 'All tasks submitted at once; speedup = time on 1 thread / time on 2 threads (fresh pool each, warmed).',
       subjects: poolSubjects(),
       compareTo: 'peer',
@@ -34,7 +34,7 @@ export default {
         { key: 't2', label: 'time on 2 threads', unit: 'ms', better: 'lower' },
         { key: 't1', label: 'time on 1 thread', unit: 'ms', better: 'lower' },
       ],
-      params: { tasks: quick ? 100 : 400, n: 27 },
+      params: { tasks: quick ? 40 : 400, n: 27 },
       targets: [{ metric: 'speedup', label: 'CPU offload speedup with 2 threads ≥ 1.9', atLeast: 1.9 }],
     },
   ],

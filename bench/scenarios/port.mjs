@@ -75,8 +75,8 @@ const portSubjects = [
 export default {
   id: 'port',
   cases: ({ quick }) => {
-    const n = quick ? 200_000 : 2_000_000;
-    const ringN = quick ? 2_000_000 : 20_000_000;
+    const n = quick ? 100_000 : 2_000_000;
+    const ringN = quick ? 1_000_000 : 20_000_000;
     const params = { n, ringN };
     return [
       {

@@ -18,7 +18,7 @@ const rate = [{ key: 'rate', label: 'throughput', unit: 'tasks/s', better: 'high
 export default {
   id: 'throughput',
   cases: ({ quick }) => {
-    const params = { threads: 2, n: quick ? 20_000 : 200_000, warm: quick ? 5_000 : 20_000, window: 128 };
+    const params = { threads: 2, n: quick ? 10_000 : 200_000, warm: quick ? 2_000 : 20_000, window: 128 };
     return [
       {
         id: 'queue-tiny',
