@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // worker: the pool thread's runtime, loaded by path (new URL('./worker.js', import.meta.url)).
+  entry: { index: 'src/index.ts', worker: 'src/pool/worker.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -1,0 +1,46 @@
+/** Errors the pool itself produces (a handler's own errors reach run() as they were thrown). */
+
+/** run()/queueRequest() after close() or destroy(). */
+export class PoolClosedError extends Error {
+  readonly code = 'ERR_POOL_CLOSED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoolClosedError';
+  }
+}
+
+/** run() beyond maxQueue. */
+export class QueueFullError extends Error {
+  readonly code = 'ERR_POOL_QUEUE_FULL';
+  constructor(maxQueue: number) {
+    super(`the pool's task queue is full (maxQueue = ${maxQueue}): wait for some tasks to finish, or raise maxQueue`);
+    this.name = 'QueueFullError';
+  }
+}
+
+/** A task whose signal aborted before it started. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(cause?: unknown) {
+    super('The task was aborted before it started', cause === undefined ? undefined : { cause });
+    this.name = 'AbortError';
+  }
+}
+
+/** A task whose thread ended under it (process.exit, an uncaught error, resource limits, destroy()). */
+export class WorkerDiedError extends Error {
+  readonly code = 'ERR_POOL_WORKER_DIED';
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'WorkerDiedError';
+  }
+}
+
+/** The worker module could not be loaded or exports no handler: every run() rejects with it. */
+export class WorkerLoadError extends Error {
+  readonly code = 'ERR_POOL_WORKER_LOAD';
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'WorkerLoadError';
+  }
+}

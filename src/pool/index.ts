@@ -1,0 +1,6 @@
+export { ThreadPool } from './thread-pool.js';
+export type { RunOptions, ThreadPoolOptions, ThreadPoolStats } from './thread-pool.js';
+export { currentPool } from './client.js';
+export type { PoolClient, RunInWorkerOptions } from './client.js';
+export { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
+export type { Percentiles } from './histogram.js';

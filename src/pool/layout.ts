@@ -1,0 +1,125 @@
+/**
+ * Shared-memory layout of a ThreadPool's task arena.
+ *
+ * The arena is the pool's own SharedArrayBuffer (the completion ports have
+ * theirs, which the pool never touches: it only calls their public methods,
+ * so it runs unchanged on the native backend). A `run()` task lives in one
+ * arena slot from submission until its result has been read back; the
+ * packets on the ports only carry the slot's index.
+ *
+ * ```
+ *  byte offset             Int32 word         meaning
+ *  ──────────────────────────────────────────────────────────────────────────
+ *  0   HEADER (64 B)       A_MAGIC       0    0x4C4F4F50 ("POOL")
+ *                          A_SLOTS       1    number of task slots
+ *                          A_SLOT_BYTES  2    bytes per slot (multiple of 64)
+ *                          A_RESULTS     3    results posted so far (wraps): the main
+ *                                             thread spins on it instead of on the port lock
+ *                          A_LIVE        4    threads alive (workers decrement it to retire)
+ *                          A_MIN         5    minThreads: a worker may retire only above it
+ *                          A_SENTINELS   6    sentinels taken so far (close accounting)
+ *                          A_REQUESTS    7    queueRequest packets handled (completed + failed)
+ *                          A_STARTED     8    run() tasks taken to RUNNING (wraps): maxQueue accounting
+ *                          A_REQ_POSTED  9    queueRequest packets posted, by any thread (wraps)
+ *                          A_REQ_TAKEN  10    queueRequest packets taken by a thread (wraps):
+ *                                             posted − taken is the request queue, held to queueCapacity
+ *  64  SLOTS               slot i at byte 64 + i·slotBytes:
+ *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
+ *                            word +1  T_OWNER   id of the worker that took it (RUNNING)
+ *                            word +2  T_TAG     value tag of the payload (see codec.ts)
+ *                            word +3  T_LEN     payload length in bytes (or UTF-16 units)
+ *                            word +4  T_FLAGS   F_SIGNAL (run() had a signal), F_TIMED (sample timing)
+ *                            word +5  (spare)
+ *                            f64  +3  T_START   wall-clock ms the worker started it (F_TIMED)
+ *                            f64  +4  T_RUN     ms the handler ran (F_TIMED)
+ *                            byte +40 .. slotBytes  payload: task, then the result, in place
+ * ```
+ *
+ * Invariants:
+ *  A1  Only the main thread allocates and frees slots (a free stack in its
+ *      own memory); a slot is FREE in shared memory iff it is on that stack.
+ *  A2  QUEUED → RUNNING (worker, CAS) and QUEUED → CANCELLED (main, CAS) race
+ *      on the same word: exactly one wins. A worker that loses sees
+ *      CANCELLED, does not run the task and posts an acknowledgement, so the
+ *      slot is freed only once no packet names it any more.
+ *  A3  The payload area belongs to the main thread while the slot is QUEUED
+ *      (before the post) and after the result packet was taken; to the worker
+ *      between its CAS to RUNNING and its post of the result packet. The
+ *      port's lock orders those writes (a post happens-before the get that
+ *      returns the packet).
+ *  A4  Every slot index read from a packet is checked against A_SLOTS before use.
+ */
+
+export const ARENA_MAGIC = 0x4c4f4f50;
+export const HEADER_BYTES = 64;
+
+export const A_MAGIC = 0;
+export const A_SLOTS = 1;
+export const A_SLOT_BYTES = 2;
+export const A_RESULTS = 3;
+export const A_LIVE = 4;
+export const A_MIN = 5;
+export const A_SENTINELS = 6;
+export const A_REQUESTS = 7;
+export const A_STARTED = 8;
+export const A_REQ_POSTED = 9;
+export const A_REQ_TAKEN = 10;
+
+// Slot words (Int32 offsets from the slot's first word).
+export const T_STATE = 0;
+export const T_OWNER = 1;
+export const T_TAG = 2;
+export const T_LEN = 3;
+export const T_FLAGS = 4;
+// Slot float64s (Float64 offsets from the slot's first float64).
+export const T_START = 3;
+export const T_RUN = 4;
+/** Byte offset of the payload inside a slot (8-aligned, after the words and the two float64s). */
+export const PAYLOAD = 40;
+
+// T_STATE values.
+export const FREE = 0;
+export const QUEUED = 1;
+export const RUNNING = 2;
+export const DONE = 3;
+export const CANCELLED = 4;
+
+// T_FLAGS bits.
+export const F_SIGNAL = 1;
+export const F_TIMED = 2;
+
+/**
+ * Task-port packets (bytesTransferred, completionKey, overlapped):
+ *   (K_REQUEST, wParam, 0)   queueRequest(wParam) — the seeds' QueueRequest
+ *   (K_REQUEST, 0, -1)       sentinel: the thread exits — the seeds' Close
+ *   (K_TASK, 0, slot)        run(): the task is in arena slot `slot`
+ */
+export const K_REQUEST = 0;
+export const K_TASK = 1;
+export const SENTINEL = -1;
+
+/**
+ * Result-port packets (status, workerId, slot). The worker id lets the main
+ * thread find the MessagePort a fallback result was sent through.
+ */
+export const R_OK = 0; // result in the slot
+export const R_ERROR = 1; // serialized error in the slot
+export const R_OK_MESSAGE = 2; // result sent on the worker's result MessagePort
+export const R_ERROR_MESSAGE = 3; // error sent on the worker's result MessagePort
+export const R_CANCELLED = 4; // the worker found the slot CANCELLED and did not run it
+
+export interface ArenaGeometry {
+  slots: number;
+  slotBytes: number;
+  byteLength: number;
+}
+
+export function arenaGeometry(slots: number, slotBytes: number): ArenaGeometry {
+  const bytes = Math.ceil(Math.max(slotBytes, PAYLOAD + 24) / 64) * 64;
+  return { slots, slotBytes: bytes, byteLength: HEADER_BYTES + slots * bytes };
+}
+
+/** First Int32 word of slot i. */
+export function slotWord(slotBytes: number, slot: number): number {
+  return (HEADER_BYTES + slot * slotBytes) >> 2;
+}

@@ -1,0 +1,54 @@
+/**
+ * What the pool's threads say to each other outside shared memory: the slow
+ * path only (start-up, load errors, fallback payloads, aborts of running
+ * tasks, queueRequest errors, run() from inside a worker). The hot path —
+ * a run() task and its result — never produces one of these messages.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { PortHandle } from '../port/index.js';
+
+/** Exit codes a pool thread uses for its own, orderly exits (anything else is a death). */
+export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: close()
+export const EXIT_RETIRED = 201; // idle above minThreads for idleTimeout
+export const EXIT_PORT_CLOSED = 202; // the port was closed under it: destroy()
+
+/** Where a worker finds its pool: the `workerData` of every pool thread. */
+export interface PoolWorkerData {
+  __iocpPool: true;
+  /** file: URL of the user's worker module. */
+  filename: string;
+  taskPort: PortHandle;
+  resultPort: PortHandle;
+  arena: SharedArrayBuffer;
+  slots: number;
+  slotBytes: number;
+  workerId: number;
+  /** Fallback results go here; the main thread reads it with receiveMessageOnPort. */
+  resultChannel: MessagePort;
+  spinCount: number;
+  idleTimeout: number;
+  /** queueRequest packets that may wait in the port (the rest of its capacity is reserved for run() slots). */
+  queueCapacity: number;
+  workerData: unknown;
+}
+
+/** Worker → main (worker.on('message')). */
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'load-error'; error: unknown }
+  | { type: 'fetch'; slot: number }
+  | { type: 'request-error'; wParam: number; error: unknown }
+  | { type: 'run'; id: number; task: unknown; hasSignal: boolean }
+  | { type: 'abort-run'; id: number };
+
+/** Main → worker (worker.postMessage). */
+export type ToWorker =
+  | { type: 'payload'; slot: number; task?: unknown; error?: unknown }
+  | { type: 'abort'; slot: number }
+  | { type: 'run-result'; id: number; ok: boolean; value: unknown };
+
+/** Worker → main on the worker's result channel (read synchronously when the packet says so). */
+export interface FallbackResult {
+  slot: number;
+  value: unknown;
+}

@@ -1,0 +1,955 @@
+/**
+ * ThreadPool — the seeds' CThreadPools on a CompletionPort, with a
+ * promise-based task API.
+ *
+ *   CThreadPools::Init          new ThreadPool()      threads loop on port.get()
+ *   CThreadPools::QueueRequest  queueRequest(wParam)  port.post(0, wParam, 0)
+ *   CThreadPools::Close         close()               one sentinel (overlapped -1) per thread
+ *
+ * The run() hot path never calls postMessage: the task is written into a
+ * slot of the pool's shared arena (layout.ts, codec.ts) and the slot's index
+ * is posted on the task port; the worker writes the result into the same
+ * slot and posts the index on the result port, which this thread drains in
+ * batches (one getAsync wake-up, then getMany(…, 0)) and resolves many
+ * promises per wake-up. Per task the main thread allocates the promise and
+ * its executor closure, nothing else.
+ */
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, type ResourceLimits, type TransferListItem, Worker } from 'node:worker_threads';
+import { CompletionPort, type CompletionPacket, PortClosedError } from '../port/index.js';
+import { ArenaViews, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.js';
+import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
+import { type Percentiles, Reservoir } from './histogram.js';
+import {
+  A_LIVE,
+  A_MAGIC,
+  A_MIN,
+  A_REQUESTS,
+  A_RESULTS,
+  A_SENTINELS,
+  A_SLOT_BYTES,
+  A_SLOTS,
+  A_REQ_POSTED,
+  A_REQ_TAKEN,
+  A_STARTED,
+  ARENA_MAGIC,
+  arenaGeometry,
+  CANCELLED,
+  F_SIGNAL,
+  F_TIMED,
+  FREE,
+  K_REQUEST,
+  K_TASK,
+  QUEUED,
+  R_CANCELLED,
+  R_ERROR,
+  R_ERROR_MESSAGE,
+  R_OK,
+  R_OK_MESSAGE,
+  RUNNING,
+  SENTINEL,
+  slotWord,
+  T_FLAGS,
+  T_OWNER,
+  T_RUN,
+  T_START,
+  T_STATE,
+  T_TAG,
+} from './layout.js';
+import { EXIT_PORT_CLOSED, EXIT_RETIRED, EXIT_SENTINEL, type FallbackResult, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
+
+export interface ThreadPoolOptions {
+  /** The worker module: a path or a file: URL (ESM or CommonJS) whose default export (or `handler` export) is the handler. */
+  filename: string | URL;
+  /** Threads in the pool. Default 2 × cores (the seeds' rule). */
+  threads?: number;
+  /** Threads kept even when idle; threads above it exit after idleTimeout. Default = threads. */
+  minThreads?: number;
+  /** Milliseconds a thread above minThreads may stay idle before it exits. Default 30 000. */
+  idleTimeout?: number;
+  /** The port's cap on running threads. Default cores (the seeds' rule). */
+  concurrency?: number;
+  /** run() tasks that may wait to start; beyond it run() rejects with QueueFullError. Default Infinity. */
+  maxQueue?: number;
+  /** Packets the task port holds (queueRequest returns false beyond it). Default 65536. */
+  queueCapacity?: number;
+  /** Task slots in the shared arena: run() tasks in flight at once (more wait in a queue here). Default 4096. */
+  slots?: number;
+  /** Bytes per slot; larger payloads go by MessagePort. Default 256. */
+  slotBytes?: number;
+  /** Iterations a pool thread spins on its wait word before it sleeps. Default 20 000. */
+  spinCount?: number;
+  /** Given to the worker module as `currentPool().workerData`. */
+  workerData?: unknown;
+  /** Passed to each `new Worker()`. */
+  resourceLimits?: ResourceLimits;
+}
+
+export interface RunOptions {
+  /** Aborting it before the task starts rejects run() with an AbortError; a running handler receives it as `context.signal`. */
+  signal?: AbortSignal;
+  /** Objects to transfer with the task (the task then goes by MessagePort when it starts). */
+  transferList?: readonly TransferListItem[];
+}
+
+export interface ThreadPoolStats {
+  /** Pool threads alive. */
+  threads: number;
+  /** Threads counted as running by the port (≤ concurrency, except after blocking sections). */
+  running: number;
+  /** Threads waiting on the port for work. */
+  waiting: number;
+  /** Packets on the task port not yet taken, plus run() tasks waiting here for a slot. */
+  queued: number;
+  /** run() tasks and queueRequest packets that finished without error. */
+  completed: number;
+  /** run() tasks and queueRequest packets whose handler threw (or whose thread died). */
+  failed: number;
+  /** Milliseconds handlers ran (sampled). */
+  runTime: Percentiles;
+  /** Milliseconds tasks waited between run() and the handler's start (sampled). */
+  waitTime: Percentiles;
+}
+
+/** The built worker runtime, next to this bundle in dist/. */
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+/** Result packets taken per getMany: enough to amortize a wake-up, small enough to keep latency even. */
+const DRAIN_BATCH = 256;
+/** The drain loop yields to the event loop at least this often (ms), so timers and I/O are never starved. */
+const YIELD_MS = 4;
+/** Longest the main thread spins waiting for an imminent result (ms): well under anything noticeable. */
+const SPIN_MS = 0.05;
+
+const enum State {
+  Open,
+  Closing,
+  Destroyed,
+}
+
+interface WorkerRecord {
+  id: number;
+  worker: Worker;
+  threadId: number;
+  resultChannel: MessagePort;
+  /** Why it died, when an 'error' event said so. */
+  error: unknown;
+  /** It loaded the worker module. */
+  ready: boolean;
+  /** run() calls this worker made through currentPool().run(), by its call id. */
+  calls: Map<number, AbortController | undefined>;
+}
+
+/** A run() that waits here because every slot is taken (or the port is full). */
+interface Backlogged {
+  task: unknown;
+  signal: AbortSignal | undefined;
+  transferList: readonly TransferListItem[] | undefined;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  onAbort: (() => void) | undefined;
+  done: boolean;
+}
+
+export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
+  readonly threads: number;
+  readonly minThreads: number;
+  readonly concurrency: number;
+  readonly maxQueue: number;
+
+  readonly #filename: string;
+  readonly #options: ThreadPoolOptions;
+  readonly #taskPort: CompletionPort;
+  readonly #resultPort: CompletionPort;
+  readonly #arena: ArenaViews;
+  readonly #i32: Int32Array;
+  readonly #slotBytes: number;
+  readonly #slots: number;
+  readonly #queueCapacity: number;
+
+  // Per slot, in this thread's memory (A1): the promise's functions and the task's signal.
+  readonly #resolve: (((value: unknown) => void) | undefined)[];
+  readonly #reject: (((error: unknown) => void) | undefined)[];
+  readonly #signal: (AbortSignal | undefined)[];
+  readonly #onAbort: ((() => void) | undefined)[];
+  readonly #submittedAt: Float64Array;
+  readonly #fallback = new Map<number, { task: unknown; transferList: readonly TransferListItem[] | undefined }>();
+  /** Free slot stack (LIFO: the slot just freed is still in cache). */
+  readonly #free: Int32Array;
+  #freeTop: number;
+  /** Slots in use: their result (or cancel acknowledgement) has not been drained yet. */
+  #inflight = 0;
+  readonly #backlog: (Backlogged | undefined)[] = [];
+  #backlogHead = 0;
+  /** Task packets posted, and tasks cancelled before they started: maxQueue accounting with A_STARTED. */
+  #posted = 0;
+  #cancelled = 0;
+  #timedCount = 0;
+
+  readonly #workers = new Map<number, WorkerRecord>();
+  #nextWorkerId = 1;
+  #state = State.Open;
+  #draining = false;
+  #refed = true;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #sentinelsPosted = 0;
+  #loadError: WorkerLoadError | undefined;
+  #ready: Promise<void>;
+  #readyResolve!: () => void;
+  #readyReject!: (error: unknown) => void;
+  #closed: Promise<void> | undefined;
+  #closedResolve: (() => void) | undefined;
+  #spinMisses = 0;
+  /** A thread has loaded the module: until then the pool stays ref'd, so `await pool.ready` cannot end the process. */
+  #isReady = false;
+  #spinSkip = 0;
+
+  #completed = 0;
+  #failed = 0;
+  readonly #runTime = new Reservoir();
+  readonly #waitTime = new Reservoir();
+
+  constructor(options: ThreadPoolOptions) {
+    super();
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a filename');
+    const cores = availableParallelism();
+    this.#filename = toFileUrl(options.filename);
+    this.threads = positiveInt('options.threads', options.threads, 2 * cores, 1, 4096);
+    this.minThreads = positiveInt('options.minThreads', options.minThreads, this.threads, 0, this.threads);
+    this.concurrency = positiveInt('options.concurrency', options.concurrency, cores, 1, 65536);
+    this.maxQueue = options.maxQueue === undefined || options.maxQueue === Infinity ? Infinity : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1);
+    const capacity = positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, 1 << 24);
+    const slots = positiveInt('options.slots', options.slots, 4096, 1, 1 << 20);
+    const slotBytesOpt = positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20);
+    positiveInt('options.spinCount', options.spinCount, 20000, 0, 1e9);
+    if (options.idleTimeout !== undefined && !(typeof options.idleTimeout === 'number' && options.idleTimeout >= 0)) {
+      throw new RangeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${String(options.idleTimeout)}`);
+    }
+    this.#options = options;
+    this.#queueCapacity = capacity;
+
+    // The task port holds every slot's packet plus the queueRequest packets and sentinels.
+    this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: capacity + slots, maxThreads: 2 * this.threads + 16 });
+    // One consumer (this thread); one packet per slot at most, so a post can never find it full.
+    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: 8, spinCount: 0 });
+
+    const geo = arenaGeometry(slots, slotBytesOpt);
+    const buffer = new SharedArrayBuffer(geo.byteLength);
+    this.#arena = new ArenaViews(buffer, slots, geo.slotBytes);
+    this.#i32 = this.#arena.i32;
+    this.#slots = slots;
+    this.#slotBytes = geo.slotBytes;
+    this.#i32[A_MAGIC] = ARENA_MAGIC;
+    this.#i32[A_SLOTS] = slots;
+    this.#i32[A_SLOT_BYTES] = geo.slotBytes;
+    this.#i32[A_MIN] = this.minThreads;
+
+    this.#resolve = new Array(slots).fill(undefined);
+    this.#reject = new Array(slots).fill(undefined);
+    this.#signal = new Array(slots).fill(undefined);
+    this.#onAbort = new Array(slots).fill(undefined);
+    this.#submittedAt = new Float64Array(slots);
+    this.#free = new Int32Array(slots);
+    for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i; // slot 0 on top
+    this.#freeTop = slots;
+
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.#ready.catch(() => {}); // a load error is also reported by every run(): never an unhandled rejection
+    for (let i = 0; i < this.threads; i++) this.#spawn();
+    this.#armIdle();
+  }
+
+  /** Resolves when the first thread has loaded the worker module; rejects with a WorkerLoadError. */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** The port the threads loop on (post to it to talk IOCP directly). */
+  get port(): CompletionPort {
+    return this.#taskPort;
+  }
+
+  // ─────────────────────────── queueRequest ───────────────────────────
+
+  /**
+   * CThreadPools::QueueRequest: PostQueuedCompletionStatus(port, 0, wParam, NULL).
+   * A thread calls the handler with wParam. Returns false when the queue is
+   * full or the pool is closed. The handler's errors go to the 'error' event.
+   */
+  queueRequest(wParam: number): boolean {
+    if (typeof wParam !== 'number' || !Number.isFinite(wParam)) {
+      throw new TypeError(`wParam must be a finite number, got ${typeof wParam === 'number' ? wParam : typeof wParam}`);
+    }
+    if (this.#state !== State.Open || this.#loadError !== undefined) return false;
+    const i32 = this.#i32;
+    // The port's capacity is queueCapacity + slots: the slots' share is reserved for run() tasks.
+    if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= this.#queueCapacity) return false;
+    if (!this.#taskPort.post(K_REQUEST, wParam, 0)) return false;
+    Atomics.add(i32, A_REQ_POSTED, 1);
+    if (!this.#refed) this.#refAll();
+    if (this.#workers.size < this.threads) this.#grow();
+    return true;
+  }
+
+  /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
+  #grow(): void {
+    if (this.#state !== State.Open || this.#loadError !== undefined) return;
+    if (this.#taskPort.stats().waiting === 0) this.#spawn();
+  }
+
+  // ──────────────────────────────── run ────────────────────────────────
+
+  /** Runs task on a pool thread; resolves with the handler's result, rejects with its error. */
+  run(task: Task, options?: RunOptions): Promise<Result> {
+    if (this.#state !== State.Open) {
+      return Promise.reject(new PoolClosedError(`run() after ${this.#state === State.Closing ? 'close()' : 'destroy()'}: the pool takes no more tasks`));
+    }
+    if (this.#loadError !== undefined) return Promise.reject(this.#loadError);
+    let signal: AbortSignal | undefined;
+    let transferList: readonly TransferListItem[] | undefined;
+    if (options !== undefined) {
+      signal = options.signal;
+      transferList = options.transferList;
+      if (signal !== undefined && signal.aborted) return Promise.reject(new AbortError(signal.reason));
+    }
+    if (this.maxQueue !== Infinity && this.#queuedTasks() >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
+    if (!this.#refed) this.#refAll();
+    if (this.#workers.size < this.threads) this.#grow();
+    // Fast path: nothing waits ahead of us and a slot is free.
+    if (this.#freeTop > 0 && this.#backlogHead === this.#backlog.length) {
+      const slot = this.#free[--this.#freeTop]!;
+      const promise = new Promise<Result>((resolve, reject) => {
+        this.#resolve[slot] = resolve as (value: unknown) => void;
+        this.#reject[slot] = reject;
+      });
+      this.#submit(slot, task, signal, transferList);
+      return promise;
+    }
+    return new Promise<Result>((resolve, reject) => {
+      const entry: Backlogged = { task, signal, transferList, resolve: resolve as (value: unknown) => void, reject, onAbort: undefined, done: false };
+      if (signal !== undefined) {
+        entry.onAbort = () => {
+          if (entry.done) return;
+          entry.done = true; // the backlog skips it; it never takes a slot
+          this.#failed++;
+          reject(new AbortError(signal.reason));
+        };
+        signal.addEventListener('abort', entry.onAbort, { once: true });
+      }
+      this.#backlog.push(entry);
+    });
+  }
+
+  /** Tasks accepted and not yet started (maxQueue): backlog + posted − started − cancelled before starting. */
+  #queuedTasks(): number {
+    const inPort = (this.#posted - Atomics.load(this.#i32, A_STARTED) - this.#cancelled) | 0;
+    return this.#backlog.length - this.#backlogHead + Math.max(0, inPort);
+  }
+
+  /** The slot is ours, its promise functions are set: write the task, post its packet. */
+  #submit(slot: number, task: unknown, signal: AbortSignal | undefined, transferList: readonly TransferListItem[] | undefined): void {
+    const i32 = this.#i32;
+    const w = slotWord(this.#slotBytes, slot);
+    let flags = 0;
+    this.#inflight++; // from here the slot is in use; #release gives it back
+    try {
+      if (transferList !== undefined || this.#arena.encode(w, task) === TAG_FALLBACK) {
+        i32[w + T_TAG] = TAG_FALLBACK;
+        this.#fallback.set(slot, { task, transferList });
+      }
+    } catch (error) {
+      // Not cloneable (a function…): fail now, in the caller's turn, like postMessage would.
+      const reject = this.#reject[slot]!;
+      this.#release(slot);
+      reject(error);
+      return;
+    }
+    if (signal !== undefined) {
+      flags |= F_SIGNAL;
+      this.#signal[slot] = signal;
+      const onAbort = (): void => this.#abort(slot);
+      this.#onAbort[slot] = onAbort;
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    // Timing costs two clock reads per task: sample all of the first 64, then one in 16.
+    const n = this.#timedCount++;
+    if (n < 64 || (n & 15) === 0) {
+      flags |= F_TIMED;
+      this.#submittedAt[slot] = performance.timeOrigin + performance.now();
+    }
+    i32[w + T_FLAGS] = flags;
+    Atomics.store(i32, w + T_STATE, QUEUED);
+    // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.
+    if (!this.#taskPort.post(K_TASK, 0, slot)) throw new Error('iocp-pool: the task port is full despite its reserved capacity');
+    this.#posted++;
+    if (!this.#draining) {
+      this.#draining = true;
+      void this.#drain();
+    }
+  }
+
+  /** Moves backlogged tasks into free slots, oldest first. */
+  #pump(): void {
+    const backlog = this.#backlog;
+    while (this.#freeTop > 0 && this.#backlogHead < backlog.length && this.#state !== State.Destroyed) {
+      const entry = backlog[this.#backlogHead]!;
+      backlog[this.#backlogHead++] = undefined;
+      if (entry.done) continue;
+      entry.done = true;
+      if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
+      const slot = this.#free[--this.#freeTop]!;
+      this.#resolve[slot] = entry.resolve;
+      this.#reject[slot] = entry.reject;
+      this.#submit(slot, entry.task, entry.signal, entry.transferList);
+    }
+    if (this.#backlogHead === backlog.length) {
+      backlog.length = 0;
+      this.#backlogHead = 0;
+    } else if (this.#backlogHead > 4096 && this.#backlogHead * 2 > backlog.length) {
+      backlog.splice(0, this.#backlogHead);
+      this.#backlogHead = 0;
+    }
+    if (this.#state === State.Closing) this.#postSentinels();
+  }
+
+  // ─────────────────────────────── drain ───────────────────────────────
+
+  /**
+   * The result loop: runs while slots are in use. One getAsync wake-up, then
+   * getMany(…, 0) for everything that queued meanwhile; resolves the whole
+   * batch, lets the callers' continuations run (they submit more), repeats.
+   */
+  async #drain(): Promise<void> {
+    const port = this.#resultPort;
+    let lastYield = performance.now();
+    try {
+      while (this.#inflight > 0) {
+        // Read the result counter before looking, so a result posted right after the look is not missed by the spin.
+        const seq = Atomics.load(this.#i32, A_RESULTS);
+        let batch: CompletionPacket[] = port.getMany(DRAIN_BATCH, 0);
+        if (batch.length === 0) {
+          if (this.#spin(seq)) continue;
+          const first = await port.getAsync();
+          if (first === null) continue;
+          this.#complete(first);
+          batch = port.getMany(DRAIN_BATCH, 0);
+        }
+        for (let i = 0; i < batch.length; i++) this.#complete(batch[i]!);
+        this.#pump();
+        const now = performance.now();
+        if (now - lastYield > YIELD_MS) {
+          // A long stream of results must not starve timers and I/O.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        } else {
+          // One microtask turn: the callers' continuations (queued by the resolves above) run first.
+          await undefined;
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof PortClosedError)) throw error;
+    } finally {
+      this.#draining = false;
+    }
+    if (this.#inflight > 0 && this.#state !== State.Destroyed) {
+      this.#draining = true;
+      void this.#drain();
+    } else {
+      this.#armIdle();
+    }
+  }
+
+  /**
+   * A short, bounded spin for a result that should arrive within
+   * microseconds — cheaper than a getAsync wake-up (~20 µs) when one task
+   * at a time goes back and forth. Only when few tasks are in flight, and it
+   * backs off while it keeps missing (long tasks).
+   */
+  #spin(seq: number): boolean {
+    if (this.#inflight > this.concurrency) return false;
+    if (this.#spinMisses >= 8) {
+      // Missing repeatedly: the tasks are long. Probe again only now and then.
+      if (++this.#spinSkip < 64) return false;
+      this.#spinSkip = 0;
+    }
+    const i32 = this.#i32;
+    const deadline = performance.now() + SPIN_MS;
+    for (;;) {
+      for (let i = 0; i < 256; i++) {
+        if (Atomics.load(i32, A_RESULTS) !== seq) {
+          this.#spinMisses = 0;
+          return true;
+        }
+      }
+      if (performance.now() > deadline) {
+        this.#spinMisses++;
+        return false;
+      }
+    }
+  }
+
+  /** One result packet: (status, workerId, slot). */
+  #complete(packet: CompletionPacket): void {
+    const slot = packet.overlapped;
+    // A4: the index came from shared memory.
+    if (slot >>> 0 !== slot || slot >= this.#slots) {
+      this.emit('error', new RangeError(`result packet names slot ${slot} of ${this.#slots}`));
+      return;
+    }
+    const status = packet.bytesTransferred;
+    if (this.#reject[slot] === undefined && status !== R_CANCELLED) return; // already settled (destroy, a dead thread)
+    const w = slotWord(this.#slotBytes, slot);
+    const i32 = this.#i32;
+    if ((i32[w + T_FLAGS]! & F_TIMED) !== 0) {
+      const f = w >> 1;
+      const start = this.#arena.f64[f + T_START]!;
+      this.#waitTime.add(Math.max(0, start - this.#submittedAt[slot]!));
+      this.#runTime.add(this.#arena.f64[f + T_RUN]!);
+    }
+    const resolve = this.#resolve[slot];
+    const reject = this.#reject[slot];
+    let value: unknown;
+    let ok: boolean;
+    try {
+      switch (status) {
+        case R_OK:
+          value = this.#arena.decode(w);
+          ok = true;
+          break;
+        case R_ERROR:
+          value = recordToError(this.#arena.decode(w));
+          ok = false;
+          break;
+        case R_OK_MESSAGE:
+        case R_ERROR_MESSAGE:
+          value = this.#fallbackResult(packet.completionKey, slot);
+          if (status === R_ERROR_MESSAGE || isErrorRecord(value)) value = recordToError(value);
+          ok = status === R_OK_MESSAGE;
+          break;
+        case R_CANCELLED:
+          this.#release(slot);
+          return;
+        default:
+          throw new RangeError(`result packet has status ${status}`);
+      }
+    } catch (error) {
+      value = error;
+      ok = false;
+    }
+    this.#release(slot);
+    if (ok) {
+      this.#completed++;
+      resolve!(value);
+    } else {
+      this.#failed++;
+      reject!(value);
+    }
+  }
+
+  /** A result too large for its slot: the worker sent it on its result channel before posting the packet. */
+  #fallbackResult(workerId: number, slot: number): unknown {
+    const record = this.#workers.get(workerId) ?? this.#exited.get(workerId);
+    if (record === undefined) throw new WorkerDiedError(`the result of this task was lost with its thread (${workerId})`);
+    const received = receiveMessageOnPort(record.resultChannel);
+    const message = received?.message as FallbackResult | undefined;
+    if (message === undefined || message.slot !== slot) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
+    return message.value;
+  }
+
+  /** Recently exited workers, for a fallback result still in flight when its thread retired. */
+  readonly #exited = new Map<number, WorkerRecord>();
+
+  /** The slot is done: forget its promise and signal, give it back. */
+  #release(slot: number): void {
+    const signal = this.#signal[slot];
+    if (signal !== undefined) {
+      signal.removeEventListener('abort', this.#onAbort[slot]!);
+      this.#signal[slot] = undefined;
+      this.#onAbort[slot] = undefined;
+    }
+    this.#resolve[slot] = undefined;
+    this.#reject[slot] = undefined;
+    if (this.#fallback.size !== 0) this.#fallback.delete(slot);
+    Atomics.store(this.#i32, slotWord(this.#slotBytes, slot) + T_STATE, FREE);
+    this.#free[this.#freeTop++] = slot;
+    this.#inflight--;
+  }
+
+  /** signal aborted for the task in slot. A2: one CAS against the worker's QUEUED → RUNNING. */
+  #abort(slot: number): void {
+    const i32 = this.#i32;
+    const w = slotWord(this.#slotBytes, slot);
+    const reject = this.#reject[slot];
+    if (reject === undefined) return;
+    const signal = this.#signal[slot]!;
+    if (Atomics.compareExchange(i32, w + T_STATE, QUEUED, CANCELLED) === QUEUED) {
+      // Never ran and never will: reject now; the slot is freed when a thread acknowledges the packet.
+      this.#cancelled++;
+      this.#resolve[slot] = undefined;
+      this.#reject[slot] = undefined;
+      this.#failed++;
+      reject(new AbortError(signal.reason));
+      return;
+    }
+    if (Atomics.load(i32, w + T_STATE) === RUNNING) {
+      // Running: the handler sees its signal abort; run() settles with what the handler does.
+      const record = this.#workers.get(i32[w + T_OWNER]!);
+      record?.worker.postMessage({ type: 'abort', slot } satisfies ToWorker);
+    }
+  }
+
+  // ───────────────────────────── threads ─────────────────────────────
+
+  #spawn(): void {
+    const id = this.#nextWorkerId++;
+    const { port1, port2 } = new MessageChannel();
+    const data: PoolWorkerData = {
+      __iocpPool: true,
+      filename: this.#filename,
+      taskPort: this.#taskPort.handle,
+      resultPort: this.#resultPort.handle,
+      arena: this.#arena.buffer,
+      slots: this.#slots,
+      slotBytes: this.#slotBytes,
+      workerId: id,
+      resultChannel: port2,
+      spinCount: this.#options.spinCount ?? 20000,
+      idleTimeout: this.minThreads < this.threads ? (this.#options.idleTimeout ?? 30000) : Infinity,
+      queueCapacity: this.#queueCapacity,
+      workerData: this.#options.workerData,
+    };
+    const worker = new Worker(WORKER_URL, {
+      workerData: data,
+      transferList: [port2],
+      resourceLimits: this.#options.resourceLimits,
+    });
+    const record: WorkerRecord = { id, worker, threadId: worker.threadId, resultChannel: port1, error: undefined, ready: false, calls: new Map() };
+    this.#workers.set(id, record);
+    Atomics.add(this.#i32, A_LIVE, 1);
+    worker.on('message', (message: FromWorker) => this.#onMessage(record, message));
+    worker.on('error', (error) => {
+      record.error = error;
+    });
+    worker.on('exit', (code) => this.#onExit(record, code));
+    if (!this.#refed) worker.unref();
+  }
+
+  #onMessage(record: WorkerRecord, message: FromWorker): void {
+    switch (message.type) {
+      case 'ready':
+        record.ready = true;
+        this.#isReady = true;
+        this.#readyResolve();
+        break;
+      case 'load-error': {
+        const cause = recordToError(message.error) as Error;
+        this.#fail(new WorkerLoadError(cause?.message ?? String(cause), cause));
+        break;
+      }
+      case 'fetch': {
+        const slot = message.slot;
+        const payload = this.#fallback.get(slot);
+        this.#fallback.delete(slot);
+        try {
+          record.worker.postMessage({ type: 'payload', slot, task: payload?.task } satisfies ToWorker, payload?.transferList as TransferListItem[] | undefined);
+        } catch (error) {
+          record.worker.postMessage({ type: 'payload', slot, error: { __iocpError: true, name: (error as Error).name, message: (error as Error).message, stack: (error as Error).stack, props: undefined } } satisfies ToWorker);
+        }
+        break;
+      }
+      case 'request-error': {
+        this.#failed++;
+        this.#requestFailedCount++;
+        const error = recordToError(message.error);
+        if (this.listenerCount('error') > 0) {
+          this.emit('error', error, message.wParam);
+        } else {
+          // Never lost, never a silent crash: with no 'error' listener it is a process warning.
+          process.emitWarning(
+            `queueRequest(${message.wParam}) handler failed and the pool has no 'error' listener: ${(error as Error)?.stack ?? String(error)}`,
+            { code: 'IOCP_POOL_REQUEST_ERROR' },
+          );
+        }
+        break;
+      }
+      case 'run': {
+        // currentPool().run() from a worker: run it like any task, answer by message.
+        const controller = message.hasSignal ? new AbortController() : undefined;
+        record.calls.set(message.id, controller);
+        this.run(message.task as Task, controller === undefined ? undefined : { signal: controller.signal }).then(
+          (value) => this.#answer(record, message.id, true, value),
+          (error: unknown) => this.#answer(record, message.id, false, error),
+        );
+        break;
+      }
+      case 'abort-run':
+        record.calls.get(message.id)?.abort();
+        break;
+    }
+  }
+
+  #answer(record: WorkerRecord, id: number, ok: boolean, value: unknown): void {
+    record.calls.delete(id);
+    if (!this.#workers.has(record.id)) return;
+    const out = ok ? value : errorRecordOf(value);
+    try {
+      record.worker.postMessage({ type: 'run-result', id, ok, value: out } satisfies ToWorker);
+    } catch (error) {
+      record.worker.postMessage({ type: 'run-result', id, ok: false, value: errorRecordOf(error) } satisfies ToWorker);
+    }
+  }
+
+  #onExit(record: WorkerRecord, code: number): void {
+    this.#workers.delete(record.id);
+    this.#exited.set(record.id, record);
+    if (this.#exited.size > 64) this.#exited.delete(this.#exited.keys().next().value!);
+    // Give back whatever the dead thread held on the ports: running slots, waiter places, a handed packet.
+    for (const port of [this.#taskPort, this.#resultPort]) {
+      try {
+        port.releaseThread(record.threadId);
+      } catch {
+        /* a closed port has nothing to give back */
+      }
+    }
+    const orderly = code === EXIT_SENTINEL || code === EXIT_RETIRED || code === EXIT_PORT_CLOSED;
+    if (!orderly && !record.ready && this.#state !== State.Destroyed) {
+      // Died while loading the module (process.exit or a crash at top level): replacing it would loop forever.
+      const cause = record.error;
+      const why = cause !== undefined ? `${(cause as Error)?.message ?? String(cause)}` : `it called process.exit(${code})`;
+      this.#fail(new WorkerLoadError(`worker module ${this.#filename} failed to load: ${why}`, cause));
+    }
+    if (code !== EXIT_RETIRED) Atomics.sub(this.#i32, A_LIVE, 1);
+    if (!orderly && this.#state !== State.Destroyed) {
+      // Its tasks fail with the cause; nobody else's do.
+      const cause = record.error;
+      const why =
+        cause !== undefined
+          ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
+          : `process.exit(${code})`;
+      this.#failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
+      if (cause !== undefined && this.listenerCount('error') > 0) this.emit('error', cause);
+    }
+    if (this.#state === State.Open && this.#loadError === undefined && !orderly) {
+      this.#spawn();
+    } else if (this.#state === State.Closing && this.#loadError === undefined && !orderly) {
+      // Closing: replace it only if a sentinel is still waiting for a thread to take it.
+      const outstanding = this.#sentinelsPosted - Atomics.load(this.#i32, A_SENTINELS);
+      if (outstanding > this.#workers.size || this.#sentinelsPosted === 0) this.#spawn();
+    }
+    if (this.#workers.size === 0 && this.#state === State.Closing) void this.#finishClose();
+  }
+
+  /** Rejects every task that thread `owner` had started (A_STARTED or fetching). */
+  #failOwned(owner: number, makeError: () => Error): void {
+    const i32 = this.#i32;
+    for (let slot = 0; slot < this.#slots; slot++) {
+      const w = slotWord(this.#slotBytes, slot);
+      if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
+      const reject = this.#reject[slot];
+      if (reject === undefined) continue;
+      this.#release(slot);
+      this.#failed++;
+      reject(makeError());
+    }
+    if (this.#inflight === 0) this.#armIdle();
+    this.#pump();
+  }
+
+  /** The worker module cannot load: the pool is unusable; every run() rejects with why. */
+  #fail(error: WorkerLoadError): void {
+    if (this.#loadError !== undefined) return;
+    this.#loadError = error;
+    this.#readyReject(error);
+    this.#rejectAll(() => error);
+    for (const record of this.#workers.values()) void record.worker.terminate();
+  }
+
+  #rejectAll(makeError: () => Error): void {
+    for (let slot = 0; slot < this.#slots; slot++) {
+      const reject = this.#reject[slot];
+      if (reject === undefined) continue;
+      // A queued slot stays CANCELLED (a thread may still hold its packet); a running one is forgotten.
+      Atomics.compareExchange(this.#i32, slotWord(this.#slotBytes, slot) + T_STATE, QUEUED, CANCELLED);
+      this.#resolve[slot] = undefined;
+      this.#reject[slot] = undefined;
+      this.#failed++;
+      reject(makeError());
+    }
+    const backlog = this.#backlog;
+    for (let i = this.#backlogHead; i < backlog.length; i++) {
+      const entry = backlog[i];
+      if (entry === undefined || entry.done) continue;
+      entry.done = true;
+      if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
+      this.#failed++;
+      entry.reject(makeError());
+    }
+    backlog.length = 0;
+    this.#backlogHead = 0;
+  }
+
+  // ───────────────────────── close / destroy ─────────────────────────
+
+  /**
+   * CThreadPools::Close: one sentinel per thread, posted after everything
+   * already queued (so all of it completes); resolves when every thread
+   * has exited and the ports are closed.
+   */
+  close(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    if (this.#state === State.Destroyed) return Promise.resolve();
+    this.#state = State.Closing;
+    this.#closed = new Promise<void>((resolve) => {
+      this.#closedResolve = resolve;
+    });
+    this.#refAll();
+    if (this.#loadError !== undefined || this.#workers.size === 0) {
+      for (const record of this.#workers.values()) void record.worker.terminate();
+      if (this.#workers.size === 0) void this.#finishClose();
+    } else {
+      this.#postSentinels();
+    }
+    return this.#closed;
+  }
+
+  /** Sentinels go after the backlog: only once every run() accepted before close() has its packet posted. */
+  #postSentinels(): void {
+    if (this.#sentinelsPosted !== 0 || this.#backlogHead !== this.#backlog.length) return;
+    const n = this.#workers.size;
+    for (let i = 0; i < n; i++) {
+      if (!this.#taskPort.post(K_REQUEST, 0, SENTINEL)) {
+        // Full of queueRequest packets: try the rest once threads have drained some.
+        setTimeout(() => this.#postSentinels(), 1);
+        return;
+      }
+      this.#sentinelsPosted++;
+    }
+  }
+
+  async #finishClose(): Promise<void> {
+    // Results posted by the last threads before they exited: queued ones are taken here; one
+    // already handed to the drain loop's getAsync arrives on a later turn, so give it a few.
+    for (let turn = 0; turn < 100 && this.#inflight > 0; turn++) {
+      try {
+        for (;;) {
+          const batch = this.#resultPort.getMany(DRAIN_BATCH, 0);
+          if (batch.length === 0) break;
+          for (const packet of batch) this.#complete(packet);
+        }
+      } catch {
+        break; /* closed */
+      }
+      if (this.#inflight > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    const leftover = this.#taskPort.close();
+    this.#resultPort.close();
+    this.#rejectAll(() => new PoolClosedError('the pool closed before this task ran'));
+    const requests = leftover.filter((p) => p.bytesTransferred === K_REQUEST && p.overlapped !== SENTINEL).length;
+    if (requests > 0) {
+      const error = new PoolClosedError(`${requests} queueRequest packet(s) posted after close() began were not handled`);
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+      else process.emitWarning(error.message, { code: 'IOCP_POOL_REQUEST_ERROR' });
+    }
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#closedResolve?.();
+  }
+
+  /** Stops at once: every pending run() rejects, the threads are terminated; resolves when they are gone. */
+  async destroy(): Promise<void> {
+    if (this.#state === State.Destroyed) {
+      await this.#allExited();
+      return;
+    }
+    this.#state = State.Destroyed;
+    this.#rejectAll(() => new PoolClosedError('the pool was destroyed before this task finished'));
+    this.#taskPort.close();
+    this.#resultPort.close();
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    await Promise.all([...this.#workers.values()].map((r) => r.worker.terminate()));
+    await this.#allExited();
+    this.#closedResolve?.();
+  }
+
+  #allExited(): Promise<void> {
+    const pending = [...this.#workers.values()].map((r) => new Promise<void>((resolve) => r.worker.once('exit', () => resolve())));
+    return Promise.all(pending).then(() => undefined);
+  }
+
+  // ───────────────────────── keep-alive policy ─────────────────────────
+
+  /** Work exists: the threads keep the process alive. */
+  #refAll(): void {
+    this.#refed = true;
+    for (const record of this.#workers.values()) record.worker.ref();
+    this.#armIdle();
+  }
+
+  /**
+   * Idle pools must not keep the process alive (like piscina). Checked on a
+   * timer, not per task, so one-at-a-time run() does not ref/unref each time.
+   */
+  #armIdle(): void {
+    if (this.#idleTimer !== undefined || !this.#refed) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#state !== State.Open) return;
+      const requestsDone = ((Atomics.load(this.#i32, A_REQUESTS) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0;
+      if ((this.#isReady || this.#loadError !== undefined) && this.#inflight === 0 && this.#backlogHead === this.#backlog.length && requestsDone) {
+        this.#refed = false;
+        for (const record of this.#workers.values()) record.worker.unref();
+      } else {
+        this.#armIdle();
+      }
+    }, 50);
+    this.#idleTimer.unref();
+  }
+
+  // ─────────────────────────────── stats ───────────────────────────────
+
+  stats(): ThreadPoolStats {
+    const port = this.#taskPort.stats();
+    return {
+      threads: this.#workers.size,
+      running: port.running,
+      waiting: port.waiting,
+      queued: port.queued + (this.#backlog.length - this.#backlogHead),
+      completed: this.#completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailures()),
+      failed: this.#failed,
+      runTime: this.#runTime.percentiles(),
+      waitTime: this.#waitTime.percentiles(),
+    };
+  }
+
+  #requestFailedCount = 0;
+  #requestFailures(): number {
+    return this.#requestFailedCount;
+  }
+}
+
+function errorRecordOf(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  return { __iocpError: true, name: error.name, message: error.message, stack: error.stack, props: undefined };
+}
+
+function toFileUrl(filename: unknown): string {
+  if (filename instanceof URL) {
+    if (filename.protocol !== 'file:') throw new TypeError(`options.filename must be a path or a file: URL, got ${filename.href}`);
+    return filename.href;
+  }
+  if (typeof filename !== 'string' || filename === '') throw new TypeError('options.filename must be the path or file: URL of the worker module');
+  if (filename.startsWith('file:')) return new URL(filename).href;
+  return pathToFileURL(filename).href;
+}
+
+function positiveInt(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ThreadPool, WorkerDiedError } from '../../dist/index.js';
+import { fixture, shared, waitFor } from './helpers.js';
+
+const pools: ThreadPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.destroy()));
+});
+
+describe('ThreadPool: threads that die', () => {
+  // concurrency 1 and one thread: if the dead thread's running slot were not given back to the
+  // port, the replacement could never take a packet and the follow-up run() would hang.
+  it.each([1, 2, 3, 4, 5])('process.exit in a handler rejects that task only, and the thread is replaced (round %i)', async () => {
+    const { sab } = shared();
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 1, concurrency: 1, workerData: { sab } });
+    pools.push(pool);
+    const before = await pool.run({ op: 'threadId' });
+    const error = (await pool.run({ op: 'exit', code: 3 }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(WorkerDiedError);
+    expect(error.message).toMatch(/process\.exit\(3\)/);
+    expect(await pool.run({ op: 'echo', value: 'after' })).toBe('after');
+    expect(await pool.run({ op: 'threadId' })).not.toBe(before);
+    expect(pool.stats().threads).toBe(1);
+    await pool.close();
+  });
+
+  it('an uncaught error in a thread rejects its in-flight task with that error as the cause', async () => {
+    const { sab } = shared();
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 2, concurrency: 1, workerData: { sab } });
+    pools.push(pool);
+    const seen: unknown[] = [];
+    pool.on('error', (e) => seen.push(e));
+    const error = (await pool.run({ op: 'uncaught', message: 'escaped the handler' }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(WorkerDiedError);
+    expect(error.message).toMatch(/uncaught error \(escaped the handler\)/);
+    expect((error.cause as Error).message).toBe('escaped the handler');
+    expect(seen).toHaveLength(1);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pool.run({ op: 'echo', value: i })));
+    expect(results).toHaveLength(50);
+    await waitFor(() => pool.stats().threads === 2, 'the replacement thread');
+    await pool.close();
+  });
+
+  it('a thread over its resourceLimits rejects its task with an out-of-memory error', async () => {
+    const { sab } = shared();
+    const pool = new ThreadPool({
+      filename: fixture('ops.mjs'),
+      threads: 1,
+      workerData: { sab },
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+    });
+    pools.push(pool);
+    const error = (await pool.run({ op: 'oom' }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(WorkerDiedError);
+    expect(error.message).toMatch(/out of memory/i);
+    expect((error.cause as { code: string }).code).toBe('ERR_WORKER_OUT_OF_MEMORY');
+    expect(await pool.run({ op: 'echo', value: 'recovered' })).toBe('recovered');
+    await pool.close();
+  });
+
+  it('tasks on other threads are unaffected when one thread dies amid a stream', async () => {
+    const { sab } = shared();
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 2, workerData: { sab } });
+    pools.push(pool);
+    const tasks = Array.from({ length: 400 }, (_, i) => (i === 200 ? pool.run({ op: 'exit', code: 9 }) : pool.run({ op: 'echo', value: i })));
+    const outcomes = await Promise.allSettled(tasks);
+    outcomes.forEach((outcome, i) => {
+      if (i === 200) expect(outcome).toMatchObject({ status: 'rejected', reason: { name: 'WorkerDiedError' } });
+      else expect(outcome).toEqual({ status: 'fulfilled', value: i });
+    });
+    await pool.close();
+  });
+});
