@@ -12,7 +12,9 @@ try {
   const { default: scenario } = await import(`./scenarios/${spec.scenario}.mjs`);
   const result = await scenario.measure(spec.case, spec.subject, spec.params);
   process.stdout.write(`${MARK}${JSON.stringify(result)}\n`);
-  // Pools that leave a handle open must not keep the measurement alive.
+  // The measurement is over: exit without tearing the pool down. Teardown is
+  // not measured, and some peers' destroy() is slow or (poolifier 5.3.2, now
+  // and then) never settles. process.exit ends every worker thread.
   process.exit(0);
 } catch (error) {
   const message = error && error.stack ? error.stack : String(error);

@@ -53,6 +53,8 @@ export const ADAPTERS = {
       if (!ThreadPool) throw new Error('iocp-pool ThreadPool is not in dist/ (branch pool not merged or not built)');
       // concurrency = threads: every thread may run at once, as in the peers.
       const pool = new ThreadPool({ filename: worker(job), threads, concurrency: threads });
+      // Every thread up and its module loaded, as the peers' fixed pools are after their warm-up.
+      if (pool.ready) await pool.ready;
       return {
         run: (x) => pool.run(x),
         // queueRequest returns false when the port is full: retry, the workers are draining it.

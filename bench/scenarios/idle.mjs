@@ -39,7 +39,6 @@ export default {
     await sleep(idleMs);
     const used = process.cpuUsage(before);
     const wall = performance.now() - t0;
-    if (pool) await pool.destroy();
     const cpuMs = (used.user + used.system) / 1000;
     return { cpu: (cpuMs / wall) * 100, info: { cpuMs, wallMs: wall } };
   },

@@ -30,7 +30,6 @@ export default {
     const pool = await ADAPTERS[subject].create({ threads, job: 'inc' });
     await oneByOne(pool.run, warm);
     const lat = await oneByOne(pool.run, n);
-    await pool.destroy();
     const s = latencySummary(lat);
     return { p50: s.p50, p99: s.p99, info: s };
   },

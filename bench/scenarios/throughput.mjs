@@ -18,7 +18,7 @@ const rate = [{ key: 'rate', label: 'throughput', unit: 'tasks/s', better: 'high
 export default {
   id: 'throughput',
   cases: ({ quick }) => {
-    const params = { threads: 2, n: quick ? 10_000 : 200_000, warm: quick ? 2_000 : 20_000, window: 128 };
+    const params = { threads: 2, n: quick ? 5_000 : 200_000, warm: quick ? 1_000 : 20_000, window: 128 };
     return [
       {
         id: 'queue-tiny',
@@ -54,7 +54,6 @@ export default {
       return { rate: (n / ms) * 1000, info: { ms, path: 'queueRequest' } };
     }
     const ms = await keepFull(pool.run, n, window, warm);
-    await pool.destroy();
     return { rate: (n / ms) * 1000, info: { ms, path: 'run' } };
   },
 };
