@@ -58,12 +58,33 @@ import {
   W_THREAD_ID,
   WAITING,
 } from './layout.js';
-import type { AttachOptions, CompletionPacket, CompletionPortOptions, PortHandle, PortStats, ReleasedThread } from './types.js';
+import type {
+  AttachOptions,
+  CompletionPacket,
+  CompletionPortOptions,
+  GetAsyncOptions,
+  PortHandle,
+  PortStats,
+  ReleasedThread,
+} from './types.js';
 import { checkFinite, checkFunction, checkInteger, checkOptions, checkTimeout, describe } from './validate.js';
 
 const DEFAULT_CAPACITY = 65536;
 const DEFAULT_MAX_THREADS = 1024;
-const DEFAULT_SPIN = 2000;
+/**
+ * Most iterations a waiter spins before it sleeps (~110 µs at the ~5.6 ns an
+ * Atomics.load loop takes here). The spin that is actually used adapts
+ * between MIN_SPIN and this, see #waitSync.
+ */
+const DEFAULT_SPIN = 20000;
+const MIN_SPIN_DIVISOR = 32;
+/**
+ * A sleep shorter than this would have been caught by a longer spin: it cost
+ * a futex round trip (~15–20 µs here) for nothing, so the spin budget grows.
+ * A longer sleep means the thread was idle: spinning longer would only have
+ * burnt CPU, so the budget shrinks.
+ */
+const SHORT_SLEEP_MS = 0.1;
 /** CAS attempts on a held lock before sleeping on it: the lock is held for ~100 ns, so a holder that is still running lets go long before this runs out. */
 const LOCK_SPIN = 200;
 const MAX_CAPACITY = 1 << 24;
@@ -71,6 +92,8 @@ const MAX_THREADS_LIMIT = 1 << 16;
 
 /** Tag written into S_LOCK_OWNER by the lock holder: never 0, so 0 means "no known holder". */
 const MY_TAG = threadId + 1;
+
+function keepAlive(): void {}
 
 /** #begin's answer when a packet is ready to take (slot indices are ≥ 0). */
 const TAKE = -1;
@@ -95,13 +118,24 @@ export class CompletionPort {
   readonly #f64: Float64Array;
   readonly #geo: Geometry;
   readonly #concurrency: number;
+  /** The most this thread spins; its current budget is #spinBudget. */
   readonly #spin: number;
+  #spinBudget: number;
   /** This instance's THREAD slot, or -1 until the first call that waits or runs. */
   #slot = -1;
   /** Slots owned by this instance and not in a wait right now (the THREAD slot first). */
   readonly #idle: number[] = [];
   /** Where #takeAndUnlock copies packets while it holds the lock. */
   #scratch = new Float64Array(PACKET_F64 * 16);
+  /**
+   * Atomics.waitAsync holds no ref on the event loop: a thread whose only
+   * pending work is a getAsync would simply exit (a worker with exit code 13,
+   * "unfinished top-level await"). While any async wait of this instance is
+   * pending, one ref'd timer keeps the loop alive; it is created once and
+   * then only ref()'d and unref()'d.
+   */
+  #asyncWaits = 0;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** Private cell for sleep(): Atomics.wait needs a shared Int32Array. */
   #sleepCell: Int32Array | undefined;
 
@@ -115,6 +149,7 @@ export class CompletionPort {
       this.#concurrency = this.#i32[H_CONCURRENCY]!;
       const override = (options as AttachRequest).spinCount;
       this.#spin = override === undefined ? spin : override;
+      this.#spinBudget = this.#spin;
       this.handle = Object.freeze({ backend: 'portable', buffer: attach });
       return;
     }
@@ -145,6 +180,7 @@ export class CompletionPort {
     this.#f64 = new Float64Array(buffer);
     this.#concurrency = concurrency;
     this.#spin = spin;
+    this.#spinBudget = spin;
     this.handle = Object.freeze({ backend: 'portable', buffer });
   }
 
@@ -233,7 +269,7 @@ export class CompletionPort {
   get(timeoutMs?: number): CompletionPacket | null {
     const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
     const slot = this.#begin();
-    if (slot === TAKE) return this.#takeAndUnlock(1)[0]!;
+    if (slot === TAKE) return this.#takeOneAndUnlock();
     if (timeout === 0) {
       this.#unlock();
       return null;
@@ -273,23 +309,42 @@ export class CompletionPort {
    * the event loop keeps running. Shares the one LIFO order with sync waiters.
    * Never throws: errors (bad arguments, a closed port) reject the promise.
    */
-  getAsync(timeoutMs?: number): Promise<CompletionPacket | null> {
+  getAsync(timeoutMs?: number, options?: GetAsyncOptions): Promise<CompletionPacket | null> {
     let timeout: number;
-    let slot: number;
+    let spin = 0;
+    let w: number;
     try {
       timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
-      slot = this.#begin();
+      if (options !== undefined) {
+        const o = checkOptions('options', options);
+        if (o.spinCount !== undefined) spin = checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+      }
+      const slot = this.#begin();
+      if (slot === TAKE) return Promise.resolve(this.#takeOneAndUnlock());
+      if (timeout === 0) {
+        this.#unlock();
+        return Promise.resolve(null);
+      }
+      // By default no spin: it would stall the event loop this method exists
+      // to keep free. A caller that knows a packet is imminent (a pool with
+      // tasks in flight) may ask for a short one.
+      w = this.#pushWaiter(spin > 0 ? WAITING : SLEEPING);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (slot === TAKE) return Promise.resolve(this.#takeAndUnlock(1)[0]!);
-    if (timeout === 0) {
-      this.#unlock();
-      return Promise.resolve(null);
-    }
-    // No spin: spinning would stall the event loop this method exists to keep free.
-    const w = this.#pushWaiter(SLEEPING);
     this.#unlock();
+    if (spin > 0) {
+      const word = this.#slotWord(w, W_STATE);
+      let state = this.#spinOn(word, spin);
+      if (state === WAITING) state = Atomics.compareExchange(this.#i32, word, WAITING, SLEEPING);
+      if (state !== WAITING) {
+        try {
+          return Promise.resolve(this.#finish(w, state));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+    }
     return this.#waitAsync(w, timeout);
   }
 
@@ -391,8 +446,9 @@ export class CompletionPort {
    * Gives back everything a thread that has ended still holds: its running
    * slots, its places on the waiter stack, and any packet handed to it that
    * it never read (requeued at the front, so it is not lost and keeps its
-   * place). Call it from the owner when a worker exits (`worker.threadId`).
-   * Returns what was released.
+   * place). Call it from the owner when a worker exits, with the worker's
+   * `threadId` captured when it was created (Node sets `worker.threadId` to
+   * -1 once the worker has exited). Returns what was released.
    */
   releaseThread(deadThreadId: number): ReleasedThread {
     checkInteger('threadId', deadThreadId, 0, 0x7fffffff);
@@ -433,18 +489,24 @@ export class CompletionPort {
     return this.#geo.slotBase + slot * SLOT_WORDS + field;
   }
 
+  /**
+   * Every throw while the lock is held goes through here: it lets go of the
+   * lock first, so a failing call can never leave the other threads hanging.
+   */
+  #fail(error: Error): never {
+    this.#unlock();
+    throw error;
+  }
+
+  /** Lock held. Bounds-checks an index read from shared memory. */
   #checkIndex(what: string, value: number, limit: number): number {
-    if (value >>> 0 !== value || value >= limit) throw new PortCorruptedError(`${what} = ${value}, limit ${limit}`);
+    if (value >>> 0 !== value || value >= limit) this.#fail(new PortCorruptedError(`${what} = ${value}, limit ${limit}`));
     return value;
   }
 
+  /** Lock held. */
   #head(): number {
-    const head = this.#i32[S_HEAD]!;
-    if (head >>> 0 !== head || head >= this.#geo.ringSize) {
-      this.#unlock();
-      throw new PortCorruptedError(`S_HEAD = ${head}, ring size ${this.#geo.ringSize}`);
-    }
-    return head;
+    return this.#checkIndex('S_HEAD', this.#i32[S_HEAD]!, this.#geo.ringSize);
   }
 
   #lock(): void {
@@ -470,15 +532,12 @@ export class CompletionPort {
   #ensureRegistered(): number {
     if (this.#slot >= 0) return this.#slot;
     this.#lock();
-    try {
-      const slot = this.#allocSlot(THREAD, -1);
-      this.#i32[S_THREADS] = this.#i32[S_THREADS]! + 1;
-      this.#slot = slot;
-      this.#idle.push(slot);
-      return slot;
-    } finally {
-      this.#unlock();
-    }
+    const slot = this.#allocSlot(THREAD, -1);
+    this.#i32[S_THREADS] = this.#i32[S_THREADS]! + 1;
+    this.#unlock();
+    this.#slot = slot;
+    this.#idle.push(slot);
+    return slot;
   }
 
   /** Lock held. Finds a FREE slot and claims it; throws if the table is full. */
@@ -495,9 +554,11 @@ export class CompletionPort {
         return slot;
       }
     }
-    throw new RangeError(
+    return this.#fail(
+      new RangeError(
       `the completion port has no free thread slot: ${this.#geo.maxThreads} threads or concurrent getAsync calls ` +
         'are attached (raise options.maxThreads, or call releaseThread()/detach() for threads that ended)',
+      ),
     );
   }
 
@@ -530,6 +591,21 @@ export class CompletionPort {
       return TAKE;
     }
     return slot;
+  }
+
+  /** Lock held on entry, released here: #takeAndUnlock(1) without the array, for get(). */
+  #takeOneAndUnlock(): CompletionPacket {
+    const i32 = this.#i32;
+    const f64 = this.#f64;
+    const head = this.#head();
+    const f = this.#geo.ringBase + head * PACKET_F64;
+    const bytesTransferred = f64[f]!;
+    const completionKey = f64[f + 1]!;
+    const overlapped = f64[f + 2]!;
+    i32[S_HEAD] = head + 1 === this.#geo.ringSize ? 0 : head + 1;
+    i32[S_QUEUED] = i32[S_QUEUED]! - 1;
+    this.#unlock();
+    return { bytesTransferred, completionKey, overlapped };
   }
 
   /**
@@ -644,33 +720,63 @@ export class CompletionPort {
   /**
    * Waits on slot w's word until it is no longer WAITING/SLEEPING or the
    * timeout passes. Spins first: a hot thread usually gets its next packet
-   * within a few microseconds, and a spinner costs the poster no notify.
+   * within microseconds, and a spinner costs the poster no notify.
+   *
+   * The spin adapts, as .NET's LowLevelLifoSemaphore does: a fixed spin
+   * shorter than a futex wake-up (~15–20 µs) locks a ping-pong into both
+   * sides sleeping every round, and a long fixed spin burns CPU on every idle
+   * thread. So each thread times its sleeps: a short one doubles its spin
+   * budget (a longer spin would have caught the packet), a long one halves it.
+   * Only the sleep path reads the clock; a packet caught spinning costs none.
    */
   #waitSync(w: number, timeout: number): number {
     const i32 = this.#i32;
     const word = this.#slotWord(w, W_STATE);
-    let state = WAITING;
-    for (let i = this.#spin; i > 0; i--) {
-      state = Atomics.load(i32, word);
-      if (state !== WAITING) return state;
-    }
+    let state = this.#spinOn(word, this.#spinBudget);
+    if (state !== WAITING) return state;
     // Announce the sleep; a poster that already handed us a packet makes the CAS fail.
     state = Atomics.compareExchange(i32, word, WAITING, SLEEPING);
     if (state !== WAITING) return state;
+    const asleep = performance.now();
     if (timeout === Infinity) {
       do {
         Atomics.wait(i32, word, SLEEPING);
         state = Atomics.load(i32, word);
       } while (state === SLEEPING);
-      return state;
+    } else {
+      const deadline = asleep + timeout;
+      for (;;) {
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) {
+          state = Atomics.load(i32, word);
+          break;
+        }
+        Atomics.wait(i32, word, SLEEPING, remaining);
+        state = Atomics.load(i32, word);
+        if (state !== SLEEPING) break;
+      }
     }
-    const deadline = performance.now() + timeout;
-    for (;;) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return Atomics.load(i32, word);
-      Atomics.wait(i32, word, SLEEPING, remaining);
+    this.#adaptSpin(performance.now() - asleep);
+    return state;
+  }
+
+  /** Spins up to n iterations while slot word stays WAITING; returns the last state seen. */
+  #spinOn(word: number, n: number): number {
+    const i32 = this.#i32;
+    let state = WAITING;
+    for (let i = n; i > 0; i--) {
       state = Atomics.load(i32, word);
-      if (state !== SLEEPING) return state;
+      if (state !== WAITING) return state;
+    }
+    return state;
+  }
+
+  #adaptSpin(sleptMs: number): void {
+    const max = this.#spin;
+    if (sleptMs < SHORT_SLEEP_MS) {
+      this.#spinBudget = Math.min(max, this.#spinBudget * 2 || 1);
+    } else {
+      this.#spinBudget = Math.max(Math.floor(max / MIN_SPIN_DIVISOR), this.#spinBudget >> 1);
     }
   }
 
@@ -678,14 +784,22 @@ export class CompletionPort {
     const i32 = this.#i32;
     const word = this.#slotWord(w, W_STATE);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    if (this.#asyncWaits++ === 0) {
+      if (this.#keepAlive === undefined) this.#keepAlive = setInterval(keepAlive, 0x40000000);
+      else this.#keepAlive.ref();
+    }
     let state = Atomics.load(i32, word);
-    while (state === SLEEPING) {
-      const remaining = deadline === Infinity ? undefined : deadline - performance.now();
-      if (remaining !== undefined && remaining <= 0) break;
-      const result = Atomics.waitAsync(i32, word, SLEEPING, remaining);
-      if (result.async) await result.value;
-      // A late notify meant for an earlier wait on this slot can wake us early: loop.
-      state = Atomics.load(i32, word);
+    try {
+      while (state === SLEEPING) {
+        const remaining = deadline === Infinity ? undefined : deadline - performance.now();
+        if (remaining !== undefined && remaining <= 0) break;
+        const result = Atomics.waitAsync(i32, word, SLEEPING, remaining);
+        if (result.async) await result.value;
+        // A late notify meant for an earlier wait on this slot can wake us early: loop.
+        state = Atomics.load(i32, word);
+      }
+    } finally {
+      if (--this.#asyncWaits === 0) this.#keepAlive!.unref();
     }
     return this.#finish(w, state);
   }
@@ -732,7 +846,7 @@ export class CompletionPort {
     const waiting = this.#checkIndex('S_WAITING', i32[S_WAITING]!, this.#geo.maxThreads + 1);
     let i = waiting - 1;
     while (i >= 0 && i32[STACK_BASE + i] !== w) i--;
-    if (i < 0) throw new PortCorruptedError(`waiter slot ${w} is not on the waiter stack`);
+    if (i < 0) this.#fail(new PortCorruptedError(`waiter slot ${w} is not on the waiter stack`));
     for (; i < waiting - 1; i++) i32[STACK_BASE + i] = i32[STACK_BASE + i + 1]!;
     i32[S_WAITING] = waiting - 1;
   }
@@ -753,9 +867,7 @@ export class CompletionPort {
     let waiters = 0;
     let requeued = 0;
     const abandoned: CompletionPacket[] = [];
-    let wake: number[] | null = null;
-    try {
-      for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
+    for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
         const kindWord = this.#slotWord(slot, W_KIND);
         if (i32[kindWord] === FREE || !match(slot)) continue;
         const stateWord = this.#slotWord(slot, W_STATE);
@@ -792,10 +904,8 @@ export class CompletionPort {
         i32[this.#slotWord(slot, W_RUNNING)] = 0;
         i32[kindWord] = FREE;
       }
-      wake = this.#dispatch();
-    } finally {
-      this.#unlock();
-    }
+    const wake = this.#dispatch();
+    this.#unlock();
     this.#notifyAll(wake);
     return { running, waiters, requeued, abandoned };
   }

@@ -4,6 +4,7 @@ export type {
   AttachOptions,
   CompletionPacket,
   CompletionPortOptions,
+  GetAsyncOptions,
   PortHandle,
   PortStats,
   ReleasedThread,
