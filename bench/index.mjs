@@ -16,7 +16,7 @@ import { loadThreadPool } from './adapters/index.mjs';
 import { parseArgs } from './lib/args.mjs';
 import { duration } from './lib/format.mjs';
 import { load1, machine } from './lib/machine.mjs';
-import { printCase, writeDocs } from './lib/report.mjs';
+import { printCase, updateReadme, writeDocs } from './lib/report.mjs';
 import { measureInChild } from './lib/spawn.mjs';
 import { summarizeCase } from './lib/summary.mjs';
 import { fmt } from './lib/format.mjs';
@@ -109,6 +109,8 @@ for (const { def, summary } of done) printCase(def, summary);
 
 if (opts.docs) {
   const files = writeDocs(ROOT, { machine: info, cases: done, mode: opts.quick ? 'quick' : `full, ${opts.runs} runs`, notes, wallMs: wall });
+  const mode = opts.quick ? 'quick' : `full, ${opts.runs} runs`;
+  if (!opts.quick && opts.only === null && updateReadme(ROOT, { machine: info, cases: done, mode })) files.push('README.md (headline block)');
   console.log(`\nwrote ${files.join(', ')}`);
 }
 console.log(`\n${failures === 0 ? 'all measurements ran' : `${failures} measurement(s) FAILED`} — wall time ${wall}`);

@@ -1,5 +1,5 @@
 /** The console tables and docs/benchmarks.md (with its SVG charts). */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fmt, ratio } from './format.mjs';
 import { barChart } from './svg.mjs';
 
@@ -105,4 +105,37 @@ export function writeDocs(root, { machine, cases, mode, notes, wallMs }) {
   writeFileSync(new URL('results.json', dir), JSON.stringify({ machine, mode, cases: raw }, null, 1) + '\n');
   written.push('docs/bench/results.json');
   return written;
+}
+
+const START = '<!-- bench:headline:start -->';
+const END = '<!-- bench:headline:end -->';
+
+/**
+ * Rewrites the block between the headline markers in README.md with the
+ * target checks of this run (full runs only), so the README's ratios always
+ * come from the latest docs/benchmarks.md. Returns true if it wrote.
+ */
+export function updateReadme(root, { machine, cases, mode }) {
+  const file = new URL('README.md', root);
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return false;
+  }
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) return false;
+  const rows = cases.flatMap((c) => c.summary.targets).map((t) => `| ${mark(t)} | ${t.label} | ${t.detail} |`);
+  const block = [
+    START,
+    `Headline from the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}). Every table and chart: [docs/benchmarks.md](docs/benchmarks.md).`,
+    '',
+    '| | target (issue #4) | measured, same run |',
+    '|---|---|---|',
+    ...rows,
+    END,
+  ].join('\n');
+  writeFileSync(file, text.slice(0, a) + block + text.slice(b + END.length));
+  return true;
 }
