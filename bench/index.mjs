@@ -95,6 +95,7 @@ for (const { scenario, def } of selected) {
         : `FAILED: ${String(r.error).split('\n')[0]}`;
       if (!r.ok) failures++;
       console.log(`  [${rep + 1}/${opts.runs}] ${s.label.padEnd(30)} ${shown}  (${duration(r.ms)})`);
+      for (const w of r.warnings ?? []) console.log(`        ${w}`);
     }
   }
   const summary = summarizeCase(def, runs, skipped);

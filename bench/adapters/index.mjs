@@ -3,7 +3,7 @@
  *
  *   const pool = await ADAPTERS[name].create({ threads, job })   // job: 'inc' | 'fib'
  *   await pool.run(x)        → the handler's result
- *   pool.queue?.(x)          → fire-and-forget, where the library has one (iocp-pool's queueRequest)
+ *   pool.queue?.(x)          → fire-and-forget, where the library has one (iocp-pool's queueRequest); false when full
  *   await pool.drain?.()     → resolves once everything queued with queue() has run
  *   await pool.destroy()
  *
@@ -57,10 +57,8 @@ export const ADAPTERS = {
       if (pool.ready) await pool.ready;
       return {
         run: (x) => pool.run(x),
-        // queueRequest returns false when the port is full: retry, the workers are draining it.
-        queue(x) {
-          while (!pool.queueRequest(x));
-        },
+        // false when the queue is full (or the pool is closed): the caller decides how to retry.
+        queue: (x) => pool.queueRequest(x),
         // close() posts one sentinel per thread after all queued work and resolves when every thread has exited.
         drain: () => pool.close(),
         destroy: () => bounded(pool.destroy(), 'iocp-pool destroy()'),

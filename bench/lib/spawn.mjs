@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 const CHILD = fileURLToPath(new URL('../child.mjs', import.meta.url));
 
 /**
- * Resolves { ok: true, result, ms } or { ok: false, error, ms }; never rejects.
+ * Resolves { ok: true, result, ms, warnings } or { ok: false, error, ms }; never rejects.
+ * warnings: the child's stderr lines that start with `warning: `.
  * A child that exceeds timeoutMs is killed (its process group) and reported as an error.
  */
 export function measureInChild(spec, { nodeArgs = [], timeoutMs = 180_000 } = {}) {
@@ -31,7 +32,8 @@ export function measureInChild(spec, { nodeArgs = [], timeoutMs = 180_000 } = {}
       const ms = performance.now() - started;
       const lines = out.split('\n');
       const res = lines.findLast((l) => l.startsWith('@@RESULT '));
-      if (res && code === 0) return resolve({ ok: true, result: JSON.parse(res.slice(9)), ms });
+      const warnings = err.split('\n').filter((l) => l.startsWith('warning: '));
+      if (res && code === 0) return resolve({ ok: true, result: JSON.parse(res.slice(9)), ms, warnings });
       const errLine = lines.findLast((l) => l.startsWith('@@ERROR '));
       let error = timedOut
         ? `timed out after ${Math.round(timeoutMs / 1000)} s`
