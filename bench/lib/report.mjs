@@ -84,6 +84,7 @@ export function writeDocs(root, { machine, cases, mode, notes, wallMs }) {
     '',
   ];
   if (notes.length) parts.push('## Notes', '', ...notes.map((n) => `- ${n}`), '');
+  parts.push(...METHOD);
   const allTargets = cases.flatMap((c) => c.summary.targets);
   if (allTargets.length) {
     parts.push('## Targets (issue #4)', '', '| | target | measured |', '|---|---|---|');
@@ -106,6 +107,20 @@ export function writeDocs(root, { machine, cases, mode, notes, wallMs }) {
   written.push('docs/bench/results.json');
   return written;
 }
+
+const METHOD = [
+  '## How it measures',
+  '',
+  '- **Isolation.** Every run of every subject is a fresh `node` process (`bench/child.mjs`): no library sees another\'s JIT state, threads or heap. The child reports one JSON line; the parent only orchestrates.',
+  '- **Interleaving.** Repetition *r* runs the subjects in an order rotated by *r* (A B C D E, B C D E A, …), so drift in machine load spreads over all of them.',
+  '- **Statistics.** The table gives the median over runs, min–max over runs, and the ratio of medians to the best reference (the best peer for pool scenarios; the one-by-one ring for the port hand-off; the best primitive for ping-pong). Targets are printed ✓/✗ and never asserted.',
+  '- **Peers** are used as their READMEs recommend, at a fixed size (min = max threads): piscina `new Piscina({ filename, minThreads, maxThreads })` and `run()`; tinypool the same; workerpool `pool(script, { minWorkers, maxWorkers, workerType: \'thread\' })` and `exec()`; poolifier `new FixedThreadPool(n, file)` with a `ThreadWorker` and `execute()`. Default queue and messaging options (piscina `atomics: \'sync\'`, unbounded queue). iocp-pool: `new ThreadPool({ filename, threads, concurrency: threads })`. Code: `bench/adapters/index.mjs`; worker modules: `bench/workers/`.',
+  '- **Tasks** are the same functions for all (`bench/workers/tasks.mjs`): `x → x + 1` and recursive `fib(n)`. Every result is checked; a wrong or missing result fails the measurement instead of posting a number.',
+  '- **Pipe kept full** means 128 tasks in flight, a new one submitted as each settles. Scenario (2): none of the peers has a fire-and-forget call, so their cheapest path, `run()` with the result ignored, stands against iocp-pool\'s `queueRequest()` (timed until `close()` resolves, i.e. every request handled).',
+  '- **The ring** (ceiling of the port hand-off) is a single-producer single-consumer ring of 3-number packets in a SharedArrayBuffer, capacity 1,024 like the port; one by one = every item published with its own `Atomics.store` of the index, each side re-reading the other\'s index only when it looks full/empty.',
+  '- **Teardown is not measured**: a child exits (process.exit) once its numbers are taken.',
+  '',
+];
 
 const START = '<!-- bench:headline:start -->';
 const END = '<!-- bench:headline:end -->';
