@@ -77,18 +77,15 @@ const KNOWN = [
   },
   {
     match: 'lets another thread run while one blocks',
-    reason:
-      'kernel rule: a thread in ANY kernel wait (the HOLD handler waits in Atomics.wait) is not running, so the kernel ' +
-      'releases the waiter the portable backend keeps back; and under Wine there is no cap at all' +
-      (wine ? ` (probe: ${evidence.capRunning} ran at once with concurrency 1)` : ''),
+    wineOnly: true,
+    reason: `Wine ignores NumberOfConcurrentThreads, so nothing is held back at the cap (probe: concurrency 1, ${evidence.capRunning} threads ran at once)`,
     // It fails by a handshake that can never happen (30 s); node:test gives up on it sooner.
     timeout: 8_000,
   },
   {
     match: 'close() wakes sync waiters',
-    reason:
-      'the test keeps packets queued behind a running HOLD handler; the kernel sees that handler blocked in Atomics.wait ' +
-      '(and Wine has no cap), so the waiters take the packets before close() can return them',
+    wineOnly: true,
+    reason: `the test keeps packets queued behind a running handler at the cap; Wine has no cap, so the waiters take them first (probe: ${evidence.capRunning} ran at once with concurrency 1)`,
   },
   {
     match: 'gives back the running slot of a worker that died',
