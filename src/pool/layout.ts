@@ -23,6 +23,10 @@
  *                          A_REQ_POSTED  9    queueRequest packets posted, by any thread (wraps)
  *                          A_REQ_TAKEN  10    queueRequest packets taken by a thread (wraps):
  *                                             posted − taken is the request queue, held to queueCapacity
+ *                          A_INFLIGHT   11    run() slots in use (written by the main thread alone, a hint
+ *                                             for the threads' spin: more than the threads = pipe full)
+ *                          A_SPIN       12    1: threads spin before sleeping when few tasks are in flight;
+ *                                             0: they sleep at once (chosen by the main thread, see latency.ts)
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
  *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
  *                            word +1  T_OWNER   id of the worker that took it (RUNNING)
@@ -64,6 +68,8 @@ export const A_REQUESTS = 7;
 export const A_STARTED = 8;
 export const A_REQ_POSTED = 9;
 export const A_REQ_TAKEN = 10;
+export const A_INFLIGHT = 11;
+export const A_SPIN = 12;
 
 // Slot words (Int32 offsets from the slot's first word).
 export const T_STATE = 0;

@@ -15,14 +15,15 @@
  * its executor closure, nothing else.
  */
 import { EventEmitter } from 'node:events';
-import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, type ResourceLimits, type TransferListItem, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, type TransferListItem, Worker } from 'node:worker_threads';
 import { CompletionPort, type CompletionPacket, PortClosedError } from '../port/index.js';
-import { ArenaViews, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.js';
+import { ArenaViews, errorToRecord, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
-import { type Percentiles, Reservoir } from './histogram.js';
+import { Reservoir } from './histogram.js';
+import { SpinPolicy } from './latency.js';
+import { resolveOptions, type RunOptions, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
 import {
+  A_INFLIGHT,
   A_LIVE,
   A_MAGIC,
   A_MIN,
@@ -31,6 +32,7 @@ import {
   A_SENTINELS,
   A_SLOT_BYTES,
   A_SLOTS,
+  A_SPIN,
   A_REQ_POSTED,
   A_REQ_TAKEN,
   A_STARTED,
@@ -60,57 +62,17 @@ import {
 } from './layout.js';
 import { EXIT_PORT_CLOSED, EXIT_RETIRED, EXIT_SENTINEL, type FallbackResult, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
 
-export interface ThreadPoolOptions {
-  /** The worker module: a path or a file: URL (ESM or CommonJS) whose default export (or `handler` export) is the handler. */
-  filename: string | URL;
-  /** Threads in the pool. Default 2 × cores (the seeds' rule). */
-  threads?: number;
-  /** Threads kept even when idle; threads above it exit after idleTimeout. Default = threads. */
-  minThreads?: number;
-  /** Milliseconds a thread above minThreads may stay idle before it exits. Default 30 000. */
-  idleTimeout?: number;
-  /** The port's cap on running threads. Default cores (the seeds' rule). */
-  concurrency?: number;
-  /** run() tasks that may wait to start; beyond it run() rejects with QueueFullError. Default Infinity. */
-  maxQueue?: number;
-  /** Packets the task port holds (queueRequest returns false beyond it). Default 65536. */
-  queueCapacity?: number;
-  /** Task slots in the shared arena: run() tasks in flight at once (more wait in a queue here). Default 4096. */
-  slots?: number;
-  /** Bytes per slot; larger payloads go by MessagePort. Default 256. */
-  slotBytes?: number;
-  /** Iterations a pool thread spins on its wait word before it sleeps. Default 20 000. */
-  spinCount?: number;
-  /** Given to the worker module as `currentPool().workerData`. */
-  workerData?: unknown;
-  /** Passed to each `new Worker()`. */
-  resourceLimits?: ResourceLimits;
-}
-
-export interface RunOptions {
-  /** Aborting it before the task starts rejects run() with an AbortError; a running handler receives it as `context.signal`. */
-  signal?: AbortSignal;
-  /** Objects to transfer with the task (the task then goes by MessagePort when it starts). */
-  transferList?: readonly TransferListItem[];
-}
-
-export interface ThreadPoolStats {
-  /** Pool threads alive. */
-  threads: number;
-  /** Threads counted as running by the port (≤ concurrency, except after blocking sections). */
-  running: number;
-  /** Threads waiting on the port for work. */
-  waiting: number;
-  /** Packets on the task port not yet taken, plus run() tasks waiting here for a slot. */
-  queued: number;
-  /** run() tasks and queueRequest packets that finished without error. */
-  completed: number;
-  /** run() tasks and queueRequest packets whose handler threw (or whose thread died). */
-  failed: number;
-  /** Milliseconds handlers ran (sampled). */
-  runTime: Percentiles;
-  /** Milliseconds tasks waited between run() and the handler's start (sampled). */
-  waitTime: Percentiles;
+/**
+ * One executor for every run() promise: it parks the promise's functions in
+ * these two variables, which the caller reads right after `new Promise` (the
+ * executor runs synchronously). Saves a closure per task on the hot path —
+ * Promise.withResolvers() would do the same, but Node 20 lacks it.
+ */
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
 }
 
 /** The built worker runtime, next to this bundle in dist/. */
@@ -121,7 +83,9 @@ const DRAIN_BATCH = 256;
 /** The drain loop yields to the event loop at least this often (ms), so timers and I/O are never starved. */
 const YIELD_MS = 4;
 /** Longest the main thread spins waiting for an imminent result (ms): well under anything noticeable. */
-const SPIN_MS = 0.05;
+const SPIN_MAX_MS = 0.05;
+/** Shortest: still catches a result from a thread that is spinning too (a round trip is ~1 µs, a loaded one more). */
+const SPIN_MIN_MS = 0.01;
 
 const enum State {
   Open,
@@ -168,6 +132,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   readonly #slotBytes: number;
   readonly #slots: number;
   readonly #queueCapacity: number;
+  readonly #spinCount: number;
+  readonly #idleTimeout: number;
 
   // Per slot, in this thread's memory (A1): the promise's functions and the task's signal.
   readonly #resolve: (((value: unknown) => void) | undefined)[];
@@ -189,6 +155,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #timedCount = 0;
 
   readonly #workers = new Map<number, WorkerRecord>();
+  /** Recently exited workers, for a fallback result still in flight when its thread retired. */
+  readonly #exited = new Map<number, WorkerRecord>();
   #nextWorkerId = 1;
   #state = State.Open;
   #draining = false;
@@ -201,34 +169,37 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #readyReject!: (error: unknown) => void;
   #closed: Promise<void> | undefined;
   #closedResolve: (() => void) | undefined;
-  #spinMisses = 0;
+  /** Current spin budget (ms), adapted by #spin: doubled on a hit, halved on a miss. */
+  #spinBudget = SPIN_MAX_MS;
+  /** Spin or sleep for one-at-a-time run(), by measurement (latency.ts). */
+  readonly #policy = new SpinPolicy();
+  /** performance.now() at post, for tasks posted while few were in flight (0: not sampled). */
+  readonly #postedAt: Float64Array;
   /** A thread has loaded the module: until then the pool stays ref'd, so `await pool.ready` cannot end the process. */
   #isReady = false;
-  #spinSkip = 0;
 
   #completed = 0;
   #failed = 0;
+  /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
+  #requestFailed = 0;
   readonly #runTime = new Reservoir();
   readonly #waitTime = new Reservoir();
 
   constructor(options: ThreadPoolOptions) {
     super();
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a filename');
-    const cores = availableParallelism();
-    this.#filename = toFileUrl(options.filename);
-    this.threads = positiveInt('options.threads', options.threads, 2 * cores, 1, 4096);
-    this.minThreads = positiveInt('options.minThreads', options.minThreads, this.threads, 0, this.threads);
-    this.concurrency = positiveInt('options.concurrency', options.concurrency, cores, 1, 65536);
-    this.maxQueue = options.maxQueue === undefined || options.maxQueue === Infinity ? Infinity : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1);
-    const capacity = positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, 1 << 24);
-    const slots = positiveInt('options.slots', options.slots, 4096, 1, 1 << 20);
-    const slotBytesOpt = positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20);
-    positiveInt('options.spinCount', options.spinCount, 20000, 0, 1e9);
-    if (options.idleTimeout !== undefined && !(typeof options.idleTimeout === 'number' && options.idleTimeout >= 0)) {
-      throw new RangeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${String(options.idleTimeout)}`);
-    }
+    const o = resolveOptions(options);
+    this.#filename = o.filename;
+    this.threads = o.threads;
+    this.minThreads = o.minThreads;
+    this.concurrency = o.concurrency;
+    this.maxQueue = o.maxQueue;
+    const capacity = o.queueCapacity;
+    const slots = o.slots;
+    const slotBytesOpt = o.slotBytes;
     this.#options = options;
     this.#queueCapacity = capacity;
+    this.#spinCount = o.spinCount;
+    this.#idleTimeout = this.minThreads < this.threads ? o.idleTimeout : Infinity;
 
     // The task port holds every slot's packet plus the queueRequest packets and sentinels.
     this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: capacity + slots, maxThreads: 2 * this.threads + 16 });
@@ -245,12 +216,14 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     this.#i32[A_SLOTS] = slots;
     this.#i32[A_SLOT_BYTES] = geo.slotBytes;
     this.#i32[A_MIN] = this.minThreads;
+    this.#i32[A_SPIN] = this.#policy.mode;
 
     this.#resolve = new Array(slots).fill(undefined);
     this.#reject = new Array(slots).fill(undefined);
     this.#signal = new Array(slots).fill(undefined);
     this.#onAbort = new Array(slots).fill(undefined);
     this.#submittedAt = new Float64Array(slots);
+    this.#postedAt = new Float64Array(slots);
     this.#free = new Int32Array(slots);
     for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i; // slot 0 on top
     this.#freeTop = slots;
@@ -323,26 +296,26 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     // Fast path: nothing waits ahead of us and a slot is free.
     if (this.#freeTop > 0 && this.#backlogHead === this.#backlog.length) {
       const slot = this.#free[--this.#freeTop]!;
-      const promise = new Promise<Result>((resolve, reject) => {
-        this.#resolve[slot] = resolve as (value: unknown) => void;
-        this.#reject[slot] = reject;
-      });
+      const promise = new Promise<Result>(capture);
+      this.#resolve[slot] = capturedResolve;
+      this.#reject[slot] = capturedReject;
       this.#submit(slot, task, signal, transferList);
       return promise;
     }
-    return new Promise<Result>((resolve, reject) => {
-      const entry: Backlogged = { task, signal, transferList, resolve: resolve as (value: unknown) => void, reject, onAbort: undefined, done: false };
-      if (signal !== undefined) {
-        entry.onAbort = () => {
-          if (entry.done) return;
-          entry.done = true; // the backlog skips it; it never takes a slot
-          this.#failed++;
-          reject(new AbortError(signal.reason));
-        };
-        signal.addEventListener('abort', entry.onAbort, { once: true });
-      }
-      this.#backlog.push(entry);
-    });
+    const promise = new Promise<Result>(capture);
+    const reject = capturedReject!;
+    const entry: Backlogged = { task, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
+    if (signal !== undefined) {
+      entry.onAbort = () => {
+        if (entry.done) return;
+        entry.done = true; // the backlog skips it; it never takes a slot
+        this.#failed++;
+        reject(new AbortError(signal.reason));
+      };
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+    this.#backlog.push(entry);
+    return promise;
   }
 
   /** Tasks accepted and not yet started (maxQueue): backlog + posted − started − cancelled before starting. */
@@ -356,7 +329,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     const i32 = this.#i32;
     const w = slotWord(this.#slotBytes, slot);
     let flags = 0;
-    this.#inflight++; // from here the slot is in use; #release gives it back
+    // From here the slot is in use; #release gives it back. The shared copy is a hint (plain store).
+    i32[A_INFLIGHT] = ++this.#inflight;
     try {
       if (transferList !== undefined || this.#arena.encode(w, task) === TAG_FALLBACK) {
         i32[w + T_TAG] = TAG_FALLBACK;
@@ -383,6 +357,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       this.#submittedAt[slot] = performance.timeOrigin + performance.now();
     }
     i32[w + T_FLAGS] = flags;
+    // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
+    this.#postedAt[slot] = this.#inflight <= this.concurrency ? performance.now() : 0;
     Atomics.store(i32, w + T_STATE, QUEUED);
     // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.
     if (!this.#taskPort.post(K_TASK, 0, slot)) throw new Error('iocp-pool: the task port is full despite its reserved capacity');
@@ -467,31 +443,31 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   /**
    * A short, bounded spin for a result that should arrive within
    * microseconds — cheaper than a getAsync wake-up (~20 µs) when one task
-   * at a time goes back and forth. Only when few tasks are in flight, and it
-   * backs off while it keeps missing (long tasks).
+   * at a time goes back and forth. Only when few tasks are in flight; its
+   * budget adapts (see #spinBudget), so long tasks cost a short probe each.
    */
   #spin(seq: number): boolean {
-    if (this.#inflight > this.concurrency) return false;
-    if (this.#spinMisses >= 8) {
-      // Missing repeatedly: the tasks are long. Probe again only now and then.
-      if (++this.#spinSkip < 64) return false;
-      this.#spinSkip = 0;
-    }
+    if (this.#inflight > this.concurrency || this.#policy.mode === 0) return false;
     const i32 = this.#i32;
-    const deadline = performance.now() + SPIN_MS;
+    const budget = this.#spinBudget;
+    const deadline = performance.now() + budget;
     for (;;) {
-      for (let i = 0; i < 256; i++) {
+      for (let i = 0; i < 64; i++) {
         if (Atomics.load(i32, A_RESULTS) !== seq) {
-          this.#spinMisses = 0;
+          // Paid off: allow longer spins again.
+          this.#spinBudget = Math.min(SPIN_MAX_MS, budget * 2);
           return true;
         }
       }
       if (performance.now() > deadline) {
-        this.#spinMisses++;
+        // Wasted: halve the next spin. Long tasks, or a loaded machine where spinning only
+        // takes the core from the thread we wait for, drive it down to a cheap probe.
+        this.#spinBudget = Math.max(SPIN_MIN_MS, budget / 2);
         return false;
       }
     }
   }
+
 
   /** One result packet: (status, workerId, slot). */
   #complete(packet: CompletionPacket): void {
@@ -511,6 +487,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       this.#waitTime.add(Math.max(0, start - this.#submittedAt[slot]!));
       this.#runTime.add(this.#arena.f64[f + T_RUN]!);
     }
+    const postedAt = this.#postedAt[slot]!;
+    if (postedAt !== 0 && this.#policy.sample(performance.now() - postedAt)) i32[A_SPIN] = this.#policy.mode;
     const resolve = this.#resolve[slot];
     const reject = this.#reject[slot];
     let value: unknown;
@@ -561,9 +539,6 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     return message.value;
   }
 
-  /** Recently exited workers, for a fallback result still in flight when its thread retired. */
-  readonly #exited = new Map<number, WorkerRecord>();
-
   /** The slot is done: forget its promise and signal, give it back. */
   #release(slot: number): void {
     const signal = this.#signal[slot];
@@ -577,7 +552,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     if (this.#fallback.size !== 0) this.#fallback.delete(slot);
     Atomics.store(this.#i32, slotWord(this.#slotBytes, slot) + T_STATE, FREE);
     this.#free[this.#freeTop++] = slot;
-    this.#inflight--;
+    this.#i32[A_INFLIGHT] = --this.#inflight;
   }
 
   /** signal aborted for the task in slot. A2: one CAS against the worker's QUEUED → RUNNING. */
@@ -618,8 +593,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       slotBytes: this.#slotBytes,
       workerId: id,
       resultChannel: port2,
-      spinCount: this.#options.spinCount ?? 20000,
-      idleTimeout: this.minThreads < this.threads ? (this.#options.idleTimeout ?? 30000) : Infinity,
+      spinCount: this.#spinCount,
+      idleTimeout: this.#idleTimeout,
       queueCapacity: this.#queueCapacity,
       workerData: this.#options.workerData,
     };
@@ -658,13 +633,14 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         try {
           record.worker.postMessage({ type: 'payload', slot, task: payload?.task } satisfies ToWorker, payload?.transferList as TransferListItem[] | undefined);
         } catch (error) {
-          record.worker.postMessage({ type: 'payload', slot, error: { __iocpError: true, name: (error as Error).name, message: (error as Error).message, stack: (error as Error).stack, props: undefined } } satisfies ToWorker);
+          // Not cloneable or not transferable: the task fails with why, on the thread that took it.
+          record.worker.postMessage({ type: 'payload', slot, error: errorToRecord(error) } satisfies ToWorker);
         }
         break;
       }
       case 'request-error': {
         this.#failed++;
-        this.#requestFailedCount++;
+        this.#requestFailed++;
         const error = recordToError(message.error);
         if (this.listenerCount('error') > 0) {
           this.emit('error', error, message.wParam);
@@ -696,11 +672,11 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #answer(record: WorkerRecord, id: number, ok: boolean, value: unknown): void {
     record.calls.delete(id);
     if (!this.#workers.has(record.id)) return;
-    const out = ok ? value : errorRecordOf(value);
+    const out = ok ? value : errorToRecord(value);
     try {
       record.worker.postMessage({ type: 'run-result', id, ok, value: out } satisfies ToWorker);
     } catch (error) {
-      record.worker.postMessage({ type: 'run-result', id, ok: false, value: errorRecordOf(error) } satisfies ToWorker);
+      record.worker.postMessage({ type: 'run-result', id, ok: false, value: errorToRecord(error) } satisfies ToWorker);
     }
   }
 
@@ -731,8 +707,13 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         cause !== undefined
           ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
           : `process.exit(${code})`;
-      this.#failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
-      if (cause !== undefined && this.listenerCount('error') > 0) this.emit('error', cause);
+      const failed = this.#failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
+      if (failed === 0) {
+        // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
+        const error = new WorkerDiedError(`a pool thread died of ${why} and was replaced`, cause);
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+        else process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code: 'IOCP_POOL_WORKER_DIED' });
+      }
     }
     if (this.#state === State.Open && this.#loadError === undefined && !orderly) {
       this.#spawn();
@@ -745,8 +726,9 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   }
 
   /** Rejects every task that thread `owner` had started (A_STARTED or fetching). */
-  #failOwned(owner: number, makeError: () => Error): void {
+  #failOwned(owner: number, makeError: () => Error): number {
     const i32 = this.#i32;
+    let failed = 0;
     for (let slot = 0; slot < this.#slots; slot++) {
       const w = slotWord(this.#slotBytes, slot);
       if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
@@ -754,10 +736,12 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       if (reject === undefined) continue;
       this.#release(slot);
       this.#failed++;
+      failed++;
       reject(makeError());
     }
     if (this.#inflight === 0) this.#armIdle();
     this.#pump();
+    return failed;
   }
 
   /** The worker module cannot load: the pool is unusable; every run() rejects with why. */
@@ -898,8 +882,11 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
       if (this.#state !== State.Open) return;
-      const requestsDone = ((Atomics.load(this.#i32, A_REQUESTS) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0;
-      if ((this.#isReady || this.#loadError !== undefined) && this.#inflight === 0 && this.#backlogHead === this.#backlog.length && requestsDone) {
+      // Requests count as work while queued or running synchronously (a thread holds a running
+      // slot); "taken", not "handled", so a thread that died in a handler cannot keep the pool ref'd.
+      const requestsIdle =
+        ((Atomics.load(this.#i32, A_REQ_TAKEN) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0 && this.#taskPort.stats().running === 0;
+      if ((this.#isReady || this.#loadError !== undefined) && this.#inflight === 0 && this.#backlogHead === this.#backlog.length && requestsIdle) {
         this.#refed = false;
         for (const record of this.#workers.values()) record.worker.unref();
       } else {
@@ -918,38 +905,10 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       running: port.running,
       waiting: port.waiting,
       queued: port.queued + (this.#backlog.length - this.#backlogHead),
-      completed: this.#completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailures()),
+      completed: this.#completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailed),
       failed: this.#failed,
       runTime: this.#runTime.percentiles(),
       waitTime: this.#waitTime.percentiles(),
     };
   }
-
-  #requestFailedCount = 0;
-  #requestFailures(): number {
-    return this.#requestFailedCount;
-  }
-}
-
-function errorRecordOf(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
-  return { __iocpError: true, name: error.name, message: error.message, stack: error.stack, props: undefined };
-}
-
-function toFileUrl(filename: unknown): string {
-  if (filename instanceof URL) {
-    if (filename.protocol !== 'file:') throw new TypeError(`options.filename must be a path or a file: URL, got ${filename.href}`);
-    return filename.href;
-  }
-  if (typeof filename !== 'string' || filename === '') throw new TypeError('options.filename must be the path or file: URL of the worker module');
-  if (filename.startsWith('file:')) return new URL(filename).href;
-  return pathToFileURL(filename).href;
-}
-
-function positiveInt(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
 }

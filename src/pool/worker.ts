@@ -26,11 +26,13 @@ import type { CompletionPacket } from '../port/index.js';
 import { CLIENT_KEY, type PoolClient, type RunInWorkerOptions } from './client.js';
 import { ArenaViews, errorToRecord, recordToError, TAG_FALLBACK } from './codec.js';
 import {
+  A_INFLIGHT,
   A_LIVE,
   A_MIN,
   A_REQUESTS,
   A_RESULTS,
   A_SENTINELS,
+  A_SPIN,
   A_REQ_POSTED,
   A_REQ_TAKEN,
   A_STARTED,
@@ -181,12 +183,29 @@ async function load(): Promise<Handler> {
 
 // ───────────────────────────── the loop ─────────────────────────────
 
+// ── Spin or sleep ──
+// The main thread measures which is faster for one-at-a-time run() and publishes it in A_SPIN
+// (see latency.ts); with the pipe full (A_INFLIGHT > threads) a spinning waiter spares the main
+// thread an Atomics.notify per post, so threads spin. Only where the port lets a thread set its
+// spin at run time (the portable backend); elsewhere the port's own spin applies.
+const MAX_SPIN = data.spinCount;
+const adaptive = MAX_SPIN > 0 && typeof Object.getOwnPropertyDescriptor(Object.getPrototypeOf(port), 'spinCount')?.set === 'function';
+let spin = -1;
+
+function syncGet(): CompletionPacket | null {
+  if (adaptive) {
+    const want = i32[A_SPIN] !== 0 || i32[A_INFLIGHT]! > i32[A_LIVE]! ? MAX_SPIN : 0;
+    if (want !== spin) (port as { spinCount: number }).spinCount = spin = want;
+  }
+  return port.get(idleTimeout);
+}
+
 /** Sync mode: the seeds' Run() loop. Returns when an async handler is pending (or the thread ends). */
 function syncLoop(): void {
   for (;;) {
     let packet: CompletionPacket | null;
     try {
-      packet = port.get(idleTimeout);
+      packet = syncGet();
     } catch (error) {
       return portFailed(error);
     }
@@ -208,11 +227,18 @@ async function asyncLoop(): Promise<void> {
   for (;;) {
     let packet: CompletionPacket | null;
     try {
-      packet = await port.getAsync();
+      // Timed like the sync wait, so a thread whose handlers have all settled meanwhile can still retire.
+      packet = await port.getAsync(idleTimeout);
     } catch (error) {
       return portFailed(error);
     }
-    if (packet === null) continue;
+    if (packet === null) {
+      if (pending === 0) {
+        setImmediate(syncLoop); // idle: the sync loop decides whether to retire
+        return;
+      }
+      continue;
+    }
     dispatch(packet);
     if (stopping) return maybeExit();
     if (pending === 0) {

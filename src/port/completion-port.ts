@@ -18,6 +18,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
+import { autoNative, isNativePort, requireNative } from './backends.js';
 import { PortClosedError, PortCorruptedError } from './errors.js';
 import {
   CLOSED,
@@ -112,15 +113,15 @@ function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
 
 export class CompletionPort {
   /** Structured-cloneable: send it to a worker and call `CompletionPort.from(handle)` there. */
-  readonly handle: PortHandle;
+  readonly handle!: PortHandle;
 
-  readonly #i32: Int32Array;
-  readonly #f64: Float64Array;
-  readonly #geo: Geometry;
-  readonly #concurrency: number;
-  /** The most this thread spins; its current budget is #spinBudget. */
-  readonly #spin: number;
-  #spinBudget: number;
+  readonly #i32!: Int32Array;
+  readonly #f64!: Float64Array;
+  readonly #geo!: Geometry;
+  readonly #concurrency!: number;
+  /** The most this thread spins (settable: spinCount); its current budget is #spinBudget. */
+  #spin!: number;
+  #spinBudget!: number;
   /** This instance's THREAD slot, or -1 until the first call that waits or runs. */
   #slot = -1;
   /** Slots owned by this instance and not in a wait right now (the THREAD slot first). */
@@ -160,7 +161,9 @@ export class CompletionPort {
       o.maxThreads === undefined ? DEFAULT_MAX_THREADS : checkInteger('options.maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
     const spin = o.spinCount === undefined ? DEFAULT_SPIN : checkInteger('options.spinCount', o.spinCount, 0, 1e9);
     if (o.backend !== undefined && o.backend !== 'portable') {
-      throw new RangeError(`options.backend must be 'portable' here, got ${describe(o.backend)}`);
+      // Another backend: the constructor returns its port (same interface) instead of this one.
+      const other = otherBackend(o.backend, o as CompletionPortOptions);
+      if (other !== undefined) return other;
     }
     const concurrency = concurrencyOpt === 0 ? availableParallelism() : concurrencyOpt;
 
@@ -194,11 +197,20 @@ export class CompletionPort {
     }
     const o = checkOptions('options', options);
     const spinCount = o.spinCount === undefined ? undefined : checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+    if (handle.backend === 'native') return requireNative().from(handle) as CompletionPort;
     if (handle.backend !== 'portable' || !isSharedArrayBuffer(handle.buffer)) {
       throw new TypeError('handle must be a completion port handle (port.handle): it has no portable port buffer');
     }
     const request: AttachRequest = { [ATTACH]: handle.buffer, spinCount };
     return new CompletionPort(request as CompletionPortOptions);
+  }
+
+  /**
+   * `port instanceof CompletionPort` holds for either backend: a native port
+   * (returned by this constructor for backend 'native') has the same interface.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value) || (this === CompletionPort && isNativePort(value));
   }
 
   get concurrency(): number {
@@ -207,6 +219,22 @@ export class CompletionPort {
 
   get capacity(): number {
     return this.#geo.capacity;
+  }
+
+  /**
+   * The most iterations this instance's sync waits (get/getMany) spin on
+   * their wait word before sleeping (each wait adapts below it). Settable at run time, per instance (per thread),
+   * so a thread can adapt it: spinning pays when the next packet comes
+   * within microseconds, and only steals a core when it does not.
+   */
+  get spinCount(): number {
+    return this.#spin;
+  }
+
+  set spinCount(value: number) {
+    this.#spin = checkInteger('spinCount', value, 0, 1e9);
+    // The adaptive budget starts again from the new bound (see #waitSync).
+    this.#spinBudget = this.#spin;
   }
 
   // ───────────────────────────── post ─────────────────────────────
@@ -909,6 +937,16 @@ export class CompletionPort {
     this.#notifyAll(wake);
     return { running, waiters, requeued, abandoned };
   }
+}
+
+/**
+ * backend 'native' → the native port (or the error saying why it cannot load);
+ * 'auto' → native on Windows when koffi loads, else undefined (stay portable).
+ */
+function otherBackend(backend: unknown, options: CompletionPortOptions): CompletionPort | undefined {
+  if (backend === 'native') return requireNative().create(options) as CompletionPort;
+  if (backend === 'auto') return autoNative()?.create(options) as CompletionPort | undefined;
+  throw new RangeError(`options.backend must be 'portable', 'native' or 'auto', got ${describe(backend)}`);
 }
 
 /** Validates a buffer that claims to be a port; every header field is bounds-checked. */

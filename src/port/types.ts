@@ -45,6 +45,12 @@ export interface CompletionPortOptions {
    * after short sleeps and shrinks after long ones. 0 = never spin.
    */
   spinCount?: number;
+  /**
+   * 'portable' (default): the SharedArrayBuffer port, any platform.
+   * 'native': the Win32 I/O completion port through koffi (Windows only; throws saying why elsewhere).
+   * 'auto': native on Windows when koffi loads, portable otherwise. See docs/native.md.
+   */
+  backend?: 'portable' | 'native' | 'auto';
 }
 
 export interface GetAsyncOptions {

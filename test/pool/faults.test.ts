@@ -34,10 +34,28 @@ describe('ThreadPool: threads that die', () => {
     expect(error).toBeInstanceOf(WorkerDiedError);
     expect(error.message).toMatch(/uncaught error \(escaped the handler\)/);
     expect((error.cause as Error).message).toBe('escaped the handler');
-    expect(seen).toHaveLength(1);
+    expect(seen).toHaveLength(0); // the run() carried it
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pool.run({ op: 'echo', value: i })));
     expect(results).toHaveLength(50);
     await waitFor(() => pool.stats().threads === 2, 'the replacement thread');
+    await pool.close();
+  });
+
+  it.each([
+    [-6, /uncaught error \(uncaught in a request\)/],
+    [-7, /process\.exit\(6\)/],
+  ])("a thread that dies in a queueRequest(%i) handler is reported on 'error' and replaced", async (wParam, message) => {
+    const { sab, words } = shared();
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 1, concurrency: 1, workerData: { sab } });
+    pools.push(pool);
+    const seen: Error[] = [];
+    pool.on('error', (e: Error) => seen.push(e));
+    pool.queueRequest(wParam);
+    await waitFor(() => seen.length === 1, "the 'error' event");
+    expect(seen[0]).toBeInstanceOf(WorkerDiedError);
+    expect(seen[0]!.message).toMatch(message);
+    pool.queueRequest(1);
+    await waitFor(() => Atomics.load(words, 2) === 1, 'a request on the replacement thread');
     await pool.close();
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolClosedError, ThreadPool } from '../../dist/index.js';
-import { COUNTER, fixture, openGate, shared, started } from './helpers.js';
+import { COUNTER, fixture, openGate, shared, started, waitFor } from './helpers.js';
 
 const pools: ThreadPool[] = [];
 afterEach(async () => {
@@ -40,8 +40,15 @@ describe('ThreadPool: close()', () => {
     await started(words, 1);
     let closed = false;
     const closing = pool.close().then(() => (closed = true));
-    await pool.port.getAsync(0); // a turn of the event loop; the thread has its sentinel by now or soon
+    // Handshake: the thread took its sentinel (nothing queued, nobody waiting on the port) …
+    await waitFor(() => {
+      const s = pool.stats();
+      return s.queued === 0 && s.waiting === 0;
+    }, 'the thread to take its sentinel');
+    // … yet close() waits, because the thread's async handler is still pending.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(closed).toBe(false);
+    expect(pool.stats().threads).toBe(1);
     Atomics.store(words, 3, 1);
     Atomics.notify(words, 3);
     expect(await slow).toBe('flag seen');

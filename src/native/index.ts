@@ -1,0 +1,20 @@
+/**
+ * The native backend: the real Win32 I/O completion port through koffi.
+ * Importing this module registers the backend with the port layer; koffi is
+ * loaded only when a native port is created or attached (never off Windows).
+ */
+import { registerNativeBackend } from '../port/backends.js';
+import { NativeCompletionPort } from './native-port.js';
+import { nativeAvailable } from './win32.js';
+
+registerNativeBackend({
+  create: (options) => NativeCompletionPort.create(options),
+  from: (handle) => NativeCompletionPort.from(handle),
+  available: nativeAvailable,
+  isPort: (value) => value instanceof NativeCompletionPort,
+});
+
+export { NativeCompletionPort, type NativePortHandle } from './native-port.js';
+export { NativeFile, type OpenFileOptions } from './file.js';
+export type { IoCompletionPacket } from './overlapped.js';
+export { NativeBackendUnavailableError, nativeAvailable } from './win32.js';
