@@ -1,7 +1,7 @@
 /** Command-line flags of bench/index.mjs. */
 export const USAGE = `usage: node bench/index.mjs [--quick] [--runs N] [--only ID[,ID…]] [--list] [--docs | --no-docs]
-  --quick        small sizes and 3 runs (CI smoke test, < 1 min); says so in the output
-  --runs N       repetitions per subject (default 5, quick 3)
+  --quick        small sizes and 2 runs (CI smoke test, < 1 min); says so in the output
+  --runs N       repetitions per subject (default 5, quick 2)
   --only IDs     scenarios or cases to run, by id (see --list)
   --list         print the scenario and case ids and exit
   --docs         write docs/benchmarks.md even for a quick or partial run
@@ -31,7 +31,7 @@ export function parseArgs(argv) {
       process.exit(0);
     } else throw new Error(`unknown flag ${a}\n${USAGE}`);
   }
-  o.runs ??= o.quick ? 3 : 5;
+  o.runs ??= o.quick ? 2 : 5;
   o.docs ??= !o.quick && o.only === null;
   return o;
 }

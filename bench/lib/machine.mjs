@@ -1,14 +1,14 @@
 /** What machine and software a run measured. */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
 
 export function machine() {
   const cpus = os.cpus();
   const v = (name) => {
     try {
-      return `${name} ${require(`${name}/package.json`).version}`;
+      // Read the file: piscina's and poolifier's "exports" do not expose ./package.json to require().
+      const file = new URL(`../../node_modules/${name}/package.json`, import.meta.url);
+      return `${name} ${JSON.parse(readFileSync(file, 'utf8')).version}`;
     } catch {
       return `${name} (not installed)`;
     }

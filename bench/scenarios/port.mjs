@@ -18,7 +18,7 @@ const PORT_WORKER = new URL('../workers/port.mjs', import.meta.url);
 const PRIM_WORKER = new URL('../workers/primitive.mjs', import.meta.url);
 const CAPACITY = 1024;
 const now = process.hrtime.bigint;
-const rate = [{ key: 'rate', label: 'packets/s', unit: 'packets/s', better: 'higher' }];
+const rate = [{ key: 'rate', label: 'throughput', unit: 'packets/s', better: 'higher' }];
 
 async function portRun({ producers, consumers, batch, n }) {
   const port = new CompletionPort({ capacity: CAPACITY });
