@@ -23,12 +23,17 @@ export interface ThreadPoolOptions {
   slots?: number;
   /** Bytes per slot; larger payloads go by MessagePort. Default 256. */
   slotBytes?: number;
-  /** Iterations a pool thread spins on its wait word before it sleeps. Default 2 000 (the port's default): a few microseconds — long enough for the main thread to post the next task, short enough not to steal its core on a 2-core machine. */
+  /** Iterations a pool thread spins on its wait word before it sleeps. Default 2 000: about 10 µs — long enough for the main thread to post the next task, short enough not to steal its core on a 2-core machine. */
   spinCount?: number;
   /** Given to the worker module as `currentPool().workerData`. */
   workerData?: unknown;
   /** Passed to each `new Worker()`. */
   resourceLimits?: ResourceLimits;
+  /**
+   * The backend of the pool's two completion ports: 'portable' (default),
+   * 'native' (the Win32 IOCP, Windows only) or 'auto'. See docs/native.md.
+   */
+  backend?: 'portable' | 'native' | 'auto';
 }
 
 export interface RunOptions {
@@ -71,6 +76,7 @@ export interface ResolvedOptions {
   slotBytes: number;
   spinCount: number;
   idleTimeout: number;
+  backend: 'portable' | 'native' | 'auto';
 }
 
 /** Checks every option (a TypeError/RangeError naming it) and fills in the defaults. */
@@ -95,7 +101,14 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
     slotBytes: positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20),
     spinCount: positiveInt('options.spinCount', options.spinCount, DEFAULT_SPIN, 0, 1e9),
     idleTimeout: options.idleTimeout ?? 30_000,
+    backend: checkBackend(options.backend),
   };
+}
+
+function checkBackend(value: unknown): 'portable' | 'native' | 'auto' {
+  if (value === undefined) return 'portable';
+  if (value === 'portable' || value === 'native' || value === 'auto') return value;
+  throw new RangeError(`options.backend must be 'portable', 'native' or 'auto', got ${String(value)}`);
 }
 
 function toFileUrl(filename: unknown): string {

@@ -202,9 +202,10 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     this.#idleTimeout = this.minThreads < this.threads ? o.idleTimeout : Infinity;
 
     // The task port holds every slot's packet plus the queueRequest packets and sentinels.
-    this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: capacity + slots, maxThreads: 2 * this.threads + 16 });
+    const backend = o.backend;
+    this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: capacity + slots, maxThreads: 2 * this.threads + 16, backend });
     // One consumer (this thread); one packet per slot at most, so a post can never find it full.
-    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: 8, spinCount: 0 });
+    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: 8, spinCount: 0, backend });
 
     const geo = arenaGeometry(slots, slotBytesOpt);
     const buffer = new SharedArrayBuffer(geo.byteLength);

@@ -22,6 +22,10 @@
  */
 import { parentPort, type TransferListItem, workerData as rawWorkerData } from 'node:worker_threads';
 import { CompletionPort, PortClosedError } from '../port/index.js';
+// This runtime is its own bundle (dist/worker.js): register the native
+// backend here too, or CompletionPort.from() could not attach to the ports of
+// a pool created with backend 'native'. koffi loads only if one is attached.
+import '../native/index.js';
 import type { CompletionPacket } from '../port/index.js';
 import { CLIENT_KEY, type PoolClient, type RunInWorkerOptions } from './client.js';
 import { ArenaViews, errorToRecord, recordToError, TAG_FALLBACK } from './codec.js';

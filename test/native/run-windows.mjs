@@ -18,6 +18,7 @@
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { after, describe, it } from 'node:test';
 import * as lib from '../../dist/index.js';
+import { poolSuite } from './pool.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -143,6 +144,7 @@ portSuite(
   { backend: 'native', lib: trackedLib, libUrl, stressPackets: Number(process.env.IOCP_NATIVE_STRESS ?? 20_000) },
 );
 handleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)), after }, { lib: trackedLib, libUrl, realLib: lib });
+poolSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, backend: 'native' });
 
 /** Results, kept here too: the verdict (exit code) counts required tests only, and is printed plainly. */
 const results = [];
