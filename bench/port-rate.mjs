@@ -2,7 +2,13 @@
 // threads (default 1 → 2), one post and one get per packet, every packet
 // checked to arrive exactly once. Prints the median and spread of --runs runs.
 //
-//   node bench/port-rate.mjs [--producers 1] [--consumers 2] [--packets 2000000] [--runs 5] [--batch 0]
+//   node bench/port-rate.mjs [--backend portable|native] [--producers 1] [--consumers 2]
+//                            [--packets 2000000] [--runs 5] [--batch 0]
+//
+// The native backend needs Windows; on Linux run it under Wine with the
+// node.exe that scripts/test-windows.sh fetched (its stdout must be a file):
+//   WINEPREFIX=$PWD/.cache/windows/prefix WINEDEBUG=-all \
+//     /usr/lib/wine/wine64 .cache/windows/node-20/node.exe bench/port-rate.mjs --backend native > out.txt; cat out.txt
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import { CompletionPort, PortClosedError } from 'iocp-pool';
 
@@ -43,23 +49,26 @@ if (!isMainThread) {
     const i = process.argv.indexOf(`--${name}`);
     return i < 0 ? fallback : Number(process.argv[i + 1]);
   };
+  const backendIndex = process.argv.indexOf('--backend');
+  const backend = backendIndex < 0 ? 'portable' : process.argv[backendIndex + 1];
   const producers = arg('producers', 1);
   const consumers = arg('consumers', 2);
-  const packets = arg('packets', 2_000_000);
+  // Under Wine every native call is a round trip to wineserver (~40 k/s): fewer packets.
+  const packets = arg('packets', backend === 'native' ? 20_000 : 2_000_000);
   const runs = arg('runs', 5);
   const batch = arg('batch', 0);
   const rates = [];
   for (let r = 0; r < runs; r++) rates.push(await once());
   rates.sort((a, b) => a - b);
   const median = rates[rates.length >> 1];
-  const fmt = (x) => `${(x / 1e6).toFixed(2)} M/s`;
+  const fmt = (x) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(1)} k/s`);
   console.log(
-    `port post → ${batch > 0 ? `getMany(${batch})` : 'get'}, ${producers} producer → ${consumers} consumer threads, ` +
+    `${backend} port post → ${batch > 0 ? `getMany(${batch})` : 'get'}, ${producers} producer → ${consumers} consumer threads, ` +
       `${packets.toLocaleString('en')} packets × ${runs} runs: median ${fmt(median)} (min ${fmt(rates[0])}, max ${fmt(rates.at(-1))})`,
   );
 
   async function once() {
-    const port = new CompletionPort({ concurrency: consumers, capacity: 65536 });
+    const port = new CompletionPort({ concurrency: consumers, capacity: 65536, backend });
     const control = new Int32Array(new SharedArrayBuffer(16));
     const seen = new SharedArrayBuffer(packets);
     const spawn = (data) => new Worker(new URL(import.meta.url), { workerData: { handle: port.handle, control: control.buffer, seen, batch, ...data } });

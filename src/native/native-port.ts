@@ -24,6 +24,7 @@
  * the real CloseHandle is deferred until the last thread has left, so no
  * thread ever passes a closed (and possibly reused) handle value to the kernel.
  */
+import { afterSettled } from '../port/after-settled.js';
 import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import type { CompletionPort } from '../port/completion-port.js';
@@ -449,27 +450,7 @@ export class NativeCompletionPort implements PortApi {
       Atomics.add(i32, word, held);
       Atomics.add(i32, N_RUNNING, held);
     };
-    let result: T;
-    try {
-      result = fn();
-    } catch (error) {
-      reacquire();
-      throw error;
-    }
-    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-      return (result as unknown as Promise<unknown>).then(
-        (value) => {
-          reacquire();
-          return value;
-        },
-        (error: unknown) => {
-          reacquire();
-          throw error;
-        },
-      ) as T;
-    }
-    reacquire();
-    return result;
+    return afterSettled(fn, reacquire);
   }
 
   /** Sleeps as a blocking section (Atomics.wait: a kernel wait, so the kernel releases another waiter). */

@@ -16,6 +16,7 @@
  *   getMany()                   GetQueuedCompletionStatusEx
  *   close()                     CloseHandle (waiters see ERROR_ABANDONED_WAIT_0)
  */
+import { afterSettled } from './after-settled.js';
 import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { autoNative, isNativePort, requireNative } from './backends.js';
@@ -418,27 +419,7 @@ export class CompletionPort {
       i32[S_RUNNING] = i32[S_RUNNING]! + held;
       this.#unlock();
     };
-    let result: T;
-    try {
-      result = fn();
-    } catch (error) {
-      reacquire();
-      throw error;
-    }
-    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-      return (result as unknown as Promise<unknown>).then(
-        (value) => {
-          reacquire();
-          return value;
-        },
-        (error: unknown) => {
-          reacquire();
-          throw error;
-        },
-      ) as T;
-    }
-    reacquire();
-    return result;
+    return afterSettled(fn, reacquire);
   }
 
   /** Sleeps ms milliseconds as a blocking section (see blocking()). Blocks this thread. */
