@@ -8,20 +8,10 @@
 // reached — never by sleeping and hoping.
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { BLOCK, BUSY, C_DONE, C_GOT, C_LOG, C_MAX, C_ORDER, C_RELEASE, HOLD, SLEEP } from './fixtures/control.mjs';
 
 const AGENT = new URL('./fixtures/agent.mjs', import.meta.url);
 const CONTROL_WORDS = 1024;
-const C_IN_HANDLER = 0;
-const C_MAX = 1;
-const C_DONE = 2;
-const C_ORDER = 3;
-const C_GOT = 8;
-const C_RELEASE = 24;
-const C_LOG = 40;
-const BUSY = 1;
-const HOLD = 2;
-const BLOCK = 3;
-const SLEEP = 4;
 
 /**
  * @param {{ describe: Function, it: Function }} t
