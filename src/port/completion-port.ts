@@ -22,7 +22,10 @@ import { threadId } from 'node:worker_threads';
 import { autoNative, isNativePort, requireNative } from './backends.js';
 import { PortClosedError, PortCorruptedError } from './errors.js';
 import {
+  C_PAYLOAD,
+  CELL_WORDS,
   CLOSED,
+  CLOSED_BIT,
   EXTRA,
   FREE,
   type Geometry,
@@ -40,11 +43,14 @@ import {
   LAYOUT_VERSION,
   MAGIC,
   PACKET_F64,
+  POS_MASK,
   S_CLOSED,
-  S_HEAD,
+  S_DEQ,
+  S_ENQ,
+  S_FRONT_COUNT,
+  S_FRONT_HEAD,
   S_LOCK,
   S_LOCK_OWNER,
-  S_QUEUED,
   S_RUNNING,
   S_THREADS,
   S_WAITING,
@@ -109,8 +115,13 @@ function num(value: number): number {
   return int === value && (int !== 0 || 1 / value > 0) ? int : value;
 }
 
-/** #begin's answer when a packet is ready to take (slot indices are ≥ 0). */
+/** #begin's answers besides a waiter slot (slot indices are ≥ 0): a packet was taken into scratch, or none and no wait. */
 const TAKE = -1;
+const NONE = -2;
+/** #begin's waiterState for a call that must not wait (timeout 0). */
+const NO_WAIT = 0;
+/** Iterations close() spins on a claimed cell before it sleeps between looks. */
+const PUBLISH_SPIN = 1000;
 
 /** Passed through the constructor by from(): attaching must not create a new buffer. */
 const ATTACH = Symbol('attach');
@@ -132,6 +143,13 @@ export class CompletionPort {
   readonly #f64!: Float64Array;
   readonly #geo!: Geometry;
   readonly #concurrency!: number;
+  // Copies of geometry fields, read on every post/get.
+  readonly #capacity!: number;
+  readonly #ringSize!: number;
+  readonly #mask!: number;
+  readonly #cellBase!: number;
+  /** Int32 index of this instance's THREAD slot's W_RUNNING, or -1 before it registers. */
+  #runningWord = -1;
   /** The most this thread spins (settable: spinCount); its current budget is #spinBudget. */
   #spin!: number;
   #spinBudget!: number;
@@ -139,7 +157,7 @@ export class CompletionPort {
   #slot = -1;
   /** Slots owned by this instance and not in a wait right now (the THREAD slot first). */
   readonly #idle: number[] = [];
-  /** Where #takeAndUnlock copies packets while it holds the lock. */
+  /** Where packets taken under the lock are copied: objects are made after unlock. */
   #scratch = new Float64Array(PACKET_F64 * 16);
   /**
    * Atomics.waitAsync holds no ref on the event loop: a thread whose only
@@ -161,6 +179,10 @@ export class CompletionPort {
       this.#i32 = new Int32Array(attach);
       this.#f64 = new Float64Array(attach);
       this.#concurrency = this.#i32[H_CONCURRENCY]!;
+      this.#capacity = geo.capacity;
+      this.#ringSize = geo.ringSize;
+      this.#mask = geo.ringSize - 1;
+      this.#cellBase = geo.cellBase;
       const override = (options as AttachRequest).spinCount;
       this.#spin = override === undefined ? spin : override;
       this.#spinBudget = this.#spin;
@@ -191,7 +213,13 @@ export class CompletionPort {
     i32[H_CONCURRENCY] = concurrency;
     i32[H_SPIN] = spin;
     i32[H_BYTE_LENGTH] = geo.byteLength;
+    // Every cell starts free for the first lap: C_SEQ = its position (layout.ts).
+    for (let c = 0; c < geo.ringSize; c++) i32[geo.cellBase + c * CELL_WORDS] = c;
     this.#geo = geo;
+    this.#capacity = capacity;
+    this.#ringSize = geo.ringSize;
+    this.#mask = geo.ringSize - 1;
+    this.#cellBase = geo.cellBase;
     this.#i32 = i32;
     this.#f64 = new Float64Array(buffer);
     this.#concurrency = concurrency;
@@ -265,38 +293,63 @@ export class CompletionPort {
     if (!Number.isFinite(completionKey)) checkFinite('completionKey', completionKey);
     if (!Number.isFinite(overlapped)) checkFinite('overlapped', overlapped);
 
+    // Always through the RING, never straight into a mailbox: an older packet
+    // may still sit in the ring, and FIFO (I1) puts this one after it.
     const i32 = this.#i32;
-    this.#lock();
-    if (i32[S_CLOSED] !== 0) {
-      this.#unlock();
-      throw new PortClosedError('post() on a closed completion port');
+    let pos = Atomics.load(i32, S_ENQ);
+    for (;;) {
+      if (pos >= CLOSED_BIT) return this.#postClosed();
+      const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
+      const dif = ((Atomics.load(i32, cell) - pos) << 2) >> 2;
+      if (dif === 0) {
+        if (this.#capacity !== this.#ringSize && !this.#roomFor(pos)) return false;
+        const seen = Atomics.compareExchange(i32, S_ENQ, pos, (pos + 1) & POS_MASK);
+        if (seen === pos) {
+          // I8: from the claim to the publish, no call, no allocation, no loop.
+          const f = (cell + C_PAYLOAD) >> 1;
+          const f64 = this.#f64;
+          f64[f] = bytesTransferred;
+          f64[f + 1] = completionKey;
+          f64[f + 2] = overlapped;
+          Atomics.store(i32, cell, (pos + 1) & POS_MASK);
+          break;
+        }
+        pos = seen; // another poster claimed pos first
+      } else if (dif < 0) {
+        return false; // the cell still holds the packet a lap behind: the ring is full
+      } else {
+        pos = Atomics.load(i32, S_ENQ); // our view of S_ENQ was stale
+      }
     }
-    // A waiter exists only when the queue is empty or the cap is reached (I2),
-    // so handing to it directly keeps FIFO: nothing queued is older.
-    if (i32[S_WAITING] !== 0 && i32[S_RUNNING]! < this.#concurrency) {
-      const slot = this.#popWaiter();
-      const state = this.#handTo(slot, bytesTransferred, completionKey, overlapped);
-      this.#unlock();
-      // Only a sleeper needs the ~90 ns notify; a spinning waiter sees HANDED on its own.
-      if (state === SLEEPING) Atomics.notify(i32, this.#slotWord(slot, W_STATE), 1);
-      return true;
-    }
-    const queued = i32[S_QUEUED]!;
-    if (queued >= this.#geo.capacity) {
-      this.#unlock();
-      return false;
-    }
-    const head = this.#head();
-    let tail = head + queued;
-    if (tail >= this.#geo.ringSize) tail -= this.#geo.ringSize;
-    const f = this.#geo.ringBase + tail * PACKET_F64;
-    const f64 = this.#f64;
-    f64[f] = bytesTransferred;
-    f64[f + 1] = completionKey;
-    f64[f + 2] = overlapped;
-    i32[S_QUEUED] = queued + 1;
-    this.#unlock();
+    // I2: published first, then look for a waiter that may run. With nobody
+    // waiting (a busy pool, a pipeline) this is two reads of a line nobody writes.
+    if (Atomics.load(i32, S_WAITING) !== 0 && Atomics.load(i32, S_RUNNING) < this.#concurrency) this.#kick();
     return true;
+  }
+
+  /**
+   * Non-power-of-two capacity: position pos may be filled only once the
+   * packet capacity positions before it was taken (I6). That packet's cell
+   * says so: its C_SEQ became (its position + ringSize) when it was taken.
+   */
+  #roomFor(pos: number): boolean {
+    const before = (pos - this.#capacity) & POS_MASK;
+    const seq = Atomics.load(this.#i32, this.#cellBase + (before & this.#mask) * CELL_WORDS);
+    return ((seq - ((before + this.#ringSize) & POS_MASK)) << 2) >> 2 >= 0;
+  }
+
+  /** post() saw S_ENQ's CLOSED_BIT: make "closed" one instant for takers too (I7), then throw. */
+  #postClosed(): never {
+    Atomics.or(this.#i32, S_DEQ, CLOSED_BIT);
+    throw new PortClosedError('post() on a closed completion port');
+  }
+
+  /** A waiter may run and a packet is queued: release it under the lock (I2). */
+  #kick(): void {
+    this.#lock();
+    const wake = this.#dispatch();
+    this.#unlock();
+    this.#notifyAll(wake);
   }
 
   // ───────────────────────────── get ─────────────────────────────
@@ -309,14 +362,16 @@ export class CompletionPort {
    */
   get(timeoutMs?: number): CompletionPacket | null {
     const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
-    const slot = this.#begin();
-    if (slot === TAKE) return this.#takeOneAndUnlock();
-    if (timeout === 0) {
-      this.#unlock();
-      return null;
+    // Fast path: a running thread that comes back for work gives back its
+    // running slot and takes the next packet — net, its slot stays, and no
+    // lock is taken (I2). Most gets in a busy pool end here.
+    if (this.#mayTakeWithoutLock()) {
+      const packet = this.#dequeue();
+      if (packet !== null) return packet;
     }
-    const w = this.#pushWaiter(WAITING);
-    this.#unlock();
+    const w = this.#begin(timeout === 0 ? NO_WAIT : WAITING);
+    if (w === TAKE) return this.#scratchPacket(0);
+    if (w === NONE) return null;
     const state = this.#waitSync(w, timeout);
     return this.#finish(w, state);
   }
@@ -329,19 +384,20 @@ export class CompletionPort {
   getMany(max: number, timeoutMs?: number): CompletionPacket[] {
     checkInteger('max', max, 1, 0x7fffffff);
     const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
-    const slot = this.#begin();
-    if (slot === TAKE) return this.#takeAndUnlock(max);
-    if (timeout === 0) {
-      this.#unlock();
-      return [];
+    let first: CompletionPacket | null = null;
+    if (this.#mayTakeWithoutLock()) first = this.#dequeue();
+    if (first === null) {
+      const w = this.#begin(timeout === 0 ? NO_WAIT : WAITING);
+      if (w === NONE) return [];
+      if (w === TAKE) first = this.#scratchPacket(0);
+      else {
+        first = this.#finish(w, this.#waitSync(w, timeout));
+        if (first === null) return [];
+      }
     }
-    const w = this.#pushWaiter(WAITING);
-    this.#unlock();
-    const state = this.#waitSync(w, timeout);
-    const first = this.#finish(w, state);
-    if (first === null) return [];
     const out = [first];
-    if (max > 1 && Atomics.load(this.#i32, S_QUEUED) > 0) this.#takeMore(out, max);
+    // This thread holds a running slot now; the rest come without a wait.
+    if (max > 1) this.#takeMore(out, max);
     return out;
   }
 
@@ -360,20 +416,19 @@ export class CompletionPort {
         const o = checkOptions('options', options);
         if (o.spinCount !== undefined) spin = checkInteger('options.spinCount', o.spinCount, 0, 1e9);
       }
-      const slot = this.#begin();
-      if (slot === TAKE) return Promise.resolve(this.#takeOneAndUnlock());
-      if (timeout === 0) {
-        this.#unlock();
-        return Promise.resolve(null);
+      if (this.#mayTakeWithoutLock()) {
+        const packet = this.#dequeue();
+        if (packet !== null) return Promise.resolve(packet);
       }
       // By default no spin: it would stall the event loop this method exists
       // to keep free. A caller that knows a packet is imminent (a pool with
       // tasks in flight) may ask for a short one.
-      w = this.#pushWaiter(spin > 0 ? WAITING : SLEEPING);
+      w = this.#begin(timeout === 0 ? NO_WAIT : spin > 0 ? WAITING : SLEEPING);
+      if (w === TAKE) return Promise.resolve(this.#scratchPacket(0));
+      if (w === NONE) return Promise.resolve(null);
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#unlock();
     if (spin > 0) {
       const word = this.#slotWord(w, W_STATE);
       let state = this.#spinOn(word, spin);
@@ -407,7 +462,7 @@ export class CompletionPort {
     let wake: number[] | null = null;
     if (held > 0) {
       i32[owner] = 0;
-      i32[S_RUNNING] = i32[S_RUNNING]! - held;
+      Atomics.sub(i32, S_RUNNING, held);
       wake = this.#dispatch();
     }
     this.#unlock();
@@ -416,7 +471,7 @@ export class CompletionPort {
       if (held === 0 || this.#slot < 0) return;
       this.#lock();
       i32[owner] = i32[owner]! + held;
-      i32[S_RUNNING] = i32[S_RUNNING]! + held;
+      Atomics.add(i32, S_RUNNING, held);
       this.#unlock();
     };
     return afterSettled(fn, reacquire);
@@ -444,17 +499,60 @@ export class CompletionPort {
       return [];
     }
     Atomics.store(i32, S_CLOSED, 1);
-    const waiting = i32[S_WAITING]!;
-    this.#checkIndex('S_WAITING', waiting, this.#geo.maxThreads + 1);
+    // I7: posters first, then takers; from here on no position is claimed.
+    const end = Atomics.or(i32, S_ENQ, CLOSED_BIT) & POS_MASK;
+    const start = Atomics.or(i32, S_DEQ, CLOSED_BIT) & POS_MASK;
+    const waiting = this.#checkIndex('S_WAITING', i32[S_WAITING]!, this.#geo.maxThreads + 1);
     const wake: number[] = [];
     for (let i = 0; i < waiting; i++) {
       const slot = this.#checkIndex('waiter stack entry', i32[STACK_BASE + i]!, this.#geo.maxThreads);
       if (Atomics.exchange(i32, this.#slotWord(slot, W_STATE), CLOSED) === SLEEPING) wake.push(slot);
     }
-    i32[S_WAITING] = 0;
-    const packets = this.#takeAndUnlock(i32[S_QUEUED]!);
+    Atomics.store(i32, S_WAITING, 0);
+    const count = this.#drainLocked(start, end);
+    this.#unlock();
     this.#notifyAll(wake);
+    const packets: CompletionPacket[] = new Array(count);
+    for (let i = 0; i < count; i++) packets[i] = this.#scratchPacket(i * PACKET_F64);
     return packets;
+  }
+
+  /**
+   * Lock held, port closed (no position is claimed any more). Copies FRONT,
+   * then the RING positions [start, end) into scratch, in order, and empties
+   * both. A poster that claimed a position before the close publishes it
+   * within nanoseconds (I8); close waits for that.
+   */
+  #drainLocked(start: number, end: number): number {
+    const i32 = this.#i32;
+    const f64 = this.#f64;
+    const front = this.#checkIndex('S_FRONT_COUNT', i32[S_FRONT_COUNT]!, this.#geo.maxThreads + 1);
+    const count = front + ((end - start) & POS_MASK);
+    if (count > this.#capacity + this.#geo.maxThreads) this.#fail(new PortCorruptedError(`${count} packets queued at close`));
+    this.#ensureScratch(count);
+    const scratch = this.#scratch;
+    let s = 0;
+    for (let n = 0; n < front; n++, s += PACKET_F64) this.#takeFront(s);
+    for (let pos = start; pos !== end; pos = (pos + 1) & POS_MASK, s += PACKET_F64) {
+      const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
+      const published = (pos + 1) & POS_MASK;
+      for (let spin = 0; Atomics.load(i32, cell) !== published; spin++) {
+        if (spin >= PUBLISH_SPIN) this.#pause();
+      }
+      const f = (cell + C_PAYLOAD) >> 1;
+      scratch[s] = f64[f]!;
+      scratch[s + 1] = f64[f + 1]!;
+      scratch[s + 2] = f64[f + 2]!;
+      Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
+    }
+    Atomics.store(i32, S_DEQ, end | CLOSED_BIT);
+    return count;
+  }
+
+  /** Sleeps 50 µs (close() waiting for a preempted poster to publish). */
+  #pause(): void {
+    const cell = (this.#sleepCell ??= new Int32Array(new SharedArrayBuffer(4)));
+    Atomics.wait(cell, 0, 0, 0.05);
   }
 
   get closed(): boolean {
@@ -482,6 +580,7 @@ export class CompletionPort {
     if (mine < 0) return;
     this.#release((slot) => this.#i32[this.#slotWord(slot, W_OWNER)] === mine, 0);
     this.#slot = -1;
+    this.#runningWord = -1;
     this.#idle.length = 0;
   }
 
@@ -491,7 +590,7 @@ export class CompletionPort {
     const i32 = this.#i32;
     this.#lock();
     const stats: PortStats = {
-      queued: i32[S_QUEUED]!,
+      queued: this.#queuedLocked(),
       running: i32[S_RUNNING]!,
       waiting: i32[S_WAITING]!,
       threads: i32[S_THREADS]!,
@@ -525,11 +624,6 @@ export class CompletionPort {
     return value;
   }
 
-  /** Lock held. */
-  #head(): number {
-    return this.#checkIndex('S_HEAD', this.#i32[S_HEAD]!, this.#geo.ringSize);
-  }
-
   #lock(): void {
     if (Atomics.compareExchange(this.#i32, S_LOCK, 0, 1) !== 0) this.#lockSlow();
     this.#i32[S_LOCK_OWNER] = MY_TAG;
@@ -557,6 +651,7 @@ export class CompletionPort {
     this.#i32[S_THREADS] = this.#i32[S_THREADS]! + 1;
     this.#unlock();
     this.#slot = slot;
+    this.#runningWord = this.#slotWord(slot, W_RUNNING);
     this.#idle.push(slot);
     return slot;
   }
@@ -584,82 +679,181 @@ export class CompletionPort {
   }
 
   /**
-   * Start of every get: attach if needed, lock, give back this thread's
-   * running slot, throw if closed. Returns with the lock HELD, either TAKE —
-   * a packet is queued and the caller already counts as running: take from
-   * the head — or the caller's slot index, when it must wait.
+   * May this thread take the next packet without the lock? Only if it holds
+   * a running slot (it gives it back and takes it again at once, so
+   * S_RUNNING does not change, I2), it may run (S_RUNNING ≤ concurrency:
+   * after giving back it is below the cap), and no requeued packet waits in
+   * FRONT (older than anything in the RING, I1).
    */
-  #begin(): number {
+  #mayTakeWithoutLock(): boolean {
+    const i32 = this.#i32;
+    return (
+      this.#runningWord >= 0 &&
+      Atomics.load(i32, this.#runningWord) > 0 &&
+      Atomics.load(i32, S_FRONT_COUNT) === 0 &&
+      Atomics.load(i32, S_RUNNING) <= this.#concurrency
+    );
+  }
+
+  /**
+   * Takes the packet at S_DEQ off the RING (layout.ts), without the lock.
+   * Returns null when none is published yet, or the port is closed.
+   */
+  #dequeue(): CompletionPacket | null {
+    const i32 = this.#i32;
+    let pos = Atomics.load(i32, S_DEQ);
+    for (;;) {
+      if (pos >= CLOSED_BIT) return null;
+      const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
+      const dif = ((Atomics.load(i32, cell) - pos - 1) << 2) >> 2;
+      if (dif === 0) {
+        const seen = Atomics.compareExchange(i32, S_DEQ, pos, (pos + 1) & POS_MASK);
+        if (seen === pos) {
+          // I8: from the claim to the free, no call, no allocation, no loop.
+          const f = (cell + C_PAYLOAD) >> 1;
+          const f64 = this.#f64;
+          const bytesTransferred = f64[f]!;
+          const completionKey = f64[f + 1]!;
+          const overlapped = f64[f + 2]!;
+          Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
+          return { bytesTransferred: num(bytesTransferred), completionKey: num(completionKey), overlapped: num(overlapped) };
+        }
+        pos = seen; // another taker claimed pos first
+      } else if (dif < 0) {
+        return null; // not published yet: empty
+      } else {
+        pos = Atomics.load(i32, S_DEQ); // our view of S_DEQ was stale
+      }
+    }
+  }
+
+  /** #dequeue() into scratch[s..s+2] (lock held: dispatch, #begin). */
+  #dequeueInto(s: number): boolean {
+    const i32 = this.#i32;
+    let pos = Atomics.load(i32, S_DEQ);
+    for (;;) {
+      if (pos >= CLOSED_BIT) return false;
+      const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
+      const dif = ((Atomics.load(i32, cell) - pos - 1) << 2) >> 2;
+      if (dif === 0) {
+        const seen = Atomics.compareExchange(i32, S_DEQ, pos, (pos + 1) & POS_MASK);
+        if (seen === pos) {
+          // I8, as in #dequeue.
+          const f = (cell + C_PAYLOAD) >> 1;
+          const f64 = this.#f64;
+          const scratch = this.#scratch;
+          scratch[s] = f64[f]!;
+          scratch[s + 1] = f64[f + 1]!;
+          scratch[s + 2] = f64[f + 2]!;
+          Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
+          return true;
+        }
+        pos = seen;
+      } else if (dif < 0) {
+        return false;
+      } else {
+        pos = Atomics.load(i32, S_DEQ);
+      }
+    }
+  }
+
+  /** Lock held. The oldest queued packet (FRONT, then RING) into scratch[s..s+2], or false if none. */
+  #takeLocked(s: number): boolean {
+    if (this.#i32[S_FRONT_COUNT] !== 0) {
+      this.#takeFront(s);
+      return true;
+    }
+    return this.#dequeueInto(s);
+  }
+
+  /** Lock held, S_FRONT_COUNT > 0. Takes FRONT's oldest packet into scratch[s..s+2]. */
+  #takeFront(s: number): void {
+    const i32 = this.#i32;
+    const maxThreads = this.#geo.maxThreads;
+    const head = this.#checkIndex('S_FRONT_HEAD', i32[S_FRONT_HEAD]!, maxThreads);
+    const f = this.#geo.frontBase + head * PACKET_F64;
+    const f64 = this.#f64;
+    const scratch = this.#scratch;
+    scratch[s] = f64[f]!;
+    scratch[s + 1] = f64[f + 1]!;
+    scratch[s + 2] = f64[f + 2]!;
+    i32[S_FRONT_HEAD] = head + 1 === maxThreads ? 0 : head + 1;
+    Atomics.sub(i32, S_FRONT_COUNT, 1);
+  }
+
+  /** Lock held. Puts a packet back in front of every queued one (releaseThread). */
+  #requeueFront(bytesTransferred: number, completionKey: number, overlapped: number): void {
+    const i32 = this.#i32;
+    const maxThreads = this.#geo.maxThreads;
+    const count = this.#checkIndex('S_FRONT_COUNT', i32[S_FRONT_COUNT]!, maxThreads);
+    let head = this.#checkIndex('S_FRONT_HEAD', i32[S_FRONT_HEAD]!, maxThreads) - 1;
+    if (head < 0) head += maxThreads;
+    const f = this.#geo.frontBase + head * PACKET_F64;
+    const f64 = this.#f64;
+    f64[f] = bytesTransferred;
+    f64[f + 1] = completionKey;
+    f64[f + 2] = overlapped;
+    i32[S_FRONT_HEAD] = head;
+    Atomics.store(i32, S_FRONT_COUNT, count + 1);
+  }
+
+  /** Lock held. Packets queued: FRONT plus the RING's claimed positions. */
+  #queuedLocked(): number {
+    const i32 = this.#i32;
+    return i32[S_FRONT_COUNT]! + (((Atomics.load(i32, S_ENQ) & POS_MASK) - (Atomics.load(i32, S_DEQ) & POS_MASK)) & POS_MASK);
+  }
+
+  #scratchPacket(s: number): CompletionPacket {
+    const scratch = this.#scratch;
+    return { bytesTransferred: num(scratch[s]!), completionKey: num(scratch[s + 1]!), overlapped: num(scratch[s + 2]!) };
+  }
+
+  #ensureScratch(packets: number): void {
+    const need = packets * PACKET_F64;
+    if (this.#scratch.length < need) this.#scratch = new Float64Array(Math.max(need, this.#scratch.length * 2));
+  }
+
+  /**
+   * The slow start of every get: attach if needed, lock, give back this
+   * thread's running slot, throw if closed; then take the oldest packet if
+   * the cap allows (TAKE: it is in scratch[0..2], and the caller counts as
+   * running), else return NONE (waiterState NO_WAIT) or push a waiter in
+   * waiterState and return its slot. The lock is released before return.
+   */
+  #begin(waiterState: number): number {
     const slot = this.#slot >= 0 ? this.#slot : this.#ensureRegistered();
     const i32 = this.#i32;
     this.#lock();
-    const owner = this.#slotWord(slot, W_RUNNING);
+    const owner = this.#runningWord;
     const held = i32[owner]!;
     if (held > 0) {
       // Give back one running slot: this thread is done with the packet it had.
       i32[owner] = held - 1;
-      i32[S_RUNNING] = i32[S_RUNNING]! - 1;
+      Atomics.sub(i32, S_RUNNING, 1);
     }
     if (i32[S_CLOSED] !== 0) {
       this.#unlock();
       throw new PortClosedError();
     }
-    if (i32[S_QUEUED]! > 0 && i32[S_RUNNING]! < this.#concurrency) {
-      // A thread that comes back to get while packets wait takes one at once,
-      // without sleeping — even if older waiters exist (they are over the cap).
+    // A thread that comes back to get while packets wait takes one at once,
+    // without sleeping — even if older waiters exist (they are over the cap).
+    if (i32[S_RUNNING]! < this.#concurrency && this.#takeLocked(0)) {
       i32[owner] = i32[owner]! + 1;
-      i32[S_RUNNING] = i32[S_RUNNING]! + 1;
+      Atomics.add(i32, S_RUNNING, 1);
+      this.#unlock();
       return TAKE;
     }
-    return slot;
-  }
-
-  /** Lock held on entry, released here: #takeAndUnlock(1) without the array, for get(). */
-  #takeOneAndUnlock(): CompletionPacket {
-    const i32 = this.#i32;
-    const f64 = this.#f64;
-    const head = this.#head();
-    const f = this.#geo.ringBase + head * PACKET_F64;
-    const bytesTransferred = f64[f]!;
-    const completionKey = f64[f + 1]!;
-    const overlapped = f64[f + 2]!;
-    i32[S_HEAD] = head + 1 === this.#geo.ringSize ? 0 : head + 1;
-    i32[S_QUEUED] = i32[S_QUEUED]! - 1;
-    this.#unlock();
-    return { bytesTransferred: num(bytesTransferred), completionKey: num(completionKey), overlapped: num(overlapped) };
-  }
-
-  /**
-   * Lock held on entry, released here. Copies up to max packets off the head
-   * of the ring into scratch space, unlocks, and only then allocates the
-   * packet objects: the lock is held for the copy alone, and a thread that
-   * dies of OOM in an allocation never dies holding it.
-   */
-  #takeAndUnlock(max: number): CompletionPacket[] {
-    const i32 = this.#i32;
-    const f64 = this.#f64;
-    const count = Math.min(max, i32[S_QUEUED]!);
-    const need = count * PACKET_F64;
-    let scratch = this.#scratch;
-    if (scratch.length < need) scratch = this.#scratch = new Float64Array(Math.max(need, scratch.length * 2));
-    let head = this.#head();
-    const ringSize = this.#geo.ringSize;
-    const ringBase = this.#geo.ringBase;
-    for (let i = 0, s = 0; i < count; i++, s += PACKET_F64) {
-      const f = ringBase + head * PACKET_F64;
-      scratch[s] = f64[f]!;
-      scratch[s + 1] = f64[f + 1]!;
-      scratch[s + 2] = f64[f + 2]!;
-      if (++head === ringSize) head = 0;
+    if (waiterState === NO_WAIT) {
+      this.#unlock();
+      return NONE;
     }
-    i32[S_HEAD] = head;
-    i32[S_QUEUED] = i32[S_QUEUED]! - count;
+    const w = this.#pushWaiter(waiterState);
+    // I2: a packet published after our look above and before the push saw no
+    // waiter; the dispatch catches it (and hands it to us: we are the newest).
+    const wake = this.#dispatch();
     this.#unlock();
-    const out: CompletionPacket[] = new Array(count);
-    for (let i = 0, s = 0; i < count; i++, s += PACKET_F64) {
-      out[i] = { bytesTransferred: num(scratch[s]!), completionKey: num(scratch[s + 1]!), overlapped: num(scratch[s + 2]!) };
-    }
-    return out;
+    this.#notifyAll(wake);
+    return w;
   }
 
   /** Lock held. Pushes one of this instance's idle slots on the waiter stack. */
@@ -672,7 +866,8 @@ export class CompletionPort {
     const waiting = this.#checkIndex('S_WAITING', i32[S_WAITING]!, this.#geo.maxThreads);
     Atomics.store(i32, this.#slotWord(w, W_STATE), state);
     i32[STACK_BASE + waiting] = w;
-    i32[S_WAITING] = waiting + 1;
+    // A seq-cst store: a poster that publishes after it sees the waiter (I2).
+    Atomics.store(i32, S_WAITING, waiting + 1);
     return w;
   }
 
@@ -680,7 +875,7 @@ export class CompletionPort {
   #popWaiter(): number {
     const i32 = this.#i32;
     const top = this.#checkIndex('S_WAITING', i32[S_WAITING]! - 1, this.#geo.maxThreads);
-    i32[S_WAITING] = top;
+    Atomics.store(i32, S_WAITING, top);
     return this.#checkIndex('waiter stack entry', i32[STACK_BASE + top]!, this.#geo.maxThreads);
   }
 
@@ -699,28 +894,22 @@ export class CompletionPort {
     const owner = this.#checkIndex('slot owner', i32[base + W_OWNER]!, this.#geo.maxThreads);
     const ownerRunning = this.#slotWord(owner, W_RUNNING);
     i32[ownerRunning] = i32[ownerRunning]! + 1;
-    i32[S_RUNNING] = i32[S_RUNNING]! + 1;
+    Atomics.add(i32, S_RUNNING, 1);
     return Atomics.exchange(i32, base + W_STATE, HANDED);
   }
 
   /**
-   * Lock held. Restores I2 after S_RUNNING dropped: releases waiters (newest
-   * first) while packets are queued and the cap allows. Returns the slots
-   * that were asleep and must be notified after unlock, or null.
+   * Lock held. Restores I2: releases waiters (newest first) while packets
+   * are queued and the cap allows. Returns the slots that were asleep and
+   * must be notified after unlock, or null.
    */
   #dispatch(): number[] | null {
     const i32 = this.#i32;
     let wake: number[] | null = null;
-    while (i32[S_QUEUED]! > 0 && i32[S_WAITING]! > 0 && i32[S_RUNNING]! < this.#concurrency) {
-      const head = this.#head();
-      const f = this.#geo.ringBase + head * PACKET_F64;
-      let next = head + 1;
-      if (next === this.#geo.ringSize) next = 0;
-      i32[S_HEAD] = next;
-      i32[S_QUEUED] = i32[S_QUEUED]! - 1;
+    while (i32[S_WAITING]! > 0 && i32[S_RUNNING]! < this.#concurrency && this.#takeLocked(0)) {
       const slot = this.#popWaiter();
-      const f64 = this.#f64;
-      if (this.#handTo(slot, f64[f]!, f64[f + 1]!, f64[f + 2]!) === SLEEPING) (wake ??= []).push(slot);
+      const scratch = this.#scratch;
+      if (this.#handTo(slot, scratch[0]!, scratch[1]!, scratch[2]!) === SLEEPING) (wake ??= []).push(slot);
     }
     return wake;
   }
@@ -730,12 +919,29 @@ export class CompletionPort {
     for (const slot of wake) Atomics.notify(this.#i32, this.#slotWord(slot, W_STATE), 1);
   }
 
-  /** After a handed packet: a getMany waiter takes more that queued meanwhile (it already holds its running slot). */
+  /**
+   * getMany after its first packet: this thread holds a running slot, so it
+   * takes more without a wait — from the RING without the lock, or, when
+   * requeued packets wait in FRONT (rare), under the lock. Closed means
+   * nothing more to take (I7).
+   */
   #takeMore(out: CompletionPacket[], max: number): void {
-    this.#lock();
-    // Closed means empty (I7), so this takes nothing from a closed port.
-    const more = this.#takeAndUnlock(max - out.length);
-    for (const p of more) out.push(p);
+    if (Atomics.load(this.#i32, S_FRONT_COUNT) !== 0) {
+      const want = Math.min(max - out.length, this.#capacity + this.#geo.maxThreads);
+      this.#ensureScratch(want);
+      this.#lock();
+      let count = 0;
+      while (count < want && this.#takeLocked(count * PACKET_F64)) count++;
+      this.#unlock();
+      // Objects are made after unlock: a thread that dies of OOM never dies holding the lock.
+      for (let i = 0; i < count; i++) out.push(this.#scratchPacket(i * PACKET_F64));
+      return;
+    }
+    while (out.length < max) {
+      const packet = this.#dequeue();
+      if (packet === null) return;
+      out.push(packet);
+    }
   }
 
   /**
@@ -869,7 +1075,7 @@ export class CompletionPort {
     while (i >= 0 && i32[STACK_BASE + i] !== w) i--;
     if (i < 0) this.#fail(new PortCorruptedError(`waiter slot ${w} is not on the waiter stack`));
     for (; i < waiting - 1; i++) i32[STACK_BASE + i] = i32[STACK_BASE + i + 1]!;
-    i32[S_WAITING] = waiting - 1;
+    Atomics.store(i32, S_WAITING, waiting - 1);
   }
 
   /**
@@ -903,21 +1109,14 @@ export class CompletionPort {
             // A closed port queues nothing (I7): give the packet to the caller instead.
             abandoned.push({ bytesTransferred: num(f64[m]!), completionKey: num(f64[m + 1]!), overlapped: num(f64[m + 2]!) });
           } else {
-          // Handed but never read: put it back in front, where it came from.
-          let head = this.#head() - 1;
-          if (head < 0) head += this.#geo.ringSize;
-          const f = this.#geo.ringBase + head * PACKET_F64;
-          f64[f] = f64[m]!;
-          f64[f + 1] = f64[m + 1]!;
-          f64[f + 2] = f64[m + 2]!;
-          i32[S_HEAD] = head;
-          i32[S_QUEUED] = i32[S_QUEUED]! + 1;
-          requeued++;
+            // Handed but never read: put it back in front, where it came from.
+            this.#requeueFront(f64[m]!, f64[m + 1]!, f64[m + 2]!);
+            requeued++;
           }
         }
         if (i32[kindWord] === THREAD) {
           const held = i32[this.#slotWord(slot, W_RUNNING)]!;
-          i32[S_RUNNING] = i32[S_RUNNING]! - held;
+          Atomics.sub(i32, S_RUNNING, held);
           running += held;
           i32[S_THREADS] = i32[S_THREADS]! - 1;
         }

@@ -11,20 +11,22 @@
  *  0    HEADER (64 B)          H_MAGIC        0           0x50434F49 ("IOCP")
  *                              H_VERSION      1           LAYOUT_VERSION
  *                              H_CAPACITY     2           max packets queued by post()
- *                              H_RING_SIZE    3           physical ring slots = capacity + maxThreads
+ *                              H_RING_SIZE    3           ring cells: the power of two ≥ capacity
  *                              H_MAX_THREADS  4           number of thread/waiter slots
  *                              H_CONCURRENCY  5           the cap on running threads (≥ 1)
  *                              H_SPIN         6           default spin iterations before sleeping
  *                              H_BYTE_LENGTH  7           total byteLength (checked by from())
  *  64   STATE (64 B)           S_LOCK        16           mutex: 0 free, 1 held, 2 held + sleepers
  *                              S_CLOSED      17           0 open, 1 closed (written under lock)
- *                              S_HEAD        18           ring index of the oldest queued packet
- *                              S_QUEUED      19           packets in the ring
+ *                              S_FRONT_HEAD  18           FRONT index of the oldest requeued packet
+ *                              S_FRONT_COUNT 19           packets in FRONT (requeued by releaseThread)
  *                              S_RUNNING     20           threads that count as running
  *                              S_WAITING     21           depth of the waiter stack
  *                              S_THREADS     22           slots of kind THREAD in use
  *                              S_LOCK_OWNER  23           threadId + 1 of the lock holder, 0 if unknown
- *  128  WAITER STACK           maxThreads words           slot indices; [0] oldest waiter,
+ *  128  ENQUEUE (64 B)         S_ENQ         32           next ring position to fill   | CLOSED_BIT
+ *  192  DEQUEUE (64 B)         S_DEQ         48           next ring position to take   | CLOSED_BIT
+ *  256  WAITER STACK           maxThreads words           slot indices; [0] oldest waiter,
  *                                                         [waiting-1] the newest (released first)
  *  ...  SLOTS (64 B each,      per slot i at word base = slotBase + 16·i:
  *       cache-line aligned)      +0 W_STATE      IDLE | WAITING | SLEEPING | HANDED | CLOSED
@@ -33,39 +35,79 @@
  *                                +3 W_THREAD_ID  worker_threads.threadId of the owner
  *                                +4 W_RUNNING    (THREAD slots) running slots this thread holds
  *                                +8..+13         mailbox: 3 float64 (bytes, key, overlapped)
- *  ...  RING (24 B a packet)   Float64 triples (bytesTransferred, completionKey, overlapped)
+ *  ...  RING (32 B a cell,     cell c at word cellBase + 8·c:
+ *       ringSize cells)          +0 C_SEQ        the cell's sequence number (below)
+ *                                +2..+7          3 float64 (bytesTransferred, completionKey, overlapped)
+ *  ...  FRONT (24 B a packet,  maxThreads packets: a small ring of packets handed to a thread
+ *       maxThreads packets)    that died before reading them, delivered before the RING's
  * ```
+ *
+ * The RING is Vyukov's bounded MPMC queue: posters and takers do not take
+ * the lock, and each side writes only its own position word (S_ENQ or S_DEQ,
+ * each on its own cache line) and the cells. Positions count packets modulo
+ * 2^30 (POS_MASK); bit 30 (CLOSED_BIT) of a position word means closed.
+ * Cell c = position & (ringSize − 1). For position p in cell c:
+ *   C_SEQ = p          the cell is free for the packet at p: a poster may claim it
+ *                      by moving S_ENQ from p to p + 1 (CAS), then writes the
+ *                      packet and publishes it with C_SEQ = p + 1;
+ *   C_SEQ = p + 1      the packet at p is published: a taker may claim it by moving
+ *                      S_DEQ from p to p + 1 (CAS), then reads it and frees the
+ *                      cell for the next lap with C_SEQ = p + ringSize.
+ * Every C_SEQ write is an Atomics.store after the plain payload writes, and
+ * every payload read follows an Atomics.load of C_SEQ that saw it: the
+ * payload is handed over by that seq-cst pair.
  *
  * Invariants (every one holds whenever S_LOCK is free):
  *
- *  I1  Packets are dequeued in the order they were queued: the ring is FIFO
- *      and only the lock holder moves S_HEAD / S_QUEUED.
- *  I2  If S_QUEUED > 0 and S_WAITING > 0 then S_RUNNING ≥ concurrency.
- *      A queued packet never sits beside an idle waiter that may run; every
- *      operation that lowers S_RUNNING, queues a packet or pushes a waiter
- *      restores I2 before it lets go of the lock (see `dispatch`).
+ *  I1  Packets are dequeued in the order they were queued: FRONT first
+ *      (oldest), then the RING in position order. Positions are claimed by
+ *      CAS one at a time, so no packet overtakes another.
+ *  I2  No packet stays queued beside an idle waiter that may run. Whoever
+ *      changes one side of "queued > 0 and S_WAITING > 0 and S_RUNNING <
+ *      concurrency" re-checks the whole after its change (every Atomics
+ *      operation is sequentially consistent, so of two racing changes at
+ *      least one sees the other): a poster reads S_WAITING and S_RUNNING
+ *      after it publishes, and if a waiter could run it dispatches under the
+ *      lock; the lock holder dispatches after it pushes a waiter or lowers
+ *      S_RUNNING. A taker that holds a running slot and takes the next packet
+ *      keeps its slot (S_RUNNING is unchanged), which only lowers "queued".
  *  I3  A slot is on the waiter stack iff its W_STATE is WAITING or SLEEPING.
  *      Only the lock holder pushes or pops; the release order is LIFO.
  *  I4  A slot is HANDED only after its mailbox was written, and the release
  *      that handed it already counted its owner as running (S_RUNNING and the
  *      owner's W_RUNNING were incremented together). A woken waiter therefore
  *      always has work and never touches the lock to take it.
- *  I5  S_RUNNING equals the sum of W_RUNNING over THREAD slots.
- *  I6  S_QUEUED ≤ capacity + (packets requeued from dead threads) ≤ RING_SIZE,
- *      because at most one handed-but-unread packet exists per slot.
- *  I7  After S_CLOSED is set, nothing is queued and the waiter stack is empty;
- *      every waiter that was on it has W_STATE = CLOSED.
+ *  I5  S_RUNNING equals the sum of W_RUNNING over THREAD slots; both change
+ *      only under the lock.
+ *  I6  RING: (S_ENQ − S_DEQ) ≤ capacity ≤ ringSize. A poster claims position
+ *      p only after seeing the packet at p − capacity taken (for a power-of-
+ *      two capacity that is the cell's own C_SEQ = p); S_ENQ only grows
+ *      through that CAS and S_DEQ only grows, so the bound holds exactly,
+ *      with any number of posters. FRONT: at most one handed-but-unread
+ *      packet exists per slot, so S_FRONT_COUNT ≤ maxThreads.
+ *  I7  Closing sets CLOSED_BIT in S_ENQ, then in S_DEQ, under the lock; a
+ *      poster that sees the S_ENQ bit sets the S_DEQ bit itself before it
+ *      throws, so "closed" is one instant (S_DEQ's bit) for posters and
+ *      takers alike. After it no position is claimed; close() takes what is
+ *      queued and returns it, and every waiter that was on the stack has
+ *      W_STATE = CLOSED.
+ *  I8  Between claiming a position (its CAS) and publishing or freeing its
+ *      cell (the C_SEQ store) the code makes no call and allocates nothing,
+ *      and has no loop: V8 delivers worker.terminate() only at calls and
+ *      loop back-edges, so a terminated thread never leaves a claimed cell
+ *      behind to block the ring.
  *
  * S_LOCK_OWNER lets the owner of a worker that died inside a port call take
  * the lock over (`releaseThread`) instead of waiting on it forever.
  *
- * The only word written outside the lock is W_STATE of a slot that is *not*
- * on the stack, by the thread that owns the slot (WAITING → SLEEPING with a
- * CAS before it sleeps, HANDED/CLOSED → IDLE after it has read its mailbox).
+ * Words written outside the lock: S_ENQ, S_DEQ and C_SEQ (the RING protocol
+ * above), the S_DEQ CLOSED_BIT (I7), and W_STATE of a slot that is *not* on
+ * the stack, by the thread that owns the slot (WAITING → SLEEPING with a CAS
+ * before it sleeps, HANDED/CLOSED → IDLE after it has read its mailbox).
  */
 
 export const MAGIC = 0x50434f49; // "IOCP" little-endian
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 // Header words.
 export const H_MAGIC = 0;
@@ -80,14 +122,26 @@ export const H_BYTE_LENGTH = 7;
 // State words: their own cache line, away from the read-mostly header.
 export const S_LOCK = 16;
 export const S_CLOSED = 17;
-export const S_HEAD = 18;
-export const S_QUEUED = 19;
+export const S_FRONT_HEAD = 18;
+export const S_FRONT_COUNT = 19;
 export const S_RUNNING = 20;
 export const S_WAITING = 21;
 export const S_THREADS = 22;
 export const S_LOCK_OWNER = 23;
 
-export const STACK_BASE = 32; // word index of waiter stack entry 0
+// Ring positions: each on its own cache line, written by one side only.
+export const S_ENQ = 32;
+export const S_DEQ = 48;
+/** Positions count modulo 2^30; bit 30 of S_ENQ / S_DEQ means closed. */
+export const POS_MASK = 0x3fffffff;
+export const CLOSED_BIT = 0x40000000;
+
+export const STACK_BASE = 64; // word index of waiter stack entry 0
+
+// Ring cells: 8 words (32 B), two to a cache line.
+export const CELL_WORDS = 8;
+export const C_SEQ = 0;
+export const C_PAYLOAD = 2; // word offset of the 3 payload float64s
 
 // Slot fields (word offsets within a 16-word slot).
 export const SLOT_WORDS = 16;
@@ -114,12 +168,15 @@ export const PACKET_F64 = 3; // float64s per packet
 
 export interface Geometry {
   capacity: number;
+  /** Ring cells: the power of two ≥ capacity. */
   ringSize: number;
   maxThreads: number;
   /** Int32 index of slot 0. */
   slotBase: number;
-  /** Float64 index of ring entry 0. */
-  ringBase: number;
+  /** Int32 index of ring cell 0 (its C_SEQ word). */
+  cellBase: number;
+  /** Float64 index of FRONT packet 0. */
+  frontBase: number;
   byteLength: number;
 }
 
@@ -127,18 +184,26 @@ function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
+export function nextPowerOfTwo(n: number): number {
+  let size = 1;
+  while (size < n) size *= 2;
+  return size;
+}
+
 export function geometry(capacity: number, maxThreads: number): Geometry {
-  const ringSize = capacity + maxThreads;
+  const ringSize = nextPowerOfTwo(capacity);
   const stackEnd = (STACK_BASE + maxThreads) * 4;
   const slotBytes = align(stackEnd, 64);
   const ringBytes = align(slotBytes + maxThreads * SLOT_WORDS * 4, 64);
-  const byteLength = ringBytes + ringSize * PACKET_F64 * 8;
+  const frontBytes = ringBytes + ringSize * CELL_WORDS * 4;
+  const byteLength = frontBytes + maxThreads * PACKET_F64 * 8;
   return {
     capacity,
     ringSize,
     maxThreads,
     slotBase: slotBytes / 4,
-    ringBase: ringBytes / 8,
+    cellBase: ringBytes / 4,
+    frontBase: frontBytes / 8,
     byteLength,
   };
 }

@@ -1,4 +1,4 @@
 export function portSuite(
   t: { describe: (name: string, fn: () => void) => unknown; it: (name: string, fn: () => unknown) => unknown; after?: unknown },
-  config: { backend: 'portable' | 'native'; lib: unknown; libUrl: string; stressPackets?: number },
+  config: { backend: 'portable' | 'native'; lib: unknown; libUrl: string; stressPackets?: number; raceRounds?: number },
 ): void;

@@ -15,13 +15,14 @@ const CONTROL_WORDS = 1024;
 
 /**
  * @param {{ describe: Function, it: Function }} t
- * @param {{ backend: 'portable' | 'native', lib: any, libUrl: string, stressPackets?: number }} config
+ * @param {{ backend: 'portable' | 'native', lib: any, libUrl: string, stressPackets?: number, raceRounds?: number }} config
  */
 export function portSuite(t, config) {
   const { describe, it } = t;
   const { backend, lib, libUrl } = config;
   const { CompletionPort, PortClosedError } = lib;
   const STRESS = config.stressPackets ?? 1_000_000;
+  const RACE_ROUNDS = config.raceRounds ?? 20;
 
   const open = [];
   const makePort = (options = {}) => {
@@ -370,6 +371,65 @@ export function portSuite(t, config) {
         port.close().map((p) => p.completionKey),
         [1, 2, 3, 4, 5, 6, 7, 10],
       );
+    });
+
+    it(`loses and duplicates nothing when close() races posts and gets (${RACE_ROUNDS} rounds)`, async () => {
+      // Every key ends in exactly one place: delivered to a consumer, returned
+      // by close(), or never posted (its post threw PortClosedError).
+      const share = Math.max(2000, Math.floor(STRESS / 20));
+      for (let round = 0; round < RACE_ROUNDS; round++) {
+        const port = makePort({ concurrency: 2, capacity: 100 });
+        const control = newControl();
+        const seen = new SharedArrayBuffer(2 * share);
+        const posted = new SharedArrayBuffer(2 * share);
+        const consumers = [0, 1].map((index) =>
+          spawn(port, 'consumer', { control: control.buffer, seen, index, batch: index === 0 ? 0 : 8 }),
+        );
+        const producers = [0, 1].map((index) =>
+          spawn(port, 'postUntilClosed', { posted, from: index * share, count: share, index }),
+        );
+        // Close at a different point of the stream each round, while both sides run.
+        const at = 1 + ((round * 7919) % Math.floor(share / 2));
+        await until(() => Atomics.load(control, C_DONE) >= at, `${at} packets consumed`);
+        const returned = port.close();
+        await Promise.all(producers.map((p) => p.done));
+        const results = await Promise.all(consumers.map((c) => c.done));
+        for (const r of results) assert.equal(r.outOfOrder, 0, 'a consumer saw one producer out of order');
+        const where = new Uint8Array(seen);
+        for (const p of returned) where[p.completionKey] += 1;
+        const wasPosted = new Uint8Array(posted);
+        for (let key = 0; key < 2 * share; key++) {
+          if (where[key] !== wasPosted[key]) {
+            assert.fail(`round ${round}: key ${key} posted ${wasPosted[key]} time(s), delivered or returned ${where[key]} time(s)`);
+          }
+        }
+        // Returned packets are what was still queued, oldest first: per producer in order.
+        const last = [-1, -1];
+        for (const p of returned) {
+          assert.ok(p.completionKey > last[p.overlapped], 'close() returned one producer out of order');
+          last[p.overlapped] = p.completionKey;
+        }
+      }
+    });
+
+    it('never queues more than capacity, with posters racing to fill it', async () => {
+      // A power of two (the ring's own cells bound it) and not (the packet capacity back bounds it), 3 rounds each.
+      for (const capacity of [4096, 4096, 4096, 5000, 5000, 5000]) {
+        const port = makePort({ concurrency: 1, capacity });
+        const control = newControl();
+        const fillers = [0, 1, 2, 3].map((index) => spawn(port, 'fillUntilFull', { control: control.buffer, from: index * 10_000, index }));
+        await until(() => Atomics.load(control, C_ORDER) === 4, 'every filler at the start line');
+        Atomics.store(control, C_RELEASE, 1);
+        const counts = (await Promise.all(fillers.map((f) => f.done))).map((r) => r.count);
+        assert.equal(
+          counts.reduce((a, b) => a + b, 0),
+          capacity,
+          `capacity ${capacity}: posts accepted by 4 racing posters (${counts.join(' + ')})`,
+        );
+        assert.equal(port.stats().queued, capacity);
+        assert.equal(port.post(0, 0, 0), false);
+        assert.equal(port.close().length, capacity);
+      }
     });
 
     it(`delivers every packet exactly once: 4 producers, 4 consumers, ${STRESS.toLocaleString('en')} packets`, async () => {
