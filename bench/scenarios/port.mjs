@@ -50,11 +50,13 @@ async function portRun({ producers, consumers, batch, n }) {
   return { rate: (n / ms) * 1000, info: { ms, perConsumer: results.map((r) => r.count) } };
 }
 
-async function ringRun({ batch, n, strict = false }) {
+async function ringRun({ batch, n, strict = false, mpmc = false }) {
   const HDR = 80;
-  const sab = new SharedArrayBuffer(HDR * 4 + CAPACITY * 3 * 8);
+  // Header, packets, and (MPMC) one sequence number per cell, each free for its first lap.
+  const sab = new SharedArrayBuffer(HDR * 4 + CAPACITY * 3 * 8 + CAPACITY * 4);
+  new Int32Array(sab, HDR * 4 + CAPACITY * 3 * 8, CAPACITY).forEach((_, c, seqs) => (seqs[c] = c));
   const i32 = new Int32Array(sab);
-  const data = { sab, n, cap: CAPACITY, batch, strict };
+  const data = { sab, n, cap: CAPACITY, batch, strict, mpmc };
   const consumer = await startWorker(PRIM_WORKER, { role: 'ring-consumer', ...data });
   const producer = await startWorker(PRIM_WORKER, { role: 'ring-producer', ...data });
   const done = doneOf(consumer);
@@ -82,11 +84,12 @@ export default {
       {
         id: 'port-1to1',
         title: '(1a) Port handoff one by one, 1 producer → 1 consumer thread',
-        note: `Capacity ${CAPACITY} for port and ring alike. Port: ${n.toLocaleString('en-US')} packets; ring: ${ringN.toLocaleString('en-US')} items. The SPSC ring carries the same 3-number packets and publishes every item with its own store (batched: up to 64 per store): the ceiling. The one-by-one ring caches the other side's index and re-reads it only when the ring looks full or empty; the strict ring re-reads it for every item, the textbook ring DESIGN.md measured at ≈ 5 M/s.`,
+        note: `Capacity ${CAPACITY} for port and ring alike. Port: ${n.toLocaleString('en-US')} packets; ring: ${ringN.toLocaleString('en-US')} items. The SPSC ring carries the same 3-number packets and publishes every item with its own store (batched: up to 64 per store): the ceiling. The one-by-one ring caches the other side's index and re-reads it only when the ring looks full or empty; the strict ring re-reads it for every item, the textbook ring DESIGN.md measured at ≈ 5 M/s. The MPMC ring is Vyukov's bounded queue, the one under the port, bare: any queue that many threads may post to and take from pays a CAS to claim and a store to publish or free every item, twice the atomic read-modify-writes of an SPSC ring, so it bounds what a port can reach one by one.`,
         subjects: [
           portSubjects[0],
           { id: 'ring', label: 'SPSC ring, one by one', kind: 'primitive' },
           { id: 'ring-strict', label: 'SPSC ring, one by one, indices re-read per item', kind: 'primitive' },
+          { id: 'ring-mpmc', label: 'MPMC ring (Vyukov), one by one', kind: 'primitive' },
           portSubjects[1],
           { id: 'ring-batch', label: 'SPSC ring, batches ≤ 64', kind: 'primitive' },
         ],
@@ -101,6 +104,13 @@ export default {
             subject: 'get',
             against: 'ring-strict',
             label: "Port handoff one by one ≥ 50 % of the textbook ring (DESIGN's ≈ 5 M/s: each side re-reads the other's index per item)",
+            ratioAtLeast: 0.5,
+          },
+          {
+            metric: 'rate',
+            subject: 'get',
+            against: 'ring-mpmc',
+            label: 'Port handoff one by one ≥ 50 % of the bare MPMC ring (the port\'s own queue, without waiters, cap or packet objects)',
             ratioAtLeast: 0.5,
           },
         ],
@@ -127,6 +137,7 @@ export default {
   async measure(_caseId, subject, { n, ringN, producers, consumers }) {
     if (subject === 'ring') return ringRun({ batch: 1, n: ringN });
     if (subject === 'ring-strict') return ringRun({ batch: 1, n, strict: true });
+    if (subject === 'ring-mpmc') return ringRun({ batch: 1, n: ringN, mpmc: true });
     if (subject === 'ring-batch') return ringRun({ batch: 64, n: ringN });
     return portRun({ producers, consumers, batch: subject === 'getMany' ? 64 : 1, n });
   },
