@@ -88,25 +88,6 @@ const KNOWN = [
     wineOnly: true,
     reason: `the test keeps packets queued behind a running handler at the cap; Wine has no cap, so the waiters take them first (probe: ${evidence.capRunning} ran at once with concurrency 1)`,
   },
-  {
-    match: 'gives back the running slot of a worker that died',
-    reason:
-      'kernel rule: a thread that exits stops counting against the cap by itself, so the packet is not held back ' +
-      'waiting for releaseThread() (and Wine has no cap)',
-  },
-  {
-    match: 'requeues a packet handed to a thread that died before reading it',
-    reason:
-      "the stuck worker's getAsync is a GQCS on a libuv pool thread: the kernel dequeues the packet to it at once, and the " +
-      "library's accounting (waiting, running) is updated in the JS callback, which the worker's blocked event loop never runs; " +
-      'the packet cannot be put back at the head of a kernel queue',
-  },
-  {
-    match: 'removes the waiter of a terminated worker',
-    reason:
-      'a worker blocked in a native GetQueuedCompletionStatus cannot be terminated until the call returns (V8 cannot interrupt native code)',
-    timeout: 5_000,
-  },
 ];
 
 
