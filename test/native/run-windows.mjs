@@ -5,8 +5,9 @@
 // Runs, under node:test:
 //   1. the port suite (test/port/suite.mjs) — the same tests as the portable
 //      backend — with backend 'native';
-//   2. the native-only tests (test/native/handles.mjs): overlapped file I/O
-//      on associated handles, failures as packets, OVERLAPPED memory;
+//   2. the native-only tests (test/native/handles.mjs, sockets.mjs):
+//      overlapped file and socket I/O on associated handles, failures as
+//      packets, OVERLAPPED memory;
 //   3. a probe of the kernel rules themselves (test/native/probe.mjs), whose
 //      measurements are the evidence for every known difference below.
 //
@@ -37,6 +38,7 @@ threads.Worker = class TrackedWorker extends BaseWorker {
 syncBuiltinESMExports();
 const { portSuite } = await import('../port/suite.mjs');
 const { handleSuite } = await import('./handles.mjs');
+const { socketSuite } = await import('./sockets.mjs');
 const { probe } = await import('./probe.mjs');
 
 const libUrl = new URL('../../dist/index.js', import.meta.url).href;
@@ -125,6 +127,7 @@ portSuite(
   { backend: 'native', lib: trackedLib, libUrl, stressPackets: Number(process.env.IOCP_NATIVE_STRESS ?? 20_000) },
 );
 handleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)), after }, { lib: trackedLib, libUrl, realLib: lib });
+socketSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, libUrl });
 poolSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, backend: 'native' });
 
 /** Results, kept here too: the verdict (exit code) counts required tests only, and is printed plainly. */
