@@ -7,7 +7,8 @@
 //      backend — with backend 'native';
 //   2. the native-only tests (test/native/handles.mjs, sockets.mjs):
 //      overlapped file and socket I/O on associated handles, failures as
-//      packets, OVERLAPPED memory;
+//      packets, OVERLAPPED memory; and the native echo server example
+//      (test/native/echo-example.mjs) with several clients;
 //   3. a probe of the kernel rules themselves (test/native/probe.mjs), whose
 //      measurements are the evidence for every known difference below.
 //
@@ -39,6 +40,7 @@ syncBuiltinESMExports();
 const { portSuite } = await import('../port/suite.mjs');
 const { handleSuite } = await import('./handles.mjs');
 const { socketSuite } = await import('./sockets.mjs');
+const { echoExampleSuite } = await import('./echo-example.mjs');
 const { probe } = await import('./probe.mjs');
 
 const libUrl = new URL('../../dist/index.js', import.meta.url).href;
@@ -129,6 +131,7 @@ portSuite(
 handleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)), after }, { lib: trackedLib, libUrl, realLib: lib });
 socketSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, libUrl });
 poolSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, backend: 'native' });
+echoExampleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) });
 
 /** Results, kept here too: the verdict (exit code) counts required tests only, and is printed plainly. */
 const results = [];
