@@ -157,13 +157,13 @@ function checkHostPort(o: Record<string, unknown>, defaultHost: string, portRequ
 // At completion of an accept, on the dequeuing thread: make the new socket a
 // full socket (SO_UPDATE_ACCEPT_CONTEXT), or close it if the accept failed,
 // so a failed accept never leaks the socket it was accepting into.
-registerFinisher(OP_ACCEPT, (_w, _address, view, packet) => {
+registerFinisher(OP_ACCEPT, (_w, address, view, packet) => {
   const accepted = view.getBigUint64(B_SOCKET, true);
   if (accepted === 0n) return;
   const ws = winsock();
   if (packet.error === 0) {
     // optval points at the block's copy of the listening SOCKET (B_LISTENER).
-    if (ws.setsockopt(accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, _address + BigInt(B_LISTENER), 8) !== 0) {
+    if (ws.setsockopt(accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, address + BigInt(B_LISTENER), 8) !== 0) {
       packet.error = ws.WSAGetLastError();
     }
   }
@@ -250,7 +250,12 @@ export class NativeSocket {
     const p = internals(np);
     const ws = winsock();
     const s = BigInt(packet.socket);
-    associate(p, s, key);
+    try {
+      associate(p, s, key);
+    } catch (error) {
+      ws.closesocket(s); // the packet handed the socket over: nobody else will close it
+      throw error;
+    }
     return new NativeSocket(np, p, ws, s, key);
   }
 
