@@ -16,5 +16,6 @@ registerNativeBackend({
 
 export { NativeCompletionPort, type NativePortHandle } from './native-port.js';
 export { NativeFile, type OpenFileOptions } from './file.js';
+export { NativeSocket, type ConnectOptions, type ListenOptions, type NativeSocketHandle, type SocketOptions } from './socket.js';
 export type { IoCompletionPacket } from './overlapped.js';
 export { NativeBackendUnavailableError, nativeAvailable } from './win32.js';

@@ -4,12 +4,18 @@
  *
  *   0   OVERLAPPED          Internal, InternalHigh, Offset, OffsetHigh, hEvent (32 bytes)
  *   32  u32 magic           BLOCK_MAGIC while the block is live, 0 once freed
- *   36  u32 operation       OP_READ | OP_WRITE
+ *   36  u32 operation       OP_READ | OP_WRITE | OP_ACCEPT | OP_RECV | OP_SEND
  *   40  f64 id              the operation's identity, reported as packet.overlapped
  *   48  u32 error           a Win32 error the library recorded itself (an immediate failure it posted)
  *   52  u32 length          bytes of buffer
  *   56  u64 port            the port's handle, for sanity checks
- *   64  buffer              the I/O buffer (length bytes)
+ *   64  WSABUF              sockets: { u32 len; u32 pad; u64 buf } describing the buffer (WSARecv/WSASend)
+ *   80  u32 flags           sockets: WSARecv's lpFlags (in/out, so it must outlive the call)
+ *   84  u32 bytes           sockets: AcceptEx's lpdwBytesReceived (written only on synchronous completion)
+ *   88  u64 socket          accept: the SOCKET AcceptEx accepts into
+ *   96  u64 listener        accept: the listening SOCKET (setsockopt's SO_UPDATE_ACCEPT_CONTEXT value)
+ *   104 (reserved, zero)
+ *   128 buffer              the I/O buffer (length bytes)
  *
  * The OVERLAPPED is at offset 0, so the pointer the kernel hands back in a
  * completion packet is the block itself. The block is freed by whichever
@@ -20,10 +26,33 @@
 import type { Win32 } from './win32.js';
 import { HEAP_ZERO_MEMORY } from './win32.js';
 
-export const BLOCK_HEADER = 64;
+export const BLOCK_HEADER = 128;
 export const BLOCK_MAGIC = 0x504c564f; // 'OVLP'
 export const OP_READ = 1;
 export const OP_WRITE = 2;
+export const OP_ACCEPT = 3;
+export const OP_RECV = 4;
+export const OP_SEND = 5;
+const OP_NAMES: ReadonlyArray<IoCompletionPacket['operation'] | ''> = ['', 'read', 'write', 'accept', 'recv', 'send'];
+/** Offsets of the socket fields (see the layout above). */
+export const B_WSABUF = 64;
+export const B_FLAGS = 80;
+export const B_BYTES = 84;
+export const B_SOCKET = 88;
+export const B_LISTENER = 96;
+
+/**
+ * Per-operation work at completion that needs more than this module knows
+ * (an accepted socket must be updated, or closed if the accept failed):
+ * registered by the module that issues that operation (./socket.ts), run by
+ * whichever thread dequeues the packet, before the block is freed.
+ */
+export type Finisher = (w: Win32, address: bigint, view: DataView, packet: IoCompletionPacket) => void;
+const finishers: Array<Finisher | undefined> = [];
+
+export function registerFinisher(op: number, finisher: Finisher): void {
+  finishers[op] = finisher;
+}
 
 /** Canonical x64 user-mode addresses are below 2^47: only such values are ever treated as a block pointer. */
 export const USER_ADDRESS_LIMIT = 1n << 47n;
@@ -34,11 +63,20 @@ export interface IoCompletionPacket {
   completionKey: number;
   /** The operation's identity (the id returned by read()/write()). */
   overlapped: number;
-  /** 0 on success, else the Win32 error code (e.g. 38 ERROR_HANDLE_EOF). */
+  /**
+   * 0 on success, else the error: a Win32 code when the kernel completed the
+   * operation with a failure (e.g. 38 ERROR_HANDLE_EOF, 64 ERROR_NETNAME_DELETED,
+   * 995 ERROR_OPERATION_ABORTED), or the Winsock code of a socket call that
+   * failed at once (e.g. 10057 WSAENOTCONN, 10058 WSAESHUTDOWN).
+   */
   error: number;
-  operation: 'read' | 'write';
-  /** For a read: the bytes read (a copy; the native buffer is already freed). */
+  operation: 'read' | 'write' | 'accept' | 'recv' | 'send';
+  /** For a read or recv: the bytes received (a copy; the native buffer is already freed). A recv of 0 bytes without error: the peer closed. */
   data?: Uint8Array;
+  /** For a send that completed short: the bytes not sent (send them again, as the seed's BytesSend < BytesRecv loop does). */
+  unsent?: Uint8Array;
+  /** For an accept that succeeded: the accepted SOCKET's value (decimal); wrap it with NativeSocket.accepted(). */
+  socket?: string;
 }
 
 export function allocBlock(w: Win32, op: number, id: number, length: number, port: bigint): bigint {
@@ -103,12 +141,18 @@ export function completeBlock(
     completionKey,
     overlapped: id,
     error,
-    operation: op === OP_READ ? 'read' : 'write',
+    operation: OP_NAMES[op] || 'read',
   };
-  if (op === OP_READ) {
+  if (op === OP_READ || op === OP_RECV) {
     const n = Math.min(bytesTransferred, length);
     packet.data = n === 0 ? new Uint8Array(0) : new Uint8Array(w.view(address + BigInt(BLOCK_HEADER), n)).slice();
+  } else if (op === OP_SEND && bytesTransferred < length) {
+    packet.unsent = new Uint8Array(w.view(address + BigInt(BLOCK_HEADER + bytesTransferred), length - bytesTransferred)).slice();
   }
-  freeBlock(w, address);
+  try {
+    finishers[op]?.(w, address, v, packet);
+  } finally {
+    freeBlock(w, address);
+  }
   return packet;
 }

@@ -76,6 +76,16 @@ export function nativeAvailable(): boolean {
   }
 }
 
+/** koffi returns a uint64_t as a number when it fits in 53 bits: make handles and pointers BigInt always. */
+export function big(fn: any): any {
+  const wrapped: any = (...args: unknown[]) => BigInt(fn(...args));
+  wrapped.async = (...args: any[]) => {
+    const cb = args.pop();
+    fn.async(...args, (err: unknown, res: unknown) => cb(err, err ? res : BigInt(res as number)));
+  };
+  return wrapped;
+}
+
 function load(): Win32 {
   if (process.platform !== 'win32') {
     throw new NativeBackendUnavailableError(
@@ -98,15 +108,6 @@ function load(): Win32 {
   const k32 = koffi.load('kernel32.dll');
   const ntdll = koffi.load('ntdll.dll');
   const f = (lib: any, decl: string) => lib.func(decl);
-  // koffi returns a uint64_t as a number when it fits in 53 bits: make handles and pointers BigInt always.
-  const big = (fn: any) => {
-    const wrapped: any = (...args: unknown[]) => BigInt(fn(...args));
-    wrapped.async = (...args: any[]) => {
-      const cb = args.pop();
-      fn.async(...args, (err: unknown, res: unknown) => cb(err, err ? res : BigInt(res as number)));
-    };
-    return wrapped;
-  };
   const HANDLE = 'uint64_t';
   let NtQueryIoCompletion: Win32['NtQueryIoCompletion'];
   try {

@@ -5,8 +5,10 @@
 // Runs, under node:test:
 //   1. the port suite (test/port/suite.mjs) — the same tests as the portable
 //      backend — with backend 'native';
-//   2. the native-only tests (test/native/handles.mjs): overlapped file I/O
-//      on associated handles, failures as packets, OVERLAPPED memory;
+//   2. the native-only tests (test/native/handles.mjs, sockets.mjs):
+//      overlapped file and socket I/O on associated handles, failures as
+//      packets, OVERLAPPED memory; and the native echo server example
+//      (test/native/echo-example.mjs) with several clients;
 //   3. a probe of the kernel rules themselves (test/native/probe.mjs), whose
 //      measurements are the evidence for every known difference below.
 //
@@ -37,6 +39,8 @@ threads.Worker = class TrackedWorker extends BaseWorker {
 syncBuiltinESMExports();
 const { portSuite } = await import('../port/suite.mjs');
 const { handleSuite } = await import('./handles.mjs');
+const { socketSuite } = await import('./sockets.mjs');
+const { echoExampleSuite } = await import('./echo-example.mjs');
 const { probe } = await import('./probe.mjs');
 
 const libUrl = new URL('../../dist/index.js', import.meta.url).href;
@@ -88,25 +92,6 @@ const KNOWN = [
     wineOnly: true,
     reason: `the test keeps packets queued behind a running handler at the cap; Wine has no cap, so the waiters take them first (probe: ${evidence.capRunning} ran at once with concurrency 1)`,
   },
-  {
-    match: 'gives back the running slot of a worker that died',
-    reason:
-      'kernel rule: a thread that exits stops counting against the cap by itself, so the packet is not held back ' +
-      'waiting for releaseThread() (and Wine has no cap)',
-  },
-  {
-    match: 'requeues a packet handed to a thread that died before reading it',
-    reason:
-      "the stuck worker's getAsync is a GQCS on a libuv pool thread: the kernel dequeues the packet to it at once, and the " +
-      "library's accounting (waiting, running) is updated in the JS callback, which the worker's blocked event loop never runs; " +
-      'the packet cannot be put back at the head of a kernel queue',
-  },
-  {
-    match: 'removes the waiter of a terminated worker',
-    reason:
-      'a worker blocked in a native GetQueuedCompletionStatus cannot be terminated until the call returns (V8 cannot interrupt native code)',
-    timeout: 5_000,
-  },
 ];
 
 
@@ -144,7 +129,9 @@ portSuite(
   { backend: 'native', lib: trackedLib, libUrl, stressPackets: Number(process.env.IOCP_NATIVE_STRESS ?? 20_000) },
 );
 handleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)), after }, { lib: trackedLib, libUrl, realLib: lib });
+socketSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, libUrl });
 poolSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, backend: 'native' });
+echoExampleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) });
 
 /** Results, kept here too: the verdict (exit code) counts required tests only, and is printed plainly. */
 const results = [];
