@@ -126,7 +126,7 @@ const trackedLib = { ...lib, CompletionPort: TrackedCompletionPort };
 portSuite(
   { describe, it: markedIt, after },
   // 1,000,000 packets at Wine's ~20k/s would take minutes; the exactly-once check is the same at 20,000.
-  { backend: 'native', lib: trackedLib, libUrl, stressPackets: Number(process.env.IOCP_NATIVE_STRESS ?? 20_000) },
+  { backend: 'native', lib: trackedLib, libUrl, stressPackets: Number(process.env.IOCP_NATIVE_STRESS ?? 20_000), raceRounds: Number(process.env.IOCP_NATIVE_RACE_ROUNDS ?? 5) },
 );
 handleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)), after }, { lib: trackedLib, libUrl, realLib: lib });
 socketSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, libUrl });
