@@ -49,10 +49,11 @@ import {
   S_ENQ,
   S_FRONT_COUNT,
   S_FRONT_HEAD,
+  LOCK_CONTENDED,
   S_LOCK,
-  S_LOCK_OWNER,
   S_RUNNING,
   S_THREADS,
+  S_VOID,
   S_WAITING,
   SLEEPING,
   SLOT_WORDS,
@@ -98,8 +99,13 @@ const LOCK_SPIN = 200;
 const MAX_CAPACITY = 1 << 24;
 const MAX_THREADS_LIMIT = 1 << 16;
 
-/** Tag written into S_LOCK_OWNER by the lock holder: never 0, so 0 means "no known holder". */
-const MY_TAG = threadId + 1;
+/**
+ * What this thread writes into S_LOCK to hold it: its threadId + 1, shifted
+ * past LOCK_CONTENDED. Never 0 (free), and it names the holder in the same
+ * word and the same CAS that takes the lock, so a holder that dies at any
+ * point is known (releaseThread takes the lock over).
+ */
+const MY_LOCK = (threadId + 1) * 2;
 
 function keepAlive(): void {}
 
@@ -122,6 +128,17 @@ const NONE = -2;
 const NO_WAIT = 0;
 /** Iterations close() spins on a claimed cell before it sleeps between looks. */
 const PUBLISH_SPIN = 1000;
+/**
+ * How long a claim on a ring cell may stay unfinished before it is taken to
+ * belong to a dead thread (layout.ts I8). A live thread finishes one within
+ * nanoseconds; only a thread stopped between its claim and its publish (or
+ * free) leaves one for good.
+ */
+const ABANDONED_CLAIM_MS = 100;
+/** How long releaseThread() waits on a lock held without a pause by one other thread before it takes the holder for dead. */
+const ABANDONED_LOCK_MS = 1000;
+/** bytesTransferred of a VOID cell: a position whose poster died before publishing (never a valid uint32). */
+const VOID = -1;
 
 /** Passed through the constructor by from(): attaching must not create a new buffer. */
 const ATTACH = Symbol('attach');
@@ -527,26 +544,36 @@ export class CompletionPort {
     const i32 = this.#i32;
     const f64 = this.#f64;
     const front = this.#checkIndex('S_FRONT_COUNT', i32[S_FRONT_COUNT]!, this.#geo.maxThreads + 1);
-    const count = front + ((end - start) & POS_MASK);
-    if (count > this.#capacity + this.#geo.maxThreads) this.#fail(new PortCorruptedError(`${count} packets queued at close`));
-    this.#ensureScratch(count);
+    const inRing = (end - start) & POS_MASK;
+    if (inRing > this.#capacity) this.#fail(new PortCorruptedError(`${inRing} ring positions queued at close`));
+    this.#ensureScratch(front + inRing);
     const scratch = this.#scratch;
     let s = 0;
     for (let n = 0; n < front; n++, s += PACKET_F64) this.#takeFront(s);
-    for (let pos = start; pos !== end; pos = (pos + 1) & POS_MASK, s += PACKET_F64) {
+    let deadline = 0;
+    for (let pos = start; pos !== end; pos = (pos + 1) & POS_MASK) {
       const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
       const published = (pos + 1) & POS_MASK;
       for (let spin = 0; Atomics.load(i32, cell) !== published; spin++) {
-        if (spin >= PUBLISH_SPIN) this.#pause();
+        if (spin < PUBLISH_SPIN) continue;
+        // Claimed before the close and not yet published: wait for its poster,
+        // unless it stays unpublished so long that its poster must be dead.
+        if (deadline === 0) deadline = performance.now() + ABANDONED_CLAIM_MS;
+        if (performance.now() > deadline) break;
+        this.#pause();
       }
+      if (Atomics.load(i32, cell) !== published) continue; // a dead poster's position: no packet
       const f = (cell + C_PAYLOAD) >> 1;
+      if (f64[f] === VOID) continue;
       scratch[s] = f64[f]!;
       scratch[s + 1] = f64[f + 1]!;
       scratch[s + 2] = f64[f + 2]!;
+      s += PACKET_F64;
       Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
     }
     Atomics.store(i32, S_DEQ, end | CLOSED_BIT);
-    return count;
+    Atomics.store(i32, S_VOID, 0);
+    return s / PACKET_F64;
   }
 
   /** Sleeps 50 µs (close() waiting for a preempted poster to publish). */
@@ -625,23 +652,30 @@ export class CompletionPort {
   }
 
   #lock(): void {
-    if (Atomics.compareExchange(this.#i32, S_LOCK, 0, 1) !== 0) this.#lockSlow();
-    this.#i32[S_LOCK_OWNER] = MY_TAG;
+    if (Atomics.compareExchange(this.#i32, S_LOCK, 0, MY_LOCK) !== 0) this.#lockSlow();
   }
 
   #lockSlow(): void {
     const i32 = this.#i32;
     for (let i = 0; i < LOCK_SPIN; i++) {
-      if (Atomics.load(i32, S_LOCK) === 0 && Atomics.compareExchange(i32, S_LOCK, 0, 1) === 0) return;
+      if (Atomics.load(i32, S_LOCK) === 0 && Atomics.compareExchange(i32, S_LOCK, 0, MY_LOCK) === 0) return;
     }
-    // Drepper's mutex: 2 means "held, maybe with sleepers", so unlock knows to notify.
-    while (Atomics.exchange(i32, S_LOCK, 2) !== 0) Atomics.wait(i32, S_LOCK, 2);
+    // Drepper's mutex, with the holder's tag in the word: LOCK_CONTENDED means
+    // "maybe sleepers", so unlock knows to notify. Having slept, we take the
+    // lock marked contended, since others may still sleep.
+    for (;;) {
+      const seen = Atomics.load(i32, S_LOCK);
+      if (seen === 0) {
+        if (Atomics.compareExchange(i32, S_LOCK, 0, MY_LOCK | LOCK_CONTENDED) === 0) return;
+      } else if ((seen & LOCK_CONTENDED) !== 0 || Atomics.compareExchange(i32, S_LOCK, seen, seen | LOCK_CONTENDED) === seen) {
+        Atomics.wait(i32, S_LOCK, seen | LOCK_CONTENDED);
+      }
+    }
   }
 
   #unlock(): void {
     const i32 = this.#i32;
-    i32[S_LOCK_OWNER] = 0;
-    if (Atomics.exchange(i32, S_LOCK, 0) === 2) Atomics.notify(i32, S_LOCK, 1);
+    if ((Atomics.exchange(i32, S_LOCK, 0) & LOCK_CONTENDED) !== 0) Atomics.notify(i32, S_LOCK, 1);
   }
 
   #ensureRegistered(): number {
@@ -716,7 +750,12 @@ export class CompletionPort {
           const completionKey = f64[f + 1]!;
           const overlapped = f64[f + 2]!;
           Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
-          return { bytesTransferred: num(bytesTransferred), completionKey: num(completionKey), overlapped: num(overlapped) };
+          if (bytesTransferred !== VOID) {
+            return { bytesTransferred: num(bytesTransferred), completionKey: num(completionKey), overlapped: num(overlapped) };
+          }
+          Atomics.sub(i32, S_VOID, 1); // a dead poster's position: nothing to deliver, take the next
+          pos = Atomics.load(i32, S_DEQ);
+          continue;
         }
         pos = seen; // another taker claimed pos first
       } else if (dif < 0) {
@@ -746,7 +785,10 @@ export class CompletionPort {
           scratch[s + 1] = f64[f + 1]!;
           scratch[s + 2] = f64[f + 2]!;
           Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
-          return true;
+          if (scratch[s] !== VOID) return true;
+          Atomics.sub(i32, S_VOID, 1);
+          pos = Atomics.load(i32, S_DEQ);
+          continue;
         }
         pos = seen;
       } else if (dif < 0) {
@@ -800,7 +842,8 @@ export class CompletionPort {
   /** Lock held. Packets queued: FRONT plus the RING's claimed positions. */
   #queuedLocked(): number {
     const i32 = this.#i32;
-    return i32[S_FRONT_COUNT]! + (((Atomics.load(i32, S_ENQ) & POS_MASK) - (Atomics.load(i32, S_DEQ) & POS_MASK)) & POS_MASK);
+    const positions = ((Atomics.load(i32, S_ENQ) & POS_MASK) - (Atomics.load(i32, S_DEQ) & POS_MASK)) & POS_MASK;
+    return i32[S_FRONT_COUNT]! + Math.max(0, positions - Atomics.load(i32, S_VOID));
   }
 
   #scratchPacket(s: number): CompletionPacket {
@@ -1079,17 +1122,155 @@ export class CompletionPort {
   }
 
   /**
+   * releaseThread's lock. Returns true if it inherited the lock from a dead
+   * holder — the thread being released, or another that held it without a
+   * pause for ABANDONED_LOCK_MS (a live holder keeps it for a microsecond;
+   * this one must have died too, and its own exit may not have been reported
+   * yet: waiting for it would hang the caller, say a pool handling the exit
+   * of two workers terminated at once).
+   */
+  #lockOrInherit(deadTag: number): boolean {
+    const i32 = this.#i32;
+    let holder = 0;
+    let since = 0;
+    for (let spin = 0; ; spin++) {
+      const held = Atomics.load(i32, S_LOCK);
+      if (held === 0) {
+        if (Atomics.compareExchange(i32, S_LOCK, 0, MY_LOCK) === 0) return false;
+        continue;
+      }
+      const tag = held >> 1;
+      if (tag !== holder) {
+        holder = tag;
+        since = performance.now();
+      }
+      const inherit = tag === deadTag || (spin >= LOCK_SPIN && performance.now() - since > ABANDONED_LOCK_MS);
+      // We inherit its sleepers too, so the contended mark stays.
+      if (inherit && Atomics.compareExchange(i32, S_LOCK, held, MY_LOCK | (held & LOCK_CONTENDED)) === held) return true;
+      if (spin >= LOCK_SPIN) this.#pause();
+    }
+  }
+
+  /**
+   * Lock inherited from a thread that died holding it (worker.terminate()
+   * stops a thread at any call). It may have stopped between two writes that
+   * belong together; rebuild the words that summarise the slots from the
+   * slots themselves:
+   *  - the waiter stack (I3): keep the entries that are waiting slots, once
+   *    each, in order; a waiting slot missing from it (a push or pop cut in
+   *    half) goes back at the bottom, as the oldest waiter;
+   *  - S_RUNNING = the sum of W_RUNNING (I5), S_THREADS = the THREAD slots.
+   * A packet the dead thread had taken off the ring and not yet handed over
+   * died with it, as it would have after any get.
+   */
+  #repairAfterDeath(): void {
+    const i32 = this.#i32;
+    const maxThreads = this.#geo.maxThreads;
+    const isWaiting = (slot: number): boolean => {
+      const state = Atomics.load(i32, this.#slotWord(slot, W_STATE));
+      return i32[this.#slotWord(slot, W_KIND)] !== FREE && (state === WAITING || state === SLEEPING);
+    };
+    const depth = Math.min(Math.max(i32[S_WAITING]!, 0), maxThreads);
+    const kept: number[] = [];
+    const seen = new Set<number>();
+    for (let i = 0; i < depth; i++) {
+      const slot = i32[STACK_BASE + i]!;
+      if (slot >>> 0 === slot && slot < maxThreads && !seen.has(slot) && isWaiting(slot)) {
+        kept.push(slot);
+        seen.add(slot);
+      }
+    }
+    const stack: number[] = [];
+    let running = 0;
+    let threads = 0;
+    for (let slot = 0; slot < maxThreads; slot++) {
+      if (!seen.has(slot) && isWaiting(slot)) stack.push(slot);
+      if (i32[this.#slotWord(slot, W_KIND)] === THREAD) {
+        running += i32[this.#slotWord(slot, W_RUNNING)]!;
+        threads++;
+      }
+    }
+    for (const slot of kept) stack.push(slot);
+    for (let i = 0; i < stack.length; i++) i32[STACK_BASE + i] = stack[i]!;
+    Atomics.store(i32, S_WAITING, stack.length);
+    Atomics.store(i32, S_RUNNING, running);
+    i32[S_THREADS] = threads;
+  }
+
+  /**
+   * Lock held, after a thread died. Finds ring cells whose claim was never
+   * finished — a poster's (claimed, not published) or a taker's (claimed,
+   * not freed) — waits up to ABANDONED_CLAIM_MS for live threads to finish
+   * theirs, and finishes the rest for the dead:
+   *  - a poster's position is published as VOID (takers skip it, S_VOID
+   *    counts it so stats() stays exact): its post() never returned;
+   *  - a taker's packet never reached its caller: it is requeued in FRONT
+   *    (or handed to the caller in `abandoned` if the port is closed), and
+   *    the cell is freed.
+   * Returns the number of packets requeued. Costs one pass over the ring,
+   * only when releaseThread() is called.
+   */
+  #repairRing(abandoned: CompletionPacket[]): number {
+    const i32 = this.#i32;
+    const f64 = this.#f64;
+    const size = this.#ringSize;
+    const enq = Atomics.load(i32, S_ENQ) & POS_MASK;
+    const deq = Atomics.load(i32, S_DEQ) & POS_MASK;
+    // A cell's position now is the one in [deq − size, enq) that maps to it.
+    const unfinished = (): number[] => {
+      const found: number[] = [];
+      for (let back = 1; back <= size; back++) {
+        const pos = (deq - back) & POS_MASK; // taken positions: their cells must be freed
+        if (Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS) === ((pos + 1) & POS_MASK)) found.push(pos);
+      }
+      for (let pos = deq; pos !== enq; pos = (pos + 1) & POS_MASK) {
+        if (Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS) === pos) found.push(pos); // claimed, unpublished
+      }
+      return found;
+    };
+    let stuck = unfinished();
+    const deadline = performance.now() + ABANDONED_CLAIM_MS;
+    while (stuck.length > 0 && performance.now() < deadline) {
+      this.#pause();
+      stuck = stuck.filter((pos) => {
+        const seq = Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS);
+        return pos === deq || ((pos - deq) & POS_MASK) < ((enq - deq) & POS_MASK) ? seq === pos : seq === ((pos + 1) & POS_MASK);
+      });
+    }
+    let requeued = 0;
+    for (const pos of stuck) {
+      const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
+      const f = (cell + C_PAYLOAD) >> 1;
+      const taken = ((pos - deq) & POS_MASK) >= ((enq - deq) & POS_MASK);
+      if (!taken) {
+        f64[f] = VOID;
+        Atomics.add(i32, S_VOID, 1);
+        Atomics.store(i32, cell, (pos + 1) & POS_MASK);
+      } else {
+        if (f64[f] !== VOID) {
+          if (i32[S_CLOSED] !== 0) {
+            abandoned.push({ bytesTransferred: num(f64[f]!), completionKey: num(f64[f + 1]!), overlapped: num(f64[f + 2]!) });
+          } else {
+            this.#requeueFront(f64[f]!, f64[f + 1]!, f64[f + 2]!);
+            requeued++;
+          }
+        } else {
+          Atomics.sub(i32, S_VOID, 1);
+        }
+        Atomics.store(i32, cell, (pos + size) & POS_MASK);
+      }
+    }
+    return requeued;
+  }
+
+  /**
    * Frees every slot that `match` selects. If the lock is held by the dead
    * thread itself (it ended inside a port call), takes the lock over.
    */
   #release(match: (slot: number) => boolean, deadTag: number): ReleasedThread {
     const i32 = this.#i32;
-    if (deadTag !== 0 && Atomics.load(i32, S_LOCK) !== 0 && Atomics.load(i32, S_LOCK_OWNER) === deadTag) {
-      // The holder is gone and can never unlock: we inherit its lock.
-      i32[S_LOCK_OWNER] = MY_TAG;
-    } else {
-      this.#lock();
-    }
+    if (deadTag === 0) this.#lock();
+    else if (this.#lockOrInherit(deadTag)) this.#repairAfterDeath();
     let running = 0;
     let waiters = 0;
     let requeued = 0;
@@ -1124,6 +1305,9 @@ export class CompletionPort {
         i32[this.#slotWord(slot, W_RUNNING)] = 0;
         i32[kindWord] = FREE;
       }
+    // A thread that died between claiming a ring cell and finishing with it
+    // left the cell claimed for good (I8): finish it for the dead.
+    if (deadTag !== 0) requeued += this.#repairRing(abandoned);
     const wake = this.#dispatch();
     this.#unlock();
     this.#notifyAll(wake);

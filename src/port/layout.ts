@@ -16,16 +16,17 @@
  *                              H_CONCURRENCY  5           the cap on running threads (≥ 1)
  *                              H_SPIN         6           default spin iterations before sleeping
  *                              H_BYTE_LENGTH  7           total byteLength (checked by from())
- *  64   STATE (64 B)           S_LOCK        16           mutex: 0 free, 1 held, 2 held + sleepers
+ *  64   STATE (64 B)           S_LOCK        16           mutex: 0 free, else holder's (threadId + 1) · 2,
+ *                                                         | LOCK_CONTENDED (1) if it may have sleepers
  *                              S_CLOSED      17           0 open, 1 closed (written under lock)
  *                              S_FRONT_HEAD  18           FRONT index of the oldest requeued packet
  *                              S_FRONT_COUNT 19           packets in FRONT (requeued by releaseThread)
  *                              S_RUNNING     20           threads that count as running
  *                              S_WAITING     21           depth of the waiter stack
  *                              S_THREADS     22           slots of kind THREAD in use
- *                              S_LOCK_OWNER  23           threadId + 1 of the lock holder, 0 if unknown
  *  128  ENQUEUE (64 B)         S_ENQ         32           next ring position to fill   | CLOSED_BIT
  *  192  DEQUEUE (64 B)         S_DEQ         48           next ring position to take   | CLOSED_BIT
+ *                              S_VOID        49           VOID cells in the ring (I8)
  *  256  WAITER STACK           maxThreads words           slot indices; [0] oldest waiter,
  *                                                         [waiting-1] the newest (released first)
  *  ...  SLOTS (64 B each,      per slot i at word base = slotBase + 16·i:
@@ -91,17 +92,25 @@
  *      takers alike. After it no position is claimed; close() takes what is
  *      queued and returns it, and every waiter that was on the stack has
  *      W_STATE = CLOSED.
- *  I8  Between claiming a position (its CAS) and publishing or freeing its
- *      cell (the C_SEQ store) the code makes no call and allocates nothing,
- *      and has no loop: V8 delivers worker.terminate() only at calls and
- *      loop back-edges, so a terminated thread never leaves a claimed cell
- *      behind to block the ring.
+ *  I8  Every claim is finished: a claimed position is published (poster) or
+ *      freed (taker). Between the CAS and the C_SEQ store the code makes no
+ *      call, allocates nothing and has no loop, so a live thread finishes
+ *      within nanoseconds. A thread stopped there by worker.terminate()
+ *      (V8 can stop it even inside that window: the port's test suite does)
+ *      never finishes, and its claim would block the ring for good; so
+ *      releaseThread() looks for claims still unfinished after
+ *      ABANDONED_CLAIM_MS and finishes them for the dead: a poster's position
+ *      becomes VOID (bytesTransferred = -1, counted in S_VOID, skipped by
+ *      takers), a taker's packet is requeued in FRONT. close() likewise stops
+ *      waiting for an unpublished position after that time.
  *
- * S_LOCK_OWNER lets the owner of a worker that died inside a port call take
- * the lock over (`releaseThread`) instead of waiting on it forever.
+ * S_LOCK names its holder in the word the acquiring CAS writes, so the owner
+ * of a worker that died inside a port call, at any instruction, can take the
+ * lock over (`releaseThread`) instead of waiting on it forever.
  *
  * Words written outside the lock: S_ENQ, S_DEQ and C_SEQ (the RING protocol
- * above), the S_DEQ CLOSED_BIT (I7), and W_STATE of a slot that is *not* on
+ * above), the S_DEQ CLOSED_BIT (I7), S_VOID (a taker that skips a VOID cell
+ * counts it down), and W_STATE of a slot that is *not* on
  * the stack, by the thread that owns the slot (WAITING → SLEEPING with a CAS
  * before it sleeps, HANDED/CLOSED → IDLE after it has read its mailbox).
  */
@@ -127,11 +136,14 @@ export const S_FRONT_COUNT = 19;
 export const S_RUNNING = 20;
 export const S_WAITING = 21;
 export const S_THREADS = 22;
-export const S_LOCK_OWNER = 23;
+/** S_LOCK bit: a thread may be asleep on the lock (unlock notifies). */
+export const LOCK_CONTENDED = 1;
 
 // Ring positions: each on its own cache line, written by one side only.
 export const S_ENQ = 32;
 export const S_DEQ = 48;
+/** VOID cells in the ring: positions of posters that died before publishing (see I8); on the S_DEQ line. */
+export const S_VOID = 49;
 /** Positions count modulo 2^30; bit 30 of S_ENQ / S_DEQ means closed. */
 export const POS_MASK = 0x3fffffff;
 export const CLOSED_BIT = 0x40000000;

@@ -587,6 +587,40 @@ export function portSuite(t, config) {
         port.post(0, 5, 0);
         assert.equal(port.get(0).completionKey, 5);
       });
+
+      it(`terminating threads in the middle of post() and get() never blocks the ring or the lock (${RACE_ROUNDS} rounds)`, async () => {
+        // layout.ts I8: between claiming a ring position and publishing or
+        // freeing its cell there is no point where V8 can stop a thread. If
+        // there were, a terminated thread would leave a cell claimed forever
+        // and every later packet stuck behind it.
+        for (let round = 0; round < RACE_ROUNDS; round++) {
+          const port = makePort({ concurrency: 2, capacity: 64 });
+          const control = newControl();
+          const agents = [0, 1, 2].map((index) => spawn(port, 'churn', { control: control.buffer, index }));
+          const at = 2048 * (1 + (round % 5));
+          await until(() => Atomics.load(control, C_DONE) >= at, `${at} operations`);
+          // Mostly one at a time, as a pool does when a worker exits (the
+          // others keep running meanwhile); every 4th round all at once, so the
+          // lock may be held by a dead thread other than the one released first.
+          // A thread may die inside the port's lock or holding a running slot,
+          // and releaseThread gives it all back.
+          if (round % 4 === 3) await Promise.all(agents.map((a) => a.worker.terminate()));
+          for (const a of agents) {
+            await a.worker.terminate();
+            port.releaseThread(a.threadId);
+          }
+          const stats = port.stats();
+          assert.deepEqual([stats.running, stats.waiting, stats.threads], [0, 0, 0], `round ${round}: released`);
+          let left = 0;
+          while (port.get(0) !== null) left++;
+          assert.equal(left, stats.queued, `round ${round}: every queued packet can be taken`);
+          for (let i = 0; i < 200; i++) {
+            assert.equal(port.post(0, i, 0), true, `round ${round}: post ${i} after the terminations`);
+            assert.equal(port.get(0)?.completionKey, i, `round ${round}: get ${i} after the terminations`);
+          }
+          port.detach();
+        }
+      });
     } else {
       // The native backend: the kernel stops counting a thread that exits, and
       // a packet it dequeued (or a wait it is blocked in) is that thread's.
