@@ -134,7 +134,7 @@ const PUBLISH_SPIN = 1000;
  * nanoseconds; only a thread stopped between its claim and its publish (or
  * free) leaves one for good.
  */
-const ABANDONED_CLAIM_MS = 100;
+const ABANDONED_CLAIM_MS = 1000;
 /** How long releaseThread() waits on a lock held without a pause by one other thread before it takes the holder for dead. */
 const ABANDONED_LOCK_MS = 1000;
 /** bytesTransferred of a VOID cell: a position whose poster died before publishing (never a valid uint32). */
@@ -550,10 +550,10 @@ export class CompletionPort {
     const scratch = this.#scratch;
     let s = 0;
     for (let n = 0; n < front; n++, s += PACKET_F64) this.#takeFront(s);
-    let deadline = 0;
     for (let pos = start; pos !== end; pos = (pos + 1) & POS_MASK) {
       const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
       const published = (pos + 1) & POS_MASK;
+      let deadline = 0; // per position: each claim gets the full time
       for (let spin = 0; Atomics.load(i32, cell) !== published; spin++) {
         if (spin < PUBLISH_SPIN) continue;
         // Claimed before the close and not yet published: wait for its poster,
@@ -842,7 +842,9 @@ export class CompletionPort {
   /** Lock held. Packets queued: FRONT plus the RING's claimed positions. */
   #queuedLocked(): number {
     const i32 = this.#i32;
-    const positions = ((Atomics.load(i32, S_ENQ) & POS_MASK) - (Atomics.load(i32, S_DEQ) & POS_MASK)) & POS_MASK;
+    // S_DEQ first: S_ENQ only grows, so the S_ENQ read after it is never behind it.
+    const deq = Atomics.load(i32, S_DEQ) & POS_MASK;
+    const positions = ((Atomics.load(i32, S_ENQ) & POS_MASK) - deq) & POS_MASK;
     return i32[S_FRONT_COUNT]! + Math.max(0, positions - Atomics.load(i32, S_VOID));
   }
 
@@ -936,9 +938,13 @@ export class CompletionPort {
     this.#f64[m + 2] = overlapped;
     const owner = this.#checkIndex('slot owner', i32[base + W_OWNER]!, this.#geo.maxThreads);
     const ownerRunning = this.#slotWord(owner, W_RUNNING);
+    // HANDED before the count: a holder that dies in between leaves a thread
+    // counted one short (it gives back nothing it does not hold), never a
+    // waiter counted as running that is never woken.
+    const was = Atomics.exchange(i32, base + W_STATE, HANDED);
     i32[ownerRunning] = i32[ownerRunning]! + 1;
     Atomics.add(i32, S_RUNNING, 1);
-    return Atomics.exchange(i32, base + W_STATE, HANDED);
+    return was;
   }
 
   /**
@@ -1131,19 +1137,28 @@ export class CompletionPort {
    */
   #lockOrInherit(deadTag: number): boolean {
     const i32 = this.#i32;
-    let holder = 0;
+    let last = 0;
     let since = 0;
     for (let spin = 0; ; spin++) {
       const held = Atomics.load(i32, S_LOCK);
       if (held === 0) {
+        last = 0;
         if (Atomics.compareExchange(i32, S_LOCK, 0, MY_LOCK) === 0) return false;
         continue;
       }
-      const tag = held >> 1;
-      if (tag !== holder) {
-        holder = tag;
+      if ((held & LOCK_CONTENDED) === 0) {
+        // Marked, the word changes if its holder lets go and takes it again
+        // between our looks (a fresh take is unmarked), so a busy live holder
+        // is never mistaken for a dead one; and its unlock notifies.
+        Atomics.compareExchange(i32, S_LOCK, held, held | LOCK_CONTENDED);
+        continue;
+      }
+      if (held !== last) {
+        // A new holder, or the same one again after a release: the clock restarts.
+        last = held;
         since = performance.now();
       }
+      const tag = held >> 1;
       const inherit = tag === deadTag || (spin >= LOCK_SPIN && performance.now() - since > ABANDONED_LOCK_MS);
       // We inherit its sleepers too, so the contended mark stays.
       if (inherit && Atomics.compareExchange(i32, S_LOCK, held, MY_LOCK | (held & LOCK_CONTENDED)) === held) return true;
@@ -1214,8 +1229,12 @@ export class CompletionPort {
     const i32 = this.#i32;
     const f64 = this.#f64;
     const size = this.#ringSize;
-    const enq = Atomics.load(i32, S_ENQ) & POS_MASK;
+    // S_DEQ first: S_ENQ only grows, so the S_ENQ read after it is never behind it
+    // (read the other way round, a post and a get in between would make deq pass enq).
     const deq = Atomics.load(i32, S_DEQ) & POS_MASK;
+    const enq = Atomics.load(i32, S_ENQ) & POS_MASK;
+    // Posts and gets by live threads between the two reads only add positions
+    // that finish on their own; every claim of a dead thread is inside the range.
     // A cell's position now is the one in [deq − size, enq) that maps to it.
     const unfinished = (): number[] => {
       const found: number[] = [];
@@ -1228,15 +1247,17 @@ export class CompletionPort {
       }
       return found;
     };
+    const stillUnfinished = (pos: number): boolean => {
+      const seq = Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS);
+      return ((pos - deq) & POS_MASK) < ((enq - deq) & POS_MASK) ? seq === pos : seq === ((pos + 1) & POS_MASK);
+    };
     let stuck = unfinished();
     const deadline = performance.now() + ABANDONED_CLAIM_MS;
     while (stuck.length > 0 && performance.now() < deadline) {
       this.#pause();
-      stuck = stuck.filter((pos) => {
-        const seq = Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS);
-        return pos === deq || ((pos - deq) & POS_MASK) < ((enq - deq) & POS_MASK) ? seq === pos : seq === ((pos + 1) & POS_MASK);
-      });
+      stuck = stuck.filter(stillUnfinished);
     }
+    stuck = stuck.filter(stillUnfinished); // a last look: our own pauses count against the deadline too
     let requeued = 0;
     for (const pos of stuck) {
       const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
@@ -1311,6 +1332,16 @@ export class CompletionPort {
     const wake = this.#dispatch();
     this.#unlock();
     this.#notifyAll(wake);
+    if (deadTag !== 0) {
+      // The dead thread may have died between an unlock and its notify: wake
+      // every lock sleeper and every slot that was handed a packet or closed.
+      // Each wait re-checks its word, so a spare wake-up costs nothing.
+      Atomics.notify(i32, S_LOCK);
+      for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
+        const state = Atomics.load(i32, this.#slotWord(slot, W_STATE));
+        if (state === HANDED || state === CLOSED) Atomics.notify(i32, this.#slotWord(slot, W_STATE));
+      }
+    }
     return { running, waiters, requeued, abandoned };
   }
 }
