@@ -734,39 +734,14 @@ export class CompletionPort {
    * Returns null when none is published yet, or the port is closed.
    */
   #dequeue(): CompletionPacket | null {
-    const i32 = this.#i32;
-    let pos = Atomics.load(i32, S_DEQ);
-    for (;;) {
-      if (pos >= CLOSED_BIT) return null;
-      const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
-      const dif = ((Atomics.load(i32, cell) - pos - 1) << 2) >> 2;
-      if (dif === 0) {
-        const seen = Atomics.compareExchange(i32, S_DEQ, pos, (pos + 1) & POS_MASK);
-        if (seen === pos) {
-          // I8: from the claim to the free, no call, no allocation, no loop.
-          const f = (cell + C_PAYLOAD) >> 1;
-          const f64 = this.#f64;
-          const bytesTransferred = f64[f]!;
-          const completionKey = f64[f + 1]!;
-          const overlapped = f64[f + 2]!;
-          Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
-          if (bytesTransferred !== VOID) {
-            return { bytesTransferred: num(bytesTransferred), completionKey: num(completionKey), overlapped: num(overlapped) };
-          }
-          Atomics.sub(i32, S_VOID, 1); // a dead poster's position: nothing to deliver, take the next
-          pos = Atomics.load(i32, S_DEQ);
-          continue;
-        }
-        pos = seen; // another taker claimed pos first
-      } else if (dif < 0) {
-        return null; // not published yet: empty
-      } else {
-        pos = Atomics.load(i32, S_DEQ); // our view of S_DEQ was stale
-      }
-    }
+    return this.#dequeueInto(0) ? this.#scratchPacket(0) : null;
   }
 
-  /** #dequeue() into scratch[s..s+2] (lock held: dispatch, #begin). */
+  /**
+   * The one claim loop of every taker: takes the packet at S_DEQ off the
+   * RING into scratch[s..s+2], skipping VOID positions. False when none is
+   * published yet, or the port is closed. With or without the lock.
+   */
   #dequeueInto(s: number): boolean {
     const i32 = this.#i32;
     let pos = Atomics.load(i32, S_DEQ);
@@ -777,7 +752,7 @@ export class CompletionPort {
       if (dif === 0) {
         const seen = Atomics.compareExchange(i32, S_DEQ, pos, (pos + 1) & POS_MASK);
         if (seen === pos) {
-          // I8, as in #dequeue.
+          // I8: from the claim to the free, no call, no allocation, no loop.
           const f = (cell + C_PAYLOAD) >> 1;
           const f64 = this.#f64;
           const scratch = this.#scratch;
@@ -786,7 +761,7 @@ export class CompletionPort {
           scratch[s + 2] = f64[f + 2]!;
           Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
           if (scratch[s] !== VOID) return true;
-          Atomics.sub(i32, S_VOID, 1);
+          Atomics.sub(i32, S_VOID, 1); // a dead poster's position: nothing to deliver, take the next
           pos = Atomics.load(i32, S_DEQ);
           continue;
         }
@@ -1236,34 +1211,27 @@ export class CompletionPort {
     // Posts and gets by live threads between the two reads only add positions
     // that finish on their own; every claim of a dead thread is inside the range.
     // A cell's position now is the one in [deq − size, enq) that maps to it.
-    const unfinished = (): number[] => {
-      const found: number[] = [];
-      for (let back = 1; back <= size; back++) {
-        const pos = (deq - back) & POS_MASK; // taken positions: their cells must be freed
-        if (Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS) === ((pos + 1) & POS_MASK)) found.push(pos);
-      }
-      for (let pos = deq; pos !== enq; pos = (pos + 1) & POS_MASK) {
-        if (Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS) === pos) found.push(pos); // claimed, unpublished
-      }
-      return found;
-    };
-    const stillUnfinished = (pos: number): boolean => {
+    // Before deq it was taken, and is unfinished until freed (C_SEQ still
+    // pos + 1); from deq on it was posted, and is unfinished until published
+    // (C_SEQ still pos).
+    const wasTaken = (pos: number): boolean => ((pos - deq) & POS_MASK) >= ((enq - deq) & POS_MASK);
+    const unfinished = (pos: number): boolean => {
       const seq = Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS);
-      return ((pos - deq) & POS_MASK) < ((enq - deq) & POS_MASK) ? seq === pos : seq === ((pos + 1) & POS_MASK);
+      return seq === (wasTaken(pos) ? (pos + 1) & POS_MASK : pos);
     };
-    let stuck = unfinished();
+    let stuck: number[] = [];
+    for (let pos = (deq - size) & POS_MASK; pos !== enq; pos = (pos + 1) & POS_MASK) if (unfinished(pos)) stuck.push(pos);
     const deadline = performance.now() + ABANDONED_CLAIM_MS;
     while (stuck.length > 0 && performance.now() < deadline) {
       this.#pause();
-      stuck = stuck.filter(stillUnfinished);
+      stuck = stuck.filter(unfinished);
     }
-    stuck = stuck.filter(stillUnfinished); // a last look: our own pauses count against the deadline too
+    stuck = stuck.filter(unfinished); // a last look: our own pauses count against the deadline too
     let requeued = 0;
     for (const pos of stuck) {
       const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
       const f = (cell + C_PAYLOAD) >> 1;
-      const taken = ((pos - deq) & POS_MASK) >= ((enq - deq) & POS_MASK);
-      if (!taken) {
+      if (!wasTaken(pos)) {
         f64[f] = VOID;
         Atomics.add(i32, S_VOID, 1);
         Atomics.store(i32, cell, (pos + 1) & POS_MASK);

@@ -4,32 +4,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startEchoServer } from '../../examples/echo-server.mjs';
+import { echo, pattern } from '../fixtures/echo-client.mjs';
 
-/** Connects, writes `data` in pieces of `piece` bytes, ends its side, and resolves with every byte received until the server's end. */
-async function echo(port: number, data: Buffer, piece: number): Promise<Buffer> {
-  const socket = net.connect({ port, host: '127.0.0.1' });
-  await once(socket, 'connect');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  const ended = once(socket, 'end');
-  for (let i = 0; i < data.length; i += piece) {
-    if (!socket.write(data.subarray(i, i + piece))) await once(socket, 'drain');
-  }
-  socket.end();
-  await ended;
-  socket.destroy();
-  return Buffer.concat(chunks);
-}
-
-function pattern(size: number, seed: number): Buffer {
-  const b = Buffer.alloc(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 describe('examples/echo-server.mjs (the seeds\' echo server, port 5150)', () => {
   it('echoes every byte to 8 concurrent clients through its worker threads, then closes cleanly', async () => {

@@ -5,32 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-
-/** Connects, writes `data` in pieces, ends its side, and resolves with every byte received until the server closes. */
-async function echo(port, data, piece) {
-  const socket = net.connect({ port, host: '127.0.0.1' });
-  await once(socket, 'connect');
-  const chunks = [];
-  socket.on('data', (c) => chunks.push(c));
-  const ended = once(socket, 'end');
-  for (let i = 0; i < data.length; i += piece) {
-    if (!socket.write(data.subarray(i, i + piece))) await once(socket, 'drain');
-  }
-  socket.end();
-  await ended;
-  socket.destroy();
-  return Buffer.concat(chunks);
-}
-
-function pattern(size, seed) {
-  const b = Buffer.alloc(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
+import { echo, pattern } from '../fixtures/echo-client.mjs';
 
 export function echoExampleSuite(t) {
   const { describe, it } = t;
