@@ -290,6 +290,13 @@ export class NativeCompletionPort implements PortApi {
         // spinCount is accepted for interface parity; the kernel wait has no user-space spin to tune.
         const o = checkOptions('options', options);
         if (o.spinCount !== undefined) checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+        // syncMs: a blocking GQCS first, then the asynchronous one.
+        const syncMs = o.syncMs === undefined ? 0 : checkTimeout('options.syncMs', o.syncMs);
+        if (syncMs > 0 && timeout > 0) {
+          const first = this.get(Math.min(syncMs, timeout));
+          if (first !== null || timeout <= syncMs) return Promise.resolve(first);
+          if (timeout !== Infinity) timeout -= syncMs;
+        }
       }
       this.#register();
       this.#giveBack();

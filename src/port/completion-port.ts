@@ -426,12 +426,14 @@ export class CompletionPort {
   getAsync(timeoutMs?: number, options?: GetAsyncOptions): Promise<CompletionPacket | null> {
     let timeout: number;
     let spin = 0;
+    let syncMs = 0;
     let w: number;
     try {
       timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
       if (options !== undefined) {
         const o = checkOptions('options', options);
         if (o.spinCount !== undefined) spin = checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+        if (o.syncMs !== undefined) syncMs = checkTimeout('options.syncMs', o.syncMs);
       }
       if (this.#mayTakeWithoutLock()) {
         const packet = this.#dequeue();
@@ -446,19 +448,41 @@ export class CompletionPort {
     } catch (error) {
       return Promise.reject(error);
     }
+    const word = this.#slotWord(w, W_STATE);
+    let state = SLEEPING;
     if (spin > 0) {
-      const word = this.#slotWord(w, W_STATE);
-      let state = this.#spinOn(word, spin);
+      state = this.#spinOn(word, spin);
       if (state === WAITING) state = Atomics.compareExchange(this.#i32, word, WAITING, SLEEPING);
-      if (state !== WAITING) {
-        try {
-          return Promise.resolve(this.#finish(w, state));
-        } catch (error) {
-          return Promise.reject(error);
-        }
+      if (state === WAITING) state = SLEEPING;
+    }
+    if (state === SLEEPING && syncMs > 0) {
+      // A caller whose event loop can afford a short stall: a wake-up from Atomics.wait costs less
+      // than one through Atomics.waitAsync and the event loop. Same slot, same place on the stack.
+      const until = Math.min(syncMs, timeout);
+      const start = performance.now();
+      let left = until;
+      while (left > 0) {
+        Atomics.wait(this.#i32, word, SLEEPING, left);
+        state = Atomics.load(this.#i32, word);
+        if (state !== SLEEPING) break;
+        left = until - (performance.now() - start);
+      }
+      if (state === SLEEPING && timeout !== Infinity) {
+        timeout -= performance.now() - start;
+        if (timeout <= 0) return this.#settle(w, state); // timed out: #finish decides under the lock
       }
     }
+    if (state !== SLEEPING) return this.#settle(w, state);
     return this.#waitAsync(w, timeout);
+  }
+
+  /** #finish as a promise (getAsync never throws). */
+  #settle(w: number, state: number): Promise<CompletionPacket | null> {
+    try {
+      return Promise.resolve(this.#finish(w, state));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // ─────────────────────────── blocking ───────────────────────────
