@@ -1,5 +1,5 @@
 /**
- * The pool thread: the seeds' `ServerWorkerThread` loop on a completion port.
+ * The pool thread: the ServerWorkerThread loop of the original articles on a completion port,
  *
  *   for (;;) {
  *     GetQueuedCompletionStatus(port, &bytes, &key, &overlapped, INFINITE);
@@ -7,18 +7,14 @@
  *     handler(key);                          // QueueRequest(wParam)
  *   }
  *
- * plus run() tasks, whose packets name an arena slot (see layout.ts).
+ * plus run() tasks, whose packets name an arena slot (see layout.ts), made a
+ * good Node citizen: the thread's event loop runs while it waits and, on a
+ * stated bound, while it works (see "The event-loop rule" below).
  *
- * Two modes, chosen per packet:
- *  - sync mode (no async handler pending): `port.get()` — a spin, then
- *    Atomics.wait. Cheapest hand-off there is; the event loop is not needed
- *    because nothing is waiting on it.
- *  - async mode (some handler returned a promise, or a payload is being
- *    fetched): `await port.getAsync()`, so the event loop runs the pending
- *    handlers while this thread waits. getAsync gives the thread's running
- *    slot back, so an awaiting thread counts as blocked for the concurrency
- *    cap (the IOCP rule) and it can take more packets — its own fan-out
- *    sub-tasks included, which is why fan-out cannot deadlock.
+ * Waiting uses getAsync, which gives the thread's running slot back, so a
+ * thread whose handlers await counts as blocked for the concurrency cap (the
+ * IOCP rule) and takes more packets meanwhile — its own fan-out sub-tasks
+ * included, which is why fan-out cannot deadlock.
  */
 import { parentPort, type TransferListItem, workerData as rawWorkerData } from 'node:worker_threads';
 import { CompletionPort, PortClosedError } from '../port/index.js';
@@ -168,6 +164,10 @@ const client: PoolClient = {
 (globalThis as Record<symbol, unknown>)[CLIENT_KEY] = client;
 
 async function load(): Promise<Handler> {
+  // What is alive on the event loop before the user's module runs (after one turn, when start-up
+  // requests have ended): anything more later is the user's (see loopHasWork).
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  baselineResources = process.getActiveResourcesInfo().length;
   let mod: Record<string, unknown>;
   try {
     mod = (await import(data.filename)) as Record<string, unknown>;
@@ -187,70 +187,136 @@ async function load(): Promise<Handler> {
 
 // ───────────────────────────── the loop ─────────────────────────────
 
-// ── Spin or sleep ──
+// ── The event-loop rule ──
+// A pool thread is a Node thread: handlers set timers, write to stdout (a worker's stdout is a
+// stream whose every write after the first waits for the main thread's acknowledgement, which
+// arrives as an event), start I/O. All of that waits on this thread's event loop, so:
+//  - an idle thread waits with getAsync: after a spin and a short block (BLOCK_MS, below) its wait
+//    moves onto the event loop, which then runs until a packet comes;
+//  - a busy thread takes packets back to back (port.get(0): no lock, no promise while packets are
+//    queued) for SLICE_MS; if its event loop has not turned by itself meanwhile (a wait that
+//    slept), it lets it turn once (setImmediate) before it runs its next packet.
+// An immediate queued from the poll phase runs in the same iteration's check phase, before the
+// next timers phase, so a busy thread's timer fires at most two slices late, plus the handler
+// running when they end — a handler that computes for 100 ms holds its loop for 100 ms.
+/** Longest run of back-to-back packets before this thread's event loop gets a turn (ms). */
+const SLICE_MS = 2;
+/**
+ * Reading the clock costs ~70 ns here against ~1 µs for a tiny task, so the slice is checked every
+ * `checkEvery` packets: doubled (to MAX_CHECK_EVERY) while checks come much closer together than a
+ * slice, halved when they do not. A run of slow handlers right after a stream of tiny ones can
+ * therefore stretch one slice by at most MAX_CHECK_EVERY − 1 handlers.
+ */
+const MAX_CHECK_EVERY = 16;
+let checkEvery = 1;
+let untilCheck = 1;
+let lastCheck = 0;
+let sliceEnd = 0;
+/** Set by an immediate queued when the slice began: the event loop has turned since. */
+let turned = false;
+const markTurn = (): void => {
+  turned = true;
+};
+
+/** The slice is over and the loop has not turned: yield before the next packet runs. */
+let sliceDue = false;
+
+function newSlice(): void {
+  sliceDue = false;
+  turned = false;
+  setImmediate(markTurn);
+  lastCheck = performance.now();
+  sliceEnd = lastCheck + SLICE_MS;
+}
+
+// ── Spin, block, or wait on the event loop ──
 // The main thread measures which is faster for one-at-a-time run() and publishes it in A_SPIN
 // (see latency.ts); with the pipe full (A_INFLIGHT > threads) a spinning waiter spares the main
-// thread an Atomics.notify per post, so threads spin. Only where the port lets a thread set its
-// spin at run time (the portable backend); elsewhere the port's own spin applies.
-const MAX_SPIN = data.spinCount;
-const adaptive = MAX_SPIN > 0 && typeof Object.getOwnPropertyDescriptor(Object.getPrototypeOf(port), 'spinCount')?.set === 'function';
-let spin = -1;
+// thread an Atomics.notify per post, so threads spin. After the spin a thread that has just gone
+// idle blocks in Atomics.wait for up to BLOCK_MS — a wake-up from Atomics.wait costs less than
+// one through Atomics.waitAsync and the event loop, and one-at-a-time tasks usually come back
+// within it — and only then parks the wait on the event loop (same place in the LIFO order).
+// That stall is the price of the cheap wake-up: a timer that falls due in it fires ≤ BLOCK_MS late.
+// While a handler is pending, no spin and no block: its continuation needs the event loop now.
+/** Longest a newly idle thread blocks before it waits on its event loop (ms). */
+const BLOCK_MS = 1;
+const SPIN_THEN_BLOCK = Object.freeze({ spinCount: data.spinCount, syncMs: BLOCK_MS });
+const BLOCK = Object.freeze({ spinCount: 0, syncMs: BLOCK_MS });
+const ASYNC = Object.freeze({ spinCount: 0, syncMs: 0 });
+/**
+ * The native backend runs every getAsync on a libuv thread-pool thread, which the whole process
+ * shares with fs, dns and zlib (4 by default): its threads wait in a blocking get() whenever
+ * their event loop has nothing to do, and with getAsync only while it has (see loopHasWork).
+ */
+const native = data.taskPort.backend === 'native';
+/** Event-loop resources alive before the user's module loaded: this runtime's own port. */
+let baselineResources = 0;
 
-function syncGet(): CompletionPacket | null {
-  if (adaptive) {
-    const want = i32[A_SPIN] !== 0 || i32[A_INFLIGHT]! > i32[A_LIVE]! ? MAX_SPIN : 0;
-    if (want !== spin) (port as { spinCount: number }).spinCount = spin = want;
-  }
-  return port.get(idleTimeout);
-}
-
-/** Sync mode: the seeds' Run() loop. Returns when an async handler is pending (or the thread ends). */
-function syncLoop(): void {
+/** The pool thread's loop: take a packet, run it; the ServerWorkerThread loop made a Node citizen. */
+async function loop(): Promise<void> {
+  newSlice();
   for (;;) {
-    let packet: CompletionPacket | null;
+    let packet: CompletionPacket | null = null;
     try {
-      packet = syncGet();
+      // With the pipe full (more tasks in flight than threads) and no handler pending, try the
+      // fast path first: this thread holds a running slot and a packet is queued — no lock, no
+      // promise. Otherwise go straight to getAsync: its own fast path takes a queued packet, and
+      // when it must wait it joins the waiter stack *before* this turn ends — before a pending
+      // handler's continuation posts its result and the main thread posts the next task — so
+      // the hottest thread is on top of the stack when that task comes (LIFO).
+      if (pending === 0 && i32[A_INFLIGHT]! > i32[A_LIVE]!) packet = port.get(0);
+      if (packet === null) packet = await idleWait();
     } catch (error) {
       return portFailed(error);
     }
     if (packet === null) {
-      if (retire()) return;
+      if (pending === 0 && retire()) return;
       continue;
+    }
+    if (sliceDue) {
+      // The slice ended and the loop has not turned since: turn it now, while this thread holds
+      // a packet — it is running, not waiting, so a task posted meanwhile rightly goes to
+      // another thread. (Yielding with no packet in hand would leave the waiter stack without
+      // this thread just when its last result brings the next task.)
+      if (!turned) await new Promise<void>((resolve) => setImmediate(resolve));
+      newSlice();
     }
     dispatch(packet);
     if (stopping) return maybeExit();
-    if (pending > 0) {
-      void asyncLoop();
-      return;
+    if (--untilCheck === 0 && sliceOver()) {
+      if (turned) newSlice();
+      else sliceDue = true;
     }
   }
 }
 
-/** Async mode: waits with getAsync while handlers are pending; back to sync mode when none are. */
-async function asyncLoop(): Promise<void> {
-  for (;;) {
-    let packet: CompletionPacket | null;
-    try {
-      // Timed like the sync wait, so a thread whose handlers have all settled meanwhile can still retire.
-      packet = await port.getAsync(idleTimeout);
-    } catch (error) {
-      return portFailed(error);
-    }
-    if (packet === null) {
-      if (pending === 0) {
-        setImmediate(syncLoop); // idle: the sync loop decides whether to retire
-        return;
-      }
-      continue;
-    }
-    dispatch(packet);
-    if (stopping) return maybeExit();
-    if (pending === 0) {
-      // Leave the promise chain before blocking in Atomics.wait.
-      setImmediate(syncLoop);
-      return;
-    }
+/** Nothing queued for this thread: wait, with the event loop running (see the rules above). */
+function idleWait(): Promise<CompletionPacket | null> | CompletionPacket | null {
+  if (pending > 0) return port.getAsync(idleTimeout, ASYNC);
+  if (native) return loopHasWork() ? port.getAsync(idleTimeout, ASYNC) : port.get(idleTimeout);
+  return port.getAsync(idleTimeout, i32[A_SPIN] !== 0 || i32[A_INFLIGHT]! > i32[A_LIVE]! ? SPIN_THEN_BLOCK : BLOCK);
+}
+
+/**
+ * Anything on the event loop besides this runtime's own port and the slice's marker immediate:
+ * a timer, an fs request, a socket, a stdout/stderr line not yet acknowledged (its port counts
+ * as a resource until the main thread answers). ~2 µs a call: native backend only.
+ */
+function loopHasWork(): boolean {
+  return process.getActiveResourcesInfo().length - (turned ? 0 : 1) > baselineResources;
+}
+
+/** Called every `checkEvery` packets: is the slice over? Also adapts `checkEvery`. */
+function sliceOver(): boolean {
+  const now = performance.now();
+  if (now - lastCheck < SLICE_MS / 8) {
+    if (checkEvery < MAX_CHECK_EVERY) checkEvery <<= 1;
+  } else {
+    checkEvery = checkEvery > 2 ? checkEvery >> 1 : 1;
   }
+  untilCheck = checkEvery;
+  lastCheck = now;
+  return now >= sliceEnd;
 }
 
 function portFailed(error: unknown): void {
@@ -443,7 +509,13 @@ load().then(
   (h) => {
     handler = h;
     send({ type: 'ready' });
-    syncLoop();
+    loop().catch((error: unknown) => {
+      // A broken invariant (a packet naming a slot that does not exist…): die loudly, as an
+      // uncaught error, so the pool reports it and replaces this thread.
+      process.nextTick(() => {
+        throw error;
+      });
+    });
   },
   (error: unknown) => {
     send({ type: 'load-error', error: errorToRecord(error) });
