@@ -1,5 +1,5 @@
 export { ThreadPool } from './thread-pool.js';
-export type { RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
+export type { CloseOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';

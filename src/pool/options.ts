@@ -62,6 +62,26 @@ export interface ThreadPoolStats {
   waitTime: Percentiles;
 }
 
+export interface CloseOptions {
+  /**
+   * Milliseconds close() waits for queued and running work to finish; then
+   * what is left is stopped as destroy() stops it (its run() rejects with a
+   * PoolClosedError, its thread is terminated). Default: no deadline.
+   */
+  timeout?: number;
+}
+
+/** Checks close()'s options; returns the deadline in ms (Infinity: none). */
+export function closeTimeout(options: unknown): number {
+  if (options === undefined) return Infinity;
+  if (options === null || typeof options !== 'object') throw new TypeError(`close() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const timeout = (options as CloseOptions).timeout;
+  if (timeout === undefined) return Infinity;
+  if (typeof timeout !== 'number') throw new TypeError(`options.timeout must be a number of milliseconds, got ${typeof timeout}`);
+  if (!(timeout >= 0)) throw new RangeError(`options.timeout must be a number of milliseconds ≥ 0, got ${timeout}`);
+  return timeout;
+}
+
 /** Pool threads spin at most this long on the port before sleeping (see ThreadPoolOptions.spinCount). */
 const DEFAULT_SPIN = 2000;
 

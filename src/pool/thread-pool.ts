@@ -21,7 +21,7 @@ import { ArenaViews, errorToRecord, isErrorRecord, recordToError, TAG_FALLBACK }
 import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
 import { Reservoir } from './histogram.js';
 import { SpinPolicy } from './latency.js';
-import { resolveOptions, type RunOptions, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import { type CloseOptions, closeTimeout, resolveOptions, type RunOptions, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
 import {
   A_INFLIGHT,
   A_LIVE,
@@ -86,6 +86,10 @@ const YIELD_MS = 4;
 const SPIN_MAX_MS = 0.05;
 /** Shortest: still catches a result from a thread that is spinning too (a round trip is ~1 µs, a loaded one more). */
 const SPIN_MIN_MS = 0.01;
+/** A thread that dies idle within this long of starting is an early death (ms)… */
+const EARLY_DEATH_MS = 1000;
+/** …and this many in a row mean the module kills every thread: the pool fails instead of respawning. */
+const EARLY_DEATHS = 3;
 
 const enum State {
   Open,
@@ -104,6 +108,10 @@ interface WorkerRecord {
   ready: boolean;
   /** run() calls this worker made through currentPool().run(), by its call id. */
   calls: Map<number, AbortController | undefined>;
+  /** The pool terminated it (load failure, destroy(), a close deadline): its exit is expected, never replaced or reported. */
+  terminating: boolean;
+  /** performance.now() when it said it was ready (0: not yet). */
+  readyAt: number;
 }
 
 /** A run() that waits here because every slot is taken (or the port is full). */
@@ -169,6 +177,11 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #readyReject!: (error: unknown) => void;
   #closed: Promise<void> | undefined;
   #closedResolve: (() => void) | undefined;
+  /** close({ timeout }): when the deadline falls (performance.now() ms), and its timer. */
+  #deadlineAt = Infinity;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  /** Threads in a row that died idle right after starting (see EARLY_DEATHS). */
+  #earlyDeaths = 0;
   /** Current spin budget (ms), adapted by #spin: doubled on a hit, halved on a miss. */
   #spinBudget = SPIN_MAX_MS;
   /** Spin or sleep for one-at-a-time run(), by measurement (latency.ts). */
@@ -429,16 +442,12 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         }
       }
     } catch (error) {
+      // Closed: the pool is ending (destroy, a failed module, the end of close) — nothing more comes.
       if (!(error instanceof PortClosedError)) throw error;
     } finally {
       this.#draining = false;
     }
-    if (this.#inflight > 0 && this.#state !== State.Destroyed) {
-      this.#draining = true;
-      void this.#drain();
-    } else {
-      this.#armIdle();
-    }
+    this.#armIdle();
   }
 
   /**
@@ -604,7 +613,17 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       transferList: [port2],
       resourceLimits: this.#options.resourceLimits,
     });
-    const record: WorkerRecord = { id, worker, threadId: worker.threadId, resultChannel: port1, error: undefined, ready: false, calls: new Map() };
+    const record: WorkerRecord = {
+      id,
+      worker,
+      threadId: worker.threadId,
+      resultChannel: port1,
+      error: undefined,
+      ready: false,
+      calls: new Map(),
+      terminating: false,
+      readyAt: 0,
+    };
     this.#workers.set(id, record);
     Atomics.add(this.#i32, A_LIVE, 1);
     worker.on('message', (message: FromWorker) => this.#onMessage(record, message));
@@ -619,6 +638,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     switch (message.type) {
       case 'ready':
         record.ready = true;
+        record.readyAt = performance.now();
         this.#isReady = true;
         this.#readyResolve();
         break;
@@ -693,37 +713,75 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         /* a closed port has nothing to give back */
       }
     }
-    const orderly = code === EXIT_SENTINEL || code === EXIT_RETIRED || code === EXIT_PORT_CLOSED;
-    if (!orderly && !record.ready && this.#state !== State.Destroyed) {
+    if (code !== EXIT_RETIRED) Atomics.sub(this.#i32, A_LIVE, 1);
+    const orderly = record.terminating || code === EXIT_SENTINEL || code === EXIT_RETIRED || code === EXIT_PORT_CLOSED;
+    if (!orderly) this.#onDeath(record, code);
+    if (this.#workers.size === 0 && this.#state === State.Closing) void this.#finishClose();
+    else if (code === EXIT_RETIRED) this.#afterRetirement();
+  }
+
+  /**
+   * A thread retired (idle above minThreads). A run() or queueRequest that came while it was
+   * leaving saw it alive and started no thread; now that it is gone, start one if work waits
+   * and no thread is waiting for it.
+   */
+  #afterRetirement(): void {
+    if (this.#state !== State.Open || this.#loadError !== undefined || this.#workers.size >= this.threads) return;
+    const requests = ((Atomics.load(this.#i32, A_REQ_POSTED) - Atomics.load(this.#i32, A_REQ_TAKEN)) | 0) > 0;
+    if (this.#inflight > 0 || requests || this.#backlogHead !== this.#backlog.length) this.#grow();
+  }
+
+  /** A thread died (process.exit, an uncaught error, resource limits): fail what it held, replace it — unless it cannot work. */
+  #onDeath(record: WorkerRecord, code: number): void {
+    const cause = record.error;
+    if (!record.ready) {
       // Died while loading the module (process.exit or a crash at top level): replacing it would loop forever.
-      const cause = record.error;
       const why = cause !== undefined ? `${(cause as Error)?.message ?? String(cause)}` : `it called process.exit(${code})`;
       this.#fail(new WorkerLoadError(`worker module ${this.#filename} failed to load: ${why}`, cause));
+      return;
     }
-    if (code !== EXIT_RETIRED) Atomics.sub(this.#i32, A_LIVE, 1);
-    if (!orderly && this.#state !== State.Destroyed) {
-      // Its tasks fail with the cause; nobody else's do.
-      const cause = record.error;
-      const why =
-        cause !== undefined
-          ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
-          : `process.exit(${code})`;
-      const failed = this.#failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
-      if (failed === 0) {
-        // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
-        const error = new WorkerDiedError(`a pool thread died of ${why} and was replaced`, cause);
-        if (this.listenerCount('error') > 0) this.emit('error', error);
-        else process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code: 'IOCP_POOL_WORKER_DIED' });
+    if (this.#state === State.Destroyed || this.#loadError !== undefined) return;
+    const why = cause !== undefined ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})` : `process.exit(${code})`;
+    // Its tasks fail with the cause; nobody else's do.
+    const failed = this.#failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
+    if (failed === 0 && performance.now() - record.readyAt < EARLY_DEATH_MS) {
+      // Died idle, right after it started: a module that kills every thread it runs in (a timer
+      // that throws at load…). Replacing such threads forever would be a spawn loop.
+      if (++this.#earlyDeaths >= EARLY_DEATHS) {
+        this.#fail(
+          new WorkerLoadError(
+            `worker module ${this.#filename} cannot run: ${EARLY_DEATHS} pool threads in a row died of ${why} within ${EARLY_DEATH_MS} ms of starting, so the pool stopped replacing them`,
+            cause,
+          ),
+        );
+        return;
       }
+    } else {
+      this.#earlyDeaths = 0;
     }
-    if (this.#state === State.Open && this.#loadError === undefined && !orderly) {
-      this.#spawn();
-    } else if (this.#state === State.Closing && this.#loadError === undefined && !orderly) {
+    let replaced = false;
+    if (this.#state === State.Open) {
+      replaced = true;
+    } else if (this.#state === State.Closing) {
       // Closing: replace it only if a sentinel is still waiting for a thread to take it.
       const outstanding = this.#sentinelsPosted - Atomics.load(this.#i32, A_SENTINELS);
-      if (outstanding > this.#workers.size || this.#sentinelsPosted === 0) this.#spawn();
+      replaced = outstanding > this.#workers.size || this.#sentinelsPosted === 0;
     }
-    if (this.#workers.size === 0 && this.#state === State.Closing) void this.#finishClose();
+    if (replaced) this.#spawn();
+    if (failed === 0) {
+      // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
+      this.#report(new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause), 'IOCP_POOL_WORKER_DIED');
+    }
+  }
+
+  /** To the 'error' listeners, or — never lost, never a silent crash — a process warning. */
+  #report(error: Error, code: string, ...args: unknown[]): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error, ...args);
+      return;
+    }
+    const cause = (error as Error & { cause?: unknown }).cause;
+    process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code });
   }
 
   /** Rejects every task that thread `owner` had started (A_STARTED or fetching). */
@@ -745,26 +803,62 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     return failed;
   }
 
-  /** The worker module cannot load: the pool is unusable; every run() rejects with why. */
+  /**
+   * The worker module cannot be used (it does not load, exports no handler, kills every thread):
+   * every pending and later run() rejects with why, queueRequest returns false, the threads are
+   * stopped and never replaced, and nothing is left that keeps the process alive.
+   */
   #fail(error: WorkerLoadError): void {
     if (this.#loadError !== undefined) return;
     this.#loadError = error;
     this.#readyReject(error);
-    this.#rejectAll(() => error);
-    for (const record of this.#workers.values()) void record.worker.terminate();
+    this.#stopAll(error, false);
   }
 
-  #rejectAll(makeError: () => Error): void {
+  /**
+   * Ends the pool's work now — a load failure, destroy(), a close deadline: every pending task
+   * rejects with `error` (one object for all: a stack trace per task cost ~9 µs each, seconds for
+   * a long backlog), the ports close (waiters leave with PortClosedError, the drain loop ends),
+   * and every thread is terminated; their exits are expected, so none is reported or replaced.
+   */
+  #stopAll(error: Error, reportRequests: boolean): void {
+    this.#rejectAll(error);
+    const leftover = this.#closePorts();
+    if (reportRequests) this.#reportUnhandled(leftover, 'the close deadline passed before a thread took them');
+    for (const record of this.#workers.values()) {
+      record.terminating = true;
+      void record.worker.terminate();
+    }
+  }
+
+  /** Closes both ports; returns the packets the task port still held. */
+  #closePorts(): CompletionPacket[] {
+    const leftover = this.#taskPort.close();
+    this.#resultPort.close();
+    return leftover;
+  }
+
+  /** queueRequest packets that no thread will take: never dropped silently. */
+  #reportUnhandled(leftover: CompletionPacket[], why: string): void {
+    const requests = leftover.filter((p) => p.bytesTransferred === K_REQUEST && p.overlapped !== SENTINEL).length;
+    if (requests > 0) this.#report(new PoolClosedError(`${requests} queueRequest packet(s) were not handled: ${why}`), 'IOCP_POOL_REQUEST_ERROR');
+  }
+
+  /**
+   * Rejects every pending task with `error` and forgets the slots. Called only once no thread
+   * will touch the arena again (all exited, or all being terminated): no acknowledgement is
+   * awaited for a slot, so slots still waiting for one are forgotten too.
+   */
+  #rejectAll(error: Error): void {
     for (let slot = 0; slot < this.#slots; slot++) {
       const reject = this.#reject[slot];
       if (reject === undefined) continue;
-      // A queued slot stays CANCELLED (a thread may still hold its packet); a running one is forgotten.
-      Atomics.compareExchange(this.#i32, slotWord(this.#slotBytes, slot) + T_STATE, QUEUED, CANCELLED);
-      this.#resolve[slot] = undefined;
-      this.#reject[slot] = undefined;
+      this.#release(slot);
       this.#failed++;
-      reject(makeError());
+      reject(error);
     }
+    this.#inflight = 0;
+    this.#i32[A_INFLIGHT] = 0;
     const backlog = this.#backlog;
     for (let i = this.#backlogHead; i < backlog.length; i++) {
       const entry = backlog[i];
@@ -772,7 +866,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       entry.done = true;
       if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
       this.#failed++;
-      entry.reject(makeError());
+      entry.reject(error);
     }
     backlog.length = 0;
     this.#backlogHead = 0;
@@ -784,27 +878,55 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
    * CThreadPools::Close: one sentinel per thread, posted after everything
    * already queued (so all of it completes); resolves when every thread
    * has exited and the ports are closed.
+   *
+   * With `{ timeout }` (ms): graceful until then; what is still running or
+   * queued when it passes is stopped as destroy() stops it — its run()
+   * rejects with a PoolClosedError that says the deadline passed, its thread
+   * is terminated — and close() resolves once the threads are gone. A later
+   * close({ timeout }) can only bring the deadline closer.
    */
-  close(): Promise<void> {
-    if (this.#closed !== undefined) return this.#closed;
-    if (this.#state === State.Destroyed) return Promise.resolve();
-    this.#state = State.Closing;
-    this.#closed = new Promise<void>((resolve) => {
-      this.#closedResolve = resolve;
-    });
-    this.#refAll();
-    if (this.#loadError !== undefined || this.#workers.size === 0) {
-      for (const record of this.#workers.values()) void record.worker.terminate();
-      if (this.#workers.size === 0) void this.#finishClose();
-    } else {
-      this.#postSentinels();
+  close(options?: CloseOptions): Promise<void> {
+    let timeout: number;
+    try {
+      timeout = closeTimeout(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    if (this.#closed === undefined) {
+      if (this.#state === State.Destroyed) return Promise.resolve();
+      this.#state = State.Closing;
+      this.#closed = new Promise<void>((resolve) => {
+        this.#closedResolve = resolve;
+      });
+      this.#refAll();
+      if (this.#workers.size === 0) void this.#finishClose();
+      // A failed pool's threads are being terminated already: the last exit finishes the close.
+      else if (this.#loadError === undefined) this.#postSentinels();
+    }
+    if (timeout !== Infinity && this.#state === State.Closing) this.#armDeadline(timeout);
     return this.#closed;
+  }
+
+  /** `await using pool = new ThreadPool(…)`: the same as close(). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #armDeadline(timeout: number): void {
+    const at = performance.now() + timeout;
+    if (at >= this.#deadlineAt) return;
+    this.#deadlineAt = at;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = setTimeout(() => {
+      this.#deadlineTimer = undefined;
+      if (this.#state !== State.Closing || this.#workers.size === 0) return;
+      this.#stopAll(new PoolClosedError(`the close() deadline of ${timeout} ms passed before this task finished: its thread was stopped`), true);
+    }, timeout);
   }
 
   /** Sentinels go after the backlog: only once every run() accepted before close() has its packet posted. */
   #postSentinels(): void {
-    if (this.#sentinelsPosted !== 0 || this.#backlogHead !== this.#backlog.length) return;
+    if (this.#sentinelsPosted !== 0 || this.#backlogHead !== this.#backlog.length || this.#loadError !== undefined) return;
     const n = this.#workers.size;
     for (let i = 0; i < n; i++) {
       if (!this.#taskPort.post(K_REQUEST, 0, SENTINEL)) {
@@ -831,31 +953,25 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       }
       if (this.#inflight > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const leftover = this.#taskPort.close();
-    this.#resultPort.close();
-    this.#rejectAll(() => new PoolClosedError('the pool closed before this task ran'));
-    const requests = leftover.filter((p) => p.bytesTransferred === K_REQUEST && p.overlapped !== SENTINEL).length;
-    if (requests > 0) {
-      const error = new PoolClosedError(`${requests} queueRequest packet(s) posted after close() began were not handled`);
-      if (this.listenerCount('error') > 0) this.emit('error', error);
-      else process.emitWarning(error.message, { code: 'IOCP_POOL_REQUEST_ERROR' });
-    }
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#rejectAll(new PoolClosedError('the pool closed before this task ran'));
+    this.#reportUnhandled(this.#closePorts(), 'they were posted after close() began');
+    this.#clearTimers();
     this.#closedResolve?.();
+  }
+
+  #clearTimers(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#idleTimer = this.#deadlineTimer = undefined;
   }
 
   /** Stops at once: every pending run() rejects, the threads are terminated; resolves when they are gone. */
   async destroy(): Promise<void> {
-    if (this.#state === State.Destroyed) {
-      await this.#allExited();
-      return;
+    if (this.#state !== State.Destroyed) {
+      this.#state = State.Destroyed;
+      this.#clearTimers();
+      this.#stopAll(new PoolClosedError('the pool was destroyed before this task finished'), false);
     }
-    this.#state = State.Destroyed;
-    this.#rejectAll(() => new PoolClosedError('the pool was destroyed before this task finished'));
-    this.#taskPort.close();
-    this.#resultPort.close();
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    await Promise.all([...this.#workers.values()].map((r) => r.worker.terminate()));
     await this.#allExited();
     this.#closedResolve?.();
   }

@@ -4,8 +4,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ThreadPool } from '../../dist/index.js';
-import { fixture, shared, waitFor } from './helpers.js';
+import { PoolClosedError, ThreadPool, WorkerLoadError } from '../../dist/index.js';
+import { fixture, shared, started, waitFor } from './helpers.js';
 
 const run = promisify(execFile);
 const pools: ThreadPool[] = [];
@@ -80,5 +80,108 @@ describe('ThreadPool: the event loop of a pool thread', () => {
       expect(at! - result.written).toBeLessThan(200);
     }
     if (mode === 'busy') for (const at of result.arrived) expect(at!).toBeLessThan(result.streamEnd);
+  });
+});
+
+describe('ThreadPool: a worker module that cannot be used', () => {
+  it.each([
+    ['exports no function', 'no-function.mjs', /exports no function/],
+    ['throws while loading', 'throws-on-load.mjs', /broken at load time/],
+    ['calls process.exit while loading', 'exits-on-load.mjs', /process\.exit\(7\)/],
+    ['does not exist', 'missing.mjs', /failed to load/],
+  ])('%s: every run() rejects, queueRequest is false, nothing is printed, and the process exits by itself', async (_, file, message) => {
+    const { stdout, stderr, ms } = await program('unusable.mjs', file);
+    const result = JSON.parse(stdout.trim()) as { errors: string[]; queueRequest: boolean };
+    expect(result.errors).toHaveLength(3);
+    for (const error of result.errors) {
+      expect(error).toMatch(/^WorkerLoadError: /);
+      expect(error).toMatch(message);
+    }
+    expect(result.queueRequest).toBe(false);
+    expect(stderr).toBe(''); // no warning that a thread "was replaced", no stack overflow
+    expect(ms).toBeLessThan(15_000);
+  });
+
+  it('a module that kills every thread right after it starts fails the pool instead of respawning forever', async () => {
+    const pool = new ThreadPool({ filename: fixture('dies-after-start.mjs'), threads: 2 });
+    pools.push(pool);
+    const deaths: Error[] = [];
+    pool.on('error', (error: Error) => deaths.push(error));
+    let outcome: unknown;
+    const deadline = Date.now() + 15_000;
+    do outcome = await pool.run(1).catch((error: unknown) => error);
+    while (!(outcome instanceof WorkerLoadError) && Date.now() < deadline);
+    expect(outcome).toBeInstanceOf(WorkerLoadError);
+    expect((outcome as Error).message).toMatch(/in a row died of an uncaught error \(a timer at load time throws\)/);
+    await waitFor(() => pool.stats().threads === 0, 'every thread to be gone');
+    await expect(pool.run(2)).rejects.toBeInstanceOf(WorkerLoadError);
+    expect(pool.queueRequest(1)).toBe(false);
+    await pool.close();
+    expect(pool.stats().threads).toBe(0);
+  });
+});
+
+describe('ThreadPool: close({ timeout })', () => {
+  it('ends a handler that never returns once the deadline passes; queued tasks reject too', async () => {
+    const { pool, words } = syncPool({ threads: 1 });
+    const stuck = pool.run({ op: 'forever' }).catch((error: unknown) => error);
+    await started(words, 1);
+    const queued = pool.run({ op: 'echo', value: 1 }).catch((error: unknown) => error);
+    const t0 = performance.now();
+    await pool.close({ timeout: 100 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(99);
+    for (const outcome of [await stuck, await queued]) {
+      expect(outcome).toBeInstanceOf(PoolClosedError);
+      expect((outcome as Error).message).toMatch(/close\(\) deadline of 100 ms passed/);
+    }
+    expect(pool.stats().threads).toBe(0);
+    expect(pool.port.closed).toBe(true);
+    await expect(pool.run({ op: 'echo', value: 2 })).rejects.toThrow(/after close\(\)/);
+  });
+
+  it('is graceful until the deadline: work that finishes in time completes', async () => {
+    const { pool } = syncPool({ threads: 2 });
+    const results = Array.from({ length: 200 }, (_, i) => pool.run({ op: 'busy', ms: 0.1, value: i }));
+    await pool.close({ timeout: 10_000 });
+    expect(await Promise.all(results)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('a later close({ timeout }) brings the deadline of a close() already under way closer', async () => {
+    const { pool, words } = syncPool({ threads: 1 });
+    const stuck = pool.run({ op: 'forever' }).catch((error: unknown) => error);
+    await started(words, 1);
+    const first = pool.close();
+    const second = pool.close({ timeout: 50 });
+    expect(second).toBe(first);
+    await first;
+    expect(await stuck).toBeInstanceOf(PoolClosedError);
+  });
+
+  it.each([
+    ['{ timeout: -1 }', { timeout: -1 }, RangeError, /options\.timeout/],
+    ['{ timeout: NaN }', { timeout: Number.NaN }, RangeError, /options\.timeout/],
+    ["{ timeout: '10' }", { timeout: '10' }, TypeError, /options\.timeout/],
+    ["'x'", 'x', TypeError, /close\(\) options/],
+    ['null', null, TypeError, /close\(\) options/],
+  ])('rejects bad options %s naming them, and closes nothing', async (_, options, type, message) => {
+    const { pool } = syncPool();
+    const outcome = await pool.close(options as never).catch((error: unknown) => error);
+    expect(outcome).toBeInstanceOf(type);
+    expect((outcome as Error).message).toMatch(message);
+    expect(await pool.run({ op: 'echo', value: 'still open' })).toBe('still open');
+  });
+
+  it('Symbol.asyncDispose closes the pool (await using)', async () => {
+    let outer: ThreadPool | undefined;
+    let result: unknown;
+    {
+      await using pool = new ThreadPool({ filename: fixture('sync-ops.mjs'), threads: 1 });
+      outer = pool;
+      result = await pool.run({ op: 'echo', value: 'used' });
+    }
+    expect(result).toBe('used');
+    expect(outer.port.closed).toBe(true);
+    expect(outer.stats().threads).toBe(0);
+    await expect(outer.run({ op: 'echo', value: 1 })).rejects.toThrow(/after close\(\)/);
   });
 });
