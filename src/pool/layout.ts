@@ -33,7 +33,7 @@
  *                            word +2  T_TAG     value tag of the payload (see codec.ts)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units)
  *                            word +4  T_FLAGS   F_SIGNAL (run() had a signal), F_TIMED (sample timing)
- *                            word +5  (spare)
+ *                            word +5  T_TICKET  which submission the slot holds (wraps): names the task in abort messages
  *                            f64  +3  T_START   wall-clock ms the worker started it (F_TIMED)
  *                            f64  +4  T_RUN     ms the handler ran (F_TIMED)
  *                            byte +40 .. slotBytes  payload: task, then the result, in place
@@ -77,6 +77,7 @@ export const T_OWNER = 1;
 export const T_TAG = 2;
 export const T_LEN = 3;
 export const T_FLAGS = 4;
+export const T_TICKET = 5;
 // Slot float64s (Float64 offsets from the slot's first float64).
 export const T_START = 3;
 export const T_RUN = 4;

@@ -71,6 +71,21 @@ export interface CloseOptions {
   timeout?: number;
 }
 
+/** What is wrong with run()'s options (a TypeError naming it), or undefined. */
+export function runOptionsError(options: unknown): TypeError | undefined {
+  if (options === null || typeof options !== 'object') {
+    return new TypeError(`run() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const { signal, transferList } = options as RunOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
+  if (transferList !== undefined && !Array.isArray(transferList)) return new TypeError(`options.transferList must be an array, got ${describe(transferList)}`);
+  return undefined;
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
+}
+
 /** Checks close()'s options; returns the deadline in ms (Infinity: none). */
 export function closeTimeout(options: unknown): number {
   if (options === undefined) return Infinity;
@@ -81,6 +96,9 @@ export function closeTimeout(options: unknown): number {
   if (!(timeout >= 0)) throw new RangeError(`options.timeout must be a number of milliseconds ≥ 0, got ${timeout}`);
   return timeout;
 }
+
+/** The most packets a completion port holds: the task port holds queueCapacity + slots. */
+const PORT_CAPACITY = 1 << 24;
 
 /** Pool threads spin at most this long on the port before sleeping (see ThreadPoolOptions.spinCount). */
 const DEFAULT_SPIN = 2000;
@@ -104,9 +122,16 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a filename');
   const cores = availableParallelism();
   const threads = positiveInt('options.threads', options.threads, 2 * cores, 1, 4096);
-  if (options.idleTimeout !== undefined && !(typeof options.idleTimeout === 'number' && options.idleTimeout >= 0)) {
+  if (options.idleTimeout !== undefined && typeof options.idleTimeout !== 'number') {
+    throw new TypeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${typeof options.idleTimeout}`);
+  }
+  if (options.idleTimeout !== undefined && !(options.idleTimeout >= 0)) {
     throw new RangeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${String(options.idleTimeout)}`);
   }
+  const slots = positiveInt('options.slots', options.slots, 4096, 1, 1 << 20);
+  // The task port holds every slot's packet besides the queueRequest packets: the port's limit
+  // (2^24 packets) bounds the sum, so say so in the option's terms.
+  const queueCapacity = positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, PORT_CAPACITY - slots);
   return {
     filename: toFileUrl(options.filename),
     threads,
@@ -116,8 +141,8 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
       options.maxQueue === undefined || options.maxQueue === Infinity
         ? Infinity
         : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1),
-    queueCapacity: positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, 1 << 24),
-    slots: positiveInt('options.slots', options.slots, 4096, 1, 1 << 20),
+    queueCapacity,
+    slots,
     slotBytes: positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20),
     spinCount: positiveInt('options.spinCount', options.spinCount, DEFAULT_SPIN, 0, 1e9),
     idleTimeout: options.idleTimeout ?? 30_000,
@@ -143,7 +168,8 @@ function toFileUrl(filename: unknown): string {
 
 function positiveInt(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value;

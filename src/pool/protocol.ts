@@ -44,7 +44,7 @@ export type FromWorker =
 /** Main → worker (worker.postMessage). */
 export type ToWorker =
   | { type: 'payload'; slot: number; task?: unknown; error?: unknown }
-  | { type: 'abort'; slot: number }
+  | { type: 'abort'; slot: number; ticket: number }
   | { type: 'run-result'; id: number; ok: boolean; value: unknown };
 
 /** Worker → main on the worker's result channel (read synchronously when the packet says so). */

@@ -21,7 +21,15 @@ import { ArenaViews, errorToRecord, isErrorRecord, recordToError, TAG_FALLBACK }
 import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
 import { Reservoir } from './histogram.js';
 import { SpinPolicy } from './latency.js';
-import { type CloseOptions, closeTimeout, resolveOptions, type RunOptions, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import {
+  type CloseOptions,
+  closeTimeout,
+  resolveOptions,
+  type RunOptions,
+  runOptionsError,
+  type ThreadPoolOptions,
+  type ThreadPoolStats,
+} from './options.js';
 import {
   A_INFLIGHT,
   A_LIVE,
@@ -59,6 +67,7 @@ import {
   T_START,
   T_STATE,
   T_TAG,
+  T_TICKET,
 } from './layout.js';
 import { EXIT_PORT_CLOSED, EXIT_RETIRED, EXIT_SENTINEL, type FallbackResult, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
 
@@ -161,6 +170,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   #posted = 0;
   #cancelled = 0;
   #timedCount = 0;
+  /** Submissions so far (wraps): each task's T_TICKET, so an abort can name the task and not just its slot. */
+  #tickets = 0;
 
   readonly #workers = new Map<number, WorkerRecord>();
   /** Recently exited workers, for a fallback result still in flight when its thread retired. */
@@ -300,9 +311,15 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     let signal: AbortSignal | undefined;
     let transferList: readonly TransferListItem[] | undefined;
     if (options !== undefined) {
+      // Checked before anything is taken (a slot, a backlog place): a bad option leaks nothing.
+      const bad = runOptionsError(options);
+      if (bad !== undefined) return Promise.reject(bad);
       signal = options.signal;
       transferList = options.transferList;
-      if (signal !== undefined && signal.aborted) return Promise.reject(new AbortError(signal.reason));
+      if (signal !== undefined && signal.aborted) {
+        this.#failed++;
+        return Promise.reject(new AbortError(signal.reason));
+      }
     }
     if (this.maxQueue !== Infinity && this.#queuedTasks() >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
     if (!this.#refed) this.#refAll();
@@ -371,6 +388,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       this.#submittedAt[slot] = performance.timeOrigin + performance.now();
     }
     i32[w + T_FLAGS] = flags;
+    i32[w + T_TICKET] = this.#tickets = (this.#tickets + 1) | 0;
     // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
     this.#postedAt[slot] = this.#inflight <= this.concurrency ? performance.now() : 0;
     Atomics.store(i32, w + T_STATE, QUEUED);
@@ -584,7 +602,8 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     if (Atomics.load(i32, w + T_STATE) === RUNNING) {
       // Running: the handler sees its signal abort; run() settles with what the handler does.
       const record = this.#workers.get(i32[w + T_OWNER]!);
-      record?.worker.postMessage({ type: 'abort', slot } satisfies ToWorker);
+      // The ticket names this task: by the time the message arrives the slot may hold another.
+      record?.worker.postMessage({ type: 'abort', slot, ticket: i32[w + T_TICKET]! } satisfies ToWorker);
     }
   }
 

@@ -57,6 +57,7 @@ import {
   T_START,
   T_STATE,
   T_TAG,
+  T_TICKET,
 } from './layout.js';
 import {
   EXIT_PORT_CLOSED,
@@ -88,8 +89,8 @@ let handler: Handler;
 let pending = 0;
 /** Set when this thread took its sentinel: no more get(); exit once `pending` is 0. */
 let stopping = false;
-/** Controllers of running tasks that were submitted with a signal, by slot. */
-const controllers = new Map<number, AbortController>();
+/** Running tasks that were submitted with a signal, by slot: their controller and ticket (T_TICKET). */
+const controllers = new Map<number, { controller: AbortController; ticket: number }>();
 /** Fallback payloads asked of the main thread, by slot. */
 const fetches = new Map<number, (payload: { task?: unknown; error?: unknown }) => void>();
 /** run() calls made from this thread, by id. */
@@ -108,9 +109,15 @@ parent.on('message', (message: ToWorker) => {
       resolve?.(message);
       break;
     }
-    case 'abort':
-      controllers.get(message.slot)?.abort(new DOMException('The task was aborted', 'AbortError'));
+    case 'abort': {
+      // Only the task the abort names: its slot may have been freed and reused on this thread
+      // between the main thread's look and this message.
+      const running = controllers.get(message.slot);
+      if (running !== undefined && running.ticket === message.ticket) {
+        running.controller.abort(new DOMException('The task was aborted', 'AbortError'));
+      }
       break;
+    }
     case 'run-result': {
       const call = calls.get(message.id);
       calls.delete(message.id);
@@ -431,7 +438,7 @@ function start(slot: number, w: number, flags: number, task: unknown): void {
   let context: { signal: AbortSignal | undefined } = NO_SIGNAL;
   if ((flags & F_SIGNAL) !== 0) {
     const controller = new AbortController();
-    controllers.set(slot, controller);
+    controllers.set(slot, { controller, ticket: i32[w + T_TICKET]! });
     context = { signal: controller.signal };
   }
   const t0 = (flags & F_TIMED) !== 0 ? performance.now() : 0;
