@@ -1,8 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // worker: the pool thread's runtime, loaded by path (new URL('./worker.js', import.meta.url)).
-  entry: { index: 'src/index.ts', worker: 'src/pool/worker.ts' },
+  // worker: the pool thread's runtime (src/entry/worker.ts), loaded by path (new URL('./worker.js', import.meta.url)).
+  entry: { index: 'src/index.ts', worker: 'src/entry/worker.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -9,7 +9,7 @@
  *   Init(): CreateIoCompletionPort(INVALID_HANDLE_     init(): new ThreadPool({ threads, concurrency })
  *           VALUE, NULL, 0, m_nThreadCount)             — the pool creates the port and its threads
  *   Run(): while (GetQueuedCompletionStatus(...))      each pool thread runs this loop on the port
- *            if (pOverlapped == -1) break;  // exit     (src/pool/worker.ts); the handler below is the
+ *            if (pOverlapped == -1) break;  // exit     (src/pool/worker/loop.ts); the handler below is the
  *            else process(dwCompletionKey);             body: thread-pool-worker.mjs
  *   QueueRequest(wParam): PostQueuedCompletionStatus   queueRequest(wParam): port.post(0, wParam, 0)
  *            (m_hQueue, 0, wParam, NULL)
