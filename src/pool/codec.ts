@@ -148,6 +148,14 @@ export class ArenaViews {
   }
 }
 
+/** A DataCloneError that says what could not be cloned (v8.serialize's own message names only the value). */
+export function cloneError(what: string, error: unknown): unknown {
+  if (!(error instanceof Error) || !/could not be cloned/.test(error.message)) return error;
+  const wrapped = new DOMException(`${what} could not be cloned: ${error.message}`, 'DataCloneError');
+  Object.defineProperty(wrapped, 'cause', { value: error, configurable: true, writable: true });
+  return wrapped;
+}
+
 /** The standard error constructors, so a TypeError thrown in a worker is a TypeError here. */
 const ERROR_TYPES: Record<string, ErrorConstructor> = {
   Error,

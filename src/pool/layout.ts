@@ -32,11 +32,16 @@
  *                            word +1  T_OWNER   id of the worker that took it (RUNNING)
  *                            word +2  T_TAG     value tag of the payload (see codec.ts)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units)
- *                            word +4  T_FLAGS   F_SIGNAL (run() had a signal), F_TIMED (sample timing)
+ *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing);
+ *                                               bits 16-31: the handler's index in NAMES (0: the default handler)
  *                            word +5  T_TICKET  which submission the slot holds (wraps): names the task in abort messages
  *                            f64  +3  T_START   wall-clock ms the worker started it (F_TIMED)
  *                            f64  +4  T_RUN     ms the handler ran (F_TIMED)
  *                            byte +40 .. slotBytes  payload: task, then the result, in place
+ *  NAMES (after the slots)  the handler names run() has used, by index (1 … MAX_NAMES):
+ *                            Int32 N_ENTRIES + 2·(k − 1)  the offset (in UTF-16 units) of name k
+ *                            Int32 N_ENTRIES + 2·(k − 1) + 1  its length
+ *                            Uint16 from byte namesChars  the names' characters, one after another
  * ```
  *
  * Invariants:
@@ -52,6 +57,10 @@
  *      port's lock orders those writes (a post happens-before the get that
  *      returns the packet).
  *  A4  Every slot index read from a packet is checked against A_SLOTS before use.
+ *  A5  A name's entry and characters are written once, by the main thread, before any task
+ *      that names it is posted (the post happens-before the get that returns the packet), and
+ *      never change. A thread reads an entry only for an index a task carries, and checks the
+ *      index against MAX_NAMES and the entry against the characters' area before use.
  */
 
 export const ARENA_MAGIC = 0x4c4f4f50;
@@ -94,6 +103,15 @@ export const CANCELLED = 4;
 // T_FLAGS bits.
 export const F_SIGNAL = 1;
 export const F_TIMED = 2;
+/** T_FLAGS >>> HANDLER_SHIFT: the task's handler index in NAMES (0: the default handler). */
+export const HANDLER_SHIFT = 16;
+
+/** Distinct handler names a pool can use (run()'s `name` option). */
+export const MAX_NAMES = 256;
+/** Longest handler name, in UTF-16 units. */
+export const MAX_NAME_LENGTH = 256;
+/** The characters' area of NAMES, in UTF-16 units. */
+const NAME_CHARS = 16_384;
 
 /**
  * Task-port packets (bytesTransferred, completionKey, overlapped):
@@ -118,12 +136,26 @@ export const R_CANCELLED = 4; // the worker found the slot CANCELLED and did not
 export interface ArenaGeometry {
   slots: number;
   slotBytes: number;
+  /** Int32 index of name 1's entry (NAMES). */
+  nameEntries: number;
+  /** Uint16 index of the names' characters, and how many fit. */
+  nameChars: number;
+  nameCharCapacity: number;
   byteLength: number;
 }
 
 export function arenaGeometry(slots: number, slotBytes: number): ArenaGeometry {
   const bytes = Math.ceil(Math.max(slotBytes, PAYLOAD + 24) / 64) * 64;
-  return { slots, slotBytes: bytes, byteLength: HEADER_BYTES + slots * bytes };
+  const namesAt = HEADER_BYTES + slots * bytes;
+  const charsAt = namesAt + MAX_NAMES * 8;
+  return {
+    slots,
+    slotBytes: bytes,
+    nameEntries: namesAt >> 2,
+    nameChars: charsAt >> 1,
+    nameCharCapacity: NAME_CHARS,
+    byteLength: charsAt + NAME_CHARS * 2,
+  };
 }
 
 /** First Int32 word of slot i. */

@@ -1,12 +1,18 @@
-/** ThreadPool's options, their defaults (the seeds' rules) and their checks; run() options; stats(). */
+/** ThreadPool's options, their defaults (the rules of the original articles) and their checks; run() options; stats(). */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
 import type { Percentiles } from './histogram.js';
+import { nameError } from './names.js';
 
 export interface ThreadPoolOptions {
-  /** The worker module: a path or a file: URL (ESM or CommonJS) whose default export (or `handler` export) is the handler. */
+  /**
+   * The worker module: a path or a file: URL (ESM or CommonJS). Its default export (or `handler`
+   * export) is the default handler; its other function exports are handlers run() can name.
+   */
   filename: string | URL;
+  /** The export run() and queueRequest() call when run() names none. Default: the default export. */
+  name?: string;
   /** Threads in the pool. Default 2 × cores (the seeds' rule). */
   threads?: number;
   /** Threads kept even when idle; threads above it exit after idleTimeout. Default = threads. */
@@ -29,6 +35,21 @@ export interface ThreadPoolOptions {
   workerData?: unknown;
   /** Passed to each `new Worker()`. */
   resourceLimits?: ResourceLimits;
+  /** The threads' process.env (passed to each `new Worker()`): an object, or SHARE_ENV to share the main thread's. */
+  env?: Record<string, string | undefined> | typeof SHARE_ENV;
+  /** Appended to the threads' process.argv (passed to each `new Worker()`). */
+  argv?: readonly unknown[];
+  /** The threads' Node options (passed to each `new Worker()`), e.g. ['--import', 'tsx'] for a TypeScript worker module. Default: the main thread's. */
+  execArgv?: readonly string[];
+  /**
+   * true: a thread's stdout is not copied to the main thread's process.stdout; read it from the
+   * 'threadStart' event's `stdout` stream instead (as `new Worker({ stdout: true })`).
+   */
+  stdout?: boolean;
+  /** The same for stderr. */
+  stderr?: boolean;
+  /** Close the file descriptors a thread opened with fs.open() when it exits (as `new Worker()`). Default true. */
+  trackUnmanagedFds?: boolean;
   /**
    * The backend of the pool's two completion ports: 'portable' (default),
    * 'native' (the Win32 IOCP, Windows only) or 'auto'. See docs/native.md.
@@ -36,7 +57,9 @@ export interface ThreadPoolOptions {
   backend?: 'portable' | 'native' | 'auto';
 }
 
-export interface RunOptions {
+export interface RunOptions<Name extends string = string> {
+  /** The worker module's export to call (default: the pool's `name` option, else the default export). */
+  name?: Name;
   /** Aborting it before the task starts rejects run() with an AbortError; a running handler receives it as `context.signal`. */
   signal?: AbortSignal;
   /** Objects to transfer with the task (the task then goes by MessagePort when it starts). */
@@ -72,11 +95,15 @@ export interface CloseOptions {
 }
 
 /** What is wrong with run()'s options (a TypeError naming it), or undefined. */
-export function runOptionsError(options: unknown): TypeError | undefined {
+export function runOptionsError(options: unknown): Error | undefined {
   if (options === null || typeof options !== 'object') {
     return new TypeError(`run() options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
-  const { signal, transferList } = options as RunOptions;
+  const { signal, transferList, name } = options as RunOptions;
+  if (name !== undefined) {
+    const bad = nameError('options.name', name);
+    if (bad !== undefined) return bad as TypeError;
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) return new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
   if (transferList !== undefined && !Array.isArray(transferList)) return new TypeError(`options.transferList must be an array, got ${describe(transferList)}`);
   return undefined;
@@ -105,6 +132,9 @@ const DEFAULT_SPIN = 2000;
 
 export interface ResolvedOptions {
   filename: string;
+  name: string | undefined;
+  /** What each `new Worker()` of the pool gets. */
+  workerOptions: WorkerOptions;
   threads: number;
   minThreads: number;
   concurrency: number;
@@ -132,8 +162,15 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
   // The task port holds every slot's packet besides the queueRequest packets: the port's limit
   // (2^24 packets) bounds the sum, so say so in the option's terms.
   const queueCapacity = positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, PORT_CAPACITY - slots);
+  const name = options.name;
+  if (name !== undefined) {
+    const bad = nameError('options.name', name);
+    if (bad !== undefined) throw bad;
+  }
   return {
     filename: toFileUrl(options.filename),
+    name,
+    workerOptions: workerOptions(options),
     threads,
     minThreads: positiveInt('options.minThreads', options.minThreads, threads, 0, threads),
     concurrency: positiveInt('options.concurrency', options.concurrency, cores, 1, 65536),
@@ -148,6 +185,37 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
     idleTimeout: options.idleTimeout ?? 30_000,
     backend: checkBackend(options.backend),
   };
+}
+
+/** The options passed to each `new Worker()`, checked like the others (a TypeError naming the option). */
+function workerOptions(options: ThreadPoolOptions): WorkerOptions {
+  const { env, argv, execArgv, stdout, stderr, trackUnmanagedFds, resourceLimits } = options;
+  if (env !== undefined && env !== SHARE_ENV && (env === null || typeof env !== 'object' || Array.isArray(env))) {
+    throw new TypeError(`options.env must be an object or SHARE_ENV, got ${describe(env)}`);
+  }
+  if (argv !== undefined && !Array.isArray(argv)) throw new TypeError(`options.argv must be an array, got ${describe(argv)}`);
+  if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((a) => typeof a === 'string'))) {
+    throw new TypeError(`options.execArgv must be an array of strings, got ${describe(execArgv)}`);
+  }
+  for (const [key, value] of [
+    ['stdout', stdout],
+    ['stderr', stderr],
+    ['trackUnmanagedFds', trackUnmanagedFds],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`options.${key} must be a boolean, got ${describe(value)}`);
+  }
+  if (resourceLimits !== undefined && (resourceLimits === null || typeof resourceLimits !== 'object')) {
+    throw new TypeError(`options.resourceLimits must be an object, got ${describe(resourceLimits)}`);
+  }
+  const out: WorkerOptions = {};
+  if (env !== undefined) out.env = env;
+  if (argv !== undefined) out.argv = [...argv];
+  if (execArgv !== undefined) out.execArgv = [...execArgv];
+  if (stdout !== undefined) out.stdout = stdout;
+  if (stderr !== undefined) out.stderr = stderr;
+  if (trackUnmanagedFds !== undefined) out.trackUnmanagedFds = trackUnmanagedFds;
+  if (resourceLimits !== undefined) out.resourceLimits = resourceLimits;
+  return out;
 }
 
 function checkBackend(value: unknown): 'portable' | 'native' | 'auto' {

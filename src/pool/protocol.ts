@@ -17,6 +17,8 @@ export interface PoolWorkerData {
   __iocpPool: true;
   /** file: URL of the user's worker module. */
   filename: string;
+  /** The pool's `name` option: the export that is the default handler (undefined: the module's default). */
+  defaultName: string | undefined;
   taskPort: PortHandle;
   resultPort: PortHandle;
   arena: SharedArrayBuffer;

@@ -14,7 +14,7 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import type { CompletionPort } from '../port/index.js';
-import { type ArenaViews, TAG_FALLBACK } from './codec.js';
+import { type ArenaViews, cloneError, TAG_FALLBACK } from './codec.js';
 import { AbortError } from './errors.js';
 import {
   A_INFLIGHT,
@@ -23,6 +23,7 @@ import {
   F_SIGNAL,
   F_TIMED,
   FREE,
+  HANDLER_SHIFT,
   K_TASK,
   QUEUED,
   RUNNING,
@@ -53,6 +54,8 @@ function capture(resolve: (value: never) => void, reject: Reject): void {
 /** A run() that waits here because every slot is taken. */
 interface Backlogged {
   task: unknown;
+  /** Its handler's index (layout.ts NAMES; 0: the default). */
+  handler: number;
   signal: AbortSignal | undefined;
   transferList: readonly TransferListItem[] | undefined;
   resolve: Resolve;
@@ -142,18 +145,18 @@ export class TaskTable {
   }
 
   /** Accepts a task: into a free slot at once if none waits ahead of it, else into the backlog. */
-  add(task: unknown, signal: AbortSignal | undefined, transferList: readonly TransferListItem[] | undefined): Promise<unknown> {
+  add(task: unknown, handler: number, signal: AbortSignal | undefined, transferList: readonly TransferListItem[] | undefined): Promise<unknown> {
     if (this.#freeTop > 0 && this.#backlogHead === this.#backlog.length) {
       const slot = this.#free[--this.#freeTop]!;
       const promise = new Promise<unknown>(capture);
       this.resolve[slot] = capturedResolve;
       this.reject[slot] = capturedReject;
-      this.#submit(slot, task, signal, transferList);
+      this.#submit(slot, task, handler, signal, transferList);
       return promise;
     }
     const promise = new Promise<unknown>(capture);
     const reject = capturedReject!;
-    const entry: Backlogged = { task, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
+    const entry: Backlogged = { task, handler, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
     if (signal !== undefined) {
       entry.onAbort = () => {
         if (entry.done) return;
@@ -168,10 +171,10 @@ export class TaskTable {
   }
 
   /** The slot is ours, its promise functions are set: write the task, post its packet. */
-  #submit(slot: number, task: unknown, signal: AbortSignal | undefined, transferList: readonly TransferListItem[] | undefined): void {
+  #submit(slot: number, task: unknown, handler: number, signal: AbortSignal | undefined, transferList: readonly TransferListItem[] | undefined): void {
     const i32 = this.#i32;
     const w = slotWord(this.slotBytes, slot);
-    let flags = 0;
+    let flags = handler << HANDLER_SHIFT;
     // From here the slot is in use; release() gives it back. The shared copy is a hint (plain store).
     i32[A_INFLIGHT] = ++this.inflight;
     try {
@@ -184,7 +187,7 @@ export class TaskTable {
       const reject = this.reject[slot]!;
       this.release(slot);
       this.failed++;
-      reject(error);
+      reject(cloneError("run()'s task (its first argument)", error));
       return;
     }
     if (signal !== undefined) {
@@ -223,7 +226,7 @@ export class TaskTable {
       const slot = this.#free[--this.#freeTop]!;
       this.resolve[slot] = entry.resolve;
       this.reject[slot] = entry.reject;
-      this.#submit(slot, entry.task, entry.signal, entry.transferList);
+      this.#submit(slot, entry.task, entry.handler, entry.signal, entry.transferList);
     }
     if (this.#backlogHead === backlog.length) {
       backlog.length = 0;

@@ -46,10 +46,12 @@ import {
   type ThreadPoolOptions,
   type ThreadPoolStats,
 } from './options.js';
+import { HandlerNames } from './names.js';
 import { EXIT_PORT_CLOSED, EXIT_RETIRED, EXIT_SENTINEL } from './protocol.js';
 import { ResultDrain } from './results.js';
 import { TaskTable } from './tasks.js';
 import { ThreadSet, type WorkerRecord } from './threads.js';
+import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js';
 
 /** A thread that dies idle within this long of starting is an early death (ms)… */
 const EARLY_DEATH_MS = 1000;
@@ -64,7 +66,30 @@ const enum State {
   Destroyed,
 }
 
-export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
+/** The pool's events, typed (see PoolEvents): an interface merged with the class below. */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: types EventEmitter's methods for the pool's events; adds no member.
+export interface ThreadPool<T, R> {
+  on<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * A pool of worker threads on a completion port.
+ *
+ * Type arguments: `ThreadPool<typeof import('./worker.js')>` reads the worker
+ * module's exports, so run() takes and resolves to what each handler does
+ * (see types.ts); `ThreadPool<Task, Result>` declares them by hand; none:
+ * `unknown`.
+ */
+export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly threads: number;
   readonly minThreads: number;
   readonly concurrency: number;
@@ -78,6 +103,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   readonly #tasks: TaskTable;
   readonly #results: ResultDrain;
   readonly #threads: ThreadSet;
+  readonly #names: HandlerNames;
 
   #state = State.Open;
   #refed = true;
@@ -118,6 +144,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
 
     const geo = arenaGeometry(slots, o.slotBytes);
     const arena = new ArenaViews(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes);
+    this.#names = new HandlerNames(arena.buffer, geo);
     const i32 = (this.#i32 = arena.i32);
     i32[A_MAGIC] = ARENA_MAGIC;
     i32[A_SLOTS] = slots;
@@ -138,6 +165,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
       {
         __iocpPool: true,
         filename: o.filename,
+        defaultName: o.name,
         taskPort: this.#taskPort.handle,
         resultPort: this.#resultPort.handle,
         arena: arena.buffer,
@@ -148,7 +176,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         queueCapacity: o.queueCapacity,
         workerData: options.workerData,
       },
-      { resourceLimits: options.resourceLimits },
+      o.workerOptions,
       this.#tasks,
       {
         ready: () => {
@@ -157,7 +185,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
         },
         loadError: (_, cause) => this.#fail(new WorkerLoadError(cause?.message ?? String(cause), cause)),
         requestError: (wParam, error) => this.#requestError(wParam, error),
-        run: (task, signal) => this.run(task as Task, signal === undefined ? undefined : { signal }),
+        run: (task, signal) => this.#run(task, signal === undefined ? undefined : { signal }),
         exit: (record, code) => this.#onExit(record, code),
       },
     );
@@ -219,20 +247,34 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
 
   // ──────────────────────────────── run ────────────────────────────────
 
-  /** Runs task on a pool thread; resolves with the handler's result, rejects with its error. */
-  run(task: Task, options?: RunOptions): Promise<Result> {
+  /**
+   * Runs task on a pool thread: calls the worker module's export `options.name` (default: the
+   * pool's `name` option, else the default export); resolves with what it returns, rejects with
+   * what it throws.
+   */
+  run<N extends RunName<T, R> = never>(task: RunTask<T, R, N>, options?: RunOptions<N>): Promise<RunResult<T, R, N>> {
+    return this.#run(task, options) as Promise<RunResult<T, R, N>>;
+  }
+
+  #run(task: unknown, options: RunOptions | undefined): Promise<unknown> {
     if (this.#state !== State.Open) {
       return Promise.reject(new PoolClosedError(`run() after ${this.#state === State.Closing ? 'close()' : 'destroy()'}: the pool takes no more tasks`));
     }
     if (this.#loadError !== undefined) return Promise.reject(this.#loadError);
     let signal: AbortSignal | undefined;
     let transferList: RunOptions['transferList'];
+    let handler = 0;
     if (options !== undefined) {
       // Checked before anything is taken (a slot, a backlog place): a bad option leaks nothing.
       const bad = runOptionsError(options);
       if (bad !== undefined) return Promise.reject(bad);
       signal = options.signal;
       transferList = options.transferList;
+      if (options.name !== undefined) {
+        const index = this.#names.indexOf(options.name);
+        if (typeof index !== 'number') return Promise.reject(index);
+        handler = index;
+      }
       if (signal !== undefined && signal.aborted) {
         this.#tasks.failed++;
         return Promise.reject(new AbortError(signal.reason));
@@ -241,7 +283,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     if (this.maxQueue !== Infinity && this.#tasks.queued() >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
     if (!this.#refed) this.#refAll();
     if (this.#threads.size < this.threads) this.#grow();
-    return this.#tasks.add(task, signal, transferList) as Promise<Result>;
+    return this.#tasks.add(task, handler, signal, transferList);
   }
 
   /** Slots were freed: move the backlog in; once it is empty, a close() can post its sentinels. */

@@ -253,6 +253,9 @@ export class CompletionPort {
     if (handle === null || typeof handle !== 'object') {
       throw new TypeError(`handle must be a completion port handle (port.handle), got ${describe(handle)}`);
     }
+    if (handle instanceof CompletionPort) {
+      throw new TypeError('CompletionPort.from() takes the port\'s handle, not the port: pass port.handle');
+    }
     const o = checkOptions('options', options);
     const spinCount = o.spinCount === undefined ? undefined : checkInteger('options.spinCount', o.spinCount, 0, 1e9);
     if (handle.backend === 'native') return requireNative().from(handle) as CompletionPort;

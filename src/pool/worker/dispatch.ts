@@ -4,7 +4,7 @@
  * layout.ts) is claimed, decoded, handed to the handler, and its result (or
  * error) written back into the slot before the result packet is posted.
  */
-import { errorToRecord, recordToError, TAG_FALLBACK } from '../codec.js';
+import { cloneError, errorToRecord, recordToError, TAG_FALLBACK } from '../codec.js';
 import {
   A_REQ_TAKEN,
   A_REQUESTS,
@@ -15,6 +15,7 @@ import {
   DONE,
   F_SIGNAL,
   F_TIMED,
+  HANDLER_SHIFT,
   K_REQUEST,
   K_TASK,
   QUEUED,
@@ -35,13 +36,14 @@ import {
   T_TICKET,
 } from '../layout.js';
 import type { CompletionPacket } from '../../port/index.js';
-import type { Handler, HandlerContext } from './module.js';
+import type { HandlerContext } from '../types.js';
+import type { ModuleHandlers } from './module.js';
 import { data, f64, i32, results, send, state, views } from './thread.js';
 
 /** Handed to handlers of tasks without a signal: one frozen object, no allocation per task. */
 const NO_SIGNAL: HandlerContext = Object.freeze({ signal: undefined });
 
-let handler: Handler;
+let handlers: ModuleHandlers;
 /** Called when a pending handler settles (the loop may be waiting for the last one to exit). */
 let onSettled: () => void;
 /** Fails the thread's port calls the way the loop does (a closed port means destroy()). */
@@ -52,8 +54,8 @@ const controllers = new Map<number, { controller: AbortController; ticket: numbe
 /** Payloads asked of the main thread (too large for the slot, or with a transferList), by slot. */
 const fetches = new Map<number, (payload: { task?: unknown; error?: unknown }) => void>();
 
-export function initDispatch(h: Handler, settled: () => void, portError: (error: unknown) => void): void {
-  handler = h;
+export function initDispatch(h: ModuleHandlers, settled: () => void, portError: (error: unknown) => void): void {
+  handlers = h;
   onSettled = settled;
   onPortError = portError;
 }
@@ -93,7 +95,7 @@ export function dispatch(packet: CompletionPacket): void {
 function runRequest(wParam: number): void {
   let result: unknown;
   try {
-    result = handler(wParam, NO_SIGNAL);
+    result = handlers.at(0)(wParam, NO_SIGNAL);
   } catch (error) {
     return requestDone(wParam, error);
   }
@@ -165,7 +167,7 @@ function start(slot: number, w: number, flags: number, task: unknown): void {
   const t0 = (flags & F_TIMED) !== 0 ? performance.now() : 0;
   let result: unknown;
   try {
-    result = handler(task, context);
+    result = handlers.at(flags >>> HANDLER_SHIFT)(task, context);
   } catch (error) {
     return finish(slot, w, flags, t0, error, true);
   }
@@ -208,7 +210,7 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
     } catch (error) {
       if (attempt > 0) throw error;
       // The result cannot be cloned (a function, a class instance with private state…): the task fails with why.
-      value = error;
+      value = isError ? error : cloneError(`the result of ${handlers.describe(flags >>> HANDLER_SHIFT)}`, error);
       isError = true;
     }
   }

@@ -35,8 +35,8 @@ export function startWorker(): void {
   prepareLoop()
     .then(loadModule)
     .then(
-      (handler) => {
-        initDispatch(handler, maybeExit, portFailed);
+      (handlers) => {
+        initDispatch(handlers, maybeExit, portFailed);
         send({ type: 'ready' });
         loop().catch((error: unknown) => {
           // A broken invariant (a packet naming a slot that does not exist…): die loudly, as an
