@@ -87,7 +87,7 @@ export function writeDocs(root, { machine, cases, mode, notes, wallMs }) {
   parts.push(...METHOD);
   const allTargets = cases.flatMap((c) => c.summary.targets);
   if (allTargets.length) {
-    parts.push('## Targets (issue #4)', '', '| | target | measured |', '|---|---|---|');
+    parts.push('## Targets', '', '| | target | measured |', '|---|---|---|');
     for (const t of allTargets) parts.push(`| ${mark(t)} | ${t.label} | ${t.detail} |`);
     parts.push('');
   }
@@ -144,9 +144,9 @@ export function updateReadme(root, { machine, cases, mode }) {
   const rows = cases.flatMap((c) => c.summary.targets).map((t) => `| ${mark(t)} | ${t.label} | ${t.detail} |`);
   const block = [
     START,
-    `Headline from the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}). Every table and chart: [docs/benchmarks.md](docs/benchmarks.md).`,
+    `Headline from the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}). Every table and chart: \`docs/benchmarks.md\`.`,
     '',
-    '| | target (issue #4) | measured, same run |',
+    '| | target | measured, same run |',
     '|---|---|---|',
     ...rows,
     END,
