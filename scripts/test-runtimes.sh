@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the runtime smoke suite (test/runtimes/) under Node, Bun and Deno,
 # against the package as users get it: `npm pack`, installed into a scratch
-# app in .cache/runtimes/app (gitignored), without koffi (an optional peer).
+# app in a temporary directory outside the repository (so nothing resolves
+# from the repository's node_modules), without koffi (an optional peer).
 #
 # Bun and Deno come from the npm registry, pinned below: their platform
 # packages (@oven/bun-<platform>, @deno/<platform>) carry the binary itself,
@@ -40,15 +41,19 @@ fetch() {
 
 # The app: the packed tarball installed from the file, the smoke suite beside it.
 npm run build --silent >/dev/null
-APP=$CACHE/app
-rm -rf "$APP" && mkdir -p "$APP"
+APP=$(mktemp -d "${TMPDIR:-/tmp}/iocp-pool-runtimes.XXXXXX")
+trap 'rm -rf "$APP"' EXIT
 TGZ=$(npm pack --silent --pack-destination "$APP" | tail -n 1)
 cat >"$APP/package.json" <<JSON
 { "name": "iocp-pool-smoke-app", "private": true, "type": "module", "dependencies": { "iocp-pool": "file:./$TGZ" } }
 JSON
 (cd "$APP" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
 cp test/runtimes/*.mjs test/runtimes/*.cjs "$APP/"
-[ ! -e "$APP/node_modules/koffi" ] || { echo "test-runtimes: koffi was installed with the package, but it is an optional peer" >&2; exit 1; }
+# koffi is an optional peer: npm must not have installed it, and nothing above the app may provide it.
+if (cd "$APP" && node -e "require.resolve('koffi')" 2>/dev/null); then
+  echo "test-runtimes: koffi resolves from the app, but it is an optional peer that the app did not install" >&2
+  exit 1
+fi
 say "app: $TGZ installed in $APP"
 
 status=0
@@ -61,7 +66,7 @@ for rt in "${runtimes[@]}"; do
     *) echo "test-runtimes: unknown runtime '$rt' (node, bun, deno)" >&2; exit 1 ;;
   esac
   for cmd in "${cmds[@]}"; do
-    say "── $rt: ${cmd/#$CACHE\//.cache/runtimes/}"
+    say "── $rt: ${cmd//$CACHE\//.cache/runtimes/}"
     if ! (cd "$APP" && NO_COLOR=1 DENO_NO_UPDATE_CHECK=1 timeout 120 $cmd); then status=1; say "FAILED: $rt"; fi
   done
 done
