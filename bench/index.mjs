@@ -1,11 +1,11 @@
 /**
- * iocp-pool benchmark suite (issue #4): `npm run bench [-- --quick]`.
+ * iocp-pool benchmark suite: `npm run bench [-- --quick]`.
  *
  * For every case of every scenario, each subject (iocp-pool, the peers, the
  * primitives) is measured `runs` times, each time in a fresh node process
  * (bench/child.mjs), in an order rotated every repetition (A B C D E,
  * B C D E A, …). Prints a table per case with median, min–max and the ratio
- * to the best peer (or primitive), checks the targets of the issue (printed
+ * to the best peer (or primitive), checks the targets of docs/design.md (printed
  * ✓/✗, never asserted), and writes docs/benchmarks.md with an SVG per case.
  *
  * Exit code: 0 when every measurement ran, 1 when any failed (a crash,

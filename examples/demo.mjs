@@ -1,7 +1,8 @@
 // npm start — a completion port at work, told as a trace.
 //
 // The main thread creates a port with concurrency 2 and starts 4 worker
-// threads that loop on port.get(), like the seeds' ServerWorkerThread. Then:
+// threads that loop on port.get(), like the ServerWorkerThread of the Winsock
+// echo server in the original articles (docs/background.md). Then:
 //   1. LIFO: packets posted one at a time all go to the newest waiter, so one
 //      thread stays hot and the others stay asleep.
 //   2. The cap: 6 packets posted at once; only 2 threads run, 2 stay waiting
@@ -14,7 +15,7 @@
 import { isMainThread, parentPort, threadId, Worker, workerData } from 'node:worker_threads';
 import { CompletionPort, PortClosedError } from 'iocp-pool';
 
-const SENTINEL = -1; // the seeds' (OVERLAPPED*)-1: "exit now"
+const SENTINEL = -1; // CThreadPools' (OVERLAPPED*)-1: "exit now"
 const WORK = 1; // completionKey: busy for bytesTransferred ms
 const SLEEPY = 2; // completionKey: port.sleep(bytesTransferred ms), a blocking call
 
@@ -117,7 +118,7 @@ async function main() {
   say('posted 2 more packets: both run although one thread is still "busy"');
   await until(() => port.stats().running === 0 && port.stats().queued === 0 && port.stats().waiting === 4);
 
-  heading('4. Shutdown, the seeds\' way: one sentinel per thread after the queued work');
+  heading('4. Shutdown, as CThreadPools::Close does it: one sentinel per thread after the queued work');
   for (let n = 13; n <= 14; n++) port.post(50, WORK, n);
   for (let i = 0; i < workers.length; i++) port.post(0, 0, SENTINEL);
   say(`posted 2 last packets and 4 sentinels: ${show()}`);

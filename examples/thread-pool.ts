@@ -1,10 +1,10 @@
 /**
- * The seeds' CThreadPools example (CSDN, "CreateIoCompletionPort和GetQueuedCompletionStatus函数"),
- * ported to iocp-pool. Run it after a build:
+ * The CThreadPools example from the original articles (article 2 of docs/background.md:
+ * "CreateIoCompletionPort和GetQueuedCompletionStatus函数"), ported to iocp-pool. Run it after a build:
  *
  *   npm run build && npx tsx examples/thread-pool.ts [requests] [threads]
  *
- *   C++ (seed)                                        here
+ *   C++ (original)                                    here
  *   ───────────────────────────────────────────────   ─────────────────────────────────────────────
  *   Init(): CreateIoCompletionPort(INVALID_HANDLE_     init(): new ThreadPool({ threads, concurrency })
  *           VALUE, NULL, 0, m_nThreadCount)             — the pool creates the port and its threads

@@ -101,7 +101,7 @@ function load(): Win32 {
     koffi = require('koffi');
   } catch (error) {
     throw new NativeBackendUnavailableError(
-      `the optional dependency 'koffi' could not be loaded (${(error as Error)?.message ?? error}); install it with 'npm install koffi'`,
+      `koffi (an optional peer dependency of iocp-pool) could not be loaded (${(error as Error)?.message ?? error}); install it with 'npm install koffi'`,
       { cause: error },
     );
   }

@@ -115,8 +115,8 @@ const NAME_CHARS = 16_384;
 
 /**
  * Task-port packets (bytesTransferred, completionKey, overlapped):
- *   (K_REQUEST, wParam, 0)   queueRequest(wParam) — the seeds' QueueRequest
- *   (K_REQUEST, 0, -1)       sentinel: the thread exits — the seeds' Close
+ *   (K_REQUEST, wParam, 0)   queueRequest(wParam) — CThreadPools::QueueRequest
+ *   (K_REQUEST, 0, -1)       sentinel: the thread exits — CThreadPools::Close
  *   (K_TASK, 0, slot)        run(): the task is in arena slot `slot`
  */
 export const K_REQUEST = 0;

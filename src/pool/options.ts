@@ -1,4 +1,4 @@
-/** ThreadPool's options, their defaults (the rules of the original articles) and their checks; run() options; stats(). */
+/** ThreadPool's options, their defaults (the original articles' rules, docs/background.md) and their checks; run() options; stats(). */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
@@ -13,13 +13,13 @@ export interface ThreadPoolOptions {
   filename: string | URL;
   /** The export run() and queueRequest() call when run() names none. Default: the default export. */
   name?: string;
-  /** Threads in the pool. Default 2 × cores (the seeds' rule). */
+  /** Threads in the pool. Default 2 × cores (two worker threads per processor, as the Winsock echo server in docs/background.md). */
   threads?: number;
   /** Threads kept even when idle; threads above it exit after idleTimeout. Default = threads. */
   minThreads?: number;
   /** Milliseconds a thread above minThreads may stay idle before it exits. Default 30 000. */
   idleTimeout?: number;
-  /** The port's cap on running threads. Default cores (the seeds' rule). */
+  /** The port's cap on running threads. Default cores (a concurrency value of one per processor, as CreateIoCompletionPort's 0). */
   concurrency?: number;
   /** run() tasks that may wait to start; beyond it run() rejects with QueueFullError. Default Infinity. */
   maxQueue?: number;
