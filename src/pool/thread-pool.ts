@@ -60,14 +60,16 @@ const EARLY_DEATHS = 3;
 /** How often an idle pool checks whether it may stop keeping the process alive (ms). */
 const IDLE_CHECK_MS = 50;
 
-const enum State {
-  Open,
-  Closing,
-  Destroyed,
-}
+/** The pool's life: open → closing (close()) or destroyed (destroy(); also from closing). */
+const State = { Open: 0, Closing: 1, Destroyed: 2 } as const;
+type State = (typeof State)[keyof typeof State];
 
-/** The pool's events, typed (see PoolEvents): an interface merged with the class below. */
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: types EventEmitter's methods for the pool's events; adds no member.
+/**
+ * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
+ * parameters it must repeat. Unknown events keep EventEmitter's untyped signature.
+ */
+// biome-ignore-start lint/suspicious/noExplicitAny: EventEmitter's own listener type, for events PoolEvents does not list.
+// biome-ignore lint/correctness/noUnusedVariables: a merged declaration repeats the class's type parameters.
 export interface ThreadPool<T, R> {
   on<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
@@ -80,6 +82,7 @@ export interface ThreadPool<T, R> {
   removeListener<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
   removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
 }
+// biome-ignore-end lint/suspicious/noExplicitAny: EventEmitter's own listener type.
 
 /**
  * A pool of worker threads on a completion port.
@@ -89,6 +92,7 @@ export interface ThreadPool<T, R> {
  * (see types.ts); `ThreadPool<Task, Result>` declares them by hand; none:
  * `unknown`.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types EventEmitter's methods; it adds no member.
 export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly threads: number;
   readonly minThreads: number;
@@ -105,7 +109,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly #threads: ThreadSet;
   readonly #names: HandlerNames;
 
-  #state = State.Open;
+  #state: State = State.Open;
   #refed = true;
   #idleTimer: NodeJS.Timeout | undefined;
   #sentinelsPosted = 0;
@@ -275,7 +279,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         if (typeof index !== 'number') return Promise.reject(index);
         handler = index;
       }
-      if (signal !== undefined && signal.aborted) {
+      if (signal?.aborted) {
         this.#tasks.failed++;
         return Promise.reject(new AbortError(signal.reason));
       }

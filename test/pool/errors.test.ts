@@ -44,7 +44,7 @@ describe('ThreadPool: handler errors', () => {
 });
 
 describe('ThreadPool: queueRequest', () => {
-  it('calls the handler with each wParam on a pool thread (the seeds\' QueueRequest)', async () => {
+  it('calls the handler with each wParam on a pool thread (CThreadPools::QueueRequest)', async () => {
     const { sab, words } = shared();
     const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 2, workerData: { sab } });
     pools.push(pool);

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadPool, WorkerLoadError } from '../../dist/index.js';
 import { COUNTER, fixture, shared, waitFor } from './helpers.js';
 
-const pools: ThreadPool<any, any>[] = [];
+const pools: { destroy(): Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.destroy()));
 });
@@ -28,7 +28,7 @@ describe('ThreadPool: named handlers', () => {
     expect(results).toEqual([42, 'hello ada', 'default:7', 10]);
     // Many named tasks at once, interleaved with default ones: each reaches its handler.
     const mixed = await Promise.all(Array.from({ length: 2000 }, (_, i) => (i % 2 === 0 ? pool.run(i, { name: 'double' }) : pool.run(i))));
-    mixed.forEach((r, i) => expect(r).toBe(i % 2 === 0 ? 2 * i : `default:${i}`));
+    for (const [i, r] of mixed.entries()) expect(r).toBe(i % 2 === 0 ? 2 * i : `default:${i}`);
   });
 
   it('rejects a run() naming an export that does not exist, naming it and listing the exports; the pool keeps serving', async () => {

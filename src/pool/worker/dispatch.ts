@@ -79,7 +79,10 @@ function settled(): void {
 }
 
 export function dispatch(packet: CompletionPacket): void {
-  if (packet.bytesTransferred === K_TASK) return runTask(packet.overlapped);
+  if (packet.bytesTransferred === K_TASK) {
+    runTask(packet.overlapped);
+    return;
+  }
   if (packet.bytesTransferred !== K_REQUEST) throw new RangeError(`unknown pool packet kind ${packet.bytesTransferred}`);
   if (packet.overlapped === SENTINEL) {
     state.stopping = true;
@@ -97,7 +100,8 @@ function runRequest(wParam: number): void {
   try {
     result = handlers.at(0)(wParam, NO_SIGNAL);
   } catch (error) {
-    return requestDone(wParam, error);
+    requestDone(wParam, error);
+    return;
   }
   if (isThenable(result)) {
     state.pending++;
@@ -130,7 +134,10 @@ function runTask(slot: number): void {
   i32[w + T_OWNER] = data.workerId;
   // A2: the main thread may be cancelling this very slot; one CAS decides.
   if (Atomics.compareExchange(i32, w + T_STATE, QUEUED, RUNNING) !== QUEUED) {
-    if (Atomics.load(i32, w + T_STATE) === CANCELLED) return postResult(R_CANCELLED, slot);
+    if (Atomics.load(i32, w + T_STATE) === CANCELLED) {
+      postResult(R_CANCELLED, slot);
+      return;
+    }
     throw new RangeError(`task slot ${slot} is in state ${Atomics.load(i32, w + T_STATE)}, not queued`);
   }
   Atomics.add(i32, A_STARTED, 1);
@@ -152,7 +159,8 @@ function runTask(slot: number): void {
   try {
     task = views.decode(w);
   } catch (error) {
-    return finish(slot, w, flags, 0, error, true);
+    finish(slot, w, flags, 0, error, true);
+    return;
   }
   start(slot, w, flags, task);
 }
@@ -169,7 +177,8 @@ function start(slot: number, w: number, flags: number, task: unknown): void {
   try {
     result = handlers.at(flags >>> HANDLER_SHIFT)(task, context);
   } catch (error) {
-    return finish(slot, w, flags, t0, error, true);
+    finish(slot, w, flags, t0, error, true);
+    return;
   }
   if (isThenable(result)) {
     state.pending++;
@@ -223,7 +232,8 @@ function postResult(status: number, slot: number): void {
   try {
     results.post(status, data.workerId, slot);
   } catch (error) {
-    return onPortError(error);
+    onPortError(error);
+    return;
   }
   // The main thread spins on this word (not on the port's lock) when it expects a result soon.
   Atomics.add(i32, A_RESULTS, 1);
