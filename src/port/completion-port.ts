@@ -454,7 +454,9 @@ export class CompletionPort {
     const word = this.#slotWord(w, W_STATE);
     let state = SLEEPING;
     if (spin > 0) {
-      state = this.#spinOn(word, spin);
+      // At most the caller's count, within this thread's adaptive budget (see #waitSync): on a
+      // loaded machine a spin that never pays only takes the core the poster needs.
+      state = this.#spinOn(word, Math.min(spin, this.#spinBudget));
       if (state === WAITING) state = Atomics.compareExchange(this.#i32, word, WAITING, SLEEPING);
       if (state === WAITING) state = SLEEPING;
     }
@@ -470,6 +472,8 @@ export class CompletionPort {
         if (state !== SLEEPING) break;
         left = until - (performance.now() - start);
       }
+      // How long this wait slept tells the next spin whether spinning would have paid.
+      if (spin > 0) this.#adaptSpin(performance.now() - start);
       if (state === SLEEPING && timeout !== Infinity) {
         timeout -= performance.now() - start;
         if (timeout <= 0) return this.#settle(w, state); // timed out: #finish decides under the lock
