@@ -32,10 +32,12 @@
  *                            word +1  T_OWNER   id of the worker that took it (RUNNING)
  *                            word +2  T_TAG     value tag of the payload (see codec.ts)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units)
- *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing);
+ *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing),
+ *                                               F_PROGRESS (onProgress), F_TIMEOUT (timeout);
  *                                               bits 16-31: the handler's index in NAMES (0: the default handler)
  *                            word +5  T_TICKET  which submission the slot holds (wraps): names the task in abort messages
- *                            f64  +3  T_START   wall-clock ms the worker started it (F_TIMED)
+ *                            f64  +3  T_START   wall-clock ms the handler started (F_TIMED: written at the end;
+ *                                               F_TIMEOUT: at the start, 0 until then — the main thread zeroes it)
  *                            f64  +4  T_RUN     ms the handler ran (F_TIMED)
  *                            byte +40 .. slotBytes  payload: task, then the result, in place
  *  NAMES (after the slots)  the handler names run() has used, by index (1 … MAX_NAMES):
@@ -103,6 +105,10 @@ export const CANCELLED = 4;
 // T_FLAGS bits.
 export const F_SIGNAL = 1;
 export const F_TIMED = 2;
+/** run() had onProgress: the handler's context gets progress(), whose values go on the thread's result channel. */
+export const F_PROGRESS = 4;
+/** run() had a timeout: the thread writes T_START when the handler starts (the main thread counts from it). */
+export const F_TIMEOUT = 8;
 /** T_FLAGS >>> HANDLER_SHIFT: the task's handler index in NAMES (0: the default handler). */
 export const HANDLER_SHIFT = 16;
 

@@ -21,8 +21,15 @@ export interface ThreadPoolOptions {
   idleTimeout?: number;
   /** The port's cap on running threads. Default cores (a concurrency value of one per processor, as CreateIoCompletionPort's 0). */
   concurrency?: number;
-  /** run() tasks that may wait to start; beyond it run() rejects with QueueFullError. Default Infinity. */
-  maxQueue?: number;
+  /**
+   * run() tasks that may wait to start; beyond it run() rejects with QueueFullError. 'auto':
+   * threads². Default Infinity. `needsDrain` is true at or above it (threads² when Infinity).
+   */
+  maxQueue?: number | 'auto';
+  /** run() tasks and queueRequest handlers a thread runs before it leaves and is replaced. Default Infinity. */
+  maxTasksPerThread?: number;
+  /** Heap bytes used (checked between tasks, at most every 2 ms) above which a thread leaves and is replaced. Default Infinity. */
+  maxHeapUsedBeforeRecycle?: number;
   /** Packets the task port holds (queueRequest returns false beyond it). Default 65536. */
   queueCapacity?: number;
   /** Task slots in the shared arena: run() tasks in flight at once (more wait in a queue here). Default 4096. */
@@ -64,6 +71,14 @@ export interface RunOptions<Name extends string = string> {
   signal?: AbortSignal;
   /** Objects to transfer with the task (the task then goes by MessagePort when it starts). */
   transferList?: readonly TransferListItem[];
+  /**
+   * Milliseconds the handler may run, counted from when it starts (not from run()). Past it, run()
+   * rejects with a TimeoutError, the handler's context.signal aborts, and a handler still running
+   * 100 ms later is stopped by terminating its thread (which the pool replaces).
+   */
+  timeout?: number;
+  /** Receives, in order and before run() settles, each value the handler passes to context.progress(). */
+  onProgress?: (value: unknown) => void;
 }
 
 export interface ThreadPoolStats {
@@ -83,6 +98,12 @@ export interface ThreadPoolStats {
   runTime: Percentiles;
   /** Milliseconds tasks waited between run() and the handler's start (sampled). */
   waitTime: Percentiles;
+  /**
+   * The fraction (0…1) of the interval since the previous stats() call (or since the pool started)
+   * that its threads spent in handlers: the tasks completed in it times their sampled mean run
+   * time, over threads × the interval. An async handler counts while it awaits.
+   */
+  utilization: number;
 }
 
 export interface CloseOptions {
@@ -99,7 +120,12 @@ export function runOptionsError(options: unknown): Error | undefined {
   if (options === null || typeof options !== 'object') {
     return new TypeError(`run() options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
-  const { signal, transferList, name } = options as RunOptions;
+  const { signal, transferList, name, timeout, onProgress } = options as RunOptions;
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number') return new TypeError(`options.timeout must be a number of milliseconds, got ${describe(timeout)}`);
+    if (!(timeout > 0)) return new RangeError(`options.timeout must be a number of milliseconds > 0, got ${timeout}`);
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') return new TypeError(`options.onProgress must be a function, got ${describe(onProgress)}`);
   if (name !== undefined) {
     const bad = nameError('options.name', name);
     if (bad !== undefined) return bad as TypeError;
@@ -132,6 +158,8 @@ const DEFAULT_SPIN = 2000;
 
 export interface ResolvedOptions {
   filename: string;
+  maxTasksPerThread: number;
+  maxHeapUsedBeforeRecycle: number;
   name: string | undefined;
   /** What each `new Worker()` of the pool gets. */
   workerOptions: WorkerOptions;
@@ -177,7 +205,11 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
     maxQueue:
       options.maxQueue === undefined || options.maxQueue === Infinity
         ? Infinity
-        : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1),
+        : options.maxQueue === 'auto'
+          ? threads * threads
+          : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1),
+    maxTasksPerThread: limit('options.maxTasksPerThread', options.maxTasksPerThread, true),
+    maxHeapUsedBeforeRecycle: limit('options.maxHeapUsedBeforeRecycle', options.maxHeapUsedBeforeRecycle, false),
     queueCapacity,
     slots,
     slotBytes: positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20),
@@ -232,6 +264,16 @@ function toFileUrl(filename: unknown): string {
   if (typeof filename !== 'string' || filename === '') throw new TypeError('options.filename must be the path or file: URL of the worker module');
   if (filename.startsWith('file:')) return new URL(filename).href;
   return pathToFileURL(filename).href;
+}
+
+/** An optional limit: Infinity when absent; else a number > 0 (an integer when `integer`). */
+function limit(name: string, value: unknown, integer: boolean): number {
+  if (value === undefined || value === Infinity) return Infinity;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (!(value > 0) || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} > 0, got ${value}`);
+  }
+  return value;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number, min: number, max: number): number {

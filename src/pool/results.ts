@@ -9,16 +9,30 @@
  * spin on the arena's result counter (A_RESULTS), because a wake-up costs
  * more than a tiny task's round trip (see latency.ts for when it spins).
  */
-import { receiveMessageOnPort } from 'node:worker_threads';
 import { type CompletionPacket, type CompletionPort, PortClosedError } from '../port/index.js';
 import { type ArenaViews, isErrorRecord, recordToError } from './codec.js';
 import { WorkerDiedError } from './errors.js';
 import { Reservoir } from './histogram.js';
-import { A_RESULTS, A_SPIN, F_TIMED, R_CANCELLED, R_ERROR, R_ERROR_MESSAGE, R_OK, R_OK_MESSAGE, slotWord, T_FLAGS, T_RUN, T_START } from './layout.js';
+import {
+  A_RESULTS,
+  A_SPIN,
+  F_PROGRESS,
+  F_TIMED,
+  R_CANCELLED,
+  R_ERROR,
+  R_ERROR_MESSAGE,
+  R_OK,
+  R_OK_MESSAGE,
+  slotWord,
+  T_FLAGS,
+  T_RUN,
+  T_START,
+} from './layout.js';
 import { SpinPolicy } from './latency.js';
-import type { FallbackResult } from './protocol.js';
+import type { ResultChannel } from './channel.js';
 import type { TaskTable } from './tasks.js';
-import type { MessagePort } from 'node:worker_threads';
+
+const MISSING = Symbol('missing');
 
 /** Result packets taken per getMany: enough to amortize a wake-up, small enough to keep latency even. */
 const DRAIN_BATCH = 256;
@@ -32,7 +46,7 @@ const SPIN_MIN_MS = 0.01;
 /** What the loop needs from the pool around it. */
 export interface DrainHooks {
   /** The result channel of pool thread `workerId` (alive or recently exited), for a result sent by message. */
-  resultChannel(workerId: number): MessagePort | undefined;
+  resultChannel(workerId: number): ResultChannel | undefined;
   /** After each batch: slots were freed (move the backlog in). */
   afterBatch(): void;
   /** The loop stopped: nothing in flight (or the port closed). */
@@ -163,15 +177,24 @@ export class ResultDrain {
     }
     const status = packet.bytesTransferred;
     const reject = tasks.reject[slot];
-    if (reject === undefined && status !== R_CANCELLED) return; // already settled (destroy, a dead thread)
+    if (reject === undefined && status !== R_CANCELLED) {
+      // Settled already: a timed-out task's late result frees its slot; anything else (destroy,
+      // a dead thread) freed it then.
+      if (tasks.orphaned(slot)) tasks.release(slot);
+      return;
+    }
     const w = slotWord(tasks.slotBytes, slot);
     const i32 = this.#i32;
-    if ((i32[w + T_FLAGS]! & F_TIMED) !== 0) {
+    const flags = i32[w + T_FLAGS]!;
+    // Progress values of this task, sent before its result, are delivered before it settles.
+    if ((flags & F_PROGRESS) !== 0 && status !== R_CANCELLED) this.#hooks.resultChannel(packet.completionKey)?.drain();
+    if ((flags & F_TIMED) !== 0) {
       const f = w >> 1;
       const start = this.#arena.f64[f + T_START]!;
       this.waitTime.add(Math.max(0, start - tasks.submittedAt[slot]!));
       this.runTime.add(this.#arena.f64[f + T_RUN]!);
     }
+    if (reject !== undefined) this.#busy(flags, w);
     const postedAt = tasks.postedAt[slot]!;
     if (postedAt !== 0 && this.policy.sample(performance.now() - postedAt)) i32[A_SPIN] = this.policy.mode;
     const resolve = tasks.resolve[slot];
@@ -217,9 +240,34 @@ export class ResultDrain {
   #fallbackResult(workerId: number, slot: number): unknown {
     const channel = this.#hooks.resultChannel(workerId);
     if (channel === undefined) throw new WorkerDiedError(`the result of this task was lost with its thread (${workerId})`);
-    const received = receiveMessageOnPort(channel);
-    const message = received?.message as FallbackResult | undefined;
-    if (message === undefined || message.slot !== slot) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
-    return message.value;
+    const value = channel.take(slot, MISSING);
+    if (value === MISSING) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
+    return value;
+  }
+
+  // ── Utilization: tasks completed × their sampled mean run time, over threads × the interval ──
+  #completedInInterval = 0;
+  #sampledRunTime = 0;
+  #samples = 0;
+  #intervalStart = performance.now();
+
+  /** Counts a completed task toward utilization (its run time, when sampled). */
+  #busy(flags: number, w: number): void {
+    this.#completedInInterval++;
+    if ((flags & F_TIMED) !== 0) {
+      this.#sampledRunTime += this.#arena.f64[(w >> 1) + T_RUN]!;
+      this.#samples++;
+    }
+  }
+
+  /** The fraction of the interval since the last call that `threads` threads spent in handlers; starts a new interval. */
+  utilization(threads: number): number {
+    const now = performance.now();
+    const elapsed = now - this.#intervalStart;
+    const busy = this.#samples === 0 ? 0 : this.#completedInInterval * (this.#sampledRunTime / this.#samples);
+    this.#intervalStart = now;
+    this.#completedInInterval = this.#sampledRunTime = this.#samples = 0;
+    if (threads === 0 || elapsed <= 0) return 0;
+    return Math.min(1, busy / (threads * elapsed));
   }
 }

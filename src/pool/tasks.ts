@@ -15,13 +15,15 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { CompletionPort } from '../port/index.js';
 import { type ArenaViews, cloneError, TAG_FALLBACK } from './codec.js';
-import { AbortError } from './errors.js';
+import { AbortError, TimeoutError } from './errors.js';
 import {
   A_INFLIGHT,
   A_STARTED,
   CANCELLED,
+  F_PROGRESS,
   F_SIGNAL,
   F_TIMED,
+  F_TIMEOUT,
   FREE,
   HANDLER_SHIFT,
   K_TASK,
@@ -31,9 +33,13 @@ import {
   T_FLAGS,
   T_OWNER,
   T_STATE,
+  T_START,
   T_TAG,
   T_TICKET,
 } from './layout.js';
+
+/** After a task's timeout, how long its handler has to return before its thread is terminated (ms). */
+export const TIMEOUT_GRACE_MS = 100;
 
 type Resolve = (value: unknown) => void;
 type Reject = (error: unknown) => void;
@@ -51,9 +57,16 @@ function capture(resolve: (value: never) => void, reject: Reject): void {
   capturedReject = reject;
 }
 
+/** What only some tasks have: the rarely used run() options, kept off the common path. */
+export interface TaskExtras {
+  timeout: number | undefined;
+  onProgress: ((value: unknown) => void) | undefined;
+}
+
 /** A run() that waits here because every slot is taken. */
 interface Backlogged {
   task: unknown;
+  extras: TaskExtras | undefined;
   /** Its handler's index (layout.ts NAMES; 0: the default). */
   handler: number;
   signal: AbortSignal | undefined;
@@ -68,8 +81,12 @@ interface Backlogged {
 export interface TaskHooks {
   /** A task packet was posted: the result drain must run. */
   posted(): void;
-  /** The signal of a running task aborted: tell the thread `owner` (its ticket names the task). */
-  abortRunning(owner: number, slot: number, ticket: number): void;
+  /** The signal of a running task aborted, or its timeout passed: tell the thread `owner` (its ticket names the task). */
+  abortRunning(owner: number, slot: number, ticket: number, timeout: boolean): void;
+  /** A task with onProgress was submitted: progress values must be delivered as they come. */
+  wantsProgress(): void;
+  /** A task ran past its timeout and its handler did not return within the grace: terminate `owner`. */
+  stopThread(owner: number): void;
 }
 
 export class TaskTable {
@@ -90,6 +107,12 @@ export class TaskTable {
   readonly submittedAt: Float64Array;
   /** performance.now() at post, for tasks posted while few were in flight (0: not sampled); see latency.ts. */
   readonly postedAt: Float64Array;
+  /** onProgress of tasks that have one; timeouts (ms, 0: none) and their timers; tasks settled by a timeout whose result has not come (orphans). */
+  readonly #onProgress: (((value: unknown) => void) | undefined)[];
+  readonly #timeout: Float64Array;
+  readonly #timers: (NodeJS.Timeout | undefined)[];
+  readonly #orphan: Uint8Array;
+  readonly #f64: Float64Array;
   /** Payloads that travel by MessagePort (too large, or with a transferList), by slot. */
   readonly fallback = new Map<number, { task: unknown; transferList: readonly TransferListItem[] | undefined }>();
   readonly #free: Int32Array;
@@ -111,6 +134,7 @@ export class TaskTable {
   constructor(arena: ArenaViews, taskPort: CompletionPort, concurrency: number, hooks: TaskHooks) {
     this.#arena = arena;
     this.#i32 = arena.i32;
+    this.#f64 = arena.f64;
     this.slots = arena.slots;
     this.slotBytes = arena.slotBytes;
     this.#taskPort = taskPort;
@@ -122,6 +146,10 @@ export class TaskTable {
     this.#signal = new Array(slots).fill(undefined);
     this.#onAbort = new Array(slots).fill(undefined);
     this.submittedAt = new Float64Array(slots);
+    this.#onProgress = new Array(slots).fill(undefined);
+    this.#timeout = new Float64Array(slots);
+    this.#timers = new Array(slots).fill(undefined);
+    this.#orphan = new Uint8Array(slots);
     this.postedAt = new Float64Array(slots);
     this.#free = new Int32Array(slots);
     for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i; // slot 0 on top
@@ -145,18 +173,24 @@ export class TaskTable {
   }
 
   /** Accepts a task: into a free slot at once if none waits ahead of it, else into the backlog. */
-  add(task: unknown, handler: number, signal: AbortSignal | undefined, transferList: readonly TransferListItem[] | undefined): Promise<unknown> {
+  add(
+    task: unknown,
+    handler: number,
+    signal: AbortSignal | undefined,
+    transferList: readonly TransferListItem[] | undefined,
+    extras: TaskExtras | undefined,
+  ): Promise<unknown> {
     if (this.#freeTop > 0 && this.#backlogHead === this.#backlog.length) {
       const slot = this.#free[--this.#freeTop]!;
       const promise = new Promise<unknown>(capture);
       this.resolve[slot] = capturedResolve;
       this.reject[slot] = capturedReject;
-      this.#submit(slot, task, handler, signal, transferList);
+      this.#submit(slot, task, handler, signal, transferList, extras);
       return promise;
     }
     const promise = new Promise<unknown>(capture);
     const reject = capturedReject!;
-    const entry: Backlogged = { task, handler, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
+    const entry: Backlogged = { task, extras, handler, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
     if (signal !== undefined) {
       entry.onAbort = () => {
         if (entry.done) return;
@@ -171,7 +205,14 @@ export class TaskTable {
   }
 
   /** The slot is ours, its promise functions are set: write the task, post its packet. */
-  #submit(slot: number, task: unknown, handler: number, signal: AbortSignal | undefined, transferList: readonly TransferListItem[] | undefined): void {
+  #submit(
+    slot: number,
+    task: unknown,
+    handler: number,
+    signal: AbortSignal | undefined,
+    transferList: readonly TransferListItem[] | undefined,
+    extras: TaskExtras | undefined,
+  ): void {
     const i32 = this.#i32;
     const w = slotWord(this.slotBytes, slot);
     let flags = handler << HANDLER_SHIFT;
@@ -203,8 +244,10 @@ export class TaskTable {
       flags |= F_TIMED;
       this.submittedAt[slot] = performance.timeOrigin + performance.now();
     }
+    const ticket = (this.#tickets = (this.#tickets + 1) | 0);
+    if (extras !== undefined) flags |= this.#extras(slot, w, ticket, extras);
     i32[w + T_FLAGS] = flags;
-    i32[w + T_TICKET] = this.#tickets = (this.#tickets + 1) | 0;
+    i32[w + T_TICKET] = ticket;
     // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
     this.postedAt[slot] = this.inflight <= this.#concurrency ? performance.now() : 0;
     Atomics.store(i32, w + T_STATE, QUEUED);
@@ -226,7 +269,7 @@ export class TaskTable {
       const slot = this.#free[--this.#freeTop]!;
       this.resolve[slot] = entry.resolve;
       this.reject[slot] = entry.reject;
-      this.#submit(slot, entry.task, entry.handler, entry.signal, entry.transferList);
+      this.#submit(slot, entry.task, entry.handler, entry.signal, entry.transferList, entry.extras);
     }
     if (this.#backlogHead === backlog.length) {
       backlog.length = 0;
@@ -237,8 +280,86 @@ export class TaskTable {
     }
   }
 
+  /** Sets up a task's timeout and onProgress; returns the flags they add. */
+  #extras(slot: number, w: number, ticket: number, extras: TaskExtras): number {
+    let flags = 0;
+    if (extras.onProgress !== undefined) {
+      flags |= F_PROGRESS;
+      this.#onProgress[slot] = extras.onProgress;
+      this.#hooks.wantsProgress();
+    }
+    if (extras.timeout !== undefined) {
+      flags |= F_TIMEOUT;
+      this.#timeout[slot] = extras.timeout;
+      this.#f64[(w >> 1) + T_START] = 0; // the thread writes when the handler starts
+      this.#armTimeout(slot, ticket, extras.timeout);
+    }
+    return flags;
+  }
+
+  /** A progress value from the thread running the task with `ticket` in `slot`. */
+  progress(slot: number, ticket: number, value: unknown): void {
+    // The index came from another thread: check it (A4); a value for a task that settled is dropped.
+    if (slot >>> 0 !== slot || slot >= this.slots) return;
+    if (this.#i32[slotWord(this.slotBytes, slot) + T_TICKET] !== ticket) return;
+    this.#onProgress[slot]?.(value);
+  }
+
+  /** The task in `slot` settled by its timeout before its result came: the result only frees the slot. */
+  orphaned(slot: number): boolean {
+    return this.#orphan[slot] === 1;
+  }
+
+  /**
+   * A timeout is counted from when the handler starts (T_START, written by the thread). The timer
+   * looks at the slot: not started yet → look again `timeout` ms later; started → fire at start +
+   * timeout exactly (however late the start was noticed, the deadline is computed from it).
+   */
+  #armTimeout(slot: number, ticket: number, wait: number): void {
+    const timer = setTimeout(() => this.#checkTimeout(slot, ticket), Math.max(1, wait));
+    timer.unref(); // a task in flight keeps the pool ref'd anyway
+    this.#timers[slot] = timer;
+  }
+
+  #checkTimeout(slot: number, ticket: number): void {
+    this.#timers[slot] = undefined;
+    const w = slotWord(this.slotBytes, slot);
+    if (this.#i32[w + T_TICKET] !== ticket || this.reject[slot] === undefined) return; // settled
+    const timeout = this.#timeout[slot]!;
+    const started = Atomics.load(this.#i32, w + T_STATE) === RUNNING ? this.#f64[(w >> 1) + T_START]! : 0;
+    const left = started === 0 ? timeout : timeout - (performance.timeOrigin + performance.now() - started);
+    if (started === 0 || left > 0) {
+      this.#armTimeout(slot, ticket, left);
+      return;
+    }
+    // Expired: the run() rejects now; the handler sees its signal abort; the slot stays the
+    // thread's until its result comes (an orphan). Still running after the grace: stop the thread.
+    const reject = this.reject[slot]!;
+    this.resolve[slot] = undefined;
+    this.reject[slot] = undefined;
+    this.#onProgress[slot] = undefined;
+    this.#orphan[slot] = 1;
+    this.failed++;
+    reject(new TimeoutError(timeout));
+    const owner = this.#i32[w + T_OWNER]!;
+    this.#hooks.abortRunning(owner, slot, ticket, true);
+    const grace = setTimeout(() => {
+      this.#timers[slot] = undefined;
+      if (this.#orphan[slot] === 1 && this.#i32[w + T_TICKET] === ticket) this.#hooks.stopThread(owner);
+    }, TIMEOUT_GRACE_MS);
+    grace.unref();
+    this.#timers[slot] = grace;
+  }
+
   /** The slot is done: forget its promise and signal, give it back. */
   release(slot: number): void {
+    const timer = this.#timers[slot];
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.#timers[slot] = undefined;
+    }
+    this.#onProgress[slot] = undefined;
+    this.#orphan[slot] = 0;
     const signal = this.#signal[slot];
     if (signal !== undefined) {
       signal.removeEventListener('abort', this.#onAbort[slot]!);
@@ -272,7 +393,7 @@ export class TaskTable {
     if (Atomics.load(i32, w + T_STATE) === RUNNING) {
       // Running: the handler sees its signal abort; run() settles with what the handler does.
       // The ticket names this task: by the time the message arrives the slot may hold another.
-      this.#hooks.abortRunning(i32[w + T_OWNER]!, slot, i32[w + T_TICKET]!);
+      this.#hooks.abortRunning(i32[w + T_OWNER]!, slot, i32[w + T_TICKET]!, false);
     }
   }
 
@@ -284,7 +405,11 @@ export class TaskTable {
       const w = slotWord(this.slotBytes, slot);
       if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
       const reject = this.reject[slot];
-      if (reject === undefined) continue;
+      if (reject === undefined) {
+        // A task settled by its timeout, whose result will never come now: free its slot.
+        if (this.#orphan[slot] === 1) this.release(slot);
+        continue;
+      }
       this.release(slot);
       this.failed++;
       failed++;

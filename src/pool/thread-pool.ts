@@ -13,56 +13,27 @@
  * drains in batches (results.ts) and resolves many promises per wake-up. Per
  * task the main thread allocates the promise, nothing else.
  *
- * This file holds the pool's state and the decisions: what run() and
- * queueRequest() accept, what a thread's exit means (lifecycle below), when
- * the pool keeps the process alive. The parts: tasks.ts (slots and backlog),
- * results.ts (the result loop), threads.ts (starting and hearing threads).
+ * This file is the public face and wires the parts: tasks.ts (slots and
+ * backlog), results.ts (the result loop), threads.ts (starting and hearing
+ * threads), lifecycle.ts (close, destroy, what a thread's exit means). It
+ * decides what run() and queueRequest() accept and when the pool keeps the
+ * process alive.
  */
 import { EventEmitter } from 'node:events';
-import { type CompletionPacket, CompletionPort } from '../port/index.js';
+import { CompletionPort } from '../port/index.js';
 import { ArenaViews } from './codec.js';
-import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
-import {
-  A_LIVE,
-  A_MAGIC,
-  A_MIN,
-  A_REQ_POSTED,
-  A_REQ_TAKEN,
-  A_REQUESTS,
-  A_SENTINELS,
-  A_SLOT_BYTES,
-  A_SLOTS,
-  ARENA_MAGIC,
-  arenaGeometry,
-  K_REQUEST,
-  SENTINEL,
-} from './layout.js';
-import {
-  type CloseOptions,
-  closeTimeout,
-  resolveOptions,
-  type RunOptions,
-  runOptionsError,
-  type ThreadPoolOptions,
-  type ThreadPoolStats,
-} from './options.js';
-import { HandlerNames } from './names.js';
-import { EXIT_PORT_CLOSED, EXIT_RETIRED, EXIT_SENTINEL } from './protocol.js';
+import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
+import { A_LIVE, A_MAGIC, A_MIN, A_REQ_POSTED, A_REQ_TAKEN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry, K_REQUEST } from './layout.js';
+import { Lifecycle, State } from './lifecycle.js';
+import { HandlerNames, nameError } from './names.js';
+import { type CloseOptions, resolveOptions, type RunOptions, runOptionsError, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
 import { ResultDrain } from './results.js';
-import { TaskTable } from './tasks.js';
-import { ThreadSet, type WorkerRecord } from './threads.js';
+import { type TaskExtras, TaskTable } from './tasks.js';
+import { LEFT, ThreadSet, type WorkerRecord } from './threads.js';
 import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js';
 
-/** A thread that dies idle within this long of starting is an early death (ms)… */
-const EARLY_DEATH_MS = 1000;
-/** …and this many in a row mean the module kills every thread: the pool fails instead of respawning. */
-const EARLY_DEATHS = 3;
 /** How often an idle pool checks whether it may stop keeping the process alive (ms). */
 const IDLE_CHECK_MS = 50;
-
-/** The pool's life: open → closing (close()) or destroyed (destroy(); also from closing). */
-const State = { Open: 0, Closing: 1, Destroyed: 2 } as const;
-type State = (typeof State)[keyof typeof State];
 
 /**
  * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
@@ -99,7 +70,6 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly concurrency: number;
   readonly maxQueue: number;
 
-  readonly #filename: string;
   readonly #taskPort: CompletionPort;
   readonly #resultPort: CompletionPort;
   readonly #i32: Int32Array;
@@ -108,35 +78,24 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly #results: ResultDrain;
   readonly #threads: ThreadSet;
   readonly #names: HandlerNames;
+  readonly #life: Lifecycle;
+  /** needsDrain at or above this many queued run() tasks: maxQueue, or threads² without one. */
+  readonly #drainAt: number;
+  #drainNeeded = false;
 
-  #state: State = State.Open;
   #refed = true;
   #idleTimer: NodeJS.Timeout | undefined;
-  #sentinelsPosted = 0;
-  #loadError: WorkerLoadError | undefined;
-  readonly #ready: Promise<void>;
-  #readyResolve!: () => void;
-  #readyReject!: (error: unknown) => void;
-  /** A thread has loaded the module: until then the pool stays ref'd, so `await pool.ready` cannot end the process. */
-  #isReady = false;
-  #closed: Promise<void> | undefined;
-  #closedResolve: (() => void) | undefined;
-  /** close({ timeout }): when the deadline falls (performance.now() ms), and its timer. */
-  #deadlineAt = Infinity;
-  #deadlineTimer: NodeJS.Timeout | undefined;
-  /** Threads in a row that died idle right after starting (see EARLY_DEATHS). */
-  #earlyDeaths = 0;
   /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
   #requestFailed = 0;
 
   constructor(options: ThreadPoolOptions) {
     super();
     const o = resolveOptions(options);
-    this.#filename = o.filename;
     this.threads = o.threads;
     this.minThreads = o.minThreads;
     this.concurrency = o.concurrency;
     this.maxQueue = o.maxQueue;
+    this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
     this.#queueCapacity = o.queueCapacity;
     const slots = o.slots;
 
@@ -155,17 +114,19 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     i32[A_SLOT_BYTES] = geo.slotBytes;
     i32[A_MIN] = this.minThreads;
 
-    this.#tasks = new TaskTable(arena, this.#taskPort, this.concurrency, {
+    const tasks = (this.#tasks = new TaskTable(arena, this.#taskPort, this.concurrency, {
       posted: () => this.#results.start(),
-      abortRunning: (owner, slot, ticket) => this.#threads.abort(owner, slot, ticket),
-    });
-    this.#results = new ResultDrain(this.#resultPort, this.#tasks, arena, this.concurrency, {
+      abortRunning: (owner, slot, ticket, timeout) => this.#threads.abort(owner, slot, ticket, timeout),
+      wantsProgress: () => this.#threads.listenForProgress(),
+      stopThread: (owner) => this.#threads.stopForTimeout(owner),
+    }));
+    const results = (this.#results = new ResultDrain(this.#resultPort, tasks, arena, this.concurrency, {
       resultChannel: (workerId) => this.#threads.resultChannel(workerId),
       afterBatch: () => this.#pump(),
       idle: () => this.#armIdle(),
       corrupt: (error) => this.emit('error', error),
-    });
-    this.#threads = new ThreadSet(
+    }));
+    const threads = (this.#threads = new ThreadSet(
       {
         __iocpPool: true,
         filename: o.filename,
@@ -178,34 +139,52 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         spinCount: o.spinCount,
         idleTimeout: this.minThreads < this.threads ? o.idleTimeout : Infinity,
         queueCapacity: o.queueCapacity,
+        maxTasksPerThread: o.maxTasksPerThread,
+        maxHeapUsedBeforeRecycle: o.maxHeapUsedBeforeRecycle,
         workerData: options.workerData,
       },
       o.workerOptions,
-      this.#tasks,
+      tasks,
       {
-        ready: () => {
-          this.#isReady = true;
-          this.#readyResolve();
+        ready: (record) => {
+          this.#life.threadReady();
+          const { worker } = record;
+          this.emit('threadStart', { threadId: record.threadId, workerId: record.id, stdout: o.workerOptions.stdout ? worker.stdout : null, stderr: o.workerOptions.stderr ? worker.stderr : null });
         },
-        loadError: (_, cause) => this.#fail(new WorkerLoadError(cause?.message ?? String(cause), cause)),
+        loadError: (_, cause) => this.#life.fail(new WorkerLoadError(cause?.message ?? String(cause), cause)),
         requestError: (wParam, error) => this.#requestError(wParam, error),
+        teardownError: (_, error) => this.#report(Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }), 'IOCP_POOL_TEARDOWN_ERROR'),
         run: (task, signal) => this.#run(task, signal === undefined ? undefined : { signal }),
-        exit: (record, code) => this.#onExit(record, code),
+        exit: (record, code) => this.#life.onExit(record, code),
       },
-    );
-
-    this.#ready = new Promise<void>((resolve, reject) => {
-      this.#readyResolve = resolve;
-      this.#readyReject = reject;
+    ));
+    this.#life = new Lifecycle({
+      filename: o.filename,
+      size: this.threads,
+      i32,
+      taskPort: this.#taskPort,
+      resultPort: this.#resultPort,
+      tasks,
+      results,
+      threads,
+      spawn: () => this.#spawn(),
+      report: (error, code) => this.#report(error, code),
+      exited: (record, reason, code) => this.emit('threadExit', { threadId: record.threadId, workerId: record.id, reason, code }),
+      pump: () => this.#pump(),
+      refAll: () => this.#refAll(),
+      armIdle: () => this.#armIdle(),
+      clearIdle: () => {
+        if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+        this.#idleTimer = undefined;
+      },
     });
-    this.#ready.catch(() => {}); // a load error is also reported by every run(): never an unhandled rejection
     for (let i = 0; i < this.threads; i++) this.#spawn();
     this.#armIdle();
   }
 
   /** Resolves when the first thread has loaded the worker module; rejects with a WorkerLoadError. */
   get ready(): Promise<void> {
-    return this.#ready;
+    return this.#life.ready;
   }
 
   /** The port the threads loop on (post to it to talk IOCP directly). */
@@ -224,14 +203,14 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     if (typeof wParam !== 'number' || !Number.isFinite(wParam)) {
       throw new TypeError(`wParam must be a finite number, got ${typeof wParam === 'number' ? wParam : typeof wParam}`);
     }
-    if (this.#state !== State.Open || this.#loadError !== undefined) return false;
+    if (!this.#life.accepting) return false;
     const i32 = this.#i32;
     // The port's capacity is queueCapacity + slots: the slots' share is reserved for run() tasks.
     if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= this.#queueCapacity) return false;
     if (!this.#taskPort.post(K_REQUEST, wParam, 0)) return false;
     Atomics.add(i32, A_REQ_POSTED, 1);
     if (!this.#refed) this.#refAll();
-    if (this.#threads.size < this.threads) this.#grow();
+    if (this.#threads.size < this.threads) this.#life.grow();
     return true;
   }
 
@@ -249,25 +228,34 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     }
   }
 
+  /** To the 'error' listeners, or — never lost, never a silent crash — a process warning. */
+  #report(error: Error, code: string): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+      return;
+    }
+    const cause = (error as Error & { cause?: unknown }).cause;
+    process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code });
+  }
+
   // ──────────────────────────────── run ────────────────────────────────
 
   /**
    * Runs task on a pool thread: calls the worker module's export `options.name` (default: the
    * pool's `name` option, else the default export); resolves with what it returns, rejects with
-   * what it throws.
+   * what it throws (or a TimeoutError past `options.timeout`).
    */
   run<N extends RunName<T, R> = never>(task: RunTask<T, R, N>, options?: RunOptions<N>): Promise<RunResult<T, R, N>> {
     return this.#run(task, options) as Promise<RunResult<T, R, N>>;
   }
 
   #run(task: unknown, options: RunOptions | undefined): Promise<unknown> {
-    if (this.#state !== State.Open) {
-      return Promise.reject(new PoolClosedError(`run() after ${this.#state === State.Closing ? 'close()' : 'destroy()'}: the pool takes no more tasks`));
-    }
-    if (this.#loadError !== undefined) return Promise.reject(this.#loadError);
+    const refused = this.#refused('run()');
+    if (refused !== undefined) return Promise.reject(refused);
     let signal: AbortSignal | undefined;
     let transferList: RunOptions['transferList'];
     let handler = 0;
+    let extras: TaskExtras | undefined;
     if (options !== undefined) {
       // Checked before anything is taken (a slot, a backlog place): a bad option leaks nothing.
       const bad = runOptionsError(options);
@@ -279,151 +267,91 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         if (typeof index !== 'number') return Promise.reject(index);
         handler = index;
       }
+      if (options.timeout !== undefined || options.onProgress !== undefined) extras = { timeout: options.timeout, onProgress: options.onProgress };
       if (signal?.aborted) {
         this.#tasks.failed++;
         return Promise.reject(new AbortError(signal.reason));
       }
     }
-    if (this.maxQueue !== Infinity && this.#tasks.queued() >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
+    const queued = this.#tasks.queued();
+    if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
+    if (queued + 1 >= this.#drainAt) this.#drainNeeded = true;
     if (!this.#refed) this.#refAll();
-    if (this.#threads.size < this.threads) this.#grow();
-    return this.#tasks.add(task, handler, signal, transferList);
+    if (this.#threads.size < this.threads) this.#life.grow();
+    return this.#tasks.add(task, handler, signal, transferList, extras);
   }
 
-  /** Slots were freed: move the backlog in; once it is empty, a close() can post its sentinels. */
+  /** Why the pool takes no more work (closed, destroyed, a module that cannot be used), or undefined. */
+  #refused(what: string): Error | undefined {
+    const state = this.#life.state;
+    if (state !== State.Open) return new PoolClosedError(`${what} after ${state === State.Closing ? 'close()' : 'destroy()'}: the pool takes no more tasks`);
+    return this.#life.loadError;
+  }
+
+  /** Slots were freed: move the backlog in; once it is empty, a close() can post its sentinels; maybe 'drain'. */
   #pump(): void {
-    if (this.#state === State.Destroyed) return;
+    const state = this.#life.state;
+    if (state === State.Destroyed) return;
     this.#tasks.pump();
-    if (this.#state === State.Closing) this.#postSentinels();
+    if (state === State.Closing) this.#life.postSentinels();
+    if (this.#drainNeeded && this.#tasks.queued() < this.#drainAt) {
+      this.#drainNeeded = false;
+      this.emit('drain');
+    }
+  }
+
+  /**
+   * Backpressure: true while the run() tasks waiting to start are at or above maxQueue (with no
+   * maxQueue: threads²). A 'drain' event follows when it goes back to false.
+   */
+  get needsDrain(): boolean {
+    return this.#tasks.queued() >= this.#drainAt;
+  }
+
+  // ──────────────────────── broadcast / recycle ────────────────────────
+
+  /**
+   * Runs the handler (`name`, or the default) once on every live thread — to warm caches, reload
+   * configuration — outside the port's queue, as soon as each thread's event loop turns. Resolves
+   * with the results (one per thread, in no particular order); rejects with the first error. A
+   * thread that leaves before it ran it is left out; one that dies rejects the broadcast.
+   */
+  async broadcast(task: unknown, options?: { name?: string }): Promise<unknown[]> {
+    const refused = this.#refused('broadcast()');
+    if (refused !== undefined) throw refused;
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError(`broadcast() options must be an object, got ${options === null ? 'null' : typeof options}`);
+    }
+    const name = options?.name;
+    if (name !== undefined) {
+      const bad = nameError('options.name', name);
+      if (bad !== undefined) throw bad;
+    }
+    this.#refAll();
+    const results = await Promise.all(this.#threads.broadcast(task, name));
+    return results.filter((result) => result !== LEFT);
+  }
+
+  /**
+   * Replaces every thread, gracefully: each finishes what it is running, runs the module's
+   * teardown(), leaves, and a new thread (setup() again) takes its place. Resolves once every
+   * thread alive at the call has left and its replacement is ready.
+   */
+  async recycle(): Promise<void> {
+    const refused = this.#refused('recycle()');
+    if (refused !== undefined) throw refused;
+    this.#refAll();
+    const old = this.#threads.recycle();
+    await Promise.all(old.map((record) => new Promise<void>((resolve) => record.worker.once('exit', () => resolve()))));
+    await Promise.all(old.map((record) => record.replacement?.ready));
   }
 
   // ───────────────────────────── threads ─────────────────────────────
 
-  #spawn(): void {
-    this.#threads.spawn(this.#refed);
+  #spawn(): WorkerRecord {
+    const record = this.#threads.spawn(this.#refed);
     Atomics.add(this.#i32, A_LIVE, 1);
-  }
-
-  /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
-  #grow(): void {
-    if (this.#state !== State.Open || this.#loadError !== undefined) return;
-    if (this.#taskPort.stats().waiting === 0) this.#spawn();
-  }
-
-  #onExit(record: WorkerRecord, code: number): void {
-    // Give back whatever the thread held on the ports: running slots, waiter places, a handed packet.
-    for (const port of [this.#taskPort, this.#resultPort]) {
-      try {
-        port.releaseThread(record.threadId);
-      } catch {
-        /* a closed port has nothing to give back */
-      }
-    }
-    if (code !== EXIT_RETIRED) Atomics.sub(this.#i32, A_LIVE, 1);
-    const orderly = record.terminating || code === EXIT_SENTINEL || code === EXIT_RETIRED || code === EXIT_PORT_CLOSED;
-    if (!orderly) this.#onDeath(record, code);
-    if (this.#threads.size === 0 && this.#state === State.Closing) void this.#finishClose();
-    else if (code === EXIT_RETIRED) this.#afterRetirement();
-  }
-
-  /**
-   * A thread retired (idle above minThreads). A run() or queueRequest that came while it was
-   * leaving saw it alive and started no thread; now that it is gone, start one if work waits
-   * and no thread is waiting for it.
-   */
-  #afterRetirement(): void {
-    if (this.#state !== State.Open || this.#loadError !== undefined || this.#threads.size >= this.threads) return;
-    const requests = ((Atomics.load(this.#i32, A_REQ_POSTED) - Atomics.load(this.#i32, A_REQ_TAKEN)) | 0) > 0;
-    if (this.#tasks.inflight > 0 || requests || !this.#tasks.backlogEmpty) this.#grow();
-  }
-
-  /** A thread died (process.exit, an uncaught error, resource limits): fail what it held, replace it — unless it cannot work. */
-  #onDeath(record: WorkerRecord, code: number): void {
-    const cause = record.error;
-    if (!record.ready) {
-      // Died while loading the module (process.exit or a crash at top level): replacing it would loop forever.
-      const why = cause !== undefined ? `${(cause as Error)?.message ?? String(cause)}` : `it called process.exit(${code})`;
-      this.#fail(new WorkerLoadError(`worker module ${this.#filename} failed to load: ${why}`, cause));
-      return;
-    }
-    if (this.#state === State.Destroyed || this.#loadError !== undefined) return;
-    const why = cause !== undefined ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})` : `process.exit(${code})`;
-    // Its tasks fail with the cause; nobody else's do.
-    const failed = this.#tasks.failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
-    if (this.#tasks.inflight === 0) this.#armIdle();
-    this.#pump();
-    if (failed === 0 && performance.now() - record.readyAt < EARLY_DEATH_MS) {
-      // Died idle, right after it started: a module that kills every thread it runs in (a timer
-      // that throws at load…). Replacing such threads forever would be a spawn loop.
-      if (++this.#earlyDeaths >= EARLY_DEATHS) {
-        const message = `worker module ${this.#filename} cannot run: ${EARLY_DEATHS} pool threads in a row died of ${why} within ${EARLY_DEATH_MS} ms of starting, so the pool stopped replacing them`;
-        this.#fail(new WorkerLoadError(message, cause));
-        return;
-      }
-    } else {
-      this.#earlyDeaths = 0;
-    }
-    let replaced = false;
-    if (this.#state === State.Open) {
-      replaced = true;
-    } else if (this.#state === State.Closing) {
-      // Closing: replace it only if a sentinel is still waiting for a thread to take it.
-      const outstanding = this.#sentinelsPosted - Atomics.load(this.#i32, A_SENTINELS);
-      replaced = outstanding > this.#threads.size || this.#sentinelsPosted === 0;
-    }
-    if (replaced) this.#spawn();
-    if (failed === 0) {
-      // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
-      this.#report(new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause), 'IOCP_POOL_WORKER_DIED');
-    }
-  }
-
-  /** To the 'error' listeners, or — never lost, never a silent crash — a process warning. */
-  #report(error: Error, code: string): void {
-    if (this.listenerCount('error') > 0) {
-      this.emit('error', error);
-      return;
-    }
-    const cause = (error as Error & { cause?: unknown }).cause;
-    process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code });
-  }
-
-  /**
-   * The worker module cannot be used (it does not load, exports no handler, kills every thread):
-   * every pending and later run() rejects with why, queueRequest returns false, the threads are
-   * stopped and never replaced, and nothing is left that keeps the process alive.
-   */
-  #fail(error: WorkerLoadError): void {
-    if (this.#loadError !== undefined) return;
-    this.#loadError = error;
-    this.#readyReject(error);
-    this.#stopAll(error, false);
-  }
-
-  /**
-   * Ends the pool's work now — a load failure, destroy(), a close deadline: every pending task
-   * rejects with `error` (one object for all: a stack trace per task cost ~9 µs each, seconds for
-   * a long backlog), the ports close (waiters leave with PortClosedError, the result loop ends),
-   * and every thread is terminated; their exits are expected, so none is reported or replaced.
-   */
-  #stopAll(error: Error, reportRequests: boolean): void {
-    this.#tasks.rejectAll(error);
-    const leftover = this.#closePorts();
-    if (reportRequests) this.#reportUnhandled(leftover, 'the close deadline passed before a thread took them');
-    this.#threads.terminateAll();
-  }
-
-  /** Closes both ports; returns the packets the task port still held. */
-  #closePorts(): CompletionPacket[] {
-    const leftover = this.#taskPort.close();
-    this.#resultPort.close();
-    return leftover;
-  }
-
-  /** queueRequest packets that no thread will take: never dropped silently. */
-  #reportUnhandled(leftover: CompletionPacket[], why: string): void {
-    const requests = leftover.filter((p) => p.bytesTransferred === K_REQUEST && p.overlapped !== SENTINEL).length;
-    if (requests > 0) this.#report(new PoolClosedError(`${requests} queueRequest packet(s) were not handled: ${why}`), 'IOCP_POOL_REQUEST_ERROR');
+    return record;
   }
 
   // ───────────────────────── close / destroy ─────────────────────────
@@ -440,25 +368,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    * close({ timeout }) can only bring the deadline closer.
    */
   close(options?: CloseOptions): Promise<void> {
-    let timeout: number;
-    try {
-      timeout = closeTimeout(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.#closed === undefined) {
-      if (this.#state === State.Destroyed) return Promise.resolve();
-      this.#state = State.Closing;
-      this.#closed = new Promise<void>((resolve) => {
-        this.#closedResolve = resolve;
-      });
-      this.#refAll();
-      if (this.#threads.size === 0) void this.#finishClose();
-      // A failed pool's threads are being terminated already: the last exit finishes the close.
-      else if (this.#loadError === undefined) this.#postSentinels();
-    }
-    if (timeout !== Infinity && this.#state === State.Closing) this.#armDeadline(timeout);
-    return this.#closed;
+    return this.#life.close(options);
   }
 
   /** `await using pool = new ThreadPool(…)`: the same as close(). */
@@ -466,60 +376,9 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     return this.close();
   }
 
-  #armDeadline(timeout: number): void {
-    const at = performance.now() + timeout;
-    if (at >= this.#deadlineAt) return;
-    this.#deadlineAt = at;
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = setTimeout(() => {
-      this.#deadlineTimer = undefined;
-      if (this.#state !== State.Closing || this.#threads.size === 0) return;
-      this.#stopAll(new PoolClosedError(`the close() deadline of ${timeout} ms passed before this task finished: its thread was stopped`), true);
-    }, timeout);
-  }
-
-  /** Sentinels go after the backlog: only once every run() accepted before close() has its packet posted. */
-  #postSentinels(): void {
-    if (this.#sentinelsPosted !== 0 || !this.#tasks.backlogEmpty || this.#loadError !== undefined) return;
-    const n = this.#threads.size;
-    for (let i = 0; i < n; i++) {
-      if (!this.#taskPort.post(K_REQUEST, 0, SENTINEL)) {
-        // Full of queueRequest packets: try the rest once threads have drained some.
-        setTimeout(() => this.#postSentinels(), 1);
-        return;
-      }
-      this.#sentinelsPosted++;
-    }
-  }
-
-  async #finishClose(): Promise<void> {
-    // Results posted by the last threads before they exited: queued ones are taken here; one
-    // already handed to the result loop's getAsync arrives on a later turn, so give it a few.
-    for (let turn = 0; turn < 100 && this.#tasks.inflight > 0; turn++) {
-      if (!this.#results.takeQueued()) break;
-      if (this.#tasks.inflight > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    this.#tasks.rejectAll(new PoolClosedError('the pool closed before this task ran'));
-    this.#reportUnhandled(this.#closePorts(), 'they were posted after close() began');
-    this.#clearTimers();
-    this.#closedResolve?.();
-  }
-
-  #clearTimers(): void {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    this.#idleTimer = this.#deadlineTimer = undefined;
-  }
-
   /** Stops at once: every pending run() rejects, the threads are terminated; resolves when they are gone. */
-  async destroy(): Promise<void> {
-    if (this.#state !== State.Destroyed) {
-      this.#state = State.Destroyed;
-      this.#clearTimers();
-      this.#stopAll(new PoolClosedError('the pool was destroyed before this task finished'), false);
-    }
-    await this.#threads.allExited();
-    this.#closedResolve?.();
+  destroy(): Promise<void> {
+    return this.#life.destroy();
   }
 
   // ───────────────────────── keep-alive policy ─────────────────────────
@@ -539,12 +398,13 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     if (this.#idleTimer !== undefined || !this.#refed) return;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
-      if (this.#state !== State.Open) return;
+      const life = this.#life;
+      if (life.state !== State.Open) return;
       // Requests count as work while queued or running synchronously (a thread holds a running
       // slot); "taken", not "handled", so a thread that died in a handler cannot keep the pool ref'd.
       const requestsIdle =
         ((Atomics.load(this.#i32, A_REQ_TAKEN) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0 && this.#taskPort.stats().running === 0;
-      if ((this.#isReady || this.#loadError !== undefined) && this.#tasks.inflight === 0 && this.#tasks.backlogEmpty && requestsIdle) {
+      if ((life.isReady || life.loadError !== undefined) && this.#tasks.inflight === 0 && this.#tasks.backlogEmpty && requestsIdle) {
         this.#refed = false;
         this.#threads.unref();
       } else {
@@ -567,6 +427,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       failed: this.#tasks.failed,
       runTime: this.#results.runTime.percentiles(),
       waitTime: this.#results.waitTime.percentiles(),
+      utilization: this.#results.utilization(this.#threads.size),
     };
   }
 }

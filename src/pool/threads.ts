@@ -5,10 +5,18 @@
  * ending them. What an exit means for the pool is the pool's decision: every
  * exit goes to ThreadEvents.exit.
  */
-import { MessageChannel, type MessagePort, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
+import { MessageChannel, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
+import { type ProgressSink, ResultChannel } from './channel.js';
 import { errorToRecord, recordToError } from './codec.js';
-import type { FromWorker, PoolWorkerData, ToWorker } from './protocol.js';
+import { WorkerDiedError } from './errors.js';
+import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
 import type { TaskTable } from './tasks.js';
+
+/** A broadcast() answer from a thread that left in order before it ran it: left out of the results. */
+export const LEFT: unique symbol = Symbol('left');
+
+/** Exit codes of orderly exits (protocol.ts); any other is a death. */
+const ORDERLY = new Set([EXIT_SENTINEL, EXIT_RETIRED, EXIT_PORT_CLOSED, EXIT_RECYCLED]);
 
 /** The built worker runtime, next to this bundle in dist/. */
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -17,17 +25,26 @@ export interface WorkerRecord {
   id: number;
   worker: Worker;
   threadId: number;
-  resultChannel: MessagePort;
+  resultChannel: ResultChannel;
   /** Why it died, when an 'error' event said so. */
   error: unknown;
-  /** It loaded the worker module. */
-  ready: boolean;
+  /** It loaded the worker module (and ran its setup()). */
+  loaded: boolean;
   /** performance.now() when it said it was ready (0: not yet). */
   readyAt: number;
   /** The pool terminated it (load failure, destroy(), a close deadline): its exit is expected, never replaced or reported. */
   terminating: boolean;
   /** run() calls this thread made through currentPool().run(), by its call id. */
   calls: Map<number, AbortController | undefined>;
+  /** The pool terminated it because a task on it ran past its timeout: a death, reported as such. */
+  timedOut: boolean;
+  /** broadcast() calls it has not answered yet, by id. */
+  broadcasts: Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>;
+  /** Resolves when it is ready (never rejects: a thread that never gets ready exits). */
+  ready: Promise<void>;
+  markReady: () => void;
+  /** The thread started in its place when it left to be recycled. */
+  replacement: WorkerRecord | undefined;
 }
 
 /** What the pool hears from its threads. */
@@ -39,6 +56,8 @@ export interface ThreadEvents {
   requestError(wParam: number, error: unknown): void;
   /** currentPool().run() from a thread: run it as any task. */
   run(task: unknown, signal: AbortSignal | undefined): Promise<unknown>;
+  /** The module's teardown() threw (or rejected) as the thread left. */
+  teardownError(record: WorkerRecord, error: unknown): void;
   exit(record: WorkerRecord, code: number): void;
 }
 
@@ -54,12 +73,15 @@ export class ThreadSet {
   readonly #options: WorkerOptions;
   readonly #tasks: TaskTable;
   readonly #events: ThreadEvents;
+  readonly #progress: ProgressSink;
+  #nextBroadcast = 1;
 
   constructor(data: SharedWorkerData, options: WorkerOptions, tasks: TaskTable, events: ThreadEvents) {
     this.#data = data;
     this.#options = options;
     this.#tasks = tasks;
     this.#events = events;
+    this.#progress = (slot, ticket, value) => tasks.progress(slot, ticket, value);
   }
 
   get size(): number {
@@ -76,13 +98,22 @@ export class ThreadSet {
       id,
       worker,
       threadId: worker.threadId,
-      resultChannel: port1,
+      resultChannel: new ResultChannel(port1, this.#progress),
       error: undefined,
-      ready: false,
+      loaded: false,
       readyAt: 0,
       terminating: false,
       calls: new Map(),
+      timedOut: false,
+      broadcasts: new Map(),
+      ready: Promise.resolve(),
+      markReady: () => {},
+      replacement: undefined,
     };
+    record.ready = new Promise<void>((resolve) => {
+      record.markReady = resolve;
+    });
+    if (this.#listening) record.resultChannel.listen();
     this.live.set(id, record);
     worker.on('message', (message: FromWorker) => this.#onMessage(record, message));
     worker.on('error', (error) => {
@@ -90,6 +121,14 @@ export class ThreadSet {
     });
     worker.on('exit', (code) => {
       this.live.delete(record.id);
+      record.markReady(); // whoever waits for it being ready stops waiting
+      // An exit before it answered a broadcast: left out if it left in order, an error if it died.
+      const orderly = record.terminating || ORDERLY.has(code);
+      for (const call of record.broadcasts.values()) {
+        if (orderly) call.resolve(LEFT);
+        else call.reject(new WorkerDiedError(`a pool thread died (exit code ${code}) before it ran the broadcast`, record.error));
+      }
+      record.broadcasts.clear();
       this.#exited.set(record.id, record);
       if (this.#exited.size > 64) this.#exited.delete(this.#exited.keys().next().value!);
       this.#events.exit(record, code);
@@ -99,13 +138,50 @@ export class ThreadSet {
   }
 
   /** The result channel of thread `id`, alive or recently exited. */
-  resultChannel(id: number): MessagePort | undefined {
+  resultChannel(id: number): ResultChannel | undefined {
     return (this.live.get(id) ?? this.#exited.get(id))?.resultChannel;
   }
 
-  /** Tells thread `owner` that the task with `ticket` in `slot` was aborted. */
-  abort(owner: number, slot: number, ticket: number): void {
-    this.live.get(owner)?.worker.postMessage({ type: 'abort', slot, ticket } satisfies ToWorker);
+  /** A task wants progress: from now on every thread's channel delivers it as it comes. */
+  listenForProgress(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    for (const record of this.live.values()) record.resultChannel.listen();
+  }
+  #listening = false;
+
+  /** Runs `task` once on each thread alive now (the `name` export, or the default handler). */
+  broadcast(task: unknown, name: string | undefined): Promise<unknown>[] {
+    const id = this.#nextBroadcast++;
+    return [...this.live.values()]
+      .filter((record) => !record.terminating)
+      .map(
+        (record) =>
+          new Promise<unknown>((resolve, reject) => {
+            record.broadcasts.set(id, { resolve, reject });
+            record.worker.postMessage({ type: 'broadcast', id, task, name } satisfies ToWorker);
+          }),
+      );
+  }
+
+  /** Asks every thread alive now to leave when it can and be replaced. */
+  recycle(): WorkerRecord[] {
+    const records = [...this.live.values()].filter((record) => !record.terminating);
+    for (const record of records) record.worker.postMessage({ type: 'recycle' } satisfies ToWorker);
+    return records;
+  }
+
+  /** Terminates one thread whose task ran past its timeout; its exit is a death (its other tasks fail). */
+  stopForTimeout(id: number): void {
+    const record = this.live.get(id);
+    if (record === undefined || record.terminating || record.timedOut) return;
+    record.timedOut = true;
+    void record.worker.terminate();
+  }
+
+  /** Tells thread `owner` that the task with `ticket` in `slot` was aborted (or ran past its timeout). */
+  abort(owner: number, slot: number, ticket: number, timeout: boolean): void {
+    this.live.get(owner)?.worker.postMessage({ type: 'abort', slot, ticket, timeout } satisfies ToWorker);
   }
 
   /** Terminates every thread; their exits are expected (never reported or replaced). */
@@ -133,8 +209,9 @@ export class ThreadSet {
   #onMessage(record: WorkerRecord, message: FromWorker): void {
     switch (message.type) {
       case 'ready':
-        record.ready = true;
+        record.loaded = true;
         record.readyAt = performance.now();
+        record.markReady();
         this.#events.ready(record);
         break;
       case 'load-error': {
@@ -158,6 +235,16 @@ export class ThreadSet {
       case 'request-error':
         this.#events.requestError(message.wParam, recordToError(message.error));
         break;
+      case 'teardown-error':
+        this.#events.teardownError(record, recordToError(message.error));
+        break;
+      case 'broadcast-result': {
+        const call = record.broadcasts.get(message.id);
+        record.broadcasts.delete(message.id);
+        if (message.ok) call?.resolve(message.value);
+        else call?.reject(recordToError(message.value));
+        break;
+      }
       case 'run': {
         // currentPool().run() from a thread: run it like any task, answer by message.
         const controller = message.hasSignal ? new AbortController() : undefined;

@@ -11,8 +11,16 @@
 
 /** What a handler receives besides its task. */
 export interface HandlerContext {
-  /** The AbortSignal of a run() that had one (aborted when that signal aborts), else undefined. */
+  /**
+   * Aborted when the run()'s signal aborts (reason: an AbortError) or its timeout passes (a
+   * TimeoutError). Undefined when the run() had neither.
+   */
   readonly signal: AbortSignal | undefined;
+  /**
+   * Sends a value (anything cloneable) to the run()'s onProgress, in order, before the run()
+   * settles. Does nothing when the run() has no onProgress, or once the task has settled.
+   */
+  progress(value: unknown): void;
 }
 
 /** A worker module's handler: `run(task)` resolves with what it returns (or the promise it returns resolves to). */
@@ -53,8 +61,31 @@ export type RunResult<T, R, N> = [R] extends [Infer] ? (unknown extends T ? unkn
 /** The names run() accepts: the module type's function exports, or any string when the pool is untyped. */
 export type RunName<T, R> = [R] extends [Infer] ? (unknown extends T ? string : HandlerName<T>) : string;
 
+/**
+ * Why a pool thread left: 'close' (it took its close() sentinel), 'idle' (idle above minThreads
+ * for idleTimeout), 'recycle' (maxTasksPerThread, maxHeapUsedBeforeRecycle or recycle()),
+ * 'destroy' (destroy()), 'stopped' (terminated by the pool: the module cannot be used, or a
+ * close() deadline passed), 'timeout' (terminated: a task on it ran past its timeout), 'died'
+ * (process.exit, an uncaught error, resource limits).
+ */
+export type ThreadExitReason = 'close' | 'idle' | 'recycle' | 'destroy' | 'stopped' | 'timeout' | 'died';
+
+/** A pool thread, as the 'threadStart' and 'threadExit' events describe it. */
+export interface PoolThreadInfo {
+  /** Its worker_threads threadId. */
+  threadId: number;
+  /** Its id in the pool (currentPool().workerId inside it). */
+  workerId: number;
+}
+
 /** The pool's events and their listeners' arguments. */
 export interface PoolEvents {
+  /** A thread loaded the module (and ran its setup()): it takes tasks from now on. stdout/stderr: its streams, with the pool's stdout/stderr options. */
+  threadStart: [thread: PoolThreadInfo & { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }];
+  /** A thread left; `reason` says why, `code` is its exit code. */
+  threadExit: [thread: PoolThreadInfo & { reason: ThreadExitReason; code: number }];
+  /** needsDrain went back to false: queued run() tasks fell below the limit. */
+  drain: [];
   /**
    * A queueRequest handler failed (`wParam` is its request), a thread died while no run() was
    * there to carry the news (a WorkerDiedError), or queueRequest packets were left unhandled by

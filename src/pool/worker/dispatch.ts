@@ -13,8 +13,10 @@ import {
   A_STARTED,
   CANCELLED,
   DONE,
+  F_PROGRESS,
   F_SIGNAL,
   F_TIMED,
+  F_TIMEOUT,
   HANDLER_SHIFT,
   K_REQUEST,
   K_TASK,
@@ -36,12 +38,13 @@ import {
   T_TICKET,
 } from '../layout.js';
 import type { CompletionPacket } from '../../port/index.js';
+import type { ChannelMessage } from '../protocol.js';
 import type { HandlerContext } from '../types.js';
 import type { ModuleHandlers } from './module.js';
 import { data, f64, i32, results, send, state, views } from './thread.js';
 
 /** Handed to handlers of tasks without a signal: one frozen object, no allocation per task. */
-const NO_SIGNAL: HandlerContext = Object.freeze({ signal: undefined });
+const NO_SIGNAL: HandlerContext = Object.freeze({ signal: undefined, progress: ignoreProgress });
 
 let handlers: ModuleHandlers;
 /** Called when a pending handler settles (the loop may be waiting for the last one to exit). */
@@ -49,7 +52,10 @@ let onSettled: () => void;
 /** Fails the thread's port calls the way the loop does (a closed port means destroy()). */
 let onPortError: (error: unknown) => void;
 
-/** Running tasks that were submitted with a signal, by slot: their controller and ticket (T_TICKET). */
+/** A task's context gets a signal when run() had one, or a timeout (which aborts it). */
+const F_CONTROLLED = F_SIGNAL | F_TIMEOUT;
+
+/** Running tasks that were submitted with a signal or a timeout, by slot: their controller and ticket (T_TICKET). */
 const controllers = new Map<number, { controller: AbortController; ticket: number }>();
 /** Payloads asked of the main thread (too large for the slot, or with a transferList), by slot. */
 const fetches = new Map<number, (payload: { task?: unknown; error?: unknown }) => void>();
@@ -61,9 +67,10 @@ export function initDispatch(h: ModuleHandlers, settled: () => void, portError: 
 }
 
 /** The main thread aborted the task with `ticket` in `slot` (only that task: the slot may hold another now). */
-export function abortTask(slot: number, ticket: number): void {
+export function abortTask(slot: number, ticket: number, timeout: boolean): void {
   const running = controllers.get(slot);
-  if (running !== undefined && running.ticket === ticket) running.controller.abort(new DOMException('The task was aborted', 'AbortError'));
+  if (running === undefined || running.ticket !== ticket) return;
+  running.controller.abort(timeout ? new DOMException('The task ran past its timeout', 'TimeoutError') : new DOMException('The task was aborted', 'AbortError'));
 }
 
 /** The main thread sent the payload this thread fetched. */
@@ -89,6 +96,7 @@ export function dispatch(packet: CompletionPacket): void {
     Atomics.add(i32, A_SENTINELS, 1);
     return;
   }
+  state.taken++;
   Atomics.add(i32, A_REQ_TAKEN, 1);
   runRequest(packet.completionKey);
 }
@@ -125,6 +133,42 @@ function requestDone(wParam: number, error: unknown): void {
   if (error !== undefined) send({ type: 'request-error', wParam, error: errorToRecord(error) });
 }
 
+// ──────────────────────────── broadcast ────────────────────────────
+
+/** pool.broadcast(): run the handler here once, outside the port, and answer by message. */
+export function runBroadcast(id: number, task: unknown, name: string | undefined): void {
+  const answer = (ok: boolean, value: unknown): void => {
+    try {
+      send({ type: 'broadcast-result', id, ok, value: ok ? value : errorToRecord(value) });
+    } catch (error) {
+      send({ type: 'broadcast-result', id, ok: false, value: errorToRecord(cloneError('the result of a broadcast', error)) });
+    }
+  };
+  let result: unknown;
+  try {
+    result = handlers.named(name)(task, NO_SIGNAL);
+  } catch (error) {
+    answer(false, error);
+    return;
+  }
+  if (!isThenable(result)) {
+    answer(true, result);
+    return;
+  }
+  // Pending like a task: a thread that takes its sentinel meanwhile answers before it leaves.
+  state.pending++;
+  result.then(
+    (value) => {
+      answer(true, value);
+      settled();
+    },
+    (error: unknown) => {
+      answer(false, error);
+      settled();
+    },
+  );
+}
+
 // ───────────────────────────── tasks ─────────────────────────────
 
 function runTask(slot: number): void {
@@ -141,6 +185,7 @@ function runTask(slot: number): void {
     throw new RangeError(`task slot ${slot} is in state ${Atomics.load(i32, w + T_STATE)}, not queued`);
   }
   Atomics.add(i32, A_STARTED, 1);
+  state.taken++;
   const flags = i32[w + T_FLAGS]!;
   if (i32[w + T_TAG] === TAG_FALLBACK) {
     // Large payload or transferList: ask the main thread for it (it knows no thread in advance).
@@ -167,11 +212,7 @@ function runTask(slot: number): void {
 
 function start(slot: number, w: number, flags: number, task: unknown): void {
   let context = NO_SIGNAL;
-  if ((flags & F_SIGNAL) !== 0) {
-    const controller = new AbortController();
-    controllers.set(slot, { controller, ticket: i32[w + T_TICKET]! });
-    context = { signal: controller.signal };
-  }
+  if ((flags & (F_CONTROLLED | F_PROGRESS)) !== 0) context = makeContext(slot, w, flags);
   const t0 = (flags & F_TIMED) !== 0 ? performance.now() : 0;
   let result: unknown;
   try {
@@ -204,13 +245,18 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
     f64[f + T_START] = performance.timeOrigin + t0;
     f64[f + T_RUN] = performance.now() - t0;
   }
-  if ((flags & F_SIGNAL) !== 0) controllers.delete(slot);
+  if ((flags & F_CONTROLLED) !== 0) controllers.delete(slot);
+  if ((flags & F_PROGRESS) !== 0) {
+    const progress = progressOpen.get(slot);
+    if (progress !== undefined) progress.open = false;
+    progressOpen.delete(slot);
+  }
   let status: number;
   for (let attempt = 0; ; attempt++) {
     const out = isError ? errorToRecord(value) : value;
     try {
       if (views.encode(w, out) === TAG_FALLBACK) {
-        data.resultChannel.postMessage({ slot, value: out });
+        data.resultChannel.postMessage({ kind: 'result', slot, value: out } satisfies ChannelMessage);
         status = isError ? R_ERROR_MESSAGE : R_OK_MESSAGE;
       } else {
         status = isError ? R_ERROR : R_OK;
@@ -238,6 +284,38 @@ function postResult(status: number, slot: number): void {
   // The main thread spins on this word (not on the port's lock) when it expects a result soon.
   Atomics.add(i32, A_RESULTS, 1);
 }
+
+/** Tasks with onProgress whose progress() may still report, by slot: finish() closes them. */
+const progressOpen = new Map<number, { open: boolean }>();
+
+/** A context with a signal (run() had one, or a timeout) and/or progress() (run() had onProgress). */
+function makeContext(slot: number, w: number, flags: number): HandlerContext {
+  const ticket = i32[w + T_TICKET]!;
+  let signal: AbortSignal | undefined;
+  if ((flags & F_CONTROLLED) !== 0) {
+    const controller = new AbortController();
+    controllers.set(slot, { controller, ticket });
+    signal = controller.signal;
+  }
+  if ((flags & F_TIMEOUT) !== 0) {
+    // The main thread counts the timeout from here (layout.ts T_START).
+    f64[((w << 2) >> 3) + T_START] = performance.timeOrigin + performance.now();
+  }
+  if ((flags & F_PROGRESS) === 0) return { signal, progress: ignoreProgress };
+  const channel = data.resultChannel;
+  const state = { open: true };
+  progressOpen.set(slot, state);
+  return {
+    signal,
+    progress(value: unknown): void {
+      // After the task settled its run() has too: a late value has nowhere to go.
+      if (!state.open) return;
+      channel.postMessage({ kind: 'progress', slot, ticket, value } satisfies ChannelMessage);
+    },
+  };
+}
+
+function ignoreProgress(): void {}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';

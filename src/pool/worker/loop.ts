@@ -16,10 +16,12 @@
  * IOCP rule) and takes more packets meanwhile — its own fan-out sub-tasks
  * included, which is why fan-out cannot deadlock.
  */
-import { type CompletionPacket, type GetAsyncOptions, PortClosedError } from '../../port/index.js';
+import { getHeapStatistics } from 'node:v8';
+import type { CompletionPacket, GetAsyncOptions } from '../../port/index.js';
 import { A_INFLIGHT, A_LIVE, A_MIN, A_SPIN } from '../layout.js';
-import { EXIT_PORT_CLOSED, EXIT_RETIRED, EXIT_SENTINEL } from '../protocol.js';
+import { EXIT_RECYCLED, EXIT_RETIRED } from '../protocol.js';
 import { dispatch } from './dispatch.js';
+import { leave, maybeLeave, portFailed } from './leave.js';
 import { data, i32, port, state } from './thread.js';
 
 // ── The event-loop rule ──
@@ -87,6 +89,11 @@ let native = false;
 let baselineResources = 0;
 let spinThenBlock: GetAsyncOptions = BLOCK;
 let idleTimeout = Infinity;
+/**
+ * On the native backend an idle thread with nothing on its loop blocks in get(): at most this long
+ * at a time (ms), then its loop turns once, so a message (recycle, broadcast) reaches it.
+ */
+const NATIVE_POLL_MS = 1000;
 
 /** Before the user's module loads (after one turn, when start-up requests have ended): see loopHasWork. */
 export async function prepareLoop(): Promise<void> {
@@ -101,7 +108,12 @@ export async function prepareLoop(): Promise<void> {
 export async function loop(): Promise<void> {
   newSlice();
   for (;;) {
+    if (state.stopping) {
+      maybeLeave();
+      return;
+    }
     let packet: CompletionPacket | null = null;
+    const waitStart = native ? performance.now() : 0;
     try {
       // With the pipe full (more tasks in flight than threads) and no handler pending, try the
       // fast path first: this thread holds a running slot and a packet is queued — no lock, no
@@ -110,12 +122,24 @@ export async function loop(): Promise<void> {
       // handler's continuation posts its result and the main thread posts the next task — so
       // the hottest thread is on top of the stack when that task comes (LIFO).
       if (state.pending === 0 && i32[A_INFLIGHT]! > i32[A_LIVE]!) packet = port.get(0);
-      if (packet === null) packet = await idleWait();
+      if (packet === null) {
+        state.waitingOnLoop = true;
+        try {
+          packet = await idleWait();
+        } finally {
+          state.waitingOnLoop = false;
+        }
+      }
     } catch (error) {
       return portFailed(error);
     }
     if (packet === null) {
-      if (state.pending === 0 && retire()) return;
+      if (native && performance.now() - waitStart < idleTimeout) {
+        // A bounded native wait ended: turn the loop once (messages), then wait again.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      if (state.pending === 0) retire();
       continue;
     }
     if (sliceDue) {
@@ -127,8 +151,10 @@ export async function loop(): Promise<void> {
       newSlice();
     }
     dispatch(packet);
-    if (state.stopping) return maybeExit();
+    if (state.taken >= data.maxTasksPerThread) recycle();
+    if (state.stopping) return maybeLeave();
     if (--untilCheck === 0 && sliceOver()) {
+      if (data.maxHeapUsedBeforeRecycle !== Infinity && getHeapStatistics().used_heap_size > data.maxHeapUsedBeforeRecycle) recycle();
       if (turned) newSlice();
       else sliceDue = true;
     }
@@ -138,7 +164,7 @@ export async function loop(): Promise<void> {
 /** Nothing queued for this thread: wait, with the event loop running (see the rules above). */
 function idleWait(): Promise<CompletionPacket | null> | CompletionPacket | null {
   if (state.pending > 0) return port.getAsync(idleTimeout, ASYNC);
-  if (native) return loopHasWork() ? port.getAsync(idleTimeout, ASYNC) : port.get(idleTimeout);
+  if (native) return loopHasWork() ? port.getAsync(idleTimeout, ASYNC) : port.get(Math.min(idleTimeout, NATIVE_POLL_MS));
   return port.getAsync(idleTimeout, i32[A_SPIN] !== 0 || i32[A_INFLIGHT]! > i32[A_LIVE]! ? spinThenBlock : BLOCK);
 }
 
@@ -164,28 +190,27 @@ function sliceOver(): boolean {
   return now >= sliceEnd;
 }
 
-export function portFailed(error: unknown): void {
-  if (error instanceof PortClosedError) process.exit(EXIT_PORT_CLOSED);
-  throw error;
-}
-
 /** Idle for idleTimeout: leave if the pool has more than minThreads (the CAS keeps two idle threads from both leaving at the minimum). */
-function retire(): boolean {
+function retire(): void {
   for (;;) {
     const live = Atomics.load(i32, A_LIVE);
-    if (live <= Atomics.load(i32, A_MIN)) return false;
+    if (live <= Atomics.load(i32, A_MIN)) return;
     if (Atomics.compareExchange(i32, A_LIVE, live, live - 1) === live) {
-      port.detach();
-      process.exit(EXIT_RETIRED);
+      leave(EXIT_RETIRED);
+      return;
     }
   }
 }
 
-/** After the sentinel: exit once no handler is pending (called again as each one settles). */
-export function maybeExit(): void {
-  if (state.stopping && state.pending === 0) {
-    port.detach();
-    process.exit(EXIT_SENTINEL);
-  }
+/**
+ * Leave to be replaced (maxTasksPerThread, maxHeapUsedBeforeRecycle, recycle()): take no more
+ * packets, finish what is pending, leave. A wait on the event loop is ended by detach(), which
+ * settles it (ERR_PORT_DETACHED) without taking a packet.
+ */
+export function recycle(): void {
+  if (state.stopping) return;
+  state.stopping = true;
+  state.exitCode = EXIT_RECYCLED;
+  if (state.waitingOnLoop) port.detach();
 }
 

@@ -6,11 +6,12 @@
 import { parentPort } from 'node:worker_threads';
 import { errorToRecord } from '../codec.js';
 import type { ToWorker } from '../protocol.js';
-import { abortTask, initDispatch, payloadArrived } from './dispatch.js';
-import { loop, maybeExit, portFailed, prepareLoop } from './loop.js';
+import { abortTask, initDispatch, payloadArrived, runBroadcast } from './dispatch.js';
+import { maybeLeave, portFailed, setTeardown } from './leave.js';
+import { loop, prepareLoop, recycle } from './loop.js';
 import { loadModule } from './module.js';
 import { installClient, runAnswered } from './pool-client.js';
-import { initThread, send } from './thread.js';
+import { data, initThread, send } from './thread.js';
 
 export function startWorker(): void {
   initThread();
@@ -20,7 +21,17 @@ export function startWorker(): void {
         payloadArrived(message.slot, message);
         break;
       case 'abort':
-        abortTask(message.slot, message.ticket);
+        abortTask(message.slot, message.ticket, message.timeout === true);
+        break;
+      case 'broadcast':
+        // Before the module is ready the runtime is not either: it queues until then.
+        ready.then(
+          () => runBroadcast(message.id, message.task, message.name),
+          () => {}, // the module cannot be used: the pool fails every call
+        );
+        break;
+      case 'recycle':
+        recycle();
         break;
       case 'run-result':
         runAnswered(message.id, message.ok, message.value);
@@ -32,20 +43,31 @@ export function startWorker(): void {
   // own — it leaves only by process.exit (sentinel, retirement, closed port). The owner's
   // worker.unref() decides whether an idle pool keeps the process alive.
   installClient();
-  prepareLoop()
+  const ready = prepareLoop()
     .then(loadModule)
-    .then(
-      (handlers) => {
-        initDispatch(handlers, maybeExit, portFailed);
-        send({ type: 'ready' });
-        loop().catch((error: unknown) => {
-          // A broken invariant (a packet naming a slot that does not exist…): die loudly, as an
-          // uncaught error, so the pool reports it and replaces this thread.
-          process.nextTick(() => {
-            throw error;
-          });
+    .then(async (handlers) => {
+      // setup(workerData) before the first task; a throw there means the module cannot be used.
+      if (handlers.setup !== undefined) {
+        try {
+          await handlers.setup(data.workerData);
+        } catch (error) {
+          throw Object.assign(new Error(`worker module ${data.filename}: setup() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error });
+        }
+      }
+      setTeardown(handlers.teardown);
+      initDispatch(handlers, maybeLeave, portFailed);
+    });
+  ready.then(
+    () => {
+      send({ type: 'ready' });
+      loop().catch((error: unknown) => {
+        // A broken invariant (a packet naming a slot that does not exist…): die loudly, as an
+        // uncaught error, so the pool reports it and replaces this thread.
+        process.nextTick(() => {
+          throw error;
         });
-      },
-      (error: unknown) => send({ type: 'load-error', error: errorToRecord(error) }),
-    );
+      });
+    },
+    (error: unknown) => send({ type: 'load-error', error: errorToRecord(error) }),
+  );
 }

@@ -11,10 +11,17 @@ export type Handler = (task: unknown, context: HandlerContext) => unknown;
 
 type Exports = Record<string, unknown>;
 
-/** A module's handlers: the default one (when it has one), and any export by name. */
+/** Exports that are lifecycle hooks, not handlers. */
+const HOOKS = new Set(['setup', 'teardown']);
+
+/** A module's handlers: the default one (when it has one), and any export by name; and its lifecycle hooks. */
 export class ModuleHandlers {
   /** The pool's default handler: its `name` option's export, else the module's default handler. */
   readonly default: Handler | undefined;
+  /** `export function setup(workerData)`: awaited before the thread takes its first task. */
+  readonly setup: ((workerData: unknown) => unknown) | undefined;
+  /** `export function teardown()`: awaited when the thread leaves in an orderly way. */
+  readonly teardown: (() => unknown) | undefined;
   readonly #exports: Exports;
   /** Handlers by the index a task carries (layout.ts NAMES), resolved on first use. */
   readonly #byIndex: (Handler | undefined)[] = [];
@@ -22,6 +29,18 @@ export class ModuleHandlers {
   constructor(exports: Exports, fallback: Handler | undefined) {
     this.#exports = exports;
     this.default = fallback;
+    this.setup = typeof exports.setup === 'function' ? (exports.setup as (workerData: unknown) => unknown) : undefined;
+    this.teardown = typeof exports.teardown === 'function' ? (exports.teardown as () => unknown) : undefined;
+  }
+
+  /** The handler named `name` (a broadcast), or the default one. Throws like at(). */
+  named(name: string | undefined): Handler {
+    if (name === undefined) return this.at(0);
+    const handler = this.#exports[name];
+    if (typeof handler !== 'function' || HOOKS.has(name)) {
+      throw new TypeError(`worker module ${data.filename} has no export named "${name}" that is a function: it exports ${this.#list()}`);
+    }
+    return handler as Handler;
   }
 
   /** The handler of a task whose T_FLAGS carry `index` (0: the default). Throws a TypeError that lists the exports. */
@@ -36,7 +55,7 @@ export class ModuleHandlers {
     if (known !== undefined) return known;
     const name = readName(data.arena, arenaGeometry(data.slots, data.slotBytes), index);
     const handler = this.#exports[name];
-    if (typeof handler !== 'function') {
+    if (typeof handler !== 'function' || HOOKS.has(name)) {
       throw new TypeError(`worker module ${data.filename} has no export named "${name}" that is a function: it exports ${this.#list()}`);
     }
     this.#byIndex[index] = handler as Handler;
@@ -55,7 +74,7 @@ export class ModuleHandlers {
 
   /** The function exports, for error messages. */
   #list(): string {
-    const names = Object.keys(this.#exports).filter((k) => typeof this.#exports[k] === 'function');
+    const names = Object.keys(this.#exports).filter((k) => typeof this.#exports[k] === 'function' && !HOOKS.has(k));
     return names.length === 0 ? 'no function' : names.map((n) => (n === 'default' ? 'a default' : `"${n}"`)).join(', ');
   }
 }

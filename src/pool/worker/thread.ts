@@ -6,7 +6,7 @@
 import { parentPort, type TransferListItem, workerData } from 'node:worker_threads';
 import { CompletionPort } from '../../port/index.js';
 import { ArenaViews } from '../codec.js';
-import type { FromWorker, PoolWorkerData } from '../protocol.js';
+import { EXIT_SENTINEL, type FromWorker, type PoolWorkerData } from '../protocol.js';
 
 export let data: PoolWorkerData;
 /** The task port: packets of run() tasks, queueRequest and sentinels. */
@@ -21,8 +21,14 @@ export let f64: Float64Array;
 export const state = {
   /** Handlers (and payload fetches) that returned a promise and have not settled. */
   pending: 0,
-  /** This thread took its sentinel: no more packets; it exits once `pending` is 0. */
+  /** This thread took its sentinel (or is being recycled): no more packets; it leaves once `pending` is 0. */
   stopping: false,
+  /** The exit code it leaves with when `stopping`: EXIT_SENTINEL or EXIT_RECYCLED. */
+  exitCode: EXIT_SENTINEL,
+  /** run() tasks and queueRequest packets taken (maxTasksPerThread). */
+  taken: 0,
+  /** The loop is waiting for a packet on the event loop: recycling must end that wait (detach()). */
+  waitingOnLoop: false,
 };
 
 export function initThread(): void {
