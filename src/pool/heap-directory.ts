@@ -49,6 +49,8 @@ export class SegmentDirectory {
   readonly byClass: HeapSegment[][] = [];
   /** Per class, the segment allocation tries first. */
   readonly current: (HeapSegment | undefined)[] = [];
+  /** Bytes of segments this thread let go of since releaseMemory() last ran. */
+  dropped = 0;
   readonly #byBuffer = new Map<SharedArrayBuffer, HeapSegment>();
   readonly #c: Int32Array;
   readonly #entries: number;
@@ -155,7 +157,10 @@ export class SegmentDirectory {
 
   drop(s: HeapSegment): void {
     s.live = false;
-    if (this.segments[s.index] === s) this.segments[s.index] = undefined;
+    if (this.segments[s.index] === s) {
+      this.segments[s.index] = undefined;
+      this.dropped += s.buffer.byteLength;
+    }
     this.#byBuffer.delete(s.buffer);
     if (this.current[s.cls] === s) this.current[s.cls] = undefined;
     const list = this.byClass[s.cls]!;

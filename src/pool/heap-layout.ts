@@ -17,6 +17,7 @@
  *                       H_TOTAL_KB    6    KiB reserved by CREATING and ACTIVE segments (CAS)
  *                       H_EPOCH       7    +1 at every publish and retire: "the table changed"
  *                       H_HIGH        8    entries ever used: scans stop there
+ *                       H_RETIRE_MS   9    trim() retires a segment empty for at least this long
  *  64   TABLE           entry i at word 16 + 8·i:
  *                         +0 E_STATE   EMPTY | CREATING | ACTIVE
  *                         +1 E_GEN     generation: +1 each time the entry gets a new segment
@@ -93,6 +94,7 @@ export const H_MAX_BLOCK = 5;
 export const H_TOTAL_KB = 6;
 export const H_EPOCH = 7;
 export const H_HIGH = 8;
+export const H_RETIRE_MS = 9;
 
 export const TABLE_WORD = 16;
 export const ENTRY_WORDS = 8;

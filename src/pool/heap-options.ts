@@ -11,6 +11,13 @@ export interface SharedHeapOptions {
   maxBlockBytes?: number;
   /** Entries in the segment table. Default 1024. */
   maxSegments?: number;
+  /**
+   * trim() retires a segment only once it has been empty this long (ms).
+   * Default 5000. Retiring is not free: the memory goes back only after a
+   * garbage collection in every thread (see releaseMemory()), and a segment
+   * needed again is a new SharedArrayBuffer.
+   */
+  retireAfterMs?: number;
 }
 
 /** What attach() needs: structured-cloneable (workerData, postMessage). */
@@ -36,6 +43,7 @@ const DEFAULT_MAX = 256 * 1024 * 1024;
 const DEFAULT_FLOOR = 1024 * 1024;
 const DEFAULT_MAX_BLOCK = 4 * 1024 * 1024;
 const DEFAULT_SEGMENTS = 1024;
+const DEFAULT_RETIRE_MS = 5000;
 
 export function resolveHeapOptions(options: SharedHeapOptions): Required<SharedHeapOptions> {
   if (options === null || typeof options !== 'object') throw new TypeError('heap options must be an object');
@@ -43,11 +51,12 @@ export function resolveHeapOptions(options: SharedHeapOptions): Required<SharedH
   const floorBytes = intOption('floorBytes', options.floorBytes, Math.min(DEFAULT_FLOOR, maxBytes), 0, maxBytes);
   const maxBlockBytes = intOption('maxBlockBytes', options.maxBlockBytes, DEFAULT_MAX_BLOCK, 0, MAX_BLOCK_LIMIT);
   const maxSegments = intOption('maxSegments', options.maxSegments, DEFAULT_SEGMENTS, 1, MAX_SEGMENTS);
+  const retireAfterMs = intOption('retireAfterMs', options.retireAfterMs, DEFAULT_RETIRE_MS, 0, 2 ** 31 - 1);
   const largest = segmentGeometry(classOf(maxBlockBytes));
   if (largest.byteLength > maxBytes) {
     throw new RangeError(`options.maxBytes (${maxBytes}) must hold one segment of the largest blocks (${largest.byteLength} bytes for maxBlockBytes ${maxBlockBytes})`);
   }
-  return { maxBytes, floorBytes, maxBlockBytes, maxSegments };
+  return { maxBytes, floorBytes, maxBlockBytes, maxSegments, retireAfterMs };
 }
 
 function intOption(name: string, value: unknown, fallback: number, min: number, max: number): number {

@@ -55,6 +55,7 @@ import {
   H_MAGIC,
   H_MAX_BLOCK,
   H_MAX_KB,
+  H_RETIRE_MS,
   H_SEGMENTS,
   H_TOTAL_KB,
   H_VERSION,
@@ -76,6 +77,9 @@ export type { HeapSegment } from './heap-segment.js';
 export type { SegmentGrant } from './heap-directory.js';
 export type { SharedHeapHandle, SharedHeapOptions, SharedHeapStats } from './heap-options.js';
 
+/** See releaseMemory(): above V8's external-memory limits (64 MiB soft, more for a synchronous collection). */
+const GC_NUDGE_BYTES = 256 * 1024 * 1024;
+
 export class SharedHeap {
   readonly control: SharedArrayBuffer;
   readonly channel: string;
@@ -86,10 +90,12 @@ export class SharedHeap {
   readonly #c: Int32Array;
   readonly #entries: number;
   readonly #dir: SegmentDirectory;
+  /** trim(): when this thread first saw each candidate segment empty (performance.now()). */
+  readonly #emptySince = new Map<HeapSegment, number>();
 
   /** A new heap, owned by this thread (the pool's main thread). */
   static create(options: SharedHeapOptions = {}): SharedHeap {
-    const { maxBytes, floorBytes, maxBlockBytes, maxSegments } = resolveHeapOptions(options);
+    const { maxBytes, floorBytes, maxBlockBytes, maxSegments, retireAfterMs } = resolveHeapOptions(options);
     const control = new SharedArrayBuffer(controlBytes(maxSegments));
     const c = new Int32Array(control);
     c[H_MAGIC] = HEAP_MAGIC;
@@ -98,6 +104,7 @@ export class SharedHeap {
     c[H_MAX_KB] = Math.floor(maxBytes / 1024);
     c[H_FLOOR_KB] = Math.ceil(floorBytes / 1024);
     c[H_MAX_BLOCK] = maxBlockBytes;
+    c[H_RETIRE_MS] = retireAfterMs;
     return new SharedHeap({ control, channel: `iocp-pool-heap:${randomUUID()}`, segments: [] });
   }
 
@@ -240,29 +247,69 @@ export class SharedHeap {
   // ───────────────────────────── shrinking ─────────────────────────────
 
   /**
-   * Retires segments that were empty at the previous trim() and still are
-   * (second chance: a segment used between two calls stays), keeping
-   * floorBytes. With `force`, every empty segment goes now. Returns the bytes
-   * retired. Meant for one thread (the pool's main thread), on a timer.
+   * Retires segments that have stayed empty for retireAfterMs (seen by this
+   * thread's earlier trim() calls; a block taken in between resets it),
+   * keeping floorBytes. With `force`, every empty segment goes now. Returns
+   * the bytes retired. Meant for one thread (the pool's main thread), on a
+   * timer; the memory itself goes back once every thread has dropped the
+   * segment (sync()) and collected it (releaseMemory()).
    */
   trim(force = false): number {
     const dir = this.#dir;
     dir.sync();
-    let retired = 0;
     const c = this.#c;
+    const now = performance.now();
+    const retireMs = c[H_RETIRE_MS]!;
+    let retired = 0;
     for (const s of dir.segments) {
       if (s === undefined || !s.live) continue;
       const occ = Atomics.load(s.i32, G_OCC);
-      if (occ === 0 && !force) {
-        Atomics.compareExchange(s.i32, G_OCC, 0, OCC_CANDIDATE);
+      if (occ === 0) {
+        // Empty, and not a candidate: new, or a block was taken since the last look.
+        if (Atomics.compareExchange(s.i32, G_OCC, 0, OCC_CANDIDATE) !== 0) continue;
+        this.#emptySince.set(s, now);
+        if (!force) continue;
+      } else if (occ !== OCC_CANDIDATE) {
+        this.#emptySince.delete(s);
         continue;
+      } else if (!force) {
+        // Still a candidate: no block taken since it was marked (taking one clears the bit).
+        const since = this.#emptySince.get(s);
+        if (since === undefined) this.#emptySince.set(s, now);
+        if (since === undefined || now - since < retireMs) continue;
       }
-      if (occ !== OCC_CANDIDATE && occ !== 0) continue;
       const kb = c[TABLE_WORD + s.index * ENTRY_WORDS + E_KB]!;
       if (Atomics.load(c, H_TOTAL_KB) - kb < c[H_FLOOR_KB]!) continue;
-      if (this.#retire(s, occ)) retired += kb * 1024;
+      if (this.#retire(s, OCC_CANDIDATE)) retired += kb * 1024;
     }
     return retired;
+  }
+
+  /**
+   * Lets the memory of segments this thread dropped go, if there are at least
+   * minBytes of them: V8 frees a SharedArrayBuffer only when a garbage
+   * collection finds it unreachable, and (measured, Node 20) it counts
+   * SharedArrayBuffer memory in no GC trigger — 6 GB of dead 4 MB buffers
+   * piled up without one, where ArrayBuffers of the same size never passed
+   * 44 MB. An idle thread allocates nothing and never collects. So this
+   * allocates one untouched ArrayBuffer of 256 MiB (lazily zeroed pages: no
+   * resident memory) and drops it at once: V8 counts that against its
+   * external-memory limit and runs a full collection, which frees the
+   * segments (400 MiB of dead segments → 0 in the same test). Returns the
+   * bytes it was for (0: nothing done). Costs a full GC of this thread's heap:
+   * call it when the thread is idle, after trim() retired something.
+   */
+  releaseMemory(minBytes = 1024 * 1024): number {
+    this.#dir.sync();
+    const dropped = this.#dir.dropped;
+    if (dropped < minBytes || dropped === 0) return 0;
+    this.#dir.dropped = 0;
+    try {
+      void new ArrayBuffer(GC_NUDGE_BYTES);
+    } catch {
+      // No address space for it: the segments go at the next collection, whenever that is.
+    }
+    return dropped;
   }
 
   /** Repairs what a thread that died (terminate) left half done: a segment it was creating. */
@@ -403,6 +450,7 @@ export class SharedHeap {
     Atomics.store(c, e + E_STATE, EMPTY);
     Atomics.add(c, H_EPOCH, 1);
     this.#dir.drop(s);
+    this.#emptySince.delete(s);
     if (this.lastSegment === s) this.lastSegment = undefined;
     return true;
   }

@@ -145,7 +145,7 @@ describe('the shared heap across threads', () => {
   });
 
   it('shrinks back: segments retired here are dropped by the other threads', async () => {
-    const heap = SharedHeap.create({ floorBytes: 0 });
+    const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 0 });
     const { data } = arena(heap);
     const a = await agent(data);
     const views = Array.from({ length: 48 }, () => heap.alloc(64 * KiB));
@@ -160,13 +160,42 @@ describe('the shared heap across threads', () => {
   });
 });
 
+describe('giving memory back', () => {
+  /** This thread's view of SharedArrayBuffer memory it allocated (freed when the last thread's reference is collected). */
+  const external = () => process.memoryUsage().arrayBuffers;
+
+  async function retireWhileWorkerHolds(nudge: boolean): Promise<number> {
+    const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 0 });
+    const { data } = arena(heap);
+    const a = await agent(data);
+    const base = external();
+    (() => {
+      const views = Array.from({ length: 48 }, () => heap.alloc(1 * MiB).fill(1));
+      for (const v of views) heap.free(v);
+    })();
+    await a.call('stats'); // the worker adopts every segment
+    heap.trim(true);
+    heap.releaseMemory(0); // this thread lets go of its own references
+    await a.call('release', { nudge }); // the worker drops them, then idles
+    const t0 = performance.now();
+    while (external() - base >= 16 * MiB && performance.now() - t0 < 3000) await new Promise((resolve) => setTimeout(resolve, 10));
+    const left = external() - base;
+    heap.close();
+    return left;
+  }
+
+  it('an idle thread that dropped retired segments lets them go once it calls releaseMemory()', async () => {
+    expect(await retireWhileWorkerHolds(true)).toBeLessThan(16 * MiB);
+  });
+});
+
 describe('concurrent allocation and free', () => {
   const MAX_SEGMENTS = 64;
   const BLOCKS = 4096; // the most blocks a segment has (heap-layout.ts)
 
   it.each([1, 2, 3, 4])('no block is handed out twice, memory stays bounded and shrinks back (seed %i)', async (seed) => {
     const maxBytes = 12 * MiB;
-    const heap = SharedHeap.create({ maxBytes, floorBytes: 0, maxBlockBytes: 512 * KiB, maxSegments: MAX_SEGMENTS });
+    const heap = SharedHeap.create({ maxBytes, floorBytes: 0, maxBlockBytes: 512 * KiB, maxSegments: MAX_SEGMENTS, retireAfterMs: 0 });
     const claims = new SharedArrayBuffer(MAX_SEGMENTS * BLOCKS * 4);
     const peak = new SharedArrayBuffer(4);
     const agents = await Promise.all([agent({ handle: heap.handle }), agent({ handle: heap.handle })]);

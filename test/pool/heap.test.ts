@@ -127,7 +127,7 @@ describe('SharedHeap in one thread', () => {
   });
 
   it('grows by segments and shrinks back to its floor when idle (second chance)', () => {
-    const heap = SharedHeap.create({ floorBytes: 0 });
+    const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 0 });
     expect(heap.stats().bytes).toBe(0);
     const views = Array.from({ length: 40 }, () => heap.alloc(64 * KiB));
     const grown = heap.stats();
@@ -145,7 +145,7 @@ describe('SharedHeap in one thread', () => {
   });
 
   it('keeps a segment used between two trims, and keeps its floor', () => {
-    const heap = SharedHeap.create({ floorBytes: 1 * MiB });
+    const heap = SharedHeap.create({ floorBytes: 1 * MiB, retireAfterMs: 0 });
     const a = heap.alloc(1000);
     heap.free(a);
     heap.trim(); // marked
@@ -153,6 +153,42 @@ describe('SharedHeap in one thread', () => {
     expect(heap.trim()).toBe(0);
     expect(heap.trim(true)).toBe(0); // one 1 MiB segment is the floor
     expect(heap.stats().segments).toBe(1);
+    heap.close();
+  });
+
+  it('retires a segment only once it has stayed empty for retireAfterMs', () => {
+    const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 40 });
+    const t0 = performance.now();
+    heap.free(heap.alloc(1000));
+    expect(heap.trim()).toBe(0); // marked
+    heap.free(heap.alloc(1000)); // used again: the clock restarts
+    const marked = performance.now();
+    expect(heap.trim()).toBe(0);
+    while (performance.now() - marked < 20); // not yet 40 ms empty
+    expect(heap.trim()).toBe(0);
+    while (performance.now() - marked < 45); // the policy is time itself: wait it out
+    expect(heap.trim()).toBeGreaterThan(0);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(40);
+    heap.close();
+  });
+
+  it('releaseMemory() lets a garbage collection free the segments this thread dropped', async () => {
+    const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 0 });
+    const before = process.memoryUsage().arrayBuffers;
+    (() => {
+      const views = Array.from({ length: 64 }, () => heap.alloc(1 * MiB).fill(1));
+      for (const v of views) heap.free(v);
+    })();
+    expect(heap.stats().bytes).toBeGreaterThanOrEqual(64 * MiB);
+    expect(heap.trim(true)).toBeGreaterThanOrEqual(64 * MiB);
+    expect(heap.releaseMemory()).toBeGreaterThanOrEqual(64 * MiB);
+    expect(heap.releaseMemory()).toBe(0); // nothing more to let go
+    // The collection it starts is incremental: it finishes on this thread's event loop.
+    const t0 = performance.now();
+    while (process.memoryUsage().arrayBuffers - before >= 16 * MiB && performance.now() - t0 < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * MiB);
     heap.close();
   });
 
