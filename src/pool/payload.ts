@@ -17,6 +17,7 @@
  *   TAG_VIEW    a view over the shared heap, by reference (heap only; never freed by decode)
  *   | TAG_HEAP  the payload is in a heap block
  *   | TAG_JSON  the string is JSON text ('json' serialization): decode parses it
+ *   TAG_CONSUMED  decode() took the heap payload that was here (set before its block is freed)
  *
  * Ownership: the block of a heap payload belongs to the reader once the
  * slot's packet is taken; decode() frees it (in a finally: also when the
@@ -44,6 +45,8 @@ export const TAG_VIEW = 10;
 export const KIND = 15;
 export const TAG_HEAP = 16;
 export const TAG_JSON = 32;
+/** A heap payload already read (its block freed or being freed): nothing to discard. */
+export const TAG_CONSUMED = 64;
 
 /** Payload words, from the slot's first word. */
 export const P_SEG = PAYLOAD >> 2;
@@ -125,6 +128,11 @@ export class SlotCodec extends ArenaViews {
     const seg = heap.resolve(segWord, off, len);
     const kind = tag & KIND;
     if (kind === TAG_VIEW) return makeView(i32[w + P_TYPE]!, seg.buffer, off, len); // the user's block: not freed
+    // Consumed before the free: if this thread dies in between, the block is
+    // lost, but the slot no longer names it — whoever cleans up after a dead
+    // thread discards only a payload still tagged TAG_HEAP, never a block
+    // that may already be someone else's.
+    i32[w + T_TAG] = TAG_CONSUMED;
     let value: unknown;
     try {
       switch (kind) {
@@ -155,6 +163,8 @@ export class SlotCodec extends ArenaViews {
 
   /** A payload that will never be decoded: frees what it holds (its block, and blocks it refers to out of line). */
   discard(w: number): void {
+    const tag = this.i32[w + T_TAG]!;
+    if (tag === TAG_CONSUMED || (tag & KIND) === TAG_VIEW) return;
     try {
       this.decode(w);
     } catch {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { TAG_FALLBACK, TAG_NUMBER, TAG_SERIAL, TAG_STRING } from '../../src/pool/codec.js';
 import { SharedHeap } from '../../src/pool/heap.js';
 import { arenaGeometry, slotWord, T_LEN, T_TAG } from '../../src/pool/layout.js';
-import { checkSerialization, P_OFF, P_SEG, type Serialization, SlotCodec, TAG_BYTES, TAG_HEAP, TAG_JSON, TAG_LATIN1, TAG_VIEW } from '../../src/pool/payload.js';
+import { checkSerialization, P_OFF, P_SEG, type Serialization, SlotCodec, TAG_BYTES, TAG_CONSUMED, TAG_HEAP, TAG_JSON, TAG_LATIN1, TAG_VIEW } from '../../src/pool/payload.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -128,6 +128,12 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
     expect(heap.stats().blocks).toBeGreaterThan(0);
     codec.discard(w);
     expect(heap.stats().blocks).toBe(0);
+    codec.discard(w); // consumed: nothing more to free, no error
+    const view = heap.alloc(10);
+    codec.encode(w, view);
+    codec.discard(w); // a view by reference stays its owner's
+    expect(heap.stats().blocks).toBe(1);
+    heap.free(view);
     heap.close();
   });
 
@@ -145,8 +151,12 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
     i32[w + P_SEG] = seg + 5;
     expect(() => codec.decode(w)).toThrow(RangeError);
     i32[w + P_SEG] = seg;
+    const tag = i32[w + T_TAG]!;
     expect(codec.decode(w)).toBe('z'.repeat(1000));
-    expect(() => codec.decode(w)).toThrow(/free block/); // the same reference twice: its block was freed
+    expect(i32[w + T_TAG]).toBe(TAG_CONSUMED); // read: nothing left to discard
+    expect(() => codec.decode(w)).toThrow(RangeError);
+    i32[w + T_TAG] = tag;
+    expect(() => codec.decode(w)).toThrow(/free block/); // a stale reference: its block was freed
     i32[w + T_TAG] = 99;
     expect(() => codec.decode(w)).toThrow(RangeError);
     i32[w + T_TAG] = TAG_BYTES;
