@@ -9,9 +9,9 @@
  *               through a shared ring).
  *  codec        µs per encode + decode of the payloads of the pool's payload
  *               benchmark, with each serialization, next to v8.serialize +
- *               v8.deserialize and JSON.stringify + JSON.parse alone.
- *  serializer   the heap-aware serializer against plain v8.serialize on a
- *               value with no view (it must not slow the common case).
+ *               v8.deserialize and JSON.stringify + JSON.parse alone. (The
+ *               heap-aware serializer against plain v8.serialize on values
+ *               with no view: heap-serializer-ab.mjs, whole processes.)
  *  growth       µs to create + post a segment, and to adopt one from the
  *               channel; growing a growable SharedArrayBuffer, for comparison.
  *
@@ -25,7 +25,6 @@ import { bytes, smallObjects, string10k } from './lib/payloads.mjs';
 register();
 const { SharedHeap } = await import('../src/pool/heap.ts');
 const { SlotCodec } = await import('../src/pool/payload.ts');
-const { HeapSerializer, HeapDeserializer } = await import('../src/pool/heap-serializer.ts');
 const { arenaGeometry, slotWord } = await import('../src/pool/layout.ts');
 
 const quick = process.argv.includes('--quick');
@@ -189,22 +188,6 @@ async function main() {
     row('codec', '{ data: 64 KB alloc()ed view }: encode + decode', ns[1] / 1000, 'µs');
   }
   heap.free(shared);
-
-  // ── serializer overhead on values with no view (interleaved A/B) ──
-  for (const [name, value] of [['16 small objects', objects], ['{ a: 1 }', { a: 1 }]]) {
-    const n = quick ? 2_000 : 20_000;
-    const bytesOf = serialize(value);
-    const ns = timeAll([
-      { n, fn: () => serialize(value) },
-      { n, fn: () => { const s = new HeapSerializer(heap); s.writeHeader(); s.writeValue(value); s.releaseBuffer(); } },
-      { n, fn: () => deserialize(bytesOf) },
-      { n, fn: () => { const d = new HeapDeserializer(bytesOf, heap); d.readHeader(); d.readValue(); } },
-    ]);
-    row('serializer', `${name}: v8.serialize / HeapSerializer (ratio ${(ns[1] / ns[0]).toFixed(2)})`, ns[0] / 1000, 'µs');
-    row('serializer', '', ns[1] / 1000, 'µs');
-    row('serializer', `${name}: v8.deserialize / HeapDeserializer (ratio ${(ns[3] / ns[2]).toFixed(2)})`, ns[2] / 1000, 'µs');
-    row('serializer', '', ns[3] / 1000, 'µs');
-  }
 
   // ── growth ──
   const gn = quick ? 20 : 100;
