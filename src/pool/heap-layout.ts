@@ -68,10 +68,12 @@
  *  H4  G_OCC = 0 means no block allocated and none reserved (H2, H3 order).
  *      Retiring is CAS(G_OCC, OCC_CANDIDATE → OCC_RETIRED): it succeeds only
  *      if trim() saw the segment empty before (it set OCC_CANDIDATE from 0)
- *      and no reservation happened since. A retired segment never serves a
+ *      and no reservation happened since (a reservation clears the bit). A retired segment never serves a
  *      block again; its entry goes back to EMPTY and H_TOTAL_KB gives back
  *      its KiB. Each thread drops its views of it when it sees H_EPOCH move
- *      (sync()); the memory is freed once every thread has.
+ *      (sync()); the memory is freed once every thread has, and has run a
+ *      garbage collection (V8 counts SharedArrayBuffers in no GC trigger:
+ *      releaseMemory() in heap-shrink.ts).
  *  H5  H_TOTAL_KB ≤ H_MAX_KB: a creator adds the segment's KiB with a CAS
  *      that checks the bound before it claims an entry (EMPTY → CREATING).
  *  H6  Everything read from shared memory that addresses memory is checked
