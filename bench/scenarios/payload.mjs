@@ -176,7 +176,7 @@ export default {
     ];
   },
 
-  async measure(caseId, subject, { payload, n, warm, window, options, needs }) {
+  async measure(_caseId, subject, { payload, n, warm, window, options, needs }) {
     const iocp = subject === 'iocp-pool';
     const pool = await ADAPTERS[subject].create({ threads: THREADS, job: 'echo', ...(iocp && options ? { options } : {}) });
     if (iocp && needs === 'json' && pool.pool.serialization !== 'json') {

@@ -65,7 +65,7 @@ describe('SharedHeap in one thread', () => {
       list.sort((a, b) => a[0] - b[0]);
       for (let i = 1; i < list.length; i++) expect(list[i]![0]).toBeGreaterThanOrEqual(list[i - 1]![1]);
     }
-    views.forEach((v, i) => expect(v.every((b) => b === i + 1)).toBe(true));
+    for (const [i, v] of views.entries()) expect(v.every((b) => b === i + 1)).toBe(true);
     expect(heap.stats().blocks).toBe(sizes.length);
     for (const v of views) heap.free(v);
     expect(heap.stats().blocks).toBe(0);
