@@ -42,6 +42,13 @@ export const VIEW_TYPES: readonly ViewCtor[] = [
 const BUFFER_TYPE = 10;
 const DATAVIEW_TYPE = 9;
 
+/**
+ * Thrown by HeapSerializer for a SharedArrayBuffer that is not the heap's (itself, or under a
+ * view): V8's serializer would refuse it or copy it, where postMessage shares it. The slot codec
+ * catches it and sends the value by MessagePort, so it keeps postMessage's meaning.
+ */
+export const SHARED_ELSEWHERE: unique symbol = Symbol('a SharedArrayBuffer outside the heap');
+
 export const MARK_VIEW = 1000;
 export const MARK_COPY = 1001;
 /** Views at least this large are copied out of line (see MARK_COPY). */
@@ -94,16 +101,19 @@ export class HeapSerializer extends DefaultSerializer {
     super();
   }
 
+  _getSharedArrayBufferId(): number {
+    throw SHARED_ELSEWHERE;
+  }
+
   _writeHostObject(view: NodeJS.TypedArray | DataView): void {
     const heap = this.heap;
     if (heap !== undefined) {
       const buffer = view.buffer;
       if (buffer instanceof SharedArrayBuffer) {
         const seg = heap.segmentOf(buffer);
-        if (seg !== undefined) {
-          this.#record(MARK_VIEW, view, seg.segWord, view.byteOffset);
-          return;
-        }
+        if (seg === undefined) throw SHARED_ELSEWHERE;
+        this.#record(MARK_VIEW, view, seg.segWord, view.byteOffset);
+        return;
       }
       const n = view.byteLength;
       if (n >= OUT_OF_LINE) {

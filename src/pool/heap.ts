@@ -263,6 +263,16 @@ export class SharedHeap {
     this.#shrink.releaseThread(deadThreadId);
   }
 
+  /** Bytes of segments created and not retired, by every thread (one load). */
+  get bytes(): number {
+    return Atomics.load(this.#c, H_TOTAL_KB) * 1024;
+  }
+
+  /** trim() keeps at least this many bytes. */
+  get floorBytes(): number {
+    return this.#c[H_FLOOR_KB]! * 1024;
+  }
+
   stats(): SharedHeapStats {
     this.#dir.sync();
     const c = this.#c;

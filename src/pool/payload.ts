@@ -34,7 +34,7 @@
  */
 import { ArenaViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, TAG_STRING, TAG_TRUE, TAG_UNDEFINED } from './codec.js';
 import type { SharedHeap } from './heap.js';
-import { copyView, HeapDeserializer, HeapSerializer, makeView, viewType } from './heap-serializer.js';
+import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE, viewType } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
 
 export type Serialization = 'structured' | 'json';
@@ -59,6 +59,7 @@ const BYTES_AT = PAYLOAD + BYTES_SKIP;
 export function checkSerialization(value: unknown): Serialization {
   if (value === undefined) return 'structured';
   if (value === 'structured' || value === 'json') return value;
+  if (typeof value !== 'string') throw new TypeError(`options.serialization must be 'structured' or 'json', got ${value === null ? 'null' : typeof value}`);
   throw new RangeError(`options.serialization must be 'structured' or 'json', got ${String(value)}`);
 }
 
@@ -118,6 +119,8 @@ export class SlotCodec extends ArenaViews {
    */
   override decode(w: number): unknown {
     const tag = this.i32[w + T_TAG]!;
+    // The tiny-task path first: numbers, booleans, null, undefined, short strings, as before.
+    if (tag <= TAG_STRING) return super.decode(w);
     if ((tag & TAG_HEAP) === 0) return this.#inline(w, tag);
     const heap = this.heap;
     if (heap === undefined) throw new RangeError('task arena is corrupted: a heap payload without a heap');
@@ -164,7 +167,8 @@ export class SlotCodec extends ArenaViews {
   /** A payload that will never be decoded: frees what it holds (its block, and blocks it refers to out of line). */
   discard(w: number): void {
     const tag = this.i32[w + T_TAG]!;
-    if (tag === TAG_CONSUMED || (tag & KIND) === TAG_VIEW) return;
+    // Only a heap payload holds a block, and a structured one may refer to blocks out of line.
+    if (((tag & TAG_HEAP) === 0 && tag !== TAG_SERIAL) || tag === TAG_CONSUMED || (tag & KIND) === TAG_VIEW) return;
     try {
       this.decode(w);
     } catch {
@@ -188,6 +192,8 @@ export class SlotCodec extends ArenaViews {
     if (kind === TAG_SERIAL) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
+      // It may name blocks out of line, which reading frees: read once (see decode()).
+      this.i32[w + T_TAG] = TAG_CONSUMED;
       const d = new HeapDeserializer(this.u8.subarray(at, at + n), this.heap);
       d.readHeader();
       return d.readValue();
@@ -234,12 +240,12 @@ export class SlotCodec extends ArenaViews {
     if (t < 0) return this.#serial(w, v); // a subclass of a typed array: as the structured clone does it
     const n = v.byteLength;
     const heap = this.heap;
-    if (heap !== undefined && v.buffer instanceof SharedArrayBuffer) {
-      const seg = heap.segmentOf(v.buffer);
-      if (seg !== undefined) {
-        this.i32[w + P_TYPE] = t;
-        return this.#ref(w, seg.segWord, v.byteOffset, n, TAG_VIEW | TAG_HEAP);
-      }
+    if (v.buffer instanceof SharedArrayBuffer) {
+      const seg = heap?.segmentOf(v.buffer);
+      // Memory shared some other way: postMessage shares it too (a copy here would not).
+      if (seg === undefined) return TAG_FALLBACK;
+      this.i32[w + P_TYPE] = t;
+      return this.#ref(w, seg.segWord, v.byteOffset, n, TAG_VIEW | TAG_HEAP);
     }
     const src = new Uint8Array(v.buffer, v.byteOffset, n);
     if (n + BYTES_SKIP <= this.capacity) {
@@ -265,6 +271,7 @@ export class SlotCodec extends ArenaViews {
       bytes = ser.releaseBuffer();
     } catch (error) {
       ser.abandon();
+      if (error === SHARED_ELSEWHERE) return TAG_FALLBACK;
       throw error;
     }
     const n = bytes.length;

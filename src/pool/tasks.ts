@@ -14,7 +14,7 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import type { CompletionPort } from '../port/index.js';
-import { type ArenaViews, cloneError, TAG_FALLBACK } from './codec.js';
+import { cloneError, TAG_FALLBACK } from './codec.js';
 import { AbortError, TimeoutError } from './errors.js';
 import {
   A_INFLIGHT,
@@ -37,6 +37,17 @@ import {
   T_TAG,
   T_TICKET,
 } from './layout.js';
+import type { SlotCodec } from './payload.js';
+
+/** Why postMessage cannot clone `value` (its own error), or undefined when it can. Only on the error path: it clones. */
+function messageCloneError(value: unknown): unknown {
+  try {
+    structuredClone(value);
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
 
 /** After a task's timeout, how long its handler has to return before its thread is terminated (ms). */
 export const TIMEOUT_GRACE_MS = 100;
@@ -92,7 +103,7 @@ export interface TaskHooks {
 export class TaskTable {
   readonly slots: number;
   readonly slotBytes: number;
-  readonly #arena: ArenaViews;
+  readonly #arena: SlotCodec;
   readonly #i32: Int32Array;
   readonly #taskPort: CompletionPort;
   readonly #concurrency: number;
@@ -131,7 +142,7 @@ export class TaskTable {
   completed = 0;
   failed = 0;
 
-  constructor(arena: ArenaViews, taskPort: CompletionPort, concurrency: number, hooks: TaskHooks) {
+  constructor(arena: SlotCodec, taskPort: CompletionPort, concurrency: number, hooks: TaskHooks) {
     this.#arena = arena;
     this.#i32 = arena.i32;
     this.#f64 = arena.f64;
@@ -218,18 +229,26 @@ export class TaskTable {
     let flags = handler << HANDLER_SHIFT;
     // From here the slot is in use; release() gives it back. The shared copy is a hint (plain store).
     i32[A_INFLIGHT] = ++this.inflight;
+    let fallback = transferList !== undefined;
     try {
-      if (transferList !== undefined || this.#arena.encode(w, task) === TAG_FALLBACK) {
-        i32[w + T_TAG] = TAG_FALLBACK;
-        this.fallback.set(slot, { task, transferList });
-      }
+      // Shared memory (the slot, or a block of the heap), or TAG_FALLBACK: too large for the heap.
+      if (!fallback) fallback = this.#arena.encode(w, task) === TAG_FALLBACK;
     } catch (error) {
-      // Not cloneable (a function…): fail now, in the caller's turn, like postMessage would.
-      const reject = this.reject[slot]!;
-      this.release(slot);
-      this.failed++;
-      reject(cloneError("run()'s task (its first argument)", error));
-      return;
+      // Not for the slot's codec. What postMessage can clone (a Blob, a KeyObject…) goes that way;
+      // what it cannot (a function…) fails now, in the caller's turn, as postMessage would.
+      const why = this.#arena.serialization === 'json' ? error : messageCloneError(task);
+      if (why !== undefined) {
+        const reject = this.reject[slot]!;
+        this.release(slot);
+        this.failed++;
+        reject(cloneError("run()'s task (its first argument)", why));
+        return;
+      }
+      fallback = true;
+    }
+    if (fallback) {
+      i32[w + T_TAG] = TAG_FALLBACK;
+      this.fallback.set(slot, { task, transferList });
     }
     if (signal !== undefined) {
       flags |= F_SIGNAL;
@@ -351,6 +370,14 @@ export class TaskTable {
     this.#timers[slot] = grace;
   }
 
+  /**
+   * The payload in `slot` will never be read (a cancelled task, a late result nobody waits for, a
+   * dead thread's slot): give back the heap blocks it holds. Only for a slot this thread owns (A3).
+   */
+  discard(slot: number): void {
+    this.#arena.discard(slotWord(this.slotBytes, slot));
+  }
+
   /** The slot is done: forget its promise and signal, give it back. */
   release(slot: number): void {
     const timer = this.#timers[slot];
@@ -405,6 +432,9 @@ export class TaskTable {
       const w = slotWord(this.slotBytes, slot);
       if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
       const reject = this.reject[slot];
+      // The thread is gone: what the slot still holds in the heap (a task it had not read, a
+      // result it had written) is this thread's to free.
+      if (reject !== undefined || this.#orphan[slot] === 1) this.#arena.discard(w);
       if (reject === undefined) {
         // A task settled by its timeout, whose result will never come now: free its slot.
         if (this.#orphan[slot] === 1) this.release(slot);

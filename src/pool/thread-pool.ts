@@ -21,19 +21,18 @@
  */
 import { EventEmitter } from 'node:events';
 import { CompletionPort } from '../port/index.js';
-import { ArenaViews } from './codec.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
+import { HeapKeeper } from './heap-keeper.js';
+import { KeepAlive } from './keep-alive.js';
 import { A_LIVE, A_MAGIC, A_MIN, A_REQ_POSTED, A_REQ_TAKEN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry, K_REQUEST } from './layout.js';
 import { Lifecycle, State } from './lifecycle.js';
 import { HandlerNames, nameError } from './names.js';
 import { type CloseOptions, resolveOptions, type RunOptions, runOptionsError, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import { type Serialization, SlotCodec } from './payload.js';
 import { ResultDrain } from './results.js';
 import { type TaskExtras, TaskTable } from './tasks.js';
 import { LEFT, ThreadSet, type WorkerRecord } from './threads.js';
 import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js';
-
-/** How often an idle pool checks whether it may stop keeping the process alive (ms). */
-const IDLE_CHECK_MS = 50;
 
 /**
  * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
@@ -69,6 +68,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly minThreads: number;
   readonly concurrency: number;
   readonly maxQueue: number;
+  /** How tasks and results are encoded: 'structured' (the structured clone) or 'json'. */
+  readonly serialization: Serialization;
 
   readonly #taskPort: CompletionPort;
   readonly #resultPort: CompletionPort;
@@ -79,12 +80,12 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly #threads: ThreadSet;
   readonly #names: HandlerNames;
   readonly #life: Lifecycle;
+  readonly #heap: HeapKeeper;
   /** needsDrain at or above this many queued run() tasks: maxQueue, or threads² without one. */
   readonly #drainAt: number;
   #drainNeeded = false;
 
-  #refed = true;
-  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #keepAlive: KeepAlive;
   /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
   #requestFailed = 0;
 
@@ -95,6 +96,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.minThreads = o.minThreads;
     this.concurrency = o.concurrency;
     this.maxQueue = o.maxQueue;
+    this.serialization = o.serialization;
     this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
     this.#queueCapacity = o.queueCapacity;
     const slots = o.slots;
@@ -105,8 +107,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     // One consumer (this thread); one packet per slot at most, so a post can never find it full.
     this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: 8, spinCount: 0, backend });
 
+    // Tasks and results too large for a slot go into the shared heap; a retire there tells every thread.
+    const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapTrimmed()));
     const geo = arenaGeometry(slots, o.slotBytes);
-    const arena = new ArenaViews(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes);
+    const arena = new SlotCodec(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes, heap.heap, o.serialization);
     this.#names = new HandlerNames(arena.buffer, geo);
     const i32 = (this.#i32 = arena.i32);
     i32[A_MAGIC] = ARENA_MAGIC;
@@ -123,7 +127,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     const results = (this.#results = new ResultDrain(this.#resultPort, tasks, arena, this.concurrency, {
       resultChannel: (workerId) => this.#threads.resultChannel(workerId),
       afterBatch: () => this.#pump(),
-      idle: () => this.#armIdle(),
+      idle: () => this.#keepAlive.armIdle(),
       corrupt: (error) => this.emit('error', error),
     }));
     const threads = (this.#threads = new ThreadSet(
@@ -136,6 +140,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         arena: arena.buffer,
         slots,
         slotBytes: geo.slotBytes,
+        heap: heap.heap.handle,
+        serialization: o.serialization,
         spinCount: o.spinCount,
         idleTimeout: this.minThreads < this.threads ? o.idleTimeout : Infinity,
         queueCapacity: o.queueCapacity,
@@ -145,6 +151,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       },
       o.workerOptions,
       tasks,
+      heap,
       {
         ready: (record) => {
           this.#life.threadReady();
@@ -158,6 +165,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         exit: (record, code) => this.#life.onExit(record, code),
       },
     ));
+    this.#keepAlive = new KeepAlive({ i32, taskPort: this.#taskPort, tasks, threads, life: () => this.#life });
     this.#life = new Lifecycle({
       filename: o.filename,
       size: this.threads,
@@ -167,19 +175,17 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       tasks,
       results,
       threads,
+      heap,
       spawn: () => this.#spawn(),
       report: (error, code) => this.#report(error, code),
       exited: (record, reason, code) => this.emit('threadExit', { threadId: record.threadId, workerId: record.id, reason, code }),
       pump: () => this.#pump(),
-      refAll: () => this.#refAll(),
-      armIdle: () => this.#armIdle(),
-      clearIdle: () => {
-        if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-        this.#idleTimer = undefined;
-      },
+      refAll: () => this.#keepAlive.refAll(),
+      armIdle: () => this.#keepAlive.armIdle(),
+      clearIdle: () => this.#keepAlive.clear(),
     });
     for (let i = 0; i < this.threads; i++) this.#spawn();
-    this.#armIdle();
+    this.#keepAlive.armIdle();
   }
 
   /** Resolves when the first thread has loaded the worker module; rejects with a WorkerLoadError. */
@@ -209,7 +215,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= this.#queueCapacity) return false;
     if (!this.#taskPort.post(K_REQUEST, wParam, 0)) return false;
     Atomics.add(i32, A_REQ_POSTED, 1);
-    if (!this.#refed) this.#refAll();
+    if (!this.#keepAlive.refed) this.#keepAlive.refAll();
     if (this.#threads.size < this.threads) this.#life.grow();
     return true;
   }
@@ -276,7 +282,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     const queued = this.#tasks.queued();
     if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
     if (queued + 1 >= this.#drainAt) this.#drainNeeded = true;
-    if (!this.#refed) this.#refAll();
+    if (!this.#keepAlive.refed) this.#keepAlive.refAll();
     if (this.#threads.size < this.threads) this.#life.grow();
     return this.#tasks.add(task, handler, signal, transferList, extras);
   }
@@ -327,7 +333,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       const bad = nameError('options.name', name);
       if (bad !== undefined) throw bad;
     }
-    this.#refAll();
+    this.#keepAlive.refAll();
     const results = await Promise.all(this.#threads.broadcast(task, name));
     return results.filter((result) => result !== LEFT);
   }
@@ -340,16 +346,42 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   async recycle(): Promise<void> {
     const refused = this.#refused('recycle()');
     if (refused !== undefined) throw refused;
-    this.#refAll();
+    this.#keepAlive.refAll();
     const old = this.#threads.recycle();
     await Promise.all(old.map((record) => new Promise<void>((resolve) => record.worker.once('exit', () => resolve()))));
     await Promise.all(old.map((record) => record.replacement?.ready));
   }
 
+  // ──────────────────────── shared memory: alloc / free ────────────────────────
+
+  /**
+   * A Uint8Array of byteLength bytes in the pool's shared heap (not zeroed). Inside a task or a
+   * result — top level or nested — it crosses by reference: the other side gets a Uint8Array over
+   * the same bytes. Give it back with free() (here, or currentPool().free() in a thread). A
+   * RangeError when byteLength is above the heap's maxBlockBytes or the heap is at its maxBytes.
+   */
+  alloc(byteLength: number): Uint8Array {
+    if (typeof byteLength !== 'number') throw new TypeError(`byteLength must be an integer ≥ 0, got ${typeof byteLength}`);
+    if (this.#heap.closed) throw new PoolClosedError('alloc() after the pool closed: its shared heap is gone');
+    return this.#heap.heap.alloc(byteLength);
+  }
+
+  /**
+   * Gives back a view from alloc() (from this pool, or from one of its threads). Freeing it twice,
+   * a subarray, or a view that is not from this pool's heap is a TypeError. A view used after
+   * free() may see another task's bytes: like Buffer.allocUnsafe, that is the caller's bug.
+   * After the pool closed its heap is gone and free() does nothing.
+   */
+  free(view: ArrayBufferView): void {
+    if (!ArrayBuffer.isView(view)) throw new TypeError(`free() takes a view returned by alloc(), got ${view === null ? 'null' : typeof view}`);
+    if (this.#heap.closed) return;
+    this.#heap.heap.free(view);
+  }
+
   // ───────────────────────────── threads ─────────────────────────────
 
   #spawn(): WorkerRecord {
-    const record = this.#threads.spawn(this.#refed);
+    const record = this.#threads.spawn(this.#keepAlive.refed);
     Atomics.add(this.#i32, A_LIVE, 1);
     return record;
   }
@@ -381,39 +413,6 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     return this.#life.destroy();
   }
 
-  // ───────────────────────── keep-alive policy ─────────────────────────
-
-  /** Work exists: the threads keep the process alive. */
-  #refAll(): void {
-    this.#refed = true;
-    this.#threads.ref();
-    this.#armIdle();
-  }
-
-  /**
-   * Idle pools must not keep the process alive (like piscina). Checked on a
-   * timer, not per task, so one-at-a-time run() does not ref/unref each time.
-   */
-  #armIdle(): void {
-    if (this.#idleTimer !== undefined || !this.#refed) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      const life = this.#life;
-      if (life.state !== State.Open) return;
-      // Requests count as work while queued or running synchronously (a thread holds a running
-      // slot); "taken", not "handled", so a thread that died in a handler cannot keep the pool ref'd.
-      const requestsIdle =
-        ((Atomics.load(this.#i32, A_REQ_TAKEN) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0 && this.#taskPort.stats().running === 0;
-      if ((life.isReady || life.loadError !== undefined) && this.#tasks.inflight === 0 && this.#tasks.backlogEmpty && requestsIdle) {
-        this.#refed = false;
-        this.#threads.unref();
-      } else {
-        this.#armIdle();
-      }
-    }, IDLE_CHECK_MS);
-    this.#idleTimer.unref();
-  }
-
   // ─────────────────────────────── stats ───────────────────────────────
 
   stats(): ThreadPoolStats {
@@ -428,6 +427,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       runTime: this.#results.runTime.percentiles(),
       waitTime: this.#results.waitTime.percentiles(),
       utilization: this.#results.utilization(this.#threads.size),
+      heap: this.#heap.stats(),
     };
   }
 }

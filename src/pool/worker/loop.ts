@@ -22,7 +22,7 @@ import { A_INFLIGHT, A_LIVE, A_MIN, A_SPIN } from '../layout.js';
 import { EXIT_RECYCLED, EXIT_RETIRED } from '../protocol.js';
 import { dispatch } from './dispatch.js';
 import { leave, maybeLeave, portFailed } from './leave.js';
-import { data, i32, port, state } from './thread.js';
+import { data, heap, i32, port, state } from './thread.js';
 
 // ── The event-loop rule ──
 // A pool thread is a Node thread: handlers set timers, write to stdout (a worker's stdout is a
@@ -129,6 +129,8 @@ export async function loop(): Promise<void> {
         } finally {
           state.waitingOnLoop = false;
         }
+        // Woken: catch up with the shared heap (one load when nothing changed), dropping retired segments.
+        heap.sync();
       }
     } catch (error) {
       return portFailed(error);
@@ -154,6 +156,7 @@ export async function loop(): Promise<void> {
     if (state.taken >= data.maxTasksPerThread) recycle();
     if (state.stopping) return maybeLeave();
     if (--untilCheck === 0 && sliceOver()) {
+      heap.sync(); // a thread that never waits still drops retired segments
       if (data.maxHeapUsedBeforeRecycle !== Infinity && getHeapStatistics().used_heap_size > data.maxHeapUsedBeforeRecycle) recycle();
       if (turned) newSlice();
       else sliceDue = true;

@@ -1,0 +1,77 @@
+/**
+ * The pool's shared heap as the main thread keeps it (heap.ts; layout and
+ * invariants H1–H6 in heap-layout.ts): created with the pool, handed to every
+ * thread, shrunk while the pool is idle, closed with the pool.
+ *
+ * Shrinking. A timer (unref'd: it never keeps the process alive) calls
+ * trim() while the heap is above its floor; trim() retires the segments that
+ * stayed empty for retireAfterMs. A retired segment's memory goes back only
+ * once every thread has dropped it (sync(), when it wakes) and collected it:
+ * V8 counts SharedArrayBuffers in no garbage-collection trigger, and an idle
+ * thread allocates nothing, so it would never collect. So after a retire this
+ * thread lets its own copy go (releaseMemory()) and tells each pool thread to
+ * do the same ('heap-trimmed', handled on its event loop, between tasks).
+ */
+import type { SegmentGrant } from './heap-directory.js';
+import { SharedHeap } from './heap.js';
+import type { SharedHeapOptions, SharedHeapStats } from './heap-options.js';
+
+/** Longest pause between two trims (ms); shorter when retireAfterMs is short, so a retire is not late by more than it. */
+const TRIM_EVERY_MS = 1000;
+const TRIM_MIN_MS = 20;
+
+export class HeapKeeper {
+  readonly heap: SharedHeap;
+  readonly #trimmed: () => void;
+  readonly #every: number;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  /** `trimmed`: segments were retired — tell the pool's threads to let theirs go. */
+  constructor(options: Required<SharedHeapOptions>, trimmed: () => void) {
+    this.heap = SharedHeap.create(options);
+    this.#trimmed = trimmed;
+    this.#every = Math.max(TRIM_MIN_MS, Math.min(TRIM_EVERY_MS, options.retireAfterMs / 2));
+    this.#timer = setInterval(() => this.trim(), this.#every);
+    this.#timer.unref();
+  }
+
+  /** One trim: retire what stayed empty long enough (never below the floor), then let the memory go everywhere. */
+  trim(force = false): number {
+    const heap = this.heap;
+    if (this.#closed || heap.bytes <= heap.floorBytes) return 0;
+    const retired = heap.trim(force);
+    if (retired > 0) {
+      heap.releaseMemory();
+      this.#trimmed();
+    }
+    return retired;
+  }
+
+  /** What a thread that joins gets (after it subscribed: see heap.ts, "joining"). */
+  grants(): SegmentGrant[] {
+    return this.#closed ? [] : this.heap.grants();
+  }
+
+  /** A thread died: repair what it left half done (a segment it was creating). */
+  releaseThread(threadId: number): void {
+    if (!this.#closed) this.heap.releaseThread(threadId);
+  }
+
+  stats(): SharedHeapStats {
+    return this.heap.stats();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The pool is gone (no thread uses the heap any more): stop trimming, leave the heap's channel. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.heap.close();
+  }
+}
