@@ -11,6 +11,9 @@
  * thread allocates nothing, so it would never collect. So after a retire this
  * thread lets its own copy go (releaseMemory()) and tells each pool thread to
  * do the same ('heap-trimmed', handled on its event loop, between tasks).
+ *
+ * A runtime that cannot read a BroadcastChannel synchronously (Deno) gets no
+ * heap: payloads larger than a slot go by MessagePort, and alloc() throws.
  */
 import type { SegmentGrant } from './heap-directory.js';
 import { SharedHeap } from './heap.js';
@@ -20,26 +23,33 @@ import type { SharedHeapOptions, SharedHeapStats } from './heap-options.js';
 const TRIM_EVERY_MS = 1000;
 const TRIM_MIN_MS = 20;
 
+/** Why alloc() cannot work here (a runtime without a synchronous BroadcastChannel read). */
+export const NO_HEAP =
+  'this runtime cannot read a BroadcastChannel synchronously (receiveMessageOnPort), which the shared heap needs: alloc() is not available, and payloads larger than a slot go by MessagePort';
+
 export class HeapKeeper {
-  readonly heap: SharedHeap;
+  /** undefined: this runtime cannot run one (see NO_HEAP). */
+  readonly heap: SharedHeap | undefined;
+  readonly #options: Required<SharedHeapOptions>;
   readonly #trimmed: () => void;
-  readonly #every: number;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   /** `trimmed`: segments were retired — tell the pool's threads to let theirs go. */
   constructor(options: Required<SharedHeapOptions>, trimmed: () => void) {
-    this.heap = SharedHeap.create(options);
+    this.#options = options;
     this.#trimmed = trimmed;
-    this.#every = Math.max(TRIM_MIN_MS, Math.min(TRIM_EVERY_MS, options.retireAfterMs / 2));
-    this.#timer = setInterval(() => this.trim(), this.#every);
+    if (!SharedHeap.supported) return;
+    this.heap = SharedHeap.create(options);
+    const every = Math.max(TRIM_MIN_MS, Math.min(TRIM_EVERY_MS, options.retireAfterMs / 2));
+    this.#timer = setInterval(() => this.trim(), every);
     this.#timer.unref();
   }
 
   /** One trim: retire what stayed empty long enough (never below the floor), then let the memory go everywhere. */
   trim(force = false): number {
     const heap = this.heap;
-    if (this.#closed || heap.bytes <= heap.floorBytes) return 0;
+    if (heap === undefined || this.#closed || heap.bytes <= heap.floorBytes) return 0;
     const retired = heap.trim(force);
     if (retired > 0) {
       heap.releaseMemory();
@@ -50,16 +60,18 @@ export class HeapKeeper {
 
   /** What a thread that joins gets (after it subscribed: see heap.ts, "joining"). */
   grants(): SegmentGrant[] {
-    return this.#closed ? [] : this.heap.grants();
+    return this.#closed || this.heap === undefined ? [] : this.heap.grants();
   }
 
   /** A thread died: repair what it left half done (a segment it was creating). */
   releaseThread(threadId: number): void {
-    if (!this.#closed) this.heap.releaseThread(threadId);
+    if (!this.#closed) this.heap?.releaseThread(threadId);
   }
 
   stats(): SharedHeapStats {
-    return this.heap.stats();
+    if (this.heap !== undefined) return this.heap.stats();
+    const { maxBytes, floorBytes, maxBlockBytes } = this.#options;
+    return { bytes: 0, maxBytes, floorBytes, maxBlockBytes, segments: 0, blocks: 0 };
   }
 
   get closed(): boolean {
@@ -72,6 +84,6 @@ export class HeapKeeper {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.heap.close();
+    this.heap?.close();
   }
 }

@@ -35,7 +35,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
-import { type SegmentGrant, SegmentDirectory } from './heap-directory.js';
+import { channelsReadable, type SegmentGrant, SegmentDirectory } from './heap-directory.js';
 import {
   ACTIVE,
   classOf,
@@ -87,6 +87,11 @@ export class SharedHeap {
   readonly #entries: number;
   readonly #dir: SegmentDirectory;
   readonly #shrink: HeapShrinker;
+
+  /** Whether this runtime can run a shared heap (see channelsReadable() in heap-directory.ts). */
+  static get supported(): boolean {
+    return channelsReadable();
+  }
 
   /** A new heap, owned by this thread (the pool's main thread). */
   static create(options: SharedHeapOptions = {}): SharedHeap {

@@ -31,8 +31,11 @@ export interface PoolWorkerData {
   arena: SharedArrayBuffer;
   slots: number;
   slotBytes: number;
-  /** The pool's shared heap (heap.ts): attach at once, then adopt the grants the main thread answers 'heap-hello' with. */
-  heap: SharedHeapHandle;
+  /**
+   * The pool's shared heap (heap.ts): attach at once, then adopt the grants the main thread answers
+   * 'heap-hello' with. Undefined on a runtime that cannot run one (heap-keeper.ts).
+   */
+  heap: SharedHeapHandle | undefined;
   serialization: Serialization;
   workerId: number;
   /** Fallback results go here; the main thread reads it with receiveMessageOnPort. */

@@ -22,7 +22,7 @@
 import { EventEmitter } from 'node:events';
 import { CompletionPort } from '../port/index.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
-import { HeapKeeper } from './heap-keeper.js';
+import { HeapKeeper, NO_HEAP } from './heap-keeper.js';
 import { KeepAlive } from './keep-alive.js';
 import { A_LIVE, A_MAGIC, A_MIN, A_REQ_POSTED, A_REQ_TAKEN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry, K_REQUEST } from './layout.js';
 import { Lifecycle, State } from './lifecycle.js';
@@ -140,7 +140,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         arena: arena.buffer,
         slots,
         slotBytes: geo.slotBytes,
-        heap: heap.heap.handle,
+        heap: heap.heap?.handle,
         serialization: o.serialization,
         spinCount: o.spinCount,
         idleTimeout: this.minThreads < this.threads ? o.idleTimeout : Infinity,
@@ -363,6 +363,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   alloc(byteLength: number): Uint8Array {
     if (typeof byteLength !== 'number') throw new TypeError(`byteLength must be an integer ≥ 0, got ${typeof byteLength}`);
     if (this.#heap.closed) throw new PoolClosedError('alloc() after the pool closed: its shared heap is gone');
+    if (this.#heap.heap === undefined) throw new Error(NO_HEAP);
     return this.#heap.heap.alloc(byteLength);
   }
 
@@ -374,7 +375,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    */
   free(view: ArrayBufferView): void {
     if (!ArrayBuffer.isView(view)) throw new TypeError(`free() takes a view returned by alloc(), got ${view === null ? 'null' : typeof view}`);
-    if (this.#heap.closed) return;
+    if (this.#heap.closed || this.#heap.heap === undefined) return;
     this.#heap.heap.free(view);
   }
 

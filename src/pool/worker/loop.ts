@@ -130,7 +130,7 @@ export async function loop(): Promise<void> {
           state.waitingOnLoop = false;
         }
         // Woken: catch up with the shared heap (one load when nothing changed), dropping retired segments.
-        heap.sync();
+        heap?.sync();
       }
     } catch (error) {
       return portFailed(error);
@@ -156,7 +156,7 @@ export async function loop(): Promise<void> {
     if (state.taken >= data.maxTasksPerThread) recycle();
     if (state.stopping) return maybeLeave();
     if (--untilCheck === 0 && sliceOver()) {
-      heap.sync(); // a thread that never waits still drops retired segments
+      heap?.sync(); // a thread that never waits still drops retired segments
       if (data.maxHeapUsedBeforeRecycle !== Infinity && getHeapStatistics().used_heap_size > data.maxHeapUsedBeforeRecycle) recycle();
       if (turned) newSlice();
       else sliceDue = true;

@@ -17,21 +17,24 @@ export function startWorker(): void {
   initThread();
   // Joining the heap (heap.ts): subscribed above; the main thread answers with the segments posted
   // before that, which this thread adopts before it reads its first task.
-  let granted!: () => void;
-  const grants = new Promise<void>((resolve) => {
-    granted = resolve;
-  });
+  let granted = (): void => {};
+  const grants =
+    heap === undefined
+      ? undefined
+      : new Promise<void>((resolve) => {
+          granted = resolve;
+        });
   parentPort!.on('message', (message: ToWorker) => {
     switch (message.type) {
       case 'heap-grants':
-        heap.adopt(message.grants);
+        heap?.adopt(message.grants);
         granted();
         break;
       case 'heap-trimmed':
         // Segments were retired: drop them and let a collection free their memory (this thread
         // may be idle, and an idle thread never collects: see heap-shrink.ts).
-        heap.sync();
-        heap.releaseMemory();
+        heap?.sync();
+        heap?.releaseMemory();
         break;
       case 'payload':
         payloadArrived(message.slot, message);
@@ -58,7 +61,7 @@ export function startWorker(): void {
   // Atomics.waitAsync, which does not keep an event loop alive, and this thread must not end on its
   // own — it leaves only by process.exit (sentinel, retirement, closed port). The owner's
   // worker.unref() decides whether an idle pool keeps the process alive.
-  send({ type: 'heap-hello' });
+  if (heap !== undefined) send({ type: 'heap-hello' });
   installClient();
   const ready = Promise.all([prepareLoop().then(loadModule), grants])
     .then(async ([handlers]) => {

@@ -15,8 +15,8 @@ export let port: CompletionPort;
 /** The result port: one packet per finished task, for the main thread. */
 export let results: CompletionPort;
 export let views: SlotCodec;
-/** The pool's shared heap (tasks and results larger than a slot, alloc() views). */
-export let heap: SharedHeap;
+/** The pool's shared heap (tasks and results larger than a slot, alloc() views); undefined where the runtime cannot run one. */
+export let heap: SharedHeap | undefined;
 export let i32: Int32Array;
 export let f64: Float64Array;
 
@@ -40,7 +40,7 @@ export function initThread(): void {
   results = CompletionPort.from(data.resultPort);
   // First thing: subscribe to the heap's channel, so that from here on no new segment is missed
   // (the ones posted before are in the main thread's answer to 'heap-hello': see main.ts).
-  heap = SharedHeap.attach(data.heap);
+  heap = data.heap === undefined ? undefined : SharedHeap.attach(data.heap);
   views = new SlotCodec(data.arena, data.slots, data.slotBytes, heap, data.serialization);
   i32 = views.i32;
   f64 = views.f64;
