@@ -5,7 +5,11 @@ import type { SegmentGrant } from './heap-directory.js';
 export interface SharedHeapOptions {
   /** Bound on the bytes of all segments together. Default 256 MiB. */
   maxBytes?: number;
-  /** trim() keeps at least this many bytes of segments. Default 1 MiB. */
+  /**
+   * trim() retires empty segments, largest first, only while the heap is above this: an idle
+   * heap ends at floorBytes or below. Default 2 MiB (room for the segments of two small size
+   * classes, about 1 MiB each, so a pool of small tasks keeps its segments while idle).
+   */
   floorBytes?: number;
   /** Largest block; larger requests fail (alloc throws, tryAlloc gives null) so the caller can fall back. Default 4 MiB. */
   maxBlockBytes?: number;
@@ -40,7 +44,7 @@ export interface SharedHeapStats {
 }
 
 const DEFAULT_MAX = 256 * 1024 * 1024;
-const DEFAULT_FLOOR = 1024 * 1024;
+const DEFAULT_FLOOR = 2 * 1024 * 1024;
 const DEFAULT_MAX_BLOCK = 4 * 1024 * 1024;
 const DEFAULT_SEGMENTS = 1024;
 const DEFAULT_RETIRE_MS = 5000;

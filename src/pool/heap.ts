@@ -5,7 +5,7 @@
  *
  * Segments. A segment is a SharedArrayBuffer of blocks of one size class.
  * The heap grows by adding segments (any thread may) up to `maxBytes`, and
- * trim() retires segments that stayed empty, down to `floorBytes`. Node 20
+ * trim() retires segments that stayed empty, down to `floorBytes` or below. Node 20
  * also has growable SharedArrayBuffers (`new SharedArrayBuffer(n, {
  * maxByteLength })`), which every thread sees grow without a message — but
  * they never shrink, and an idle pool must give its memory back.
@@ -273,7 +273,7 @@ export class SharedHeap {
     return Atomics.load(this.#c, H_TOTAL_KB) * 1024;
   }
 
-  /** trim() keeps at least this many bytes. */
+  /** trim() retires only while the heap is above this many bytes. */
   get floorBytes(): number {
     return this.#c[H_FLOOR_KB]! * 1024;
   }

@@ -16,7 +16,7 @@ export type { Serialization } from './payload.js';
 export interface PoolHeapOptions {
   /** Bound on the heap's bytes, all segments together; a payload that finds it full goes by MessagePort. Default 256 MiB. */
   maxBytes?: number;
-  /** An idle pool shrinks its heap back to this many bytes (at least). Default 1 MiB. */
+  /** An idle pool shrinks its heap back to this many bytes or below (largest segments first). Default 2 MiB. */
   floorBytes?: number;
   /** Largest block: a task or result larger than this goes by MessagePort, and alloc() above it throws. Default 4 MiB. */
   maxBlockBytes?: number;
