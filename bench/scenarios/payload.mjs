@@ -1,7 +1,8 @@
 /**
  * Scenario (7): real payloads. An echo handler (the result is the task, so
  * the payload crosses both ways), 2 threads, the pipe kept full: 1,000 tasks
- * in flight (100 for 64 KB and 1 MB), every result checked.
+ * in flight (100 for 64 KB and 1 MB), every result checked. Each measurement
+ * runs for at least 2 s (and n tasks) after a warm-up of at least 1 s.
  *
  *   payload-objects       16 small objects (931 B by v8.serialize)
  *   payload-objects-json  the same with iocp-pool's serialization: 'json'
@@ -72,15 +73,19 @@ function allocated(pool, n) {
 }
 
 /**
- * Keeps `window` tasks in flight until n have settled (a new one is submitted
- * as each settles); every result is checked. Resolves with the elapsed ms.
+ * Keeps `window` tasks in flight (a new one is submitted as each settles)
+ * until at least `tasks` were submitted and `ms` have passed, then lets the
+ * last ones settle; every result is checked. Resolves with { done, ms }.
+ * Time as well as a count: a fast subject measured on a count alone would be
+ * timed over a few milliseconds, still warming up (its JIT, its heap).
  */
-function keepFullWith(run, source, n, window) {
+function keepFullWith(run, source, { tasks, ms, window }) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let sent = 0;
     let done = 0;
     let failed = false;
+    let stopped = false;
     const submit = () => {
       sent++;
       const task = source.task();
@@ -92,14 +97,16 @@ function keepFullWith(run, source, n, window) {
         failed = true;
         return reject(new Error(`task ${done}: the echo differs from the task`));
       }
-      if (++done === n) return resolve(performance.now() - t0);
-      if (sent < n) submit();
+      done++;
+      if (!stopped && sent >= tasks && performance.now() - t0 >= ms) stopped = true;
+      if (!stopped) submit();
+      else if (done === sent) resolve({ done, ms: performance.now() - t0 });
     };
     const onError = (e) => {
       if (!failed) reject(e);
       failed = true;
     };
-    for (let i = 0, w = Math.min(window, n); i < w; i++) submit();
+    for (let i = 0; i < window; i++) submit();
   });
 }
 
@@ -107,10 +114,12 @@ export default {
   id: 'payload',
   cases: ({ quick }) => {
     const size = (full, q) => (quick ? q : full);
-    const objects = { payload: 'objects', n: size(10_000, 1_500), warm: size(2_000, 300), window: 1000 };
-    const string = { payload: 'string10k', n: size(10_000, 1_500), warm: size(2_000, 300), window: 1000 };
-    const k64 = { payload: 'bytes64k', n: size(3_000, 400), warm: size(600, 100), window: 100 };
-    const m1 = { payload: 'bytes1m', n: size(300, 60), warm: size(60, 20), window: 100 };
+    // Each measurement: at least n tasks and ms milliseconds, after a warm-up of at least warm tasks and warmMs.
+    const time = { ms: size(2000, 300), warmMs: size(1000, 200) };
+    const objects = { payload: 'objects', n: size(10_000, 1_500), warm: size(2_000, 300), window: 1000, ...time };
+    const string = { payload: 'string10k', n: size(10_000, 1_500), warm: size(2_000, 300), window: 1000, ...time };
+    const k64 = { payload: 'bytes64k', n: size(3_000, 400), warm: size(600, 100), window: 100, ...time };
+    const m1 = { payload: 'bytes1m', n: size(300, 60), warm: size(60, 20), window: 100, ...time };
     const peersCopying = poolSubjects().map((s) => (s.kind === 'iocp' ? { ...s, label: 'iocp-pool (alloc, by reference)' } : { ...s, label: `${s.label} (copying)` }));
     const note = 'Echo handler (the result is the task), 2 threads, the pipe kept full; every result checked. Each subject in a fresh process.';
     return [
@@ -176,7 +185,7 @@ export default {
     ];
   },
 
-  async measure(_caseId, subject, { payload, n, warm, window, options, needs }) {
+  async measure(_caseId, subject, { payload, n, warm, window, ms, warmMs, options, needs }) {
     const iocp = subject === 'iocp-pool';
     const pool = await ADAPTERS[subject].create({ threads: THREADS, job: 'echo', ...(iocp && options ? { options } : {}) });
     if (iocp && needs === 'json' && pool.pool.serialization !== 'json') {
@@ -186,8 +195,8 @@ export default {
       return { unavailable: "this build's ThreadPool has no alloc()" };
     }
     const source = iocp && needs === 'alloc' ? allocated(pool.pool, 64 * 1024) : PAYLOADS[payload]();
-    await keepFullWith(pool.run, source, warm, window);
-    const ms = await keepFullWith(pool.run, source, n, window);
-    return { rate: (n / ms) * 1000, info: { ms, n, window } };
+    await keepFullWith(pool.run, source, { tasks: warm, ms: warmMs, window });
+    const run = await keepFullWith(pool.run, source, { tasks: n, ms, window });
+    return { rate: (run.done / run.ms) * 1000, info: { ms: run.ms, n: run.done, window } };
   },
 };

@@ -36,12 +36,15 @@ import { ArenaViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, 
 import type { SharedHeap } from './heap.js';
 import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE, viewType } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
+import { PlainDecoder, PlainEncoder } from './plain.js';
 
 export type Serialization = 'structured' | 'json';
 
 export const TAG_LATIN1 = 8;
 export const TAG_BYTES = 9;
 export const TAG_VIEW = 10;
+/** Plain data in the fast format of plain.ts (what the structured clone or JSON would give, by codec). */
+export const TAG_PLAIN = 11;
 export const KIND = 15;
 export const TAG_HEAP = 16;
 export const TAG_JSON = 32;
@@ -63,9 +66,20 @@ export function checkSerialization(value: unknown): Serialization {
   throw new RangeError(`options.serialization must be 'structured' or 'json', got ${String(value)}`);
 }
 
+/** After a value the plain path refused, it is skipped for the next 2^k − 1 values (k: refusals in a row, ≤ 10). */
+const MAX_BACKOFF = 10;
+
 export class SlotCodec extends ArenaViews {
   readonly #buf: Buffer;
+  readonly #dv: DataView;
   readonly #json: boolean;
+  #plain: PlainEncoder | undefined;
+  #plainJson: PlainEncoder | undefined;
+  /** A plain encoder is in use (a getter of the value being encoded called run() again): use a new one. */
+  #plainBusy = false;
+  readonly #plainDecoder = new PlainDecoder();
+  #plainRefused = 0;
+  #plainSkip = 0;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -76,6 +90,7 @@ export class SlotCodec extends ArenaViews {
   ) {
     super(buffer, slots, slotBytes);
     this.#buf = Buffer.from(buffer);
+    this.#dv = new DataView(buffer);
     this.#json = serialization === 'json';
   }
 
@@ -104,8 +119,7 @@ export class SlotCodec extends ArenaViews {
       case 'object':
         if (value === null) return (i32[w + T_TAG] = TAG_NULL);
         if (ArrayBuffer.isView(value)) return this.#view(w, value);
-        if (json) return this.#string(w, toJson(value), TAG_JSON);
-        return this.#serial(w, value);
+        return this.#object(w, value, json);
       default:
         if (json) return this.#string(w, toJson(value), TAG_JSON);
         return this.#serial(w, value); // a bigint; a function or a symbol throws, like postMessage
@@ -146,6 +160,9 @@ export class SlotCodec extends ArenaViews {
           if ((len & 1) !== 0) throw new RangeError(`task arena is corrupted: odd UTF-16 length ${len}`);
           value = seg.buf.toString('utf16le', off, off + len);
           break;
+        case TAG_PLAIN:
+          value = this.#plainDecoder.decode(seg.u8, seg.dv, seg.buf, off, off + len);
+          break;
         case TAG_SERIAL: {
           const d = new HeapDeserializer(new Uint8Array(seg.buffer, off, len), heap);
           d.readHeader();
@@ -178,6 +195,11 @@ export class SlotCodec extends ArenaViews {
 
   #inline(w: number, tag: number): unknown {
     const kind = tag & KIND;
+    if (kind === TAG_PLAIN) {
+      const n = this.#length(w, 1);
+      const at = (w << 2) + PAYLOAD;
+      return this.#plainDecoder.decode(this.u8, this.#dv, this.#buf, at, at + n);
+    }
     if (kind === TAG_LATIN1) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
@@ -205,6 +227,52 @@ export class SlotCodec extends ArenaViews {
     }
     if (tag > TAG_FALLBACK) throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
     return super.decode(w); // numbers, booleans, null, undefined, UTF-16 strings: as before
+  }
+
+  /**
+   * An object: plain data goes the fast way (plain.ts); anything else through JSON or V8's
+   * serializer. Refusals back off the fast path, so a stream of values it cannot take pays for
+   * few attempts. (An attempt reads the properties it meets: a getter among them runs twice
+   * when the value turns out not to be plain.)
+   */
+  #object(w: number, value: object, json: boolean): number {
+    if (this.#plainSkip === 0) {
+      let encoder = json ? (this.#plainJson ??= new PlainEncoder(true)) : (this.#plain ??= new PlainEncoder(false));
+      if (this.#plainBusy) encoder = new PlainEncoder(json);
+      const busy = this.#plainBusy;
+      this.#plainBusy = true;
+      let n: number;
+      try {
+        n = encoder.encode(value);
+      } finally {
+        this.#plainBusy = busy;
+      }
+      if (n >= 0) {
+        this.#plainRefused = 0;
+        return this.#bytes(w, encoder.bytes, n, TAG_PLAIN);
+      }
+      if (this.#plainRefused < MAX_BACKOFF) this.#plainRefused++;
+      this.#plainSkip = (1 << this.#plainRefused) - 1;
+    } else {
+      this.#plainSkip--;
+    }
+    if (json) return this.#string(w, toJson(value), TAG_JSON);
+    return this.#serial(w, value);
+  }
+
+  /** n bytes of an encoding into the slot, or a heap block; TAG_FALLBACK when neither can take them. */
+  #bytes(w: number, bytes: Uint8Array, n: number, tag: number): number {
+    if (n <= this.capacity) {
+      this.u8.set(bytes.subarray(0, n), (w << 2) + PAYLOAD);
+      this.i32[w + T_LEN] = n;
+      return (this.i32[w + T_TAG] = tag);
+    }
+    const heap = this.heap;
+    const off = heap === undefined ? -1 : heap.allocRaw(n);
+    if (off < 0) return TAG_FALLBACK;
+    const seg = heap!.lastSegment!;
+    seg.u8.set(bytes.subarray(0, n), off);
+    return this.#ref(w, seg.segWord, off, n, tag | TAG_HEAP);
   }
 
   #string(w: number, s: string, json: number): number {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { TAG_FALLBACK, TAG_NUMBER, TAG_SERIAL, TAG_STRING } from '../../src/pool/codec.js';
 import { SharedHeap } from '../../src/pool/heap.js';
 import { arenaGeometry, slotWord, T_LEN, T_TAG } from '../../src/pool/layout.js';
-import { checkSerialization, P_OFF, P_SEG, type Serialization, SlotCodec, TAG_BYTES, TAG_CONSUMED, TAG_HEAP, TAG_JSON, TAG_LATIN1, TAG_VIEW } from '../../src/pool/payload.js';
+import { checkSerialization, P_OFF, P_SEG, type Serialization, SlotCodec, TAG_BYTES, TAG_CONSUMED, TAG_HEAP, TAG_JSON, TAG_LATIN1, TAG_PLAIN, TAG_VIEW } from '../../src/pool/payload.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -236,8 +236,10 @@ describe("the 'structured' codec", () => {
 describe("the 'json' codec", () => {
   it('sends objects as JSON text and parses them back; encodeStructured keeps errors their type', () => {
     const { heap, codec, w, roundTrip } = setup('json');
-    expect(codec.encode(w, { a: [1, 2] }) & TAG_JSON).toBe(TAG_JSON);
+    expect(codec.encode(w, { a: [1, 2] })).toBe(TAG_PLAIN); // plain data: the fast path, as JSON would give it
     expect(codec.decode(w)).toEqual({ a: [1, 2] });
+    expect(codec.encode(w, { a: [1, 2], d: new Date(0) }) & TAG_JSON).toBe(TAG_JSON); // the rest: JSON text
+    expect(codec.decode(w)).toEqual({ a: [1, 2], d: '1970-01-01T00:00:00.000Z' });
     expect(roundTrip({ d: new Date(0) })).toEqual({ d: '1970-01-01T00:00:00.000Z' });
     expect(roundTrip([undefined, () => 1])).toEqual([null, null]);
     expect(() => codec.encode(w, () => 1)).toThrow(TypeError);
