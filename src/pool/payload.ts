@@ -96,6 +96,11 @@ export class SlotCodec extends ArenaViews {
 
   /** Writes value into slot w with the codec's serialization; returns its tag (TAG_FALLBACK: nothing written). */
   override encode(w: number, value: unknown): number {
+    // The tiny-task path first, as before the heap: a number is one store and the tag.
+    if (typeof value === 'number') {
+      this.f64[((w << 2) + PAYLOAD) >> 3] = value;
+      return (this.i32[w + T_TAG] = TAG_NUMBER);
+    }
     return this.#encode(w, value, this.#json);
   }
 
