@@ -15,6 +15,7 @@
  * A runtime that cannot read a BroadcastChannel synchronously (Deno) gets no
  * heap: payloads larger than a slot go by MessagePort, and alloc() throws.
  */
+import { PoolClosedError } from './errors.js';
 import type { SegmentGrant } from './heap-directory.js';
 import { SharedHeap } from './heap.js';
 import type { SharedHeapOptions, SharedHeapStats } from './heap-options.js';
@@ -66,6 +67,21 @@ export class HeapKeeper {
   /** A thread died: repair what it left half done (a segment it was creating). */
   releaseThread(threadId: number): void {
     if (!this.#closed) this.heap?.releaseThread(threadId);
+  }
+
+  /** pool.alloc(): see thread-pool.ts and docs/pool.md. */
+  alloc(byteLength: number): Uint8Array {
+    if (typeof byteLength !== 'number') throw new TypeError(`byteLength must be an integer ≥ 0, got ${typeof byteLength}`);
+    if (this.#closed) throw new PoolClosedError('alloc() after the pool closed: its shared heap is gone');
+    if (this.heap === undefined) throw new Error(NO_HEAP);
+    return this.heap.alloc(byteLength);
+  }
+
+  /** pool.free(): after close() the heap is gone and it does nothing (but still checks it was given a view). */
+  free(view: ArrayBufferView): void {
+    if (!ArrayBuffer.isView(view)) throw new TypeError(`free() takes a view returned by alloc(), got ${view === null ? 'null' : typeof view}`);
+    if (this.#closed || this.heap === undefined) return;
+    this.heap.free(view);
   }
 
   stats(): SharedHeapStats {

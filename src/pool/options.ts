@@ -169,6 +169,14 @@ export function runOptionsError(options: unknown): Error | undefined {
   return undefined;
 }
 
+/** What is wrong with broadcast()'s options, or undefined. */
+export function broadcastOptionsError(options: unknown): Error | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') return new TypeError(`broadcast() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const name = (options as { name?: unknown }).name;
+  return name === undefined ? undefined : nameError('options.name', name);
+}
+
 function describe(value: unknown): string {
   return value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
 }

@@ -36,7 +36,8 @@ import { ArenaViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, 
 import type { SharedHeap } from './heap.js';
 import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE, viewType } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
-import { PlainDecoder, PlainEncoder } from './plain.js';
+import { PlainDecoder } from './plain-decode.js';
+import { PlainEncoder } from './plain-encode.js';
 
 export type Serialization = 'structured' | 'json';
 

@@ -22,12 +22,12 @@
 import { EventEmitter } from 'node:events';
 import { CompletionPort } from '../port/index.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
-import { HeapKeeper, NO_HEAP } from './heap-keeper.js';
+import { HeapKeeper } from './heap-keeper.js';
 import { KeepAlive } from './keep-alive.js';
 import { A_LIVE, A_MAGIC, A_MIN, A_REQ_POSTED, A_REQ_TAKEN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry, K_REQUEST } from './layout.js';
 import { Lifecycle, State } from './lifecycle.js';
-import { HandlerNames, nameError } from './names.js';
-import { type CloseOptions, resolveOptions, type RunOptions, runOptionsError, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import { HandlerNames } from './names.js';
+import { broadcastOptionsError, type CloseOptions, resolveOptions, type RunOptions, runOptionsError, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
 import { type Serialization, SlotCodec } from './payload.js';
 import { ResultDrain } from './results.js';
 import { type TaskExtras, TaskTable } from './tasks.js';
@@ -325,14 +325,9 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   async broadcast(task: unknown, options?: { name?: string }): Promise<unknown[]> {
     const refused = this.#refused('broadcast()');
     if (refused !== undefined) throw refused;
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw new TypeError(`broadcast() options must be an object, got ${options === null ? 'null' : typeof options}`);
-    }
+    const bad = broadcastOptionsError(options);
+    if (bad !== undefined) throw bad;
     const name = options?.name;
-    if (name !== undefined) {
-      const bad = nameError('options.name', name);
-      if (bad !== undefined) throw bad;
-    }
     this.#keepAlive.refAll();
     const results = await Promise.all(this.#threads.broadcast(task, name));
     return results.filter((result) => result !== LEFT);
@@ -355,28 +350,16 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   // ──────────────────────── shared memory: alloc / free ────────────────────────
 
   /**
-   * A Uint8Array of byteLength bytes in the pool's shared heap (not zeroed). Inside a task or a
-   * result — top level or nested — it crosses by reference: the other side gets a Uint8Array over
-   * the same bytes. Give it back with free() (here, or currentPool().free() in a thread). A
-   * RangeError when byteLength is above the heap's maxBlockBytes or the heap is at its maxBytes.
+   * A Uint8Array of byteLength bytes in the pool's shared heap (not zeroed) that crosses by
+   * reference in tasks and results. A RangeError above heap.maxBlockBytes or with the heap full.
    */
   alloc(byteLength: number): Uint8Array {
-    if (typeof byteLength !== 'number') throw new TypeError(`byteLength must be an integer ≥ 0, got ${typeof byteLength}`);
-    if (this.#heap.closed) throw new PoolClosedError('alloc() after the pool closed: its shared heap is gone');
-    if (this.#heap.heap === undefined) throw new Error(NO_HEAP);
-    return this.#heap.heap.alloc(byteLength);
+    return this.#heap.alloc(byteLength);
   }
 
-  /**
-   * Gives back a view from alloc() (from this pool, or from one of its threads). Freeing it twice,
-   * a subarray, or a view that is not from this pool's heap is a TypeError. A view used after
-   * free() may see another task's bytes: like Buffer.allocUnsafe, that is the caller's bug.
-   * After the pool closed its heap is gone and free() does nothing.
-   */
+  /** Gives back a view from alloc() (here or in a thread). Twice, a subarray or a foreign view: a TypeError. */
   free(view: ArrayBufferView): void {
-    if (!ArrayBuffer.isView(view)) throw new TypeError(`free() takes a view returned by alloc(), got ${view === null ? 'null' : typeof view}`);
-    if (this.#heap.closed || this.#heap.heap === undefined) return;
-    this.#heap.heap.free(view);
+    this.#heap.free(view);
   }
 
   // ───────────────────────────── threads ─────────────────────────────

@@ -121,7 +121,7 @@ describe('the fast path gives what V8 gives (structured)', () => {
       }),
       { numRuns: 3000 },
     );
-    expect(fast).toBeGreaterThan(objects / 3); // the fast path did take many (the rest have holes, repeats…)
+    expect(fast).toBeGreaterThan(objects / 5); // the fast path did take many (the rest hold holes, repeats, odd keys…)
   });
 
   it('on anything fast-check makes (Maps, typed arrays, boxed values, null prototypes…)', () => {
@@ -228,6 +228,6 @@ describe('the fast path gives what JSON gives (json)', () => {
       }),
       { numRuns: 3000 },
     );
-    expect(fast).toBeGreaterThan(objects / 4); // fewer: JSON's Dates and undefined members go through JSON itself
+    expect(fast).toBeGreaterThan(objects / 6); // fewer: JSON's Dates and undefined members go through JSON itself
   });
 });
