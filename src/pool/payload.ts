@@ -140,7 +140,7 @@ export class SlotCodec extends ArenaViews {
   override decode(w: number): unknown {
     const tag = this.i32[w + T_TAG]!;
     // The tiny-task path first: numbers, booleans, null, undefined, short strings, as before.
-    if (tag <= TAG_STRING) return super.decode(w);
+    if (tag <= TAG_STRING) return this.decodeTag(w, tag);
     if ((tag & TAG_HEAP) === 0) return this.#inline(w, tag);
     const heap = this.heap;
     if (heap === undefined) throw new RangeError('task arena is corrupted: a heap payload without a heap');
@@ -232,7 +232,7 @@ export class SlotCodec extends ArenaViews {
       return JSON.parse(this.#buf.toString('utf16le', at, at + 2 * n));
     }
     if (tag > TAG_FALLBACK) throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
-    return super.decode(w); // numbers, booleans, null, undefined, UTF-16 strings: as before
+    return this.decodeTag(w, tag); // numbers, booleans, null, undefined, UTF-16 strings: as before
   }
 
   /**

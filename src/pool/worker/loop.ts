@@ -129,8 +129,6 @@ export async function loop(): Promise<void> {
         } finally {
           state.waitingOnLoop = false;
         }
-        // Woken: catch up with the shared heap (one load when nothing changed), dropping retired segments.
-        heap?.sync();
       }
     } catch (error) {
       return portFailed(error);
@@ -156,7 +154,9 @@ export async function loop(): Promise<void> {
     if (state.taken >= data.maxTasksPerThread) recycle();
     if (state.stopping) return maybeLeave();
     if (--untilCheck === 0 && sliceOver()) {
-      heap?.sync(); // a thread that never waits still drops retired segments
+      // Catch up with the shared heap now and then (one load when nothing changed): drop retired
+      // segments. (An idle thread does it when the main thread says it retired some.)
+      heap?.sync();
       if (data.maxHeapUsedBeforeRecycle !== Infinity && getHeapStatistics().used_heap_size > data.maxHeapUsedBeforeRecycle) recycle();
       if (turned) newSlice();
       else sliceDue = true;
