@@ -38,6 +38,7 @@ import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE,
 import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
 import { PlainDecoder } from './plain-decode.js';
 import { PlainEncoder } from './plain-encode.js';
+import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.js';
 
 export type Serialization = 'structured' | 'json';
 
@@ -160,11 +161,11 @@ export class SlotCodec extends ArenaViews {
     try {
       switch (kind) {
         case TAG_LATIN1:
-          value = seg.buf.toString('latin1', off, off + len);
+          value = latin1Slice(seg.buf, off, off + len);
           break;
         case TAG_STRING:
           if ((len & 1) !== 0) throw new RangeError(`task arena is corrupted: odd UTF-16 length ${len}`);
-          value = seg.buf.toString('utf16le', off, off + len);
+          value = ucs2Slice(seg.buf, off, off + len);
           break;
         case TAG_PLAIN:
           value = this.#plainDecoder.decode(seg.u8, seg.dv, seg.buf, off, off + len);
@@ -209,7 +210,7 @@ export class SlotCodec extends ArenaViews {
     if (kind === TAG_LATIN1) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
-      const s = this.#buf.toString('latin1', at, at + n);
+      const s = latin1Slice(this.#buf, at, at + n);
       return (tag & TAG_JSON) !== 0 ? JSON.parse(s) : s;
     }
     if (kind === TAG_BYTES) {
@@ -229,7 +230,7 @@ export class SlotCodec extends ArenaViews {
     if (kind === TAG_STRING && (tag & TAG_JSON) !== 0) {
       const n = this.#length(w, 2);
       const at = (w << 2) + PAYLOAD;
-      return JSON.parse(this.#buf.toString('utf16le', at, at + 2 * n));
+      return JSON.parse(ucs2Slice(this.#buf, at, at + 2 * n));
     }
     if (tag > TAG_FALLBACK) throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
     return this.decodeTag(w, tag); // numbers, booleans, null, undefined, UTF-16 strings: as before
@@ -296,7 +297,7 @@ export class SlotCodec extends ArenaViews {
     // Pure ASCII (byteLength counts it in one pass) travels as one byte a character.
     const ascii = Buffer.byteLength(s, 'utf8') === n;
     if (ascii && n <= capacity) {
-      this.#buf.write(s, (w << 2) + PAYLOAD, n, 'latin1');
+      latin1Write(this.#buf, s, (w << 2) + PAYLOAD, n);
       i32[w + T_LEN] = n;
       return (i32[w + T_TAG] = TAG_LATIN1 | json);
     }
@@ -305,7 +306,8 @@ export class SlotCodec extends ArenaViews {
     const off = heap === undefined ? -1 : heap.allocRaw(bytes);
     if (off < 0) return TAG_FALLBACK;
     const seg = heap!.lastSegment!;
-    seg.buf.write(s, off, bytes, ascii ? 'latin1' : 'utf16le');
+    if (ascii) latin1Write(seg.buf, s, off, bytes);
+    else ucs2Write(seg.buf, s, off, bytes);
     return this.#ref(w, seg.segWord, off, bytes, (ascii ? TAG_LATIN1 : TAG_STRING) | TAG_HEAP | json);
   }
 
