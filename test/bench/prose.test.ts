@@ -1,9 +1,14 @@
 // Numbers in prose come from the benchmark run, never from a hand: the bench markers of
-// bench/lib/prose.mjs.
+// bench/lib/prose.mjs, README.md against docs/bench/results.json, and no measured number typed
+// into README.md's prose outside a marker.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { benchKeys, benchValue, fillValues, type RunForDocs } from '../../bench/lib/prose.mjs';
 import { renderReadme } from '../../bench/lib/report.mjs';
+import { loadStoredRun } from '../../bench/lib/stored.mjs';
 import { type CaseDef, summarizeCase } from '../../bench/lib/summary.mjs';
+
+const ROOT = new URL('../../', import.meta.url);
 
 const def: CaseDef = {
   id: 'run-tiny',
@@ -75,5 +80,28 @@ describe('bench values in prose', () => {
     const full = renderReadme(text, run);
     expect(full).toContain('| ✓ | rate ≥ 10 × best | iocp-pool 1,300,000 tasks/s vs peer A 122,000 tasks/s: ratio 10.7 |');
     expect(full).not.toContain('\nold\n');
+  });
+});
+
+describe('README.md', () => {
+  const readme = readFileSync(new URL('README.md', ROOT), 'utf8');
+
+  it('quotes the stored benchmark run (docs/bench/results.json): `node bench/index.mjs --report` changes nothing', async () => {
+    const stored = await loadStoredRun(ROOT);
+    expect(benchKeys(readme).length).toBeGreaterThan(0);
+    expect(renderReadme(readme, stored)).toBe(readme);
+  });
+
+  it('types no measured number into its prose: each is a bench marker', () => {
+    const prose = readme
+      .replace(/^(`{3,}|~{3,})[^\n]*\n[\s\S]*?^\1\s*$/gm, '') // code blocks
+      .replace(/<!-- bench:headline:start -->[\s\S]*?<!-- bench:headline:end -->/, '') // the generated table
+      .replace(/<!-- bench:[^\s>]+ -->[^<]*<!-- \/bench -->/g, '«value»') // generated values
+      .replace(/`[^`\n]*`/g, '«code»') // inline code
+      .split('\n')
+      .filter((line) => !line.startsWith('|')); // tables: API, options, files
+    const measured =
+      /\d[\d.,]*\s?(?:[µnm]s\b|s\b|sec\b|seconds?\b|min\b|minutes?\b|hours?\b|[kMG]\b|×|%|[KMG]i?B\b|\/s\b|tasks\/s|packets\/s| million\b| thousand\b| billion\b)/;
+    expect(prose.filter((line) => measured.test(line))).toEqual([]);
   });
 });
