@@ -1,7 +1,7 @@
 // Numbers in prose come from the benchmark run, never from a hand: the bench markers of
 // bench/lib/prose.mjs, README.md against docs/bench/results.json, and no measured number typed
 // into README.md's prose outside a marker.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { benchKeys, benchValue, fillValues, type RunForDocs } from '../../bench/lib/prose.mjs';
 import { renderReadme } from '../../bench/lib/report.mjs';
@@ -86,10 +86,14 @@ describe('bench values in prose', () => {
 describe('README.md', () => {
   const readme = readFileSync(new URL('README.md', ROOT), 'utf8');
 
-  it('quotes the stored benchmark run (docs/bench/results.json): `node bench/index.mjs --report` changes nothing', async () => {
+  it('quotes the stored benchmark run (docs/bench/results.json), as docs/*.md do: `node bench/index.mjs --report` changes nothing', async () => {
     const stored = await loadStoredRun(ROOT);
     expect(benchKeys(readme).length).toBeGreaterThan(0);
-    expect(renderReadme(readme, stored)).toBe(readme);
+    const docs = readdirSync(new URL('docs/', ROOT)).filter((f) => f.endsWith('.md') && f !== 'benchmarks.md');
+    for (const name of ['README.md', ...docs.map((f) => `docs/${f}`)]) {
+      const text = readFileSync(new URL(name, ROOT), 'utf8');
+      expect(renderReadme(text, stored), name).toBe(text);
+    }
   });
 
   it('types no measured number into its prose: each is a bench marker', () => {
