@@ -63,10 +63,13 @@ export type PortApi = Pick<
 
 /** `port.handle` of a native port: structured-cloneable, valid in this process only. */
 export interface NativePortHandle extends PortHandle {
+  /** Always 'native'. */
   readonly backend: 'native';
   /** The HANDLE value, decimal. */
   readonly port: string;
+  /** The process the handle belongs to: from() refuses it in any other. */
   readonly pid: number;
+  /** The library's accounting for the port (waiting, running, queued, closed), shared by every thread. */
   readonly buffer: SharedArrayBuffer;
 }
 
@@ -150,6 +153,13 @@ function maxAsyncWaits(): number {
 let asyncWaits = 0;
 const asyncQueue: Array<() => void> = [];
 
+/**
+ * The same interface as CompletionPort over a real Win32 I/O completion port, called through
+ * koffi (Windows only). Made by `new CompletionPort({ backend: 'native' })` (or 'auto' on
+ * Windows) and `CompletionPort.from(handle)` of a native handle; `port instanceof
+ * CompletionPort` holds. Real handles complete on it: NativeFile, NativeSocket. Guide:
+ * docs/native.md.
+ */
 export class NativeCompletionPort implements PortApi {
   readonly handle: NativePortHandle;
   readonly #w: Win32;
@@ -222,14 +232,17 @@ export class NativeCompletionPort implements PortApi {
     return new NativeCompletionPort(CREATE, win32(), BigInt(h.port!), buffer);
   }
 
+  /** The kernel's NumberOfConcurrentThreads for this port. */
   get concurrency(): number {
     return this.#concurrency;
   }
 
+  /** How many posted packets may be queued before post() returns false. */
   get capacity(): number {
     return this.#capacity;
   }
 
+  /** Whether close() has been called (by any thread). */
   get closed(): boolean {
     return Atomics.load(this.#i32, N_CLOSED) !== 0;
   }
@@ -560,6 +573,7 @@ export class NativeCompletionPort implements PortApi {
     this.#slot = -1;
   }
 
+  /** A snapshot of the library's accounting for the port (the kernel does not expose its own). */
   stats(): PortStats {
     const i32 = this.#i32;
     const closed = Atomics.load(i32, N_CLOSED) !== 0;

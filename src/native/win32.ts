@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 
 /** Why the native backend cannot load here; thrown by `new CompletionPort({ backend: 'native' })`. */
 export class NativeBackendUnavailableError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ERR_IOCP_NATIVE_UNAVAILABLE';
   constructor(reason: string, options?: { cause?: unknown }) {
     super(`the native completion port backend is not available: ${reason}`, options);

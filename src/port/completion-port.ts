@@ -152,6 +152,13 @@ function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
   return Object.prototype.toString.call(value) === '[object SharedArrayBuffer]';
 }
 
+/**
+ * An I/O completion port in a SharedArrayBuffer (the portable backend): FIFO packets, LIFO
+ * waiters, a cap on running threads. Any thread that holds `port.handle` attaches with
+ * `CompletionPort.from(handle)`. `new CompletionPort({ backend: 'native' })` returns a
+ * {@link NativeCompletionPort} instead: the Win32 port, with the same interface. Guide:
+ * docs/port.md.
+ */
 export class CompletionPort {
   /** Structured-cloneable: send it to a worker and call `CompletionPort.from(handle)` there. */
   readonly handle!: PortHandle;
@@ -274,10 +281,12 @@ export class CompletionPort {
     return Function.prototype[Symbol.hasInstance].call(this, value) || (this === CompletionPort && isNativePort(value));
   }
 
+  /** The cap on running threads (0 given to the constructor is resolved to os.availableParallelism()). */
   get concurrency(): number {
     return this.#concurrency;
   }
 
+  /** How many packets post() may queue before it returns false. */
   get capacity(): number {
     return this.#geo.capacity;
   }
@@ -292,6 +301,7 @@ export class CompletionPort {
     return this.#spin;
   }
 
+  /** Sets this instance's spin bound (an integer ≥ 0; 0 = never spin); its adaptive budget starts again from it. */
   set spinCount(value: number) {
     this.#spin = checkInteger('spinCount', value, 0, 1e9);
     // The adaptive budget starts again from the new bound (see #waitSync).
@@ -613,6 +623,7 @@ export class CompletionPort {
     Atomics.wait(cell, 0, 0, 0.05);
   }
 
+  /** Whether close() has been called (by any thread). */
   get closed(): boolean {
     return Atomics.load(this.#i32, S_CLOSED) !== 0;
   }
@@ -644,6 +655,7 @@ export class CompletionPort {
 
   // ───────────────────────────── stats ─────────────────────────────
 
+  /** A snapshot of the port's counters, taken under its lock (`queued` may move meanwhile). */
   stats(): PortStats {
     const i32 = this.#i32;
     this.#lock();
