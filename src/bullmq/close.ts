@@ -1,0 +1,85 @@
+/**
+ * closeWorker(): graceful shutdown of a BullMQ worker and its pool, in that order.
+ *
+ * The worker first: it stops taking jobs and waits for the ones it holds, so
+ * that when it has closed nothing of it runs in the pool any more and the
+ * pool can close without failing a task. The other order would fail every
+ * job still queued in the pool — and BullMQ would count it as an attempt.
+ *
+ * With a deadline, no job is lost either: the jobs still running when it
+ * passes are moved back to wait (first in line, for whichever worker takes
+ * them next) and cancelled; their handlers get `grace` ms to return, then the
+ * pool is destroyed.
+ */
+import type { Worker } from 'bullmq';
+import type { CloseWorkerOptions, CloseWorkerResult, JobPool } from './types.js';
+import { registryOf, release } from './worker.js';
+
+const DEADLINE_REASON = 'closeWorker(): the shutdown deadline passed; the job goes back to the queue';
+
+/** Resolves true if promise settles within ms, false otherwise (and clears its timer either way). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Infinity) {
+    await promise;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Closes the worker(s), then the pool. Every job either completes or goes
+ * back to the queue: none is failed by the shutdown, none is left active.
+ * Several workers sharing one pool: pass them all, they close together.
+ */
+export async function closeWorker(
+  workers: Worker<any, any, any> | readonly Worker<any, any, any>[],
+  pool: JobPool,
+  options: CloseWorkerOptions = {},
+): Promise<CloseWorkerResult> {
+  const list: readonly Worker<any, any, any>[] = Array.isArray(workers) ? workers : [workers as Worker<any, any, any>];
+  const timeout = milliseconds(options.timeout, Infinity, 'timeout');
+  const grace = milliseconds(options.grace, 0, 'grace');
+  const closing = Promise.all(list.map((worker) => worker.close()));
+  if (timeout === Infinity) {
+    await closing;
+    await pool.close();
+    return { requeued: 0, destroyed: false };
+  }
+  const start = performance.now();
+  let requeued = 0;
+  if (!(await within(closing, timeout))) {
+    const registries = [];
+    for (const worker of list) {
+      const registry = registryOf(worker);
+      if (registry === undefined) continue; // not made by createWorker(): BullMQ's own close() decides
+      registries.push(registry);
+      registry.releasing = DEADLINE_REASON;
+      for (const entry of [...registry.inFlight]) release(worker, registry, entry, DEADLINE_REASON);
+    }
+    // Each released job is one Redis call away from closed. A job BullMQ had
+    // fetched but not yet handed to the processor is released when it is.
+    await closing;
+    for (const registry of registries) requeued += registry.released;
+  }
+  // Cancelled handlers may still run: they get the grace, the rest get what is left of the deadline.
+  const left = requeued > 0 ? grace : Math.max(0, timeout - (performance.now() - start));
+  const destroyed = !(await within(pool.close(), left));
+  if (destroyed) await pool.destroy();
+  return { requeued, destroyed };
+}
+
+function milliseconds(value: unknown, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new RangeError(`closeWorker(): ${what} must be a number of milliseconds ≥ 0 (got ${String(value)})`);
+  }
+  return value;
+}

@@ -1,0 +1,55 @@
+/** The adapter's public types: what it needs from a pool, and createWorker()'s options. */
+import type { Job, WorkerOptions } from 'bullmq';
+
+/** run() options the adapter passes to the pool (a subset of ThreadPool's RunOptions). */
+export interface JobRunOptions {
+  /** The named export of the worker module that handles the task (the default export when absent). */
+  name?: string;
+  /** Aborted when BullMQ cancels the job: a queued task never runs, a running one sees `context.signal` abort. */
+  signal?: AbortSignal;
+  /** Receives what the handler sends with `context.progress(value)`, in order. */
+  onProgress?: (value: unknown) => void;
+}
+
+/**
+ * What the adapter needs from a pool: a ThreadPool, or anything shaped like
+ * one. Structural on purpose, so that the adapter's types do not pin one copy
+ * of the ThreadPool class.
+ */
+export interface JobPool {
+  run(task: any, options?: JobRunOptions): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+  /** The pool's thread count; the default BullMQ concurrency when the options give none. */
+  readonly threads?: number;
+}
+
+export interface CreateWorkerOptions<Data = any, Result = any, Name extends string = string> extends WorkerOptions {
+  /**
+   * Which handler of the worker module runs a job: the named export it
+   * returns, or the default export for `undefined`. Default: `job.name`.
+   */
+  handlerName?: (job: Job<Data, Result, Name>) => string | undefined;
+}
+
+export interface CloseWorkerOptions {
+  /**
+   * Milliseconds the jobs in flight may take to finish. When it runs out, the
+   * jobs still running are handed back to the queue — waiting, first in line,
+   * for any worker — and cancelled: their handlers see `context.signal` abort.
+   * Default: no deadline.
+   */
+  timeout?: number;
+  /**
+   * After the deadline, milliseconds the cancelled handlers may take to return
+   * (to clean up) before the pool's threads are terminated. Default 0.
+   */
+  grace?: number;
+}
+
+export interface CloseWorkerResult {
+  /** Jobs that were still running at the deadline and went back to the queue. */
+  requeued: number;
+  /** Whether the pool had to be destroyed (threads terminated) rather than closed. */
+  destroyed: boolean;
+}
