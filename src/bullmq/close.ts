@@ -13,7 +13,7 @@
  */
 import type { Worker } from 'bullmq';
 import type { CloseWorkerOptions, CloseWorkerResult, JobPool } from './types.js';
-import { registryOf, release } from './worker.js';
+import { registryOf, releaseAll } from './worker.js';
 
 const DEADLINE_REASON = 'closeWorker(): the shutdown deadline passed; the job goes back to the queue';
 
@@ -61,8 +61,7 @@ export async function closeWorker(
       const registry = registryOf(worker);
       if (registry === undefined) continue; // not made by createWorker(): BullMQ's own close() decides
       registries.push(registry);
-      registry.releasing = DEADLINE_REASON;
-      for (const entry of [...registry.inFlight]) release(worker, registry, entry, DEADLINE_REASON);
+      releaseAll(worker, registry, DEADLINE_REASON);
     }
     // Each released job is one Redis call away from closed. A job BullMQ had
     // fetched but not yet handed to the processor is released when it is.
