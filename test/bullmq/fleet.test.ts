@@ -4,7 +4,7 @@ import { closeWorker, createWorker } from '../../dist/bullmq.js';
 import { counts, harness, until } from './helpers.js';
 import { redisBinary, SKIP_REASON } from './redis.js';
 
-const JOBS = 2000;
+const JOBS = 1000;
 
 describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: two workers, two pools, one queue${redisBinary ? '' : ` (${SKIP_REASON})`}`, () => {
   const h = harness();

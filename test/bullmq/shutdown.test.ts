@@ -79,7 +79,7 @@ describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: closeWorker()${red
   });
 
   it('races the deadline against jobs finishing (many rounds): each job completes or goes back, and `requeued` counts the latter', async () => {
-    const total = 300;
+    const total = 150;
     for (const timeout of [0, 0, 1, 1, 2, 3, 5, 8]) {
       const queue = h.queue();
       const { pool } = h.pool();
