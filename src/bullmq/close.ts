@@ -55,22 +55,29 @@ export async function closeWorker(
   }
   const start = performance.now();
   let requeued = 0;
+  let destroyed = false;
   if (!(await within(closing, timeout))) {
     const registries = [];
+    let signalled = true;
     for (const worker of list) {
       const registry = registryOf(worker);
       if (registry === undefined) continue; // not made by createWorker(): BullMQ's own close() decides
       registries.push(registry);
-      releaseAll(worker, registry, DEADLINE_REASON);
+      if (!releaseAll(worker, registry, DEADLINE_REASON)) signalled = false;
     }
+    // Jobs without a signal wait on run() until the pool rejects it: no grace for them.
+    destroyed = !signalled;
+    const destroying = signalled ? undefined : pool.destroy();
     // Each released job is one Redis call away from closed. A job BullMQ had
     // fetched but not yet handed to the processor is released when it is.
     await closing;
+    await destroying;
     for (const registry of registries) requeued += registry.released;
   }
+  if (destroyed) return { requeued, destroyed };
   // Cancelled handlers may still run: they get the grace, the rest get what is left of the deadline.
   const left = requeued > 0 ? grace : Math.max(0, timeout - (performance.now() - start));
-  const destroyed = !(await within(pool.close(), left));
+  destroyed = !(await within(pool.close(), left));
   if (destroyed) await pool.destroy();
   return { requeued, destroyed };
 }

@@ -30,6 +30,15 @@ export interface CreateWorkerOptions<Data = any, Result = any, Name extends stri
    * returns, or the default export for `undefined`. Default: `job.name`.
    */
   handlerName?: (job: Job<Data, Result, Name>) => string | undefined;
+  /**
+   * Whether jobs can be cancelled: BullMQ's per-job AbortSignal, passed to the
+   * pool, so that worker.cancelJob() reaches `context.signal` and closeWorker()
+   * can cancel the jobs its deadline cuts short and give them `grace`.
+   * Default true. false saves two AbortSignals per job (BullMQ's and the pool
+   * thread's; on Node 20 each costs tens of µs of CPU): for tiny jobs.
+   * Without it, closeWorker() destroys the pool at its deadline.
+   */
+  cancellation?: boolean;
 }
 
 export interface CloseWorkerOptions {

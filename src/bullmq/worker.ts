@@ -11,6 +11,8 @@
  * AbortSignal: it marks the worker's registry as releasing, then aborts every
  * job BullMQ tracks (cancelAllJobs); a processor whose signal aborts while
  * its worker is releasing stops waiting and hands the job back to the queue.
+ * Without signals (cancellation: false) closeWorker destroys the pool instead,
+ * and the processors hand their jobs back when run() rejects.
  * Why not a set of the jobs in flight: a long-lived collection holding every
  * job's promise graph gets that graph promoted to the old generation, and the
  * major GCs that followed cost 10-15 µs per job in a micro-benchmark (70 % of
@@ -28,6 +30,8 @@ type AnyJob = Job<any, any, any>;
 
 /** Per worker: whether a shutdown deadline has passed, and how many jobs went back since. */
 export interface Registry {
+  /** The processor takes BullMQ's per-job signal (createWorker's `cancellation`). */
+  readonly cancellation: boolean;
   /** Set by closeWorker() at its deadline: aborted jobs, and jobs that arrive later, are handed back. */
   releasing: string | undefined;
   /** Jobs handed back since (those in flight at the deadline, and those that arrived after it). */
@@ -65,19 +69,19 @@ export function createWorker<Data = any, Result = any, Name extends string = str
   if (options === null || typeof options !== 'object') {
     throw new TypeError('createWorker(queueName, pool, options): options must be an object (BullMQ needs at least `connection`)');
   }
-  const { handlerName, ...workerOptions } = options;
+  const { handlerName, cancellation = true, ...workerOptions } = options;
   if (handlerName !== undefined && typeof handlerName !== 'function') {
     throw new TypeError('createWorker(): handlerName must be a function (job) => string | undefined');
   }
+  if (typeof cancellation !== 'boolean') throw new TypeError('createWorker(): cancellation must be a boolean');
   const nameOf = handlerName ?? ((job: Job<Data, Result, Name>): string => job.name);
   if (workerOptions.concurrency === undefined && typeof pool.threads === 'number') {
     // BullMQ's default of 1 would leave all threads but one idle.
     workerOptions.concurrency = pool.threads;
   }
-  const registry: Registry = { releasing: undefined, released: 0 };
+  const registry: Registry = { cancellation, releasing: undefined, released: 0 };
 
-  // Three parameters: BullMQ gives a cancellation signal only to a processor that declares it.
-  const processor = async (job: Job<Data, Result, Name>, token?: string, signal?: AbortSignal): Promise<Result> => {
+  const process = async (job: Job<Data, Result, Name>, token?: string, signal?: AbortSignal): Promise<Result> => {
     if (registry.releasing !== undefined) {
       // Fetched by BullMQ but handed over after the deadline: back it goes, unrun.
       registry.released++;
@@ -99,6 +103,11 @@ export function createWorker<Data = any, Result = any, Name extends string = str
       result = await (signal === undefined ? (pool.run(job.data, runOptions) as Promise<Result>) : runUnlessReleased(pool, job.data, runOptions, signal, registry));
     } catch (error) {
       if (!poolGone(error)) throw error;
+      if (registry.releasing !== undefined) {
+        // closeWorker() destroyed the pool at its deadline (no signal to cancel by).
+        registry.released++;
+        return requeue(worker, job, token);
+      }
       // This worker can run nothing more: stop taking jobs (not awaited: close()
       // waits for this very processor), and give this one back.
       worker.emit('error', error as Error);
@@ -113,6 +122,10 @@ export function createWorker<Data = any, Result = any, Name extends string = str
     return result;
   };
 
+  // BullMQ makes a job's AbortSignal only for a processor that declares a third parameter.
+  const processor = cancellation
+    ? (job: Job<Data, Result, Name>, token?: string, signal?: AbortSignal) => process(job, token, signal)
+    : (job: Job<Data, Result, Name>, token?: string) => process(job, token, undefined);
   const worker = new bullmq.Worker<Data, Result, Name>(queueName, processor, workerOptions);
   registries.set(worker, registry);
   return worker;
@@ -164,8 +177,13 @@ async function requeue(worker: AnyWorker, job: AnyJob, token: string | undefined
   throw new bullmq.WaitingError();
 }
 
-/** closeWorker()'s deadline: every job still waiting on the pool goes back to the queue. */
-export function releaseAll(worker: AnyWorker, registry: Registry, reason: string): void {
+/**
+ * closeWorker()'s deadline: every job still waiting on the pool goes back to
+ * the queue. Returns false when the worker's jobs have no signal to abort
+ * (cancellation: false): then only destroying the pool stops them waiting.
+ */
+export function releaseAll(worker: AnyWorker, registry: Registry, reason: string): boolean {
   registry.releasing = reason;
   worker.cancelAllJobs(reason);
+  return registry.cancellation;
 }

@@ -104,6 +104,27 @@ describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: jobs on a pool${re
     expect(Atomics.load(words, STARTED)).toBe(1);
   });
 
+  it('cancellation: false — BullMQ makes no signal, the handler gets none, cancelJob() finds nothing to cancel', async () => {
+    const queue = h.queue();
+    const { pool, words } = h.pool();
+    const plain = h.track(createWorker(queue.name, pool, { connection: h.redis.connection, cancellation: false }));
+    const job = await queue.add('ops', { op: 'has-signal' });
+    await until(async () => (await counts(queue)).completed === 1, 'the job to complete');
+    expect((await Job.fromId(queue, job.id!))!.returnvalue).toEqual({ signal: false });
+    const gated = await queue.add('ops', { op: 'gate', id: 1 });
+    await until(() => Atomics.load(words, STARTED) === 1, 'the gated job to start');
+    expect(plain.cancelJob(gated.id!)).toBe(false);
+    openGate(words);
+    await until(async () => (await counts(queue)).completed === 2, 'the gated job to complete');
+
+    // The default: the handler has a signal.
+    const other = h.queue();
+    h.track(createWorker(other.name, pool, { connection: h.redis.connection }));
+    const signalled = await other.add('ops', { op: 'has-signal' });
+    await until(async () => (await counts(other)).completed === 1, 'the job to complete');
+    expect((await Job.fromId(other, signalled.id!))!.returnvalue).toEqual({ signal: true });
+  });
+
   it('handlerName(job) → undefined runs the default export', async () => {
     const queue = h.queue();
     const { pool } = h.pool();

@@ -12,10 +12,10 @@ describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: closeWorker()${red
   const h = harness();
 
   /** A worker holding CONCURRENCY jobs, all started on its 2-thread pool; the rest wait in Redis. */
-  async function busyWorker(op: 'gate' | 'block') {
+  async function busyWorker(op: 'gate' | 'block', cancellation = true) {
     const queue = h.queue();
     const { pool, words, runs } = h.pool({ threads: op === 'block' ? CONCURRENCY : 2 });
-    const worker = h.track(createWorker(queue.name, pool, { connection: h.redis.connection, concurrency: CONCURRENCY }));
+    const worker = h.track(createWorker(queue.name, pool, { connection: h.redis.connection, concurrency: CONCURRENCY, cancellation }));
     await queue.addBulk(Array.from({ length: JOBS }, (_, id) => ({ name: 'ops', data: { op, id } })));
     // Async handlers let one thread run several (it waits with getAsync); sync ones need a thread each.
     await until(() => Atomics.load(words, STARTED) === CONCURRENCY, `${CONCURRENCY} jobs to start on the pool`);
@@ -78,21 +78,35 @@ describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: closeWorker()${red
     await drainElsewhere(queue, runs);
   });
 
-  it('races the deadline against jobs finishing (many rounds): each job completes or goes back, and `requeued` counts the latter', async () => {
+  it('cancellation: false — at the deadline the pool is destroyed at once, and the running jobs go back all the same', async () => {
+    const { queue, pool, words, runs, worker } = await busyWorker('gate', false);
+    const result = await closeWorker(worker, pool, { timeout: 50, grace: 10_000 });
+    // No signal to cancel by, so no grace: the handlers never saw an abort.
+    expect(result).toEqual({ requeued: CONCURRENCY, destroyed: true });
+    expect(Atomics.load(words, ABORTED)).toBe(0);
+    expect(pool.stats().threads).toBe(0);
+    expect(await counts(queue)).toEqual({ active: 0, waiting: JOBS, completed: 0, failed: 0, delayed: 0 });
+    expect(h.errors).toEqual([]);
+    await drainElsewhere(queue, runs);
+  });
+
+  it('races the deadline against jobs finishing (many rounds, with and without signals): each job completes or goes back, and `requeued` counts the latter', async () => {
     const total = 150;
-    for (const timeout of [0, 0, 1, 1, 2, 3, 5, 8]) {
+    for (const [round, timeout] of [0, 0, 1, 1, 2, 3, 5, 8].entries()) {
       const queue = h.queue();
       const { pool } = h.pool();
-      const worker = h.track(createWorker(queue.name, pool, { connection: h.redis.connection, concurrency: 16 }));
+      // Every other round without signals: the deadline then destroys the pool.
+      const cancellation = round % 2 === 0;
+      const worker = h.track(createWorker(queue.name, pool, { connection: h.redis.connection, concurrency: 16, cancellation }));
       await queue.addBulk(Array.from({ length: total }, (_, x) => ({ name: 'ops', data: { op: 'inc', x } })));
       await until(async () => (await counts(queue)).completed >= 20, 'jobs to flow');
       const { requeued } = await closeWorker(worker, pool, { timeout });
       const after = await counts(queue);
-      expect(after, `timeout ${timeout}`).toMatchObject({ active: 0, failed: 0, delayed: 0 });
+      expect(after, `timeout ${timeout}, cancellation ${cancellation}`).toMatchObject({ active: 0, failed: 0, delayed: 0 });
       expect(after.completed + after.waiting).toBe(total);
       // Back in wait having been started here = handed back; never fetched = attemptsStarted 0.
       const waiting = await queue.getWaiting(0, total);
-      expect(waiting.filter((job) => job.attemptsStarted > 0).length, `timeout ${timeout}`).toBe(requeued);
+      expect(waiting.filter((job) => job.attemptsStarted > 0).length, `timeout ${timeout}, cancellation ${cancellation}`).toBe(requeued);
       expect(requeued).toBeLessThanOrEqual(16);
       for (const job of await queue.getCompleted(0, total)) expect(job.returnvalue.y).toBe(job.data.x + 1);
     }
