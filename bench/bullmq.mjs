@@ -4,6 +4,7 @@
  *   (a) inline    an in-process BullMQ processor (the job runs on the main thread)
  *   (b) sandbox   BullMQ's sandboxed processor with useWorkerThreads: true
  *   (c) pool      iocp-pool/bullmq: createWorker() on a ThreadPool (default size)
+ *   (c') pool-nc  the same with cancellation: false (no AbortSignal per job)
  *
  * Same local redis-server (started here: a free loopback port, no
  * persistence), same queue setup, same BullMQ concurrency (64), the same job
@@ -33,6 +34,8 @@ const VARIANTS = [
   { id: 'inline', label: '(a) in-process processor' },
   { id: 'sandbox', label: '(b) sandboxed, useWorkerThreads' },
   { id: 'pool', label: '(c) iocp-pool/bullmq' },
+  // The same without BullMQ's per-job AbortSignal (and the pool thread's): what cancellation costs.
+  { id: 'pool-nc', label: "(c') same, cancellation: false" },
 ];
 
 if (process.argv[2] === '--child') {
@@ -72,7 +75,7 @@ async function child({ variant, kind, n, port, queueName, poolOptions = {} }) {
     const { createWorker } = await import('../dist/bullmq.js');
     pool = new ThreadPool({ filename: new URL('./workers/bullmq-job.mjs', import.meta.url), ...poolOptions });
     await pool.ready;
-    worker = createWorker(queueName, pool, { ...options, handlerName: () => undefined });
+    worker = createWorker(queueName, pool, { ...options, handlerName: () => undefined, cancellation: variant === 'pool' });
   }
   await worker.waitUntilReady();
   worker.on('completed', () => {
@@ -207,6 +210,7 @@ async function main(argv) {
   const c = med.cpu;
   console.log('\ngoals (checked, not asserted):');
   goal(t.pool.rate >= t.inline.rate, `tiny: (c) ≥ (a): ${ratio(t.pool.rate / t.inline.rate)}`);
+  goal(t['pool-nc'].rate >= t.inline.rate, `tiny: (c') ≥ (a), for reference: ${ratio(t['pool-nc'].rate / t.inline.rate)}`);
   goal(t.pool.rate >= 5 * t.sandbox.rate, `tiny: (c) ≥ 5 × (b): ${ratio(t.pool.rate / t.sandbox.rate)}`);
   goal(c.pool.rate >= 1.8 * c.inline.rate, `CPU: (c) ≥ 1.8 × (a): ${ratio(c.pool.rate / c.inline.rate)} (on ${os.availableParallelism()} cores)`);
   goal(t.pool.rss <= t.sandbox.rss / 4, `tiny: RSS (c) ≤ ¼ (b): ${ratio(t.pool.rss / t.sandbox.rss)}`);
