@@ -148,7 +148,7 @@ async function main(argv) {
   }
   const kinds = [
     { id: 'tiny', label: `${quick ? 500 : 5000} tiny jobs (x + 1)`, n: quick ? 500 : 5000 },
-    { id: 'cpu', label: `${quick ? 200 : 2000} CPU jobs (fib(25))`, n: quick ? 200 : 2000 },
+    { id: 'cpu', label: `${quick ? 100 : 2000} CPU jobs (fib(25))`, n: quick ? 100 : 2000 },
   ];
   const { default: Redis } = await import('ioredis');
   const { version: bullmqVersion } = createRequire(import.meta.url)('bullmq/package.json');
