@@ -3,13 +3,14 @@
  *
  * The worker first: it stops taking jobs and waits for the ones it holds, so
  * that when it has closed nothing of it runs in the pool any more and the
- * pool can close without failing a task. The other order would fail every
- * job still queued in the pool — and BullMQ would count it as an attempt.
+ * pool can close without failing a task. In the other order every job still
+ * queued in the pool would get PoolClosedError: the processor would hand it
+ * back to the queue, undone, instead of finishing it.
  *
  * With a deadline, no job is lost either: the jobs still running when it
  * passes are moved back to wait (first in line, for whichever worker takes
  * them next) and cancelled; their handlers get `grace` ms to return, then the
- * pool is destroyed.
+ * pool is destroyed. Without a deadline the pool closes normally.
  */
 import type { Worker } from 'bullmq';
 import type { CloseWorkerOptions, CloseWorkerResult, JobPool } from './types.js';

@@ -81,7 +81,7 @@ export function createWorker<Data = any, Result = any, Name extends string = str
   }
   const registry: Registry = { cancellation, releasing: undefined, released: 0 };
 
-  const process = async (job: Job<Data, Result, Name>, token?: string, signal?: AbortSignal): Promise<Result> => {
+  const runJob = async (job: Job<Data, Result, Name>, token?: string, signal?: AbortSignal): Promise<Result> => {
     if (registry.releasing !== undefined) {
       // Fetched by BullMQ but handed over after the deadline: back it goes, unrun.
       registry.released++;
@@ -104,14 +104,13 @@ export function createWorker<Data = any, Result = any, Name extends string = str
     } catch (error) {
       if (!poolGone(error)) throw error;
       if (registry.releasing !== undefined) {
-        // closeWorker() destroyed the pool at its deadline (no signal to cancel by).
-        registry.released++;
-        return requeue(worker, job, token);
+        registry.released++; // closeWorker() destroyed the pool at its deadline (no signal to cancel by)
+      } else {
+        // This worker can run nothing more: stop taking jobs (not awaited: close()
+        // waits for this very processor), and give this one back.
+        worker.emit('error', error as Error);
+        void worker.close().catch(() => {});
       }
-      // This worker can run nothing more: stop taking jobs (not awaited: close()
-      // waits for this very processor), and give this one back.
-      worker.emit('error', error as Error);
-      void worker.close().catch(() => {});
       return requeue(worker, job, token);
     }
     if (result === RELEASED) {
@@ -124,8 +123,8 @@ export function createWorker<Data = any, Result = any, Name extends string = str
 
   // BullMQ makes a job's AbortSignal only for a processor that declares a third parameter.
   const processor = cancellation
-    ? (job: Job<Data, Result, Name>, token?: string, signal?: AbortSignal) => process(job, token, signal)
-    : (job: Job<Data, Result, Name>, token?: string) => process(job, token, undefined);
+    ? (job: Job<Data, Result, Name>, token?: string, signal?: AbortSignal) => runJob(job, token, signal)
+    : (job: Job<Data, Result, Name>, token?: string) => runJob(job, token, undefined);
   const worker = new bullmq.Worker<Data, Result, Name>(queueName, processor, workerOptions);
   registries.set(worker, registry);
   return worker;
