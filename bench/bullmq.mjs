@@ -81,7 +81,7 @@ async function child({ variant, kind, n, port, queueName, poolOptions = {} }) {
   worker.on('completed', () => {
     if (++done === n) finish();
   });
-  worker.on('failed', (job, error) => {
+  worker.on('failed', (_job, error) => {
     failed ??= error;
     finish();
   });
@@ -160,7 +160,9 @@ async function main(argv) {
     `BullMQ ${bullmqVersion} on redis-server ${redisVersion} (local), concurrency ${CONCURRENCY}; ` +
       `${os.cpus()[0]?.model.trim()}, ${os.availableParallelism()} cores, Node ${process.versions.node}`,
   );
-  console.log(`load average at start: ${loadStart.map((x) => x.toFixed(2)).join(' ')}; ${rounds} round(s)${quick ? ' (QUICK: small sizes, do not quote)' : ''}`);
+  console.log(
+    `load average at start: ${loadStart.map((x) => x.toFixed(2)).join(' ')}; ${rounds} round(s)${quick ? ' (QUICK: small sizes, do not quote)' : ''}`,
+  );
 
   const results = {}; // kind → variant → [result]
   let failures = 0;
@@ -176,7 +178,9 @@ async function main(argv) {
           failures++;
           console.error(`  ${kind.id} ${variant.id} round ${round + 1}: ${r.error}`);
         } else {
-          process.stdout.write(`  round ${round + 1} ${kind.id.padEnd(4)} ${variant.id.padEnd(7)} ${fmt(r.jobsPerSec).padStart(7)} jobs/s  ${r.peakRssMB.toFixed(0).padStart(5)} MB\n`);
+          process.stdout.write(
+            `  round ${round + 1} ${kind.id.padEnd(4)} ${variant.id.padEnd(7)} ${fmt(r.jobsPerSec).padStart(7)} jobs/s  ${r.peakRssMB.toFixed(0).padStart(5)} MB\n`,
+          );
         }
       }
     }
@@ -189,7 +193,9 @@ async function main(argv) {
   const med = {};
   for (const kind of kinds) {
     console.log(`\n${kind.label}: median of ${rounds} (min–max)`);
-    console.log(`  ${'variant'.padEnd(34)} ${'jobs/s'.padStart(8)} ${'(min–max)'.padStart(17)} ${'peak RSS'.padStart(9)} ${'CPU/job'.padStart(9)}  notes`);
+    console.log(
+      `  ${'variant'.padEnd(34)} ${'jobs/s'.padStart(8)} ${'(min–max)'.padStart(17)} ${'peak RSS'.padStart(9)} ${'CPU/job'.padStart(9)}  notes`,
+    );
     for (const variant of VARIANTS) {
       const ok = (results[kind.id]?.[variant.id] ?? []).filter((r) => r.ok);
       const rate = summarize(ok.map((r) => r.jobsPerSec));

@@ -17,7 +17,7 @@ try {
   // and then) never settles. process.exit ends every worker thread.
   process.exit(0);
 } catch (error) {
-  const message = error && error.stack ? error.stack : String(error);
+  const message = error?.stack ? error.stack : String(error);
   process.stdout.write(`@@ERROR ${JSON.stringify(message)}\n`);
   process.exit(1);
 }

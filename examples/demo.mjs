@@ -1,7 +1,8 @@
 // npm start — a completion port at work, told as a trace.
 //
 // The main thread creates a port with concurrency 2 and starts 4 worker
-// threads that loop on port.get(), like the seeds' ServerWorkerThread. Then:
+// threads that loop on port.get(), like the ServerWorkerThread of the Winsock
+// echo server in the original articles (docs/background.md). Then:
 //   1. LIFO: packets posted one at a time all go to the newest waiter, so one
 //      thread stays hot and the others stay asleep.
 //   2. The cap: 6 packets posted at once; only 2 threads run, 2 stay waiting
@@ -14,7 +15,7 @@
 import { isMainThread, parentPort, threadId, Worker, workerData } from 'node:worker_threads';
 import { CompletionPort, PortClosedError } from 'iocp-pool';
 
-const SENTINEL = -1; // the seeds' (OVERLAPPED*)-1: "exit now"
+const SENTINEL = -1; // CThreadPools' (OVERLAPPED*)-1: "exit now"
 const WORK = 1; // completionKey: busy for bytesTransferred ms
 const SLEEPY = 2; // completionKey: port.sleep(bytesTransferred ms), a blocking call
 
@@ -27,7 +28,7 @@ if (isMainThread) {
 function worker() {
   const port = CompletionPort.from(workerData.handle);
   const name = `worker ${workerData.index}`;
-  const log = (text) => parentPort.postMessage({ at: Date.now(), who: name, text });
+  const log = (text) => parentPort.postMessage({ who: name, text });
   log(`started (threadId ${threadId}), waiting in get()`);
   for (;;) {
     let packet;
@@ -75,7 +76,9 @@ async function main() {
   const workers = [];
   for (let index = 0; index < 4; index++) {
     const w = new Worker(new URL(import.meta.url), { workerData: { handle: port.handle, index } });
-    w.on('message', (m) => console.log(`${stamp(m.at)} ${m.who.padEnd(9)} ${m.text}`));
+    // Every line is stamped when it is printed, so the trace reads in order (a worker's line
+    // reaches this thread a little after the worker wrote it).
+    w.on('message', (m) => console.log(`${stamp(Date.now())} ${m.who.padEnd(9)} ${m.text}`));
     w.on('error', (error) => {
       console.error(error);
       process.exitCode = 1;
@@ -117,7 +120,7 @@ async function main() {
   say('posted 2 more packets: both run although one thread is still "busy"');
   await until(() => port.stats().running === 0 && port.stats().queued === 0 && port.stats().waiting === 4);
 
-  heading('4. Shutdown, the seeds\' way: one sentinel per thread after the queued work');
+  heading('4. Shutdown, as CThreadPools::Close does it: one sentinel per thread after the queued work');
   for (let n = 13; n <= 14; n++) port.post(50, WORK, n);
   for (let i = 0; i < workers.length; i++) port.post(0, 0, SENTINEL);
   say(`posted 2 last packets and 4 sentinels: ${show()}`);

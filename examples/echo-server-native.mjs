@@ -1,14 +1,15 @@
-// The seeds' Winsock echo server on port 5150 (seeds 002 and 004) on the
-// real Win32 I/O completion port: Windows only (backend 'native', koffi).
+// The Winsock echo server on port 5150 from the original articles (articles 3
+// and 5 of docs/background.md) on the real Win32 I/O completion port: Windows
+// only (backend 'native', koffi).
 //
 //   npm run build && node examples/echo-server-native.mjs [port]     (or ECHO_PORT=…; 0 = any free port)
 //
-// Here the kernel does the I/O, as in the seed: sockets are Winsock sockets
+// Here the kernel does the I/O, as in the original: sockets are Winsock sockets
 // (NativeSocket), associated with the port under a completion key, and
 // worker threads block in GetQueuedCompletionStatus (port.get() on
 // CompletionPort.from(handle)) and issue WSASend / WSARecv themselves.
 //
-//   seed (C, Winsock)                                here
+//   original (C, Winsock)                            here
 //   ───────────────────────────────────────────────  ─────────────────────────────────────────────
 //   1 WSAStartup                                     done by the library with the first socket
 //   2 CreateIoCompletionPort(INVALID_HANDLE_VALUE,   new CompletionPort({ backend: 'native', concurrency: 0 })
@@ -16,7 +17,7 @@
 //   3 2 × processors × CreateThread(ServerWorker-    2 × cores Workers running this file, each
 //       Thread, CompletionPort)                          attaching with CompletionPort.from(handle)
 //   4 WSASocket(WSA_FLAG_OVERLAPPED), bind, listen   NativeSocket.listen(port, { port: 5150 })
-//   5 WSAAccept loop on the main thread              AcceptEx, which the seed's last section
+//   5 WSAAccept loop on the main thread              AcceptEx, which the chapter's last section
 //                                                        recommends: the accept completes on the port
 //                                                        like any I/O, and the worker that gets it
 //                                                        does steps 6–8 and posts the next AcceptEx
@@ -30,7 +31,7 @@
 //  10   BytesTransferred == 0 → closesocket          socket.close()
 //  11   BytesRecv > BytesSend → WSASend the rest     a send packet with `unsent` → socket.send(unsent)
 //  12   else → WSARecv again                         socket.recv(DATA_BUFSIZE)
-//      (the seed never shuts down)                   close(): listener closed, connections cancelled
+//      (the original never shuts down)               close(): listener closed, connections cancelled
 //                                                        (CancelIoEx) and closed by their workers, then
 //                                                        one sentinel packet per worker
 import { availableParallelism } from 'node:os';
@@ -49,9 +50,9 @@ const W_ACCEPTS = 1; // AcceptEx operations posted whose packet has not been ful
 
 if (!isMainThread && workerData?.echoServerNative) serverWorkerThread(workerData);
 
-/** Starts the server. `port` 0 picks a free port; `threads` defaults to the seed's 2 × processors. Resolves with { port, close() }. */
+/** Starts the server. `port` 0 picks a free port; `threads` defaults to the original's 2 × processors. Resolves with { port, close() }. */
 export async function startNativeEchoServer({ port = PORT, host = '0.0.0.0', threads = 2 * availableParallelism(), accepts = 2 } = {}) {
-  // Step 2: the completion port (concurrency 0 = the number of processors, as the seed's 0).
+  // Step 2: the completion port (concurrency 0 = the number of processors, as the original's 0).
   const iocp = new CompletionPort({ backend: 'native', concurrency: 0 });
   // Step 4: the listening socket, associated with the port under LISTEN_KEY.
   const listener = NativeSocket.listen(iocp, { host, port, key: LISTEN_KEY });

@@ -1,11 +1,12 @@
-// The seeds' Winsock echo server on port 5150 (seeds 002 and 004), ported to
-// Node with this library's CompletionPort: portable, runs on any OS.
+// The Winsock echo server on port 5150 from the original articles (articles 3
+// and 5 of docs/background.md), ported to Node with this library's
+// CompletionPort: portable, runs on any OS.
 //
 //   npm run build && node examples/echo-server.mjs [port]     (or ECHO_PORT=…; 0 = any free port)
 //
-// The seed program, step by step, and where each step is here:
+// The C program, step by step, and where each step is here:
 //
-//   seed (C, Winsock)                                here (Node)
+//   original (C, Winsock)                            here (Node)
 //   ───────────────────────────────────────────────  ─────────────────────────────────────────────
 //   1 WSAStartup                                     nothing to do: node:net
 //   2 CreateIoCompletionPort(INVALID_HANDLE_VALUE,   `work = new CompletionPort({ concurrency: 0 })`
@@ -24,8 +25,8 @@
 //         GlobalFree both structures
 //  11   BytesRecv > BytesSend → WSASend the rest     `WSASend(key, slot)`
 //  12   else → WSARecv again                         `WSARecv(key, slot)`
-//      (the seed has no shutdown: it loops forever)  close(): one sentinel packet per worker after
-//                                                      the queued work, as the seeds' CThreadPools::Close
+//      (the original never shuts down)               close(): one sentinel packet per worker after
+//                                                      the queued work, as CThreadPools::Close does
 //
 // Why a second port: in Windows the kernel owns the sockets and does the I/O
 // a worker asks for, then queues a completion packet. In Node a socket lives
@@ -36,7 +37,7 @@
 // received into the connection's shared buffer, and posts the completion
 // packet — (bytesTransferred, completionKey, overlapped) — to `work`, where
 // any worker may get it. The workers never touch a socket, exactly as the
-// seed's workers only see buffers, byte counts and keys.
+// original's workers only see buffers, byte counts and keys.
 import { once } from 'node:events';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -45,13 +46,13 @@ import { isMainThread, Worker, workerData } from 'node:worker_threads';
 import { CompletionPort, PortClosedError } from 'iocp-pool';
 
 const PORT = 5150;
-const DATA_BUFSIZE = 8192; // the seed's per-I/O buffer
+const DATA_BUFSIZE = 8192; // the original's per-I/O buffer
 const SENTINEL = -1; // overlapped of the shutdown packet: "exit now"
 // Request packets (worker → main thread): the call the worker makes, in `overlapped`.
 const OP_WSARECV = 1;
 const OP_WSASEND = 2;
 const OP_CLOSESOCKET = 3;
-// counts[2 * slot + …]: the seed's PER_IO_OPERATION_DATA byte counters.
+// counts[2 * slot + …]: the original's PER_IO_OPERATION_DATA byte counters.
 const BYTES_RECV = 0;
 const BYTES_SEND = 1;
 
@@ -59,7 +60,7 @@ if (!isMainThread && workerData?.echoServer) serverWorkerThread(workerData);
 
 /**
  * Starts the server. `port` 0 picks a free port; `threads` defaults to the
- * seed's 2 × processors; `slots` bounds concurrent connections (one per-I/O
+ * original's 2 × processors; `slots` bounds concurrent connections (one per-I/O
  * slot each). Resolves with { port, close() }.
  */
 export async function startEchoServer({ port = PORT, host, threads = 2 * availableParallelism(), slots = 1024 } = {}) {
@@ -129,7 +130,7 @@ export async function startEchoServer({ port = PORT, host, threads = 2 * availab
       work.post(n, key, conn.slot);
     } else if (conn.ended) {
       conn.reading = false;
-      work.post(0, key, conn.slot); // the seed's "BytesTransferred == 0": the peer closed
+      work.post(0, key, conn.slot); // the original's "BytesTransferred == 0": the peer closed
     }
   }
 
@@ -158,7 +159,7 @@ export async function startEchoServer({ port = PORT, host, threads = 2 * availab
         const from = Atomics.load(slotCounts, 2 * conn.slot + BYTES_SEND);
         const to = Atomics.load(slotCounts, 2 * conn.slot + BYTES_RECV);
         const data = Buffer.from(slotBytes(conn.slot).subarray(from, to)); // a copy: the slot is reused by the next WSARecv
-        // A failed send completes with 0 bytes, so the worker closes the connection (the seed's worker would exit).
+        // A failed send completes with 0 bytes, so the worker closes the connection (the original's worker would exit).
         conn.socket.write(data, (error) => work.post(error ? 0 : data.length, key, conn.slot));
       } else if (op === OP_CLOSESOCKET) {
         // Step 10's closesocket + GlobalFree: the socket, its per-handle data and its per-I/O slot.
@@ -177,7 +178,7 @@ export async function startEchoServer({ port = PORT, host, threads = 2 * availab
   return {
     port: server.address().port,
     connections: () => connections.size,
-    /** Stops accepting, closes every connection, then the seeds' shutdown: one sentinel per worker after the queued work. */
+    /** Stops accepting, closes every connection, then the articles' shutdown: one sentinel per worker after the queued work. */
     close() {
       closing ??= (async () => {
         const stopped = new Promise((resolve) => server.close(resolve));
@@ -213,7 +214,7 @@ function serverWorkerThread({ work: workHandle, requests: requestsHandle, buffer
     // Step 9: GetQueuedCompletionStatus(CompletionPort, &BytesTransferred, &PerHandleData, &PerIoData, INFINITE).
     const { bytesTransferred, completionKey: key, overlapped: slot } = work.get();
     if (slot === SENTINEL) {
-      work.detach(); // the seeds' shutdown: give our slot back and exit
+      work.detach(); // the articles' shutdown: give our slot back and exit
       requests.detach();
       return;
     }
@@ -226,13 +227,13 @@ function serverWorkerThread({ work: workHandle, requests: requestsHandle, buffer
       continue;
     }
 
-    // Which operation completed: BytesRecv == 0 means a WSARecv (the seed's own trick).
+    // Which operation completed: BytesRecv == 0 means a WSARecv (the original's own trick).
     if (Atomics.load(slotCounts, recv) === 0) {
       Atomics.store(slotCounts, recv, bytesTransferred);
       Atomics.store(slotCounts, send, 0);
     } else {
-      // A WSASend completed. (The seed's text adds to BytesRECV here, a typo:
-      // its original, and the logic below, add to BytesSEND.)
+      // A WSASend completed. (Article 5's copy adds to BytesRECV here, a typo:
+      // the book's program, and the logic below, add to BytesSEND.)
       Atomics.add(slotCounts, send, bytesTransferred);
     }
 

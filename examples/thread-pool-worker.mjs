@@ -1,4 +1,4 @@
-// The body of the seeds' Run() loop: "WPARAM request = (WPARAM) dwCompletionKey; // 处理消息 (process it)".
+// The body of CThreadPools' Run() loop (docs/background.md): "WPARAM request = (WPARAM) dwCompletionKey; // 处理消息 (process it)".
 // The pool thread calls this with the wParam of each packet until it takes its sentinel.
 import { currentPool } from 'iocp-pool';
 

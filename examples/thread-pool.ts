@@ -1,15 +1,15 @@
 /**
- * The seeds' CThreadPools example (CSDN, "CreateIoCompletionPort和GetQueuedCompletionStatus函数"),
- * ported to iocp-pool. Run it after a build:
+ * The CThreadPools example from the original articles (article 2 of docs/background.md:
+ * "CreateIoCompletionPort和GetQueuedCompletionStatus函数"), ported to iocp-pool. Run it after a build:
  *
  *   npm run build && npx tsx examples/thread-pool.ts [requests] [threads]
  *
- *   C++ (seed)                                        here
+ *   C++ (original)                                    here
  *   ───────────────────────────────────────────────   ─────────────────────────────────────────────
  *   Init(): CreateIoCompletionPort(INVALID_HANDLE_     init(): new ThreadPool({ threads, concurrency })
  *           VALUE, NULL, 0, m_nThreadCount)             — the pool creates the port and its threads
  *   Run(): while (GetQueuedCompletionStatus(...))      each pool thread runs this loop on the port
- *            if (pOverlapped == -1) break;  // exit     (src/pool/worker.ts); the handler below is the
+ *            if (pOverlapped == -1) break;  // exit     (src/pool/worker/loop.ts); the handler below is the
  *            else process(dwCompletionKey);             body: thread-pool-worker.mjs
  *   QueueRequest(wParam): PostQueuedCompletionStatus   queueRequest(wParam): port.post(0, wParam, 0)
  *            (m_hQueue, 0, wParam, NULL)

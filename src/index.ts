@@ -3,7 +3,7 @@
  *
  * Layers (each imports only the ones below it):
  *   port    — CompletionPort: the shared completion queue (portable backend)
- *   pool    — ThreadPool: worker threads looping on a port (the seeds' CThreadPools)
+ *   pool    — ThreadPool: worker threads looping on a port (CThreadPools, docs/background.md)
  *   native  — the same port over the real Win32 IOCP (Windows, optional koffi)
  */
 export * from './port/index.js';

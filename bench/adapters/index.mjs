@@ -1,11 +1,14 @@
 /**
  * One adapter per library, all with the same shape:
  *
- *   const pool = await ADAPTERS[name].create({ threads, job })   // job: 'inc' | 'fib'
+ *   const pool = await ADAPTERS[name].create({ threads, job })   // job: 'inc' | 'fib' | 'echo'
  *   await pool.run(x)        → the handler's result
  *   pool.queue?.(x)          → fire-and-forget, where the library has one (iocp-pool's queueRequest); false when full
  *   await pool.drain?.()     → resolves once everything queued with queue() has run
  *   await pool.destroy()
+ *   pool.pool?               → iocp-pool's ThreadPool itself (to detect features such as alloc())
+ *
+ * `options` (iocp-pool only) go to its ThreadPool, e.g. { serialization: 'json' }.
  *
  * Each peer is configured the way its README recommends for throughput:
  * fixed size (min = max threads, so no thread is created or retired while
@@ -48,11 +51,11 @@ export const ADAPTERS = {
     label: 'iocp-pool',
     kind: 'iocp',
     needsPool: true,
-    async create({ threads, job }) {
+    async create({ threads, job, options = {} }) {
       const ThreadPool = await loadThreadPool();
       if (!ThreadPool) throw new Error('iocp-pool ThreadPool is not in dist/ (branch pool not merged or not built)');
       // concurrency = threads: every thread may run at once, as in the peers.
-      const pool = new ThreadPool({ filename: worker(job), threads, concurrency: threads });
+      const pool = new ThreadPool({ filename: worker(job), threads, concurrency: threads, ...options });
       // Every thread up and its module loaded, as the peers' fixed pools are after their warm-up.
       if (pool.ready) await pool.ready;
       return {
@@ -62,6 +65,7 @@ export const ADAPTERS = {
         // close() posts one sentinel per thread after all queued work and resolves when every thread has exited.
         drain: () => pool.close(),
         destroy: () => bounded(pool.destroy(), 'iocp-pool destroy()'),
+        pool,
       };
     },
   },

@@ -28,8 +28,8 @@ export function printCase(caseDef, summary, log = console.log) {
   const table = [header, ...summary.rows.map((r) => [r.label + (r.runs > 0 ? ` ×${r.runs}` : ''), ...caseDef.metrics.flatMap((m) => cells(r, m))])];
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
   for (const [i, row] of table.entries()) {
-    log('  ' + row.map((c, j) => pad(c, widths[j])).join('  '));
-    if (i === 0) log('  ' + widths.map((w) => '-'.repeat(w)).join('  '));
+    log(`  ${row.map((c, j) => pad(c, widths[j])).join('  ')}`);
+    if (i === 0) log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
   }
   const note = refNote(caseDef, summary);
   if (note) log(`  ${note}`);
@@ -87,7 +87,7 @@ export function writeDocs(root, { machine, cases, mode, notes, wallMs }) {
   parts.push(...METHOD);
   const allTargets = cases.flatMap((c) => c.summary.targets);
   if (allTargets.length) {
-    parts.push('## Targets (issue #4)', '', '| | target | measured |', '|---|---|---|');
+    parts.push('## Targets', '', '| | target | measured |', '|---|---|---|');
     for (const t of allTargets) parts.push(`| ${mark(t)} | ${t.label} | ${t.detail} |`);
     parts.push('');
   }
@@ -103,7 +103,7 @@ export function writeDocs(root, { machine, cases, mode, notes, wallMs }) {
   writeFileSync(new URL('benchmarks.md', docs), parts.join('\n'));
   written.push('docs/benchmarks.md');
   const raw = cases.map(({ def, runs }) => ({ case: def.id, title: def.title, params: def.params, runs }));
-  writeFileSync(new URL('results.json', dir), JSON.stringify({ machine, mode, cases: raw }, null, 1) + '\n');
+  writeFileSync(new URL('results.json', dir), `${JSON.stringify({ machine, mode, cases: raw }, null, 1)}\n`);
   written.push('docs/bench/results.json');
   return written;
 }
@@ -144,9 +144,9 @@ export function updateReadme(root, { machine, cases, mode }) {
   const rows = cases.flatMap((c) => c.summary.targets).map((t) => `| ${mark(t)} | ${t.label} | ${t.detail} |`);
   const block = [
     START,
-    `Headline from the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}). Every table and chart: [docs/benchmarks.md](docs/benchmarks.md).`,
+    `Headline from the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}). Every table and chart: \`docs/benchmarks.md\`.`,
     '',
-    '| | target (issue #4) | measured, same run |',
+    '| | target | measured, same run |',
     '|---|---|---|',
     ...rows,
     END,

@@ -35,7 +35,7 @@ export function measureInChild(spec, { nodeArgs = [], timeoutMs = 180_000 } = {}
       const warnings = err.split('\n').filter((l) => l.startsWith('warning: '));
       if (res && code === 0) return resolve({ ok: true, result: JSON.parse(res.slice(9)), ms, warnings });
       const errLine = lines.findLast((l) => l.startsWith('@@ERROR '));
-      let error = timedOut
+      const error = timedOut
         ? `timed out after ${Math.round(timeoutMs / 1000)} s`
         : errLine
           ? JSON.parse(errLine.slice(8))

@@ -14,6 +14,6 @@ export function startWorker(url, workerData) {
 export function doneOf(worker) {
   return new Promise((resolve, reject) => {
     worker.on('error', reject);
-    worker.on('message', (m) => m && m.done && resolve(m));
+    worker.on('message', (m) => m?.done && resolve(m));
   });
 }

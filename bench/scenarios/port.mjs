@@ -41,6 +41,7 @@ async function portRun({ producers, consumers, batch, n }) {
   Atomics.notify(s32, 0);
   const results = await Promise.all(cons);
   await Promise.all(prods);
+  // biome-ignore lint/complexity/useMathMinMax: t1 is a BigInt (process.hrtime.bigint()), which Math.max rejects.
   const t1 = results.reduce((m, r) => (r.t1 > m ? r.t1 : m), 0n);
   const count = results.reduce((a, r) => a + r.count, 0);
   const sum = results.reduce((a, r) => a + r.sum, 0);
@@ -54,7 +55,8 @@ async function ringRun({ batch, n, strict = false, mpmc = false }) {
   const HDR = 80;
   // Header, packets, and (MPMC) one sequence number per cell, each free for its first lap.
   const sab = new SharedArrayBuffer(HDR * 4 + CAPACITY * 3 * 8 + CAPACITY * 4);
-  new Int32Array(sab, HDR * 4 + CAPACITY * 3 * 8, CAPACITY).forEach((_, c, seqs) => (seqs[c] = c));
+  const seqs = new Int32Array(sab, HDR * 4 + CAPACITY * 3 * 8, CAPACITY);
+  for (let c = 0; c < CAPACITY; c++) seqs[c] = c;
   const i32 = new Int32Array(sab);
   const data = { sab, n, cap: CAPACITY, batch, strict, mpmc };
   const consumer = await startWorker(PRIM_WORKER, { role: 'ring-consumer', ...data });
@@ -84,7 +86,7 @@ export default {
       {
         id: 'port-1to1',
         title: '(1a) Port handoff one by one, 1 producer → 1 consumer thread',
-        note: `Capacity ${CAPACITY} for port and ring alike. Port: ${n.toLocaleString('en-US')} packets; ring: ${ringN.toLocaleString('en-US')} items. The SPSC ring carries the same 3-number packets and publishes every item with its own store (batched: up to 64 per store): the ceiling. The one-by-one ring caches the other side's index and re-reads it only when the ring looks full or empty; the strict ring re-reads it for every item, the textbook ring DESIGN.md measured at ≈ 5 M/s. The MPMC ring is Vyukov's bounded queue, the one under the port, bare: any queue that many threads may post to and take from pays a CAS to claim and a store to publish or free every item, twice the atomic read-modify-writes of an SPSC ring, so it bounds what a port can reach one by one.`,
+        note: `Capacity ${CAPACITY} for port and ring alike. Port: ${n.toLocaleString('en-US')} packets; ring: ${ringN.toLocaleString('en-US')} items. The SPSC ring carries the same 3-number packets and publishes every item with its own store (batched: up to 64 per store): the ceiling. The one-by-one ring caches the other side's index and re-reads it only when the ring looks full or empty; the strict ring re-reads it for every item, the textbook ring, ≈ 5 M/s in the budgets of docs/design.md. The MPMC ring is Vyukov's bounded queue, the one under the port, bare: any queue that many threads may post to and take from pays a CAS to claim and a store to publish or free every item, twice the atomic read-modify-writes of an SPSC ring, so it bounds what a port can reach one by one.`,
         subjects: [
           portSubjects[0],
           { id: 'ring', label: 'SPSC ring, one by one', kind: 'primitive' },
@@ -103,7 +105,7 @@ export default {
             metric: 'rate',
             subject: 'get',
             against: 'ring-strict',
-            label: "Port handoff one by one ≥ 50 % of the textbook ring (DESIGN's ≈ 5 M/s: each side re-reads the other's index per item)",
+            label: "Port handoff one by one ≥ 50 % of the textbook ring (≈ 5 M/s in docs/design.md: each side re-reads the other's index per item)",
             ratioAtLeast: 0.5,
           },
           {

@@ -97,7 +97,7 @@ if (role === 'echo-msgport') {
       parentPort.postMessage({ done: true, t1 });
     }
   } else if (workerData.strict) {
-    // The textbook ring, as DESIGN.md measured it (≈ 5 M/s): for every item
+    // The textbook ring, ≈ 5 M/s in the budgets of docs/design.md: for every item
     // each side reads the other's index and publishes its own — no caching of
     // the other side's index, so every item is a hand-off between the cores.
     let i = 0;

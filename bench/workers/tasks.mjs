@@ -9,3 +9,8 @@ export function inc(x) {
 export function fib(n) {
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
+
+/** The payload task: the result is the task (echo), so both directions carry it. */
+export function echo(x) {
+  return x;
+}

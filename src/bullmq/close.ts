@@ -12,9 +12,8 @@
  * them next) and cancelled; their handlers get `grace` ms to return, then the
  * pool is destroyed. Without a deadline the pool closes normally.
  */
-import type { Worker } from 'bullmq';
 import type { CloseWorkerOptions, CloseWorkerResult, JobPool } from './types.js';
-import { registryOf, releaseAll } from './worker.js';
+import { type AnyWorker, registryOf, releaseAll } from './worker.js';
 
 const DEADLINE_REASON = 'closeWorker(): the shutdown deadline passed; the job goes back to the queue';
 
@@ -41,11 +40,11 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
  * Several workers sharing one pool: pass them all, they close together.
  */
 export async function closeWorker(
-  workers: Worker<any, any, any> | readonly Worker<any, any, any>[],
+  workers: AnyWorker | readonly AnyWorker[],
   pool: JobPool,
   options: CloseWorkerOptions = {},
 ): Promise<CloseWorkerResult> {
-  const list: readonly Worker<any, any, any>[] = Array.isArray(workers) ? workers : [workers as Worker<any, any, any>];
+  const list: readonly AnyWorker[] = Array.isArray(workers) ? workers : [workers as AnyWorker];
   const timeout = milliseconds(options.timeout, Infinity, 'timeout');
   const grace = milliseconds(options.grace, 0, 'grace');
   const closing = Promise.all(list.map((worker) => worker.close()));

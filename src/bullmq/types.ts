@@ -17,6 +17,7 @@ export interface JobRunOptions {
  * of the ThreadPool class.
  */
 export interface JobPool {
+  // biome-ignore lint/suspicious/noExplicitAny: any pool, whatever its task type (a typed ThreadPool's run() is generic).
   run(task: any, options?: JobRunOptions): Promise<unknown>;
   close(): Promise<void>;
   destroy(): Promise<void>;
@@ -24,6 +25,7 @@ export interface JobPool {
   readonly threads?: number;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: BullMQ's own defaults, as in createWorker().
 export interface CreateWorkerOptions<Data = any, Result = any, Name extends string = string> extends WorkerOptions {
   /**
    * Which handler of the worker module runs a job: the named export it

@@ -24,8 +24,11 @@ import type { CreateWorkerOptions, JobPool, JobRunOptions } from './types.js';
 
 const bullmq = loadBullMQ();
 
-// The registry and the hand-back work on any worker and job, whatever their type parameters.
-type AnyWorker = Worker<any, any, any>;
+// The registry, the hand-back and closeWorker() work on any worker and job, whatever their type
+// parameters: a Worker<Data, Result, Name> is not assignable to Worker<unknown, unknown, string>.
+// biome-ignore lint/suspicious/noExplicitAny: any type arguments at all, see above.
+export type AnyWorker = Worker<any, any, any>;
+// biome-ignore lint/suspicious/noExplicitAny: any type arguments at all, see above.
 type AnyJob = Job<any, any, any>;
 
 /** Per worker: whether a shutdown deadline has passed, and how many jobs went back since. */
@@ -58,6 +61,7 @@ function poolGone(error: unknown): boolean {
   return name === 'PoolClosedError' || name === 'WorkerLoadError';
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: BullMQ's own defaults: untyped, job.data is any, as with new Worker().
 export function createWorker<Data = any, Result = any, Name extends string = string>(
   queueName: string,
   pool: JobPool,
@@ -100,7 +104,9 @@ export function createWorker<Data = any, Result = any, Name extends string = str
     };
     let result: Result | typeof RELEASED;
     try {
-      result = await (signal === undefined ? (pool.run(job.data, runOptions) as Promise<Result>) : runUnlessReleased(pool, job.data, runOptions, signal, registry));
+      result = await (signal === undefined
+        ? (pool.run(job.data, runOptions) as Promise<Result>)
+        : runUnlessReleased(pool, job.data, runOptions, signal, registry));
     } catch (error) {
       if (!poolGone(error)) throw error;
       if (registry.releasing !== undefined) {

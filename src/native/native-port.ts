@@ -137,8 +137,16 @@ function decodeOverlapped(bits: bigint): number {
 
 const CREATE = Symbol('create');
 
-/** libuv's thread pool runs koffi's .async calls: keep one pool thread free for fs/dns/crypto. */
-const ASYNC_WAIT_LIMIT = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1);
+/**
+ * libuv's thread pool runs koffi's .async calls: keep one pool thread free for fs/dns/crypto.
+ * Read on the first native getAsync, not at import: importing the package must not touch
+ * the environment (Deno asks for --allow-env on every read, even on Linux).
+ */
+let asyncWaitLimit = 0;
+function maxAsyncWaits(): number {
+  if (asyncWaitLimit === 0) asyncWaitLimit = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1);
+  return asyncWaitLimit;
+}
 let asyncWaits = 0;
 const asyncQueue: Array<() => void> = [];
 
@@ -290,6 +298,13 @@ export class NativeCompletionPort implements PortApi {
         // spinCount is accepted for interface parity; the kernel wait has no user-space spin to tune.
         const o = checkOptions('options', options);
         if (o.spinCount !== undefined) checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+        // syncMs: a blocking GQCS first, then the asynchronous one.
+        const syncMs = o.syncMs === undefined ? 0 : checkTimeout('options.syncMs', o.syncMs);
+        if (syncMs > 0 && timeout > 0) {
+          const first = this.get(Math.min(syncMs, timeout));
+          if (first !== null || timeout <= syncMs) return Promise.resolve(first);
+          if (timeout !== Infinity) timeout -= syncMs;
+        }
       }
       this.#register();
       this.#giveBack();
@@ -313,7 +328,7 @@ export class NativeCompletionPort implements PortApi {
           else resolve(packet!);
         });
       };
-      if (asyncWaits < ASYNC_WAIT_LIMIT) {
+      if (asyncWaits < maxAsyncWaits()) {
         start();
         return;
       }

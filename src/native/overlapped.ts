@@ -73,7 +73,7 @@ export interface IoCompletionPacket {
   operation: 'read' | 'write' | 'accept' | 'recv' | 'send';
   /** For a read or recv: the bytes received (a copy; the native buffer is already freed). A recv of 0 bytes without error: the peer closed. */
   data?: Uint8Array;
-  /** For a send that completed short: the bytes not sent (send them again, as the seed's BytesSend < BytesRecv loop does). */
+  /** For a send that completed short: the bytes not sent (send them again, as the Winsock echo server's BytesSend < BytesRecv loop does). */
   unsent?: Uint8Array;
   /** For an accept that succeeded: the accepted SOCKET's value (decimal); wrap it with NativeSocket.accepted(). */
   socket?: string;

@@ -1,9 +1,10 @@
 /**
- * Overlapped TCP sockets on a native port: the seeds' echo server's
- * machinery. A socket is created with WSA_FLAG_OVERLAPPED and associated with
- * the port under a completion key — CreateIoCompletionPort(socket, port, key, 0),
- * the seeds' "per-handle data" — and its AcceptEx, WSARecv and WSASend
- * complete as packets on the port, dequeued by any thread that holds it.
+ * Overlapped TCP sockets on a native port: the machinery of the Winsock echo
+ * server in the original articles (docs/background.md). A socket is created
+ * with WSA_FLAG_OVERLAPPED and associated with the port under a completion
+ * key — CreateIoCompletionPort(socket, port, key, 0), the server's "per-handle
+ * data" — and its AcceptEx, WSARecv and WSASend complete as packets on the
+ * port, dequeued by any thread that holds it.
  *
  * Per-I/O data follows NativeFile's rules (./overlapped.ts): each operation
  * gets one HeapAlloc'd block — OVERLAPPED, WSABUF, flags, buffer — that never
@@ -21,7 +22,7 @@
  * ({ socket, key }) is structured-cloneable, and NativeSocket.from(port,
  * handle) in another thread issues operations on the same socket (it is
  * associated once, by whoever created or accepted it). Close a socket from
- * the thread that owns the connection's state, as the seeds do: after
+ * the thread that owns the connection's state, as the echo server does: after
  * closesocket, Windows may give the same value to the next socket.
  */
 import { checkFinite, checkInteger, checkOptions, describe } from '../port/validate.js';
@@ -67,12 +68,12 @@ const ACCEPT_ADDRESS_LENGTH = 16 + 16;
 const SOMAXCONN = 0x7fffffff;
 
 export interface SocketOptions {
-  /** The completion key this socket's packets carry (the seeds' per-handle data). Default 0. */
+  /** The completion key this socket's packets carry (per-handle data). Default 0. */
   key?: number;
 }
 
 export interface ListenOptions extends SocketOptions {
-  /** IPv4 address to bind, dotted quad. Default '0.0.0.0' (INADDR_ANY, as the seed). */
+  /** IPv4 address to bind, dotted quad. Default '0.0.0.0' (INADDR_ANY). */
   host?: string;
   /** TCP port; 0 (default) lets the system choose (see localPort). */
   port?: number;

@@ -97,11 +97,10 @@ function load(): Win32 {
   }
   let koffi: any;
   try {
-    const require = createRequire(import.meta.url);
-    koffi = require('koffi');
+    koffi = loadKoffi();
   } catch (error) {
     throw new NativeBackendUnavailableError(
-      `the optional dependency 'koffi' could not be loaded (${(error as Error)?.message ?? error}); install it with 'npm install koffi'`,
+      `koffi (an optional peer dependency of iocp-pool) could not be loaded (${(error as Error)?.message ?? error}); install it with 'npm install koffi'`,
       { cause: error },
     );
   }
@@ -158,3 +157,19 @@ export const ERROR_INVALID_HANDLE = 6;
 export const ERROR_IO_PENDING = 997;
 export const ERROR_HANDLE_EOF = 38;
 export const HEAP_ZERO_MEMORY = 0x8;
+
+/**
+ * koffi, resolved from this package (installed) or, when this code was bundled into an
+ * application (a pool thread started from the inlined runtime), from the application's folder.
+ */
+function loadKoffi(): any {
+  try {
+    return createRequire(import.meta.url)('koffi');
+  } catch (error) {
+    try {
+      return createRequire(`${process.cwd()}/`)('koffi');
+    } catch {
+      throw error;
+    }
+  }
+}

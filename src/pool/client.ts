@@ -1,7 +1,7 @@
 /**
  * The pool as seen from inside one of its threads: `currentPool()`.
  *
- * The worker runtime (worker.ts, its own bundle) installs the client on
+ * The worker runtime (worker/pool-client.ts, its own bundle) installs the client on
  * globalThis under a registered symbol, so the user's module finds it
  * whichever copy of this package it imported (ESM or CommonJS build).
  */

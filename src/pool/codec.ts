@@ -15,7 +15,8 @@
  *   TAG_SERIAL                     T_LEN bytes of v8.serialize output
  *   TAG_FALLBACK                   nothing here: the value travels by MessagePort
  */
-import { deserialize, serialize } from 'node:v8';
+import { serialize } from 'node:v8';
+import { HeapDeserializer } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
 
 export const TAG_UNDEFINED = 0;
@@ -135,7 +136,11 @@ export class ArenaViews {
       case TAG_SERIAL: {
         const n = this.#length(i32[w + T_LEN]!, 1);
         const start = (w << 2) + PAYLOAD;
-        return deserialize(this.u8.subarray(start, start + n));
+        // Not v8.deserialize: it returns typed arrays as views into the memory
+        // it reads — here the slot, overwritten by the next task.
+        const d = new HeapDeserializer(this.u8.subarray(start, start + n), undefined);
+        d.readHeader();
+        return d.readValue();
       }
       default:
         throw new RangeError(`task arena is corrupted: slot tag ${i32[w + T_TAG]}`);
@@ -146,6 +151,14 @@ export class ArenaViews {
     if (n >>> 0 !== n || n * unit > this.capacity) throw new RangeError(`task arena is corrupted: payload length ${n}`);
     return n;
   }
+}
+
+/** A DataCloneError that says what could not be cloned (v8.serialize's own message names only the value). */
+export function cloneError(what: string, error: unknown): unknown {
+  if (!(error instanceof Error) || !/could not be cloned/.test(error.message)) return error;
+  const wrapped = new DOMException(`${what} could not be cloned: ${error.message}`, 'DataCloneError');
+  Object.defineProperty(wrapped, 'cause', { value: error, configurable: true, writable: true });
+  return wrapped;
 }
 
 /** The standard error constructors, so a TypeError thrown in a worker is a TypeError here. */

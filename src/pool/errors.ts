@@ -36,6 +36,15 @@ export class WorkerDiedError extends Error {
   }
 }
 
+/** A run() whose handler did not settle within its `timeout` (counted from when the handler started). */
+export class TimeoutError extends Error {
+  readonly code = 'ERR_POOL_TASK_TIMEOUT';
+  constructor(timeout: number) {
+    super(`the task did not finish within its timeout of ${timeout} ms (counted from when its handler started)`);
+    this.name = 'TimeoutError';
+  }
+}
+
 /** The worker module could not be loaded or exports no handler: every run() rejects with it. */
 export class WorkerLoadError extends Error {
   readonly code = 'ERR_POOL_WORKER_LOAD';

@@ -1,6 +1,7 @@
 export { ThreadPool } from './thread-pool.js';
-export type { RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
+export type { CloseOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
-export { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
+export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';
 export type { Percentiles } from './histogram.js';
+export type { Handler, HandlerContext, HandlerName, PoolEvents } from './types.js';

@@ -32,11 +32,18 @@
  *                            word +1  T_OWNER   id of the worker that took it (RUNNING)
  *                            word +2  T_TAG     value tag of the payload (see codec.ts)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units)
- *                            word +4  T_FLAGS   F_SIGNAL (run() had a signal), F_TIMED (sample timing)
- *                            word +5  (spare)
- *                            f64  +3  T_START   wall-clock ms the worker started it (F_TIMED)
+ *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing),
+ *                                               F_PROGRESS (onProgress), F_TIMEOUT (timeout);
+ *                                               bits 16-31: the handler's index in NAMES (0: the default handler)
+ *                            word +5  T_TICKET  which submission the slot holds (wraps): names the task in abort messages
+ *                            f64  +3  T_START   wall-clock ms the handler started (F_TIMED: written at the end;
+ *                                               F_TIMEOUT: at the start, 0 until then — the main thread zeroes it)
  *                            f64  +4  T_RUN     ms the handler ran (F_TIMED)
  *                            byte +40 .. slotBytes  payload: task, then the result, in place
+ *  NAMES (after the slots)  the handler names run() has used, by index (1 … MAX_NAMES):
+ *                            Int32 N_ENTRIES + 2·(k − 1)  the offset (in UTF-16 units) of name k
+ *                            Int32 N_ENTRIES + 2·(k − 1) + 1  its length
+ *                            Uint16 from byte namesChars  the names' characters, one after another
  * ```
  *
  * Invariants:
@@ -52,6 +59,10 @@
  *      port's lock orders those writes (a post happens-before the get that
  *      returns the packet).
  *  A4  Every slot index read from a packet is checked against A_SLOTS before use.
+ *  A5  A name's entry and characters are written once, by the main thread, before any task
+ *      that names it is posted (the post happens-before the get that returns the packet), and
+ *      never change. A thread reads an entry only for an index a task carries, and checks the
+ *      index against MAX_NAMES and the entry against the characters' area before use.
  */
 
 export const ARENA_MAGIC = 0x4c4f4f50;
@@ -77,6 +88,7 @@ export const T_OWNER = 1;
 export const T_TAG = 2;
 export const T_LEN = 3;
 export const T_FLAGS = 4;
+export const T_TICKET = 5;
 // Slot float64s (Float64 offsets from the slot's first float64).
 export const T_START = 3;
 export const T_RUN = 4;
@@ -93,11 +105,24 @@ export const CANCELLED = 4;
 // T_FLAGS bits.
 export const F_SIGNAL = 1;
 export const F_TIMED = 2;
+/** run() had onProgress: the handler's context gets progress(), whose values go on the thread's result channel. */
+export const F_PROGRESS = 4;
+/** run() had a timeout: the thread writes T_START when the handler starts (the main thread counts from it). */
+export const F_TIMEOUT = 8;
+/** T_FLAGS >>> HANDLER_SHIFT: the task's handler index in NAMES (0: the default handler). */
+export const HANDLER_SHIFT = 16;
+
+/** Distinct handler names a pool can use (run()'s `name` option). */
+export const MAX_NAMES = 256;
+/** Longest handler name, in UTF-16 units. */
+export const MAX_NAME_LENGTH = 256;
+/** The characters' area of NAMES, in UTF-16 units. */
+const NAME_CHARS = 16_384;
 
 /**
  * Task-port packets (bytesTransferred, completionKey, overlapped):
- *   (K_REQUEST, wParam, 0)   queueRequest(wParam) — the seeds' QueueRequest
- *   (K_REQUEST, 0, -1)       sentinel: the thread exits — the seeds' Close
+ *   (K_REQUEST, wParam, 0)   queueRequest(wParam) — CThreadPools::QueueRequest
+ *   (K_REQUEST, 0, -1)       sentinel: the thread exits — CThreadPools::Close
  *   (K_TASK, 0, slot)        run(): the task is in arena slot `slot`
  */
 export const K_REQUEST = 0;
@@ -117,12 +142,26 @@ export const R_CANCELLED = 4; // the worker found the slot CANCELLED and did not
 export interface ArenaGeometry {
   slots: number;
   slotBytes: number;
+  /** Int32 index of name 1's entry (NAMES). */
+  nameEntries: number;
+  /** Uint16 index of the names' characters, and how many fit. */
+  nameChars: number;
+  nameCharCapacity: number;
   byteLength: number;
 }
 
 export function arenaGeometry(slots: number, slotBytes: number): ArenaGeometry {
   const bytes = Math.ceil(Math.max(slotBytes, PAYLOAD + 24) / 64) * 64;
-  return { slots, slotBytes: bytes, byteLength: HEADER_BYTES + slots * bytes };
+  const namesAt = HEADER_BYTES + slots * bytes;
+  const charsAt = namesAt + MAX_NAMES * 8;
+  return {
+    slots,
+    slotBytes: bytes,
+    nameEntries: namesAt >> 2,
+    nameChars: charsAt >> 1,
+    nameCharCapacity: NAME_CHARS,
+    byteLength: charsAt + NAME_CHARS * 2,
+  };
 }
 
 /** First Int32 word of slot i. */

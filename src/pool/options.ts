@@ -1,22 +1,35 @@
-/** ThreadPool's options, their defaults (the seeds' rules) and their checks; run() options; stats(). */
+/** ThreadPool's options, their defaults (the original articles' rules, docs/background.md) and their checks; run() options; stats(). */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
 import type { Percentiles } from './histogram.js';
+import { nameError } from './names.js';
 
 export interface ThreadPoolOptions {
-  /** The worker module: a path or a file: URL (ESM or CommonJS) whose default export (or `handler` export) is the handler. */
+  /**
+   * The worker module: a path or a file: URL (ESM or CommonJS). Its default export (or `handler`
+   * export) is the default handler; its other function exports are handlers run() can name.
+   */
   filename: string | URL;
-  /** Threads in the pool. Default 2 × cores (the seeds' rule). */
+  /** The export run() and queueRequest() call when run() names none. Default: the default export. */
+  name?: string;
+  /** Threads in the pool. Default 2 × cores (two worker threads per processor, as the Winsock echo server in docs/background.md). */
   threads?: number;
   /** Threads kept even when idle; threads above it exit after idleTimeout. Default = threads. */
   minThreads?: number;
   /** Milliseconds a thread above minThreads may stay idle before it exits. Default 30 000. */
   idleTimeout?: number;
-  /** The port's cap on running threads. Default cores (the seeds' rule). */
+  /** The port's cap on running threads. Default cores (a concurrency value of one per processor, as CreateIoCompletionPort's 0). */
   concurrency?: number;
-  /** run() tasks that may wait to start; beyond it run() rejects with QueueFullError. Default Infinity. */
-  maxQueue?: number;
+  /**
+   * run() tasks that may wait to start; beyond it run() rejects with QueueFullError. 'auto':
+   * threads². Default Infinity. `needsDrain` is true at or above it (threads² when Infinity).
+   */
+  maxQueue?: number | 'auto';
+  /** run() tasks and queueRequest handlers a thread runs before it leaves and is replaced. Default Infinity. */
+  maxTasksPerThread?: number;
+  /** Heap bytes used (checked between tasks, at most every 2 ms) above which a thread leaves and is replaced. Default Infinity. */
+  maxHeapUsedBeforeRecycle?: number;
   /** Packets the task port holds (queueRequest returns false beyond it). Default 65536. */
   queueCapacity?: number;
   /** Task slots in the shared arena: run() tasks in flight at once (more wait in a queue here). Default 4096. */
@@ -29,6 +42,21 @@ export interface ThreadPoolOptions {
   workerData?: unknown;
   /** Passed to each `new Worker()`. */
   resourceLimits?: ResourceLimits;
+  /** The threads' process.env (passed to each `new Worker()`): an object, or SHARE_ENV to share the main thread's. */
+  env?: Record<string, string | undefined> | typeof SHARE_ENV;
+  /** Appended to the threads' process.argv (passed to each `new Worker()`). */
+  argv?: readonly unknown[];
+  /** The threads' Node options (passed to each `new Worker()`), e.g. ['--import', 'tsx'] for a TypeScript worker module. Default: the main thread's. */
+  execArgv?: readonly string[];
+  /**
+   * true: a thread's stdout is not copied to the main thread's process.stdout; read it from the
+   * 'threadStart' event's `stdout` stream instead (as `new Worker({ stdout: true })`).
+   */
+  stdout?: boolean;
+  /** The same for stderr. */
+  stderr?: boolean;
+  /** Close the file descriptors a thread opened with fs.open() when it exits (as `new Worker()`). Default true. */
+  trackUnmanagedFds?: boolean;
   /**
    * The backend of the pool's two completion ports: 'portable' (default),
    * 'native' (the Win32 IOCP, Windows only) or 'auto'. See docs/native.md.
@@ -36,11 +64,21 @@ export interface ThreadPoolOptions {
   backend?: 'portable' | 'native' | 'auto';
 }
 
-export interface RunOptions {
+export interface RunOptions<Name extends string = string> {
+  /** The worker module's export to call (default: the pool's `name` option, else the default export). */
+  name?: Name;
   /** Aborting it before the task starts rejects run() with an AbortError; a running handler receives it as `context.signal`. */
   signal?: AbortSignal;
   /** Objects to transfer with the task (the task then goes by MessagePort when it starts). */
   transferList?: readonly TransferListItem[];
+  /**
+   * Milliseconds the handler may run, counted from when it starts (not from run()). Past it, run()
+   * rejects with a TimeoutError, the handler's context.signal aborts, and a handler still running
+   * 100 ms later is stopped by terminating its thread (which the pool replaces).
+   */
+  timeout?: number;
+  /** Receives, in order and before run() settles, each value the handler passes to context.progress(). */
+  onProgress?: (value: unknown) => void;
 }
 
 export interface ThreadPoolStats {
@@ -60,13 +98,71 @@ export interface ThreadPoolStats {
   runTime: Percentiles;
   /** Milliseconds tasks waited between run() and the handler's start (sampled). */
   waitTime: Percentiles;
+  /**
+   * The fraction (0…1) of the interval since the previous stats() call (or since the pool started)
+   * that its threads spent in handlers: the tasks completed in it times their sampled mean run
+   * time, over threads × the interval. An async handler counts while it awaits.
+   */
+  utilization: number;
 }
+
+export interface CloseOptions {
+  /**
+   * Milliseconds close() waits for queued and running work to finish; then
+   * what is left is stopped as destroy() stops it (its run() rejects with a
+   * PoolClosedError, its thread is terminated). Default: no deadline.
+   */
+  timeout?: number;
+}
+
+/** What is wrong with run()'s options (a TypeError naming it), or undefined. */
+export function runOptionsError(options: unknown): Error | undefined {
+  if (options === null || typeof options !== 'object') {
+    return new TypeError(`run() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const { signal, transferList, name, timeout, onProgress } = options as RunOptions;
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number') return new TypeError(`options.timeout must be a number of milliseconds, got ${describe(timeout)}`);
+    if (!(timeout > 0)) return new RangeError(`options.timeout must be a number of milliseconds > 0, got ${timeout}`);
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') return new TypeError(`options.onProgress must be a function, got ${describe(onProgress)}`);
+  if (name !== undefined) {
+    const bad = nameError('options.name', name);
+    if (bad !== undefined) return bad as TypeError;
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
+  if (transferList !== undefined && !Array.isArray(transferList)) return new TypeError(`options.transferList must be an array, got ${describe(transferList)}`);
+  return undefined;
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
+}
+
+/** Checks close()'s options; returns the deadline in ms (Infinity: none). */
+export function closeTimeout(options: unknown): number {
+  if (options === undefined) return Infinity;
+  if (options === null || typeof options !== 'object') throw new TypeError(`close() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const timeout = (options as CloseOptions).timeout;
+  if (timeout === undefined) return Infinity;
+  if (typeof timeout !== 'number') throw new TypeError(`options.timeout must be a number of milliseconds, got ${typeof timeout}`);
+  if (!(timeout >= 0)) throw new RangeError(`options.timeout must be a number of milliseconds ≥ 0, got ${timeout}`);
+  return timeout;
+}
+
+/** The most packets a completion port holds: the task port holds queueCapacity + slots. */
+const PORT_CAPACITY = 1 << 24;
 
 /** Pool threads spin at most this long on the port before sleeping (see ThreadPoolOptions.spinCount). */
 const DEFAULT_SPIN = 2000;
 
 export interface ResolvedOptions {
   filename: string;
+  maxTasksPerThread: number;
+  maxHeapUsedBeforeRecycle: number;
+  name: string | undefined;
+  /** What each `new Worker()` of the pool gets. */
+  workerOptions: WorkerOptions;
   threads: number;
   minThreads: number;
   concurrency: number;
@@ -84,25 +180,74 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a filename');
   const cores = availableParallelism();
   const threads = positiveInt('options.threads', options.threads, 2 * cores, 1, 4096);
-  if (options.idleTimeout !== undefined && !(typeof options.idleTimeout === 'number' && options.idleTimeout >= 0)) {
+  if (options.idleTimeout !== undefined && typeof options.idleTimeout !== 'number') {
+    throw new TypeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${typeof options.idleTimeout}`);
+  }
+  if (options.idleTimeout !== undefined && !(options.idleTimeout >= 0)) {
     throw new RangeError(`options.idleTimeout must be a number of milliseconds ≥ 0, got ${String(options.idleTimeout)}`);
+  }
+  const slots = positiveInt('options.slots', options.slots, 4096, 1, 1 << 20);
+  // The task port holds every slot's packet besides the queueRequest packets: the port's limit
+  // (2^24 packets) bounds the sum, so say so in the option's terms.
+  const queueCapacity = positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, PORT_CAPACITY - slots);
+  const name = options.name;
+  if (name !== undefined) {
+    const bad = nameError('options.name', name);
+    if (bad !== undefined) throw bad;
   }
   return {
     filename: toFileUrl(options.filename),
+    name,
+    workerOptions: workerOptions(options),
     threads,
     minThreads: positiveInt('options.minThreads', options.minThreads, threads, 0, threads),
     concurrency: positiveInt('options.concurrency', options.concurrency, cores, 1, 65536),
     maxQueue:
       options.maxQueue === undefined || options.maxQueue === Infinity
         ? Infinity
-        : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1),
-    queueCapacity: positiveInt('options.queueCapacity', options.queueCapacity, 65536, 1, 1 << 24),
-    slots: positiveInt('options.slots', options.slots, 4096, 1, 1 << 20),
+        : options.maxQueue === 'auto'
+          ? threads * threads
+          : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1),
+    maxTasksPerThread: limit('options.maxTasksPerThread', options.maxTasksPerThread, true),
+    maxHeapUsedBeforeRecycle: limit('options.maxHeapUsedBeforeRecycle', options.maxHeapUsedBeforeRecycle, false),
+    queueCapacity,
+    slots,
     slotBytes: positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20),
     spinCount: positiveInt('options.spinCount', options.spinCount, DEFAULT_SPIN, 0, 1e9),
     idleTimeout: options.idleTimeout ?? 30_000,
     backend: checkBackend(options.backend),
   };
+}
+
+/** The options passed to each `new Worker()`, checked like the others (a TypeError naming the option). */
+function workerOptions(options: ThreadPoolOptions): WorkerOptions {
+  const { env, argv, execArgv, stdout, stderr, trackUnmanagedFds, resourceLimits } = options;
+  if (env !== undefined && env !== SHARE_ENV && (env === null || typeof env !== 'object' || Array.isArray(env))) {
+    throw new TypeError(`options.env must be an object or SHARE_ENV, got ${describe(env)}`);
+  }
+  if (argv !== undefined && !Array.isArray(argv)) throw new TypeError(`options.argv must be an array, got ${describe(argv)}`);
+  if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((a) => typeof a === 'string'))) {
+    throw new TypeError(`options.execArgv must be an array of strings, got ${describe(execArgv)}`);
+  }
+  for (const [key, value] of [
+    ['stdout', stdout],
+    ['stderr', stderr],
+    ['trackUnmanagedFds', trackUnmanagedFds],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`options.${key} must be a boolean, got ${describe(value)}`);
+  }
+  if (resourceLimits !== undefined && (resourceLimits === null || typeof resourceLimits !== 'object')) {
+    throw new TypeError(`options.resourceLimits must be an object, got ${describe(resourceLimits)}`);
+  }
+  const out: WorkerOptions = {};
+  if (env !== undefined) out.env = env;
+  if (argv !== undefined) out.argv = [...argv];
+  if (execArgv !== undefined) out.execArgv = [...execArgv];
+  if (stdout !== undefined) out.stdout = stdout;
+  if (stderr !== undefined) out.stderr = stderr;
+  if (trackUnmanagedFds !== undefined) out.trackUnmanagedFds = trackUnmanagedFds;
+  if (resourceLimits !== undefined) out.resourceLimits = resourceLimits;
+  return out;
 }
 
 function checkBackend(value: unknown): 'portable' | 'native' | 'auto' {
@@ -121,9 +266,20 @@ function toFileUrl(filename: unknown): string {
   return pathToFileURL(filename).href;
 }
 
+/** An optional limit: Infinity when absent; else a number > 0 (an integer when `integer`). */
+function limit(name: string, value: unknown, integer: boolean): number {
+  if (value === undefined || value === Infinity) return Infinity;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (!(value > 0) || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} > 0, got ${value}`);
+  }
+  return value;
+}
+
 function positiveInt(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value;

@@ -11,12 +11,19 @@ import type { PortHandle } from '../port/index.js';
 export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: close()
 export const EXIT_RETIRED = 201; // idle above minThreads for idleTimeout
 export const EXIT_PORT_CLOSED = 202; // the port was closed under it: destroy()
+export const EXIT_RECYCLED = 203; // maxTasksPerThread, maxHeapUsedBeforeRecycle or recycle(): replace it
 
 /** Where a worker finds its pool: the `workerData` of every pool thread. */
 export interface PoolWorkerData {
   __iocpPool: true;
   /** file: URL of the user's worker module. */
   filename: string;
+  /** The pool's `name` option: the export that is the default handler (undefined: the module's default). */
+  defaultName: string | undefined;
+  /** Tasks (run() and queueRequest) a thread takes before it leaves to be replaced (Infinity: no limit). */
+  maxTasksPerThread: number;
+  /** Heap bytes used above which a thread leaves, between tasks, to be replaced (Infinity: no limit). */
+  maxHeapUsedBeforeRecycle: number;
   taskPort: PortHandle;
   resultPort: PortHandle;
   arena: SharedArrayBuffer;
@@ -36,6 +43,8 @@ export interface PoolWorkerData {
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'load-error'; error: unknown }
+  | { type: 'teardown-error'; error: unknown }
+  | { type: 'broadcast-result'; id: number; ok: boolean; value: unknown }
   | { type: 'fetch'; slot: number }
   | { type: 'request-error'; wParam: number; error: unknown }
   | { type: 'run'; id: number; task: unknown; hasSignal: boolean }
@@ -44,11 +53,13 @@ export type FromWorker =
 /** Main → worker (worker.postMessage). */
 export type ToWorker =
   | { type: 'payload'; slot: number; task?: unknown; error?: unknown }
-  | { type: 'abort'; slot: number }
+  | { type: 'abort'; slot: number; ticket: number; timeout?: boolean }
+  | { type: 'broadcast'; id: number; task: unknown; name: string | undefined }
+  | { type: 'recycle' }
   | { type: 'run-result'; id: number; ok: boolean; value: unknown };
 
-/** Worker → main on the worker's result channel (read synchronously when the packet says so). */
-export interface FallbackResult {
-  slot: number;
-  value: unknown;
-}
+/**
+ * Worker → main on the worker's result channel, in the order written: results too large for their
+ * slot (read synchronously when their packet says so) and progress values (run()'s onProgress).
+ */
+export type ChannelMessage = { kind: 'result'; slot: number; value: unknown } | { kind: 'progress'; slot: number; ticket: number; value: unknown };

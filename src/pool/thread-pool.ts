@@ -1,246 +1,190 @@
 /**
- * ThreadPool — the seeds' CThreadPools on a CompletionPort, with a
- * promise-based task API.
+ * ThreadPool — the CThreadPools class of the original articles
+ * (docs/background.md) on a CompletionPort, with a promise-based task API.
  *
  *   CThreadPools::Init          new ThreadPool()      threads loop on port.get()
  *   CThreadPools::QueueRequest  queueRequest(wParam)  port.post(0, wParam, 0)
  *   CThreadPools::Close         close()               one sentinel (overlapped -1) per thread
  *
  * The run() hot path never calls postMessage: the task is written into a
- * slot of the pool's shared arena (layout.ts, codec.ts) and the slot's index
- * is posted on the task port; the worker writes the result into the same
- * slot and posts the index on the result port, which this thread drains in
- * batches (one getAsync wake-up, then getMany(…, 0)) and resolves many
- * promises per wake-up. Per task the main thread allocates the promise and
- * its executor closure, nothing else.
+ * slot of the pool's shared arena (layout.ts, codec.ts, tasks.ts) and the
+ * slot's index is posted on the task port; the worker writes the result into
+ * the same slot and posts the index on the result port, which this thread
+ * drains in batches (results.ts) and resolves many promises per wake-up. Per
+ * task the main thread allocates the promise, nothing else.
+ *
+ * This file is the public face and wires the parts: tasks.ts (slots and
+ * backlog), results.ts (the result loop), threads.ts (starting and hearing
+ * threads), lifecycle.ts (close, destroy, what a thread's exit means). It
+ * decides what run() and queueRequest() accept and when the pool keeps the
+ * process alive.
  */
 import { EventEmitter } from 'node:events';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, type TransferListItem, Worker } from 'node:worker_threads';
-import { CompletionPort, type CompletionPacket, PortClosedError } from '../port/index.js';
-import { ArenaViews, errorToRecord, isErrorRecord, recordToError, TAG_FALLBACK } from './codec.js';
-import { AbortError, PoolClosedError, QueueFullError, WorkerDiedError, WorkerLoadError } from './errors.js';
-import { Reservoir } from './histogram.js';
-import { SpinPolicy } from './latency.js';
-import { resolveOptions, type RunOptions, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
-import {
-  A_INFLIGHT,
-  A_LIVE,
-  A_MAGIC,
-  A_MIN,
-  A_REQUESTS,
-  A_RESULTS,
-  A_SENTINELS,
-  A_SLOT_BYTES,
-  A_SLOTS,
-  A_SPIN,
-  A_REQ_POSTED,
-  A_REQ_TAKEN,
-  A_STARTED,
-  ARENA_MAGIC,
-  arenaGeometry,
-  CANCELLED,
-  F_SIGNAL,
-  F_TIMED,
-  FREE,
-  K_REQUEST,
-  K_TASK,
-  QUEUED,
-  R_CANCELLED,
-  R_ERROR,
-  R_ERROR_MESSAGE,
-  R_OK,
-  R_OK_MESSAGE,
-  RUNNING,
-  SENTINEL,
-  slotWord,
-  T_FLAGS,
-  T_OWNER,
-  T_RUN,
-  T_START,
-  T_STATE,
-  T_TAG,
-} from './layout.js';
-import { EXIT_PORT_CLOSED, EXIT_RETIRED, EXIT_SENTINEL, type FallbackResult, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
+import { CompletionPort } from '../port/index.js';
+import { ArenaViews } from './codec.js';
+import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
+import { A_LIVE, A_MAGIC, A_MIN, A_REQ_POSTED, A_REQ_TAKEN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry, K_REQUEST } from './layout.js';
+import { Lifecycle, State } from './lifecycle.js';
+import { HandlerNames, nameError } from './names.js';
+import { type CloseOptions, resolveOptions, type RunOptions, runOptionsError, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import { ResultDrain } from './results.js';
+import { type TaskExtras, TaskTable } from './tasks.js';
+import { LEFT, ThreadSet, type WorkerRecord } from './threads.js';
+import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js';
+
+/** How often an idle pool checks whether it may stop keeping the process alive (ms). */
+const IDLE_CHECK_MS = 50;
 
 /**
- * One executor for every run() promise: it parks the promise's functions in
- * these two variables, which the caller reads right after `new Promise` (the
- * executor runs synchronously). Saves a closure per task on the hot path —
- * Promise.withResolvers() would do the same, but Node 20 lacks it.
+ * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
+ * parameters it must repeat. Unknown events keep EventEmitter's untyped signature.
  */
-let capturedResolve: ((value: unknown) => void) | undefined;
-let capturedReject: ((error: unknown) => void) | undefined;
-function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve as (value: unknown) => void;
-  capturedReject = reject;
+// biome-ignore-start lint/suspicious/noExplicitAny: EventEmitter's own listener type, for events PoolEvents does not list.
+// biome-ignore lint/correctness/noUnusedVariables: a merged declaration repeats the class's type parameters.
+export interface ThreadPool<T, R> {
+  on<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
 }
+// biome-ignore-end lint/suspicious/noExplicitAny: EventEmitter's own listener type.
 
-/** The built worker runtime, next to this bundle in dist/. */
-const WORKER_URL = new URL('./worker.js', import.meta.url);
-
-/** Result packets taken per getMany: enough to amortize a wake-up, small enough to keep latency even. */
-const DRAIN_BATCH = 256;
-/** The drain loop yields to the event loop at least this often (ms), so timers and I/O are never starved. */
-const YIELD_MS = 4;
-/** Longest the main thread spins waiting for an imminent result (ms): well under anything noticeable. */
-const SPIN_MAX_MS = 0.05;
-/** Shortest: still catches a result from a thread that is spinning too (a round trip is ~1 µs, a loaded one more). */
-const SPIN_MIN_MS = 0.01;
-
-const enum State {
-  Open,
-  Closing,
-  Destroyed,
-}
-
-interface WorkerRecord {
-  id: number;
-  worker: Worker;
-  threadId: number;
-  resultChannel: MessagePort;
-  /** Why it died, when an 'error' event said so. */
-  error: unknown;
-  /** It loaded the worker module. */
-  ready: boolean;
-  /** run() calls this worker made through currentPool().run(), by its call id. */
-  calls: Map<number, AbortController | undefined>;
-}
-
-/** A run() that waits here because every slot is taken (or the port is full). */
-interface Backlogged {
-  task: unknown;
-  signal: AbortSignal | undefined;
-  transferList: readonly TransferListItem[] | undefined;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-  onAbort: (() => void) | undefined;
-  done: boolean;
-}
-
-export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
+/**
+ * A pool of worker threads on a completion port.
+ *
+ * Type arguments: `ThreadPool<typeof import('./worker.js')>` reads the worker
+ * module's exports, so run() takes and resolves to what each handler does
+ * (see types.ts); `ThreadPool<Task, Result>` declares them by hand; none:
+ * `unknown`.
+ */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types EventEmitter's methods; it adds no member.
+export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly threads: number;
   readonly minThreads: number;
   readonly concurrency: number;
   readonly maxQueue: number;
 
-  readonly #filename: string;
-  readonly #options: ThreadPoolOptions;
   readonly #taskPort: CompletionPort;
   readonly #resultPort: CompletionPort;
-  readonly #arena: ArenaViews;
   readonly #i32: Int32Array;
-  readonly #slotBytes: number;
-  readonly #slots: number;
   readonly #queueCapacity: number;
-  readonly #spinCount: number;
-  readonly #idleTimeout: number;
+  readonly #tasks: TaskTable;
+  readonly #results: ResultDrain;
+  readonly #threads: ThreadSet;
+  readonly #names: HandlerNames;
+  readonly #life: Lifecycle;
+  /** needsDrain at or above this many queued run() tasks: maxQueue, or threads² without one. */
+  readonly #drainAt: number;
+  #drainNeeded = false;
 
-  // Per slot, in this thread's memory (A1): the promise's functions and the task's signal.
-  readonly #resolve: (((value: unknown) => void) | undefined)[];
-  readonly #reject: (((error: unknown) => void) | undefined)[];
-  readonly #signal: (AbortSignal | undefined)[];
-  readonly #onAbort: ((() => void) | undefined)[];
-  readonly #submittedAt: Float64Array;
-  readonly #fallback = new Map<number, { task: unknown; transferList: readonly TransferListItem[] | undefined }>();
-  /** Free slot stack (LIFO: the slot just freed is still in cache). */
-  readonly #free: Int32Array;
-  #freeTop: number;
-  /** Slots in use: their result (or cancel acknowledgement) has not been drained yet. */
-  #inflight = 0;
-  readonly #backlog: (Backlogged | undefined)[] = [];
-  #backlogHead = 0;
-  /** Task packets posted, and tasks cancelled before they started: maxQueue accounting with A_STARTED. */
-  #posted = 0;
-  #cancelled = 0;
-  #timedCount = 0;
-
-  readonly #workers = new Map<number, WorkerRecord>();
-  /** Recently exited workers, for a fallback result still in flight when its thread retired. */
-  readonly #exited = new Map<number, WorkerRecord>();
-  #nextWorkerId = 1;
-  #state = State.Open;
-  #draining = false;
   #refed = true;
   #idleTimer: NodeJS.Timeout | undefined;
-  #sentinelsPosted = 0;
-  #loadError: WorkerLoadError | undefined;
-  #ready: Promise<void>;
-  #readyResolve!: () => void;
-  #readyReject!: (error: unknown) => void;
-  #closed: Promise<void> | undefined;
-  #closedResolve: (() => void) | undefined;
-  /** Current spin budget (ms), adapted by #spin: doubled on a hit, halved on a miss. */
-  #spinBudget = SPIN_MAX_MS;
-  /** Spin or sleep for one-at-a-time run(), by measurement (latency.ts). */
-  readonly #policy = new SpinPolicy();
-  /** performance.now() at post, for tasks posted while few were in flight (0: not sampled). */
-  readonly #postedAt: Float64Array;
-  /** A thread has loaded the module: until then the pool stays ref'd, so `await pool.ready` cannot end the process. */
-  #isReady = false;
-
-  #completed = 0;
-  #failed = 0;
   /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
   #requestFailed = 0;
-  readonly #runTime = new Reservoir();
-  readonly #waitTime = new Reservoir();
 
   constructor(options: ThreadPoolOptions) {
     super();
     const o = resolveOptions(options);
-    this.#filename = o.filename;
     this.threads = o.threads;
     this.minThreads = o.minThreads;
     this.concurrency = o.concurrency;
     this.maxQueue = o.maxQueue;
-    const capacity = o.queueCapacity;
+    this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
+    this.#queueCapacity = o.queueCapacity;
     const slots = o.slots;
-    const slotBytesOpt = o.slotBytes;
-    this.#options = options;
-    this.#queueCapacity = capacity;
-    this.#spinCount = o.spinCount;
-    this.#idleTimeout = this.minThreads < this.threads ? o.idleTimeout : Infinity;
 
     // The task port holds every slot's packet plus the queueRequest packets and sentinels.
     const backend = o.backend;
-    this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: capacity + slots, maxThreads: 2 * this.threads + 16, backend });
+    this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: o.queueCapacity + slots, maxThreads: 2 * this.threads + 16, backend });
     // One consumer (this thread); one packet per slot at most, so a post can never find it full.
     this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: 8, spinCount: 0, backend });
 
-    const geo = arenaGeometry(slots, slotBytesOpt);
-    const buffer = new SharedArrayBuffer(geo.byteLength);
-    this.#arena = new ArenaViews(buffer, slots, geo.slotBytes);
-    this.#i32 = this.#arena.i32;
-    this.#slots = slots;
-    this.#slotBytes = geo.slotBytes;
-    this.#i32[A_MAGIC] = ARENA_MAGIC;
-    this.#i32[A_SLOTS] = slots;
-    this.#i32[A_SLOT_BYTES] = geo.slotBytes;
-    this.#i32[A_MIN] = this.minThreads;
-    this.#i32[A_SPIN] = this.#policy.mode;
+    const geo = arenaGeometry(slots, o.slotBytes);
+    const arena = new ArenaViews(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes);
+    this.#names = new HandlerNames(arena.buffer, geo);
+    const i32 = (this.#i32 = arena.i32);
+    i32[A_MAGIC] = ARENA_MAGIC;
+    i32[A_SLOTS] = slots;
+    i32[A_SLOT_BYTES] = geo.slotBytes;
+    i32[A_MIN] = this.minThreads;
 
-    this.#resolve = new Array(slots).fill(undefined);
-    this.#reject = new Array(slots).fill(undefined);
-    this.#signal = new Array(slots).fill(undefined);
-    this.#onAbort = new Array(slots).fill(undefined);
-    this.#submittedAt = new Float64Array(slots);
-    this.#postedAt = new Float64Array(slots);
-    this.#free = new Int32Array(slots);
-    for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i; // slot 0 on top
-    this.#freeTop = slots;
-
-    this.#ready = new Promise<void>((resolve, reject) => {
-      this.#readyResolve = resolve;
-      this.#readyReject = reject;
+    const tasks = (this.#tasks = new TaskTable(arena, this.#taskPort, this.concurrency, {
+      posted: () => this.#results.start(),
+      abortRunning: (owner, slot, ticket, timeout) => this.#threads.abort(owner, slot, ticket, timeout),
+      wantsProgress: () => this.#threads.listenForProgress(),
+      stopThread: (owner) => this.#threads.stopForTimeout(owner),
+    }));
+    const results = (this.#results = new ResultDrain(this.#resultPort, tasks, arena, this.concurrency, {
+      resultChannel: (workerId) => this.#threads.resultChannel(workerId),
+      afterBatch: () => this.#pump(),
+      idle: () => this.#armIdle(),
+      corrupt: (error) => this.emit('error', error),
+    }));
+    const threads = (this.#threads = new ThreadSet(
+      {
+        __iocpPool: true,
+        filename: o.filename,
+        defaultName: o.name,
+        taskPort: this.#taskPort.handle,
+        resultPort: this.#resultPort.handle,
+        arena: arena.buffer,
+        slots,
+        slotBytes: geo.slotBytes,
+        spinCount: o.spinCount,
+        idleTimeout: this.minThreads < this.threads ? o.idleTimeout : Infinity,
+        queueCapacity: o.queueCapacity,
+        maxTasksPerThread: o.maxTasksPerThread,
+        maxHeapUsedBeforeRecycle: o.maxHeapUsedBeforeRecycle,
+        workerData: options.workerData,
+      },
+      o.workerOptions,
+      tasks,
+      {
+        ready: (record) => {
+          this.#life.threadReady();
+          const { worker } = record;
+          this.emit('threadStart', { threadId: record.threadId, workerId: record.id, stdout: o.workerOptions.stdout ? worker.stdout : null, stderr: o.workerOptions.stderr ? worker.stderr : null });
+        },
+        loadError: (_, cause) => this.#life.fail(new WorkerLoadError(cause?.message ?? String(cause), cause)),
+        requestError: (wParam, error) => this.#requestError(wParam, error),
+        teardownError: (_, error) => this.#report(Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }), 'IOCP_POOL_TEARDOWN_ERROR'),
+        run: (task, signal) => this.#run(task, signal === undefined ? undefined : { signal }),
+        exit: (record, code) => this.#life.onExit(record, code),
+      },
+    ));
+    this.#life = new Lifecycle({
+      filename: o.filename,
+      size: this.threads,
+      i32,
+      taskPort: this.#taskPort,
+      resultPort: this.#resultPort,
+      tasks,
+      results,
+      threads,
+      spawn: () => this.#spawn(),
+      report: (error, code) => this.#report(error, code),
+      exited: (record, reason, code) => this.emit('threadExit', { threadId: record.threadId, workerId: record.id, reason, code }),
+      pump: () => this.#pump(),
+      refAll: () => this.#refAll(),
+      armIdle: () => this.#armIdle(),
+      clearIdle: () => {
+        if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+        this.#idleTimer = undefined;
+      },
     });
-    this.#ready.catch(() => {}); // a load error is also reported by every run(): never an unhandled rejection
     for (let i = 0; i < this.threads; i++) this.#spawn();
     this.#armIdle();
   }
 
   /** Resolves when the first thread has loaded the worker module; rejects with a WorkerLoadError. */
   get ready(): Promise<void> {
-    return this.#ready;
+    return this.#life.ready;
   }
 
   /** The port the threads loop on (post to it to talk IOCP directly). */
@@ -259,523 +203,155 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     if (typeof wParam !== 'number' || !Number.isFinite(wParam)) {
       throw new TypeError(`wParam must be a finite number, got ${typeof wParam === 'number' ? wParam : typeof wParam}`);
     }
-    if (this.#state !== State.Open || this.#loadError !== undefined) return false;
+    if (!this.#life.accepting) return false;
     const i32 = this.#i32;
     // The port's capacity is queueCapacity + slots: the slots' share is reserved for run() tasks.
     if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= this.#queueCapacity) return false;
     if (!this.#taskPort.post(K_REQUEST, wParam, 0)) return false;
     Atomics.add(i32, A_REQ_POSTED, 1);
     if (!this.#refed) this.#refAll();
-    if (this.#workers.size < this.threads) this.#grow();
+    if (this.#threads.size < this.threads) this.#life.grow();
     return true;
   }
 
-  /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
-  #grow(): void {
-    if (this.#state !== State.Open || this.#loadError !== undefined) return;
-    if (this.#taskPort.stats().waiting === 0) this.#spawn();
+  #requestError(wParam: number, error: unknown): void {
+    this.#tasks.failed++;
+    this.#requestFailed++;
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error, wParam);
+    } else {
+      // Never lost, never a silent crash: with no 'error' listener it is a process warning.
+      process.emitWarning(
+        `queueRequest(${wParam}) handler failed and the pool has no 'error' listener: ${(error as Error)?.stack ?? String(error)}`,
+        { code: 'IOCP_POOL_REQUEST_ERROR' },
+      );
+    }
+  }
+
+  /** To the 'error' listeners, or — never lost, never a silent crash — a process warning. */
+  #report(error: Error, code: string): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+      return;
+    }
+    const cause = (error as Error & { cause?: unknown }).cause;
+    process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code });
   }
 
   // ──────────────────────────────── run ────────────────────────────────
 
-  /** Runs task on a pool thread; resolves with the handler's result, rejects with its error. */
-  run(task: Task, options?: RunOptions): Promise<Result> {
-    if (this.#state !== State.Open) {
-      return Promise.reject(new PoolClosedError(`run() after ${this.#state === State.Closing ? 'close()' : 'destroy()'}: the pool takes no more tasks`));
-    }
-    if (this.#loadError !== undefined) return Promise.reject(this.#loadError);
+  /**
+   * Runs task on a pool thread: calls the worker module's export `options.name` (default: the
+   * pool's `name` option, else the default export); resolves with what it returns, rejects with
+   * what it throws (or a TimeoutError past `options.timeout`).
+   */
+  run<N extends RunName<T, R> = never>(task: RunTask<T, R, N>, options?: RunOptions<N>): Promise<RunResult<T, R, N>> {
+    return this.#run(task, options) as Promise<RunResult<T, R, N>>;
+  }
+
+  #run(task: unknown, options: RunOptions | undefined): Promise<unknown> {
+    const refused = this.#refused('run()');
+    if (refused !== undefined) return Promise.reject(refused);
     let signal: AbortSignal | undefined;
-    let transferList: readonly TransferListItem[] | undefined;
+    let transferList: RunOptions['transferList'];
+    let handler = 0;
+    let extras: TaskExtras | undefined;
     if (options !== undefined) {
+      // Checked before anything is taken (a slot, a backlog place): a bad option leaks nothing.
+      const bad = runOptionsError(options);
+      if (bad !== undefined) return Promise.reject(bad);
       signal = options.signal;
       transferList = options.transferList;
-      if (signal !== undefined && signal.aborted) return Promise.reject(new AbortError(signal.reason));
+      if (options.name !== undefined) {
+        const index = this.#names.indexOf(options.name);
+        if (typeof index !== 'number') return Promise.reject(index);
+        handler = index;
+      }
+      if (options.timeout !== undefined || options.onProgress !== undefined) extras = { timeout: options.timeout, onProgress: options.onProgress };
+      if (signal?.aborted) {
+        this.#tasks.failed++;
+        return Promise.reject(new AbortError(signal.reason));
+      }
     }
-    if (this.maxQueue !== Infinity && this.#queuedTasks() >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
+    const queued = this.#tasks.queued();
+    if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
+    if (queued + 1 >= this.#drainAt) this.#drainNeeded = true;
     if (!this.#refed) this.#refAll();
-    if (this.#workers.size < this.threads) this.#grow();
-    // Fast path: nothing waits ahead of us and a slot is free.
-    if (this.#freeTop > 0 && this.#backlogHead === this.#backlog.length) {
-      const slot = this.#free[--this.#freeTop]!;
-      const promise = new Promise<Result>(capture);
-      this.#resolve[slot] = capturedResolve;
-      this.#reject[slot] = capturedReject;
-      this.#submit(slot, task, signal, transferList);
-      return promise;
-    }
-    const promise = new Promise<Result>(capture);
-    const reject = capturedReject!;
-    const entry: Backlogged = { task, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
-    if (signal !== undefined) {
-      entry.onAbort = () => {
-        if (entry.done) return;
-        entry.done = true; // the backlog skips it; it never takes a slot
-        this.#failed++;
-        reject(new AbortError(signal.reason));
-      };
-      signal.addEventListener('abort', entry.onAbort, { once: true });
-    }
-    this.#backlog.push(entry);
-    return promise;
+    if (this.#threads.size < this.threads) this.#life.grow();
+    return this.#tasks.add(task, handler, signal, transferList, extras);
   }
 
-  /** Tasks accepted and not yet started (maxQueue): backlog + posted − started − cancelled before starting. */
-  #queuedTasks(): number {
-    const inPort = (this.#posted - Atomics.load(this.#i32, A_STARTED) - this.#cancelled) | 0;
-    return this.#backlog.length - this.#backlogHead + Math.max(0, inPort);
+  /** Why the pool takes no more work (closed, destroyed, a module that cannot be used), or undefined. */
+  #refused(what: string): Error | undefined {
+    const state = this.#life.state;
+    if (state !== State.Open) return new PoolClosedError(`${what} after ${state === State.Closing ? 'close()' : 'destroy()'}: the pool takes no more tasks`);
+    return this.#life.loadError;
   }
 
-  /** The slot is ours, its promise functions are set: write the task, post its packet. */
-  #submit(slot: number, task: unknown, signal: AbortSignal | undefined, transferList: readonly TransferListItem[] | undefined): void {
-    const i32 = this.#i32;
-    const w = slotWord(this.#slotBytes, slot);
-    let flags = 0;
-    // From here the slot is in use; #release gives it back. The shared copy is a hint (plain store).
-    i32[A_INFLIGHT] = ++this.#inflight;
-    try {
-      if (transferList !== undefined || this.#arena.encode(w, task) === TAG_FALLBACK) {
-        i32[w + T_TAG] = TAG_FALLBACK;
-        this.#fallback.set(slot, { task, transferList });
-      }
-    } catch (error) {
-      // Not cloneable (a function…): fail now, in the caller's turn, like postMessage would.
-      const reject = this.#reject[slot]!;
-      this.#release(slot);
-      reject(error);
-      return;
-    }
-    if (signal !== undefined) {
-      flags |= F_SIGNAL;
-      this.#signal[slot] = signal;
-      const onAbort = (): void => this.#abort(slot);
-      this.#onAbort[slot] = onAbort;
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    // Timing costs two clock reads per task: sample all of the first 64, then one in 16.
-    const n = this.#timedCount++;
-    if (n < 64 || (n & 15) === 0) {
-      flags |= F_TIMED;
-      this.#submittedAt[slot] = performance.timeOrigin + performance.now();
-    }
-    i32[w + T_FLAGS] = flags;
-    // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
-    this.#postedAt[slot] = this.#inflight <= this.concurrency ? performance.now() : 0;
-    Atomics.store(i32, w + T_STATE, QUEUED);
-    // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.
-    if (!this.#taskPort.post(K_TASK, 0, slot)) throw new Error('iocp-pool: the task port is full despite its reserved capacity');
-    this.#posted++;
-    if (!this.#draining) {
-      this.#draining = true;
-      void this.#drain();
-    }
-  }
-
-  /** Moves backlogged tasks into free slots, oldest first. */
+  /** Slots were freed: move the backlog in; once it is empty, a close() can post its sentinels; maybe 'drain'. */
   #pump(): void {
-    const backlog = this.#backlog;
-    while (this.#freeTop > 0 && this.#backlogHead < backlog.length && this.#state !== State.Destroyed) {
-      const entry = backlog[this.#backlogHead]!;
-      backlog[this.#backlogHead++] = undefined;
-      if (entry.done) continue;
-      entry.done = true;
-      if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
-      const slot = this.#free[--this.#freeTop]!;
-      this.#resolve[slot] = entry.resolve;
-      this.#reject[slot] = entry.reject;
-      this.#submit(slot, entry.task, entry.signal, entry.transferList);
-    }
-    if (this.#backlogHead === backlog.length) {
-      backlog.length = 0;
-      this.#backlogHead = 0;
-    } else if (this.#backlogHead > 4096 && this.#backlogHead * 2 > backlog.length) {
-      backlog.splice(0, this.#backlogHead);
-      this.#backlogHead = 0;
-    }
-    if (this.#state === State.Closing) this.#postSentinels();
-  }
-
-  // ─────────────────────────────── drain ───────────────────────────────
-
-  /**
-   * The result loop: runs while slots are in use. One getAsync wake-up, then
-   * getMany(…, 0) for everything that queued meanwhile; resolves the whole
-   * batch, lets the callers' continuations run (they submit more), repeats.
-   */
-  async #drain(): Promise<void> {
-    const port = this.#resultPort;
-    let lastYield = performance.now();
-    try {
-      while (this.#inflight > 0) {
-        // Read the result counter before looking, so a result posted right after the look is not missed by the spin.
-        const seq = Atomics.load(this.#i32, A_RESULTS);
-        let batch: CompletionPacket[] = port.getMany(DRAIN_BATCH, 0);
-        if (batch.length === 0) {
-          if (this.#spin(seq)) continue;
-          const first = await port.getAsync();
-          if (first === null) continue;
-          this.#complete(first);
-          batch = port.getMany(DRAIN_BATCH, 0);
-        }
-        for (let i = 0; i < batch.length; i++) this.#complete(batch[i]!);
-        this.#pump();
-        const now = performance.now();
-        if (now - lastYield > YIELD_MS) {
-          // A long stream of results must not starve timers and I/O.
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          lastYield = performance.now();
-        } else {
-          // One microtask turn: the callers' continuations (queued by the resolves above) run first.
-          await undefined;
-        }
-      }
-    } catch (error) {
-      if (!(error instanceof PortClosedError)) throw error;
-    } finally {
-      this.#draining = false;
-    }
-    if (this.#inflight > 0 && this.#state !== State.Destroyed) {
-      this.#draining = true;
-      void this.#drain();
-    } else {
-      this.#armIdle();
+    const state = this.#life.state;
+    if (state === State.Destroyed) return;
+    this.#tasks.pump();
+    if (state === State.Closing) this.#life.postSentinels();
+    if (this.#drainNeeded && this.#tasks.queued() < this.#drainAt) {
+      this.#drainNeeded = false;
+      this.emit('drain');
     }
   }
 
   /**
-   * A short, bounded spin for a result that should arrive within
-   * microseconds — cheaper than a getAsync wake-up (~20 µs) when one task
-   * at a time goes back and forth. Only when few tasks are in flight; its
-   * budget adapts (see #spinBudget), so long tasks cost a short probe each.
+   * Backpressure: true while the run() tasks waiting to start are at or above maxQueue (with no
+   * maxQueue: threads²). A 'drain' event follows when it goes back to false.
    */
-  #spin(seq: number): boolean {
-    if (this.#inflight > this.concurrency || this.#policy.mode === 0) return false;
-    const i32 = this.#i32;
-    const budget = this.#spinBudget;
-    const deadline = performance.now() + budget;
-    for (;;) {
-      for (let i = 0; i < 64; i++) {
-        if (Atomics.load(i32, A_RESULTS) !== seq) {
-          // Paid off: allow longer spins again.
-          this.#spinBudget = Math.min(SPIN_MAX_MS, budget * 2);
-          return true;
-        }
-      }
-      if (performance.now() > deadline) {
-        // Wasted: halve the next spin. Long tasks, or a loaded machine where spinning only
-        // takes the core from the thread we wait for, drive it down to a cheap probe.
-        this.#spinBudget = Math.max(SPIN_MIN_MS, budget / 2);
-        return false;
-      }
-    }
+  get needsDrain(): boolean {
+    return this.#tasks.queued() >= this.#drainAt;
   }
 
+  // ──────────────────────── broadcast / recycle ────────────────────────
 
-  /** One result packet: (status, workerId, slot). */
-  #complete(packet: CompletionPacket): void {
-    const slot = packet.overlapped;
-    // A4: the index came from shared memory.
-    if (slot >>> 0 !== slot || slot >= this.#slots) {
-      this.emit('error', new RangeError(`result packet names slot ${slot} of ${this.#slots}`));
-      return;
+  /**
+   * Runs the handler (`name`, or the default) once on every live thread — to warm caches, reload
+   * configuration — outside the port's queue, as soon as each thread's event loop turns. Resolves
+   * with the results (one per thread, in no particular order); rejects with the first error. A
+   * thread that leaves before it ran it is left out; one that dies rejects the broadcast.
+   */
+  async broadcast(task: unknown, options?: { name?: string }): Promise<unknown[]> {
+    const refused = this.#refused('broadcast()');
+    if (refused !== undefined) throw refused;
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError(`broadcast() options must be an object, got ${options === null ? 'null' : typeof options}`);
     }
-    const status = packet.bytesTransferred;
-    if (this.#reject[slot] === undefined && status !== R_CANCELLED) return; // already settled (destroy, a dead thread)
-    const w = slotWord(this.#slotBytes, slot);
-    const i32 = this.#i32;
-    if ((i32[w + T_FLAGS]! & F_TIMED) !== 0) {
-      const f = w >> 1;
-      const start = this.#arena.f64[f + T_START]!;
-      this.#waitTime.add(Math.max(0, start - this.#submittedAt[slot]!));
-      this.#runTime.add(this.#arena.f64[f + T_RUN]!);
+    const name = options?.name;
+    if (name !== undefined) {
+      const bad = nameError('options.name', name);
+      if (bad !== undefined) throw bad;
     }
-    const postedAt = this.#postedAt[slot]!;
-    if (postedAt !== 0 && this.#policy.sample(performance.now() - postedAt)) i32[A_SPIN] = this.#policy.mode;
-    const resolve = this.#resolve[slot];
-    const reject = this.#reject[slot];
-    let value: unknown;
-    let ok: boolean;
-    try {
-      switch (status) {
-        case R_OK:
-          value = this.#arena.decode(w);
-          ok = true;
-          break;
-        case R_ERROR:
-          value = recordToError(this.#arena.decode(w));
-          ok = false;
-          break;
-        case R_OK_MESSAGE:
-        case R_ERROR_MESSAGE:
-          value = this.#fallbackResult(packet.completionKey, slot);
-          if (status === R_ERROR_MESSAGE || isErrorRecord(value)) value = recordToError(value);
-          ok = status === R_OK_MESSAGE;
-          break;
-        case R_CANCELLED:
-          this.#release(slot);
-          return;
-        default:
-          throw new RangeError(`result packet has status ${status}`);
-      }
-    } catch (error) {
-      value = error;
-      ok = false;
-    }
-    this.#release(slot);
-    if (ok) {
-      this.#completed++;
-      resolve!(value);
-    } else {
-      this.#failed++;
-      reject!(value);
-    }
+    this.#refAll();
+    const results = await Promise.all(this.#threads.broadcast(task, name));
+    return results.filter((result) => result !== LEFT);
   }
 
-  /** A result too large for its slot: the worker sent it on its result channel before posting the packet. */
-  #fallbackResult(workerId: number, slot: number): unknown {
-    const record = this.#workers.get(workerId) ?? this.#exited.get(workerId);
-    if (record === undefined) throw new WorkerDiedError(`the result of this task was lost with its thread (${workerId})`);
-    const received = receiveMessageOnPort(record.resultChannel);
-    const message = received?.message as FallbackResult | undefined;
-    if (message === undefined || message.slot !== slot) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
-    return message.value;
-  }
-
-  /** The slot is done: forget its promise and signal, give it back. */
-  #release(slot: number): void {
-    const signal = this.#signal[slot];
-    if (signal !== undefined) {
-      signal.removeEventListener('abort', this.#onAbort[slot]!);
-      this.#signal[slot] = undefined;
-      this.#onAbort[slot] = undefined;
-    }
-    this.#resolve[slot] = undefined;
-    this.#reject[slot] = undefined;
-    if (this.#fallback.size !== 0) this.#fallback.delete(slot);
-    Atomics.store(this.#i32, slotWord(this.#slotBytes, slot) + T_STATE, FREE);
-    this.#free[this.#freeTop++] = slot;
-    this.#i32[A_INFLIGHT] = --this.#inflight;
-  }
-
-  /** signal aborted for the task in slot. A2: one CAS against the worker's QUEUED → RUNNING. */
-  #abort(slot: number): void {
-    const i32 = this.#i32;
-    const w = slotWord(this.#slotBytes, slot);
-    const reject = this.#reject[slot];
-    if (reject === undefined) return;
-    const signal = this.#signal[slot]!;
-    if (Atomics.compareExchange(i32, w + T_STATE, QUEUED, CANCELLED) === QUEUED) {
-      // Never ran and never will: reject now; the slot is freed when a thread acknowledges the packet.
-      this.#cancelled++;
-      this.#resolve[slot] = undefined;
-      this.#reject[slot] = undefined;
-      this.#failed++;
-      reject(new AbortError(signal.reason));
-      return;
-    }
-    if (Atomics.load(i32, w + T_STATE) === RUNNING) {
-      // Running: the handler sees its signal abort; run() settles with what the handler does.
-      const record = this.#workers.get(i32[w + T_OWNER]!);
-      record?.worker.postMessage({ type: 'abort', slot } satisfies ToWorker);
-    }
+  /**
+   * Replaces every thread, gracefully: each finishes what it is running, runs the module's
+   * teardown(), leaves, and a new thread (setup() again) takes its place. Resolves once every
+   * thread alive at the call has left and its replacement is ready.
+   */
+  async recycle(): Promise<void> {
+    const refused = this.#refused('recycle()');
+    if (refused !== undefined) throw refused;
+    this.#refAll();
+    const old = this.#threads.recycle();
+    await Promise.all(old.map((record) => new Promise<void>((resolve) => record.worker.once('exit', () => resolve()))));
+    await Promise.all(old.map((record) => record.replacement?.ready));
   }
 
   // ───────────────────────────── threads ─────────────────────────────
 
-  #spawn(): void {
-    const id = this.#nextWorkerId++;
-    const { port1, port2 } = new MessageChannel();
-    const data: PoolWorkerData = {
-      __iocpPool: true,
-      filename: this.#filename,
-      taskPort: this.#taskPort.handle,
-      resultPort: this.#resultPort.handle,
-      arena: this.#arena.buffer,
-      slots: this.#slots,
-      slotBytes: this.#slotBytes,
-      workerId: id,
-      resultChannel: port2,
-      spinCount: this.#spinCount,
-      idleTimeout: this.#idleTimeout,
-      queueCapacity: this.#queueCapacity,
-      workerData: this.#options.workerData,
-    };
-    const worker = new Worker(WORKER_URL, {
-      workerData: data,
-      transferList: [port2],
-      resourceLimits: this.#options.resourceLimits,
-    });
-    const record: WorkerRecord = { id, worker, threadId: worker.threadId, resultChannel: port1, error: undefined, ready: false, calls: new Map() };
-    this.#workers.set(id, record);
+  #spawn(): WorkerRecord {
+    const record = this.#threads.spawn(this.#refed);
     Atomics.add(this.#i32, A_LIVE, 1);
-    worker.on('message', (message: FromWorker) => this.#onMessage(record, message));
-    worker.on('error', (error) => {
-      record.error = error;
-    });
-    worker.on('exit', (code) => this.#onExit(record, code));
-    if (!this.#refed) worker.unref();
-  }
-
-  #onMessage(record: WorkerRecord, message: FromWorker): void {
-    switch (message.type) {
-      case 'ready':
-        record.ready = true;
-        this.#isReady = true;
-        this.#readyResolve();
-        break;
-      case 'load-error': {
-        const cause = recordToError(message.error) as Error;
-        this.#fail(new WorkerLoadError(cause?.message ?? String(cause), cause));
-        break;
-      }
-      case 'fetch': {
-        const slot = message.slot;
-        const payload = this.#fallback.get(slot);
-        this.#fallback.delete(slot);
-        try {
-          record.worker.postMessage({ type: 'payload', slot, task: payload?.task } satisfies ToWorker, payload?.transferList as TransferListItem[] | undefined);
-        } catch (error) {
-          // Not cloneable or not transferable: the task fails with why, on the thread that took it.
-          record.worker.postMessage({ type: 'payload', slot, error: errorToRecord(error) } satisfies ToWorker);
-        }
-        break;
-      }
-      case 'request-error': {
-        this.#failed++;
-        this.#requestFailed++;
-        const error = recordToError(message.error);
-        if (this.listenerCount('error') > 0) {
-          this.emit('error', error, message.wParam);
-        } else {
-          // Never lost, never a silent crash: with no 'error' listener it is a process warning.
-          process.emitWarning(
-            `queueRequest(${message.wParam}) handler failed and the pool has no 'error' listener: ${(error as Error)?.stack ?? String(error)}`,
-            { code: 'IOCP_POOL_REQUEST_ERROR' },
-          );
-        }
-        break;
-      }
-      case 'run': {
-        // currentPool().run() from a worker: run it like any task, answer by message.
-        const controller = message.hasSignal ? new AbortController() : undefined;
-        record.calls.set(message.id, controller);
-        this.run(message.task as Task, controller === undefined ? undefined : { signal: controller.signal }).then(
-          (value) => this.#answer(record, message.id, true, value),
-          (error: unknown) => this.#answer(record, message.id, false, error),
-        );
-        break;
-      }
-      case 'abort-run':
-        record.calls.get(message.id)?.abort();
-        break;
-    }
-  }
-
-  #answer(record: WorkerRecord, id: number, ok: boolean, value: unknown): void {
-    record.calls.delete(id);
-    if (!this.#workers.has(record.id)) return;
-    const out = ok ? value : errorToRecord(value);
-    try {
-      record.worker.postMessage({ type: 'run-result', id, ok, value: out } satisfies ToWorker);
-    } catch (error) {
-      record.worker.postMessage({ type: 'run-result', id, ok: false, value: errorToRecord(error) } satisfies ToWorker);
-    }
-  }
-
-  #onExit(record: WorkerRecord, code: number): void {
-    this.#workers.delete(record.id);
-    this.#exited.set(record.id, record);
-    if (this.#exited.size > 64) this.#exited.delete(this.#exited.keys().next().value!);
-    // Give back whatever the dead thread held on the ports: running slots, waiter places, a handed packet.
-    for (const port of [this.#taskPort, this.#resultPort]) {
-      try {
-        port.releaseThread(record.threadId);
-      } catch {
-        /* a closed port has nothing to give back */
-      }
-    }
-    const orderly = code === EXIT_SENTINEL || code === EXIT_RETIRED || code === EXIT_PORT_CLOSED;
-    if (!orderly && !record.ready && this.#state !== State.Destroyed) {
-      // Died while loading the module (process.exit or a crash at top level): replacing it would loop forever.
-      const cause = record.error;
-      const why = cause !== undefined ? `${(cause as Error)?.message ?? String(cause)}` : `it called process.exit(${code})`;
-      this.#fail(new WorkerLoadError(`worker module ${this.#filename} failed to load: ${why}`, cause));
-    }
-    if (code !== EXIT_RETIRED) Atomics.sub(this.#i32, A_LIVE, 1);
-    if (!orderly && this.#state !== State.Destroyed) {
-      // Its tasks fail with the cause; nobody else's do.
-      const cause = record.error;
-      const why =
-        cause !== undefined
-          ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
-          : `process.exit(${code})`;
-      const failed = this.#failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
-      if (failed === 0) {
-        // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
-        const error = new WorkerDiedError(`a pool thread died of ${why} and was replaced`, cause);
-        if (this.listenerCount('error') > 0) this.emit('error', error);
-        else process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code: 'IOCP_POOL_WORKER_DIED' });
-      }
-    }
-    if (this.#state === State.Open && this.#loadError === undefined && !orderly) {
-      this.#spawn();
-    } else if (this.#state === State.Closing && this.#loadError === undefined && !orderly) {
-      // Closing: replace it only if a sentinel is still waiting for a thread to take it.
-      const outstanding = this.#sentinelsPosted - Atomics.load(this.#i32, A_SENTINELS);
-      if (outstanding > this.#workers.size || this.#sentinelsPosted === 0) this.#spawn();
-    }
-    if (this.#workers.size === 0 && this.#state === State.Closing) void this.#finishClose();
-  }
-
-  /** Rejects every task that thread `owner` had started (A_STARTED or fetching). */
-  #failOwned(owner: number, makeError: () => Error): number {
-    const i32 = this.#i32;
-    let failed = 0;
-    for (let slot = 0; slot < this.#slots; slot++) {
-      const w = slotWord(this.#slotBytes, slot);
-      if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
-      const reject = this.#reject[slot];
-      if (reject === undefined) continue;
-      this.#release(slot);
-      this.#failed++;
-      failed++;
-      reject(makeError());
-    }
-    if (this.#inflight === 0) this.#armIdle();
-    this.#pump();
-    return failed;
-  }
-
-  /** The worker module cannot load: the pool is unusable; every run() rejects with why. */
-  #fail(error: WorkerLoadError): void {
-    if (this.#loadError !== undefined) return;
-    this.#loadError = error;
-    this.#readyReject(error);
-    this.#rejectAll(() => error);
-    for (const record of this.#workers.values()) void record.worker.terminate();
-  }
-
-  #rejectAll(makeError: () => Error): void {
-    for (let slot = 0; slot < this.#slots; slot++) {
-      const reject = this.#reject[slot];
-      if (reject === undefined) continue;
-      // A queued slot stays CANCELLED (a thread may still hold its packet); a running one is forgotten.
-      Atomics.compareExchange(this.#i32, slotWord(this.#slotBytes, slot) + T_STATE, QUEUED, CANCELLED);
-      this.#resolve[slot] = undefined;
-      this.#reject[slot] = undefined;
-      this.#failed++;
-      reject(makeError());
-    }
-    const backlog = this.#backlog;
-    for (let i = this.#backlogHead; i < backlog.length; i++) {
-      const entry = backlog[i];
-      if (entry === undefined || entry.done) continue;
-      entry.done = true;
-      if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
-      this.#failed++;
-      entry.reject(makeError());
-    }
-    backlog.length = 0;
-    this.#backlogHead = 0;
+    return record;
   }
 
   // ───────────────────────── close / destroy ─────────────────────────
@@ -784,85 +360,25 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
    * CThreadPools::Close: one sentinel per thread, posted after everything
    * already queued (so all of it completes); resolves when every thread
    * has exited and the ports are closed.
+   *
+   * With `{ timeout }` (ms): graceful until then; what is still running or
+   * queued when it passes is stopped as destroy() stops it — its run()
+   * rejects with a PoolClosedError that says the deadline passed, its thread
+   * is terminated — and close() resolves once the threads are gone. A later
+   * close({ timeout }) can only bring the deadline closer.
    */
-  close(): Promise<void> {
-    if (this.#closed !== undefined) return this.#closed;
-    if (this.#state === State.Destroyed) return Promise.resolve();
-    this.#state = State.Closing;
-    this.#closed = new Promise<void>((resolve) => {
-      this.#closedResolve = resolve;
-    });
-    this.#refAll();
-    if (this.#loadError !== undefined || this.#workers.size === 0) {
-      for (const record of this.#workers.values()) void record.worker.terminate();
-      if (this.#workers.size === 0) void this.#finishClose();
-    } else {
-      this.#postSentinels();
-    }
-    return this.#closed;
+  close(options?: CloseOptions): Promise<void> {
+    return this.#life.close(options);
   }
 
-  /** Sentinels go after the backlog: only once every run() accepted before close() has its packet posted. */
-  #postSentinels(): void {
-    if (this.#sentinelsPosted !== 0 || this.#backlogHead !== this.#backlog.length) return;
-    const n = this.#workers.size;
-    for (let i = 0; i < n; i++) {
-      if (!this.#taskPort.post(K_REQUEST, 0, SENTINEL)) {
-        // Full of queueRequest packets: try the rest once threads have drained some.
-        setTimeout(() => this.#postSentinels(), 1);
-        return;
-      }
-      this.#sentinelsPosted++;
-    }
-  }
-
-  async #finishClose(): Promise<void> {
-    // Results posted by the last threads before they exited: queued ones are taken here; one
-    // already handed to the drain loop's getAsync arrives on a later turn, so give it a few.
-    for (let turn = 0; turn < 100 && this.#inflight > 0; turn++) {
-      try {
-        for (;;) {
-          const batch = this.#resultPort.getMany(DRAIN_BATCH, 0);
-          if (batch.length === 0) break;
-          for (const packet of batch) this.#complete(packet);
-        }
-      } catch {
-        break; /* closed */
-      }
-      if (this.#inflight > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    const leftover = this.#taskPort.close();
-    this.#resultPort.close();
-    this.#rejectAll(() => new PoolClosedError('the pool closed before this task ran'));
-    const requests = leftover.filter((p) => p.bytesTransferred === K_REQUEST && p.overlapped !== SENTINEL).length;
-    if (requests > 0) {
-      const error = new PoolClosedError(`${requests} queueRequest packet(s) posted after close() began were not handled`);
-      if (this.listenerCount('error') > 0) this.emit('error', error);
-      else process.emitWarning(error.message, { code: 'IOCP_POOL_REQUEST_ERROR' });
-    }
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#closedResolve?.();
+  /** `await using pool = new ThreadPool(…)`: the same as close(). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Stops at once: every pending run() rejects, the threads are terminated; resolves when they are gone. */
-  async destroy(): Promise<void> {
-    if (this.#state === State.Destroyed) {
-      await this.#allExited();
-      return;
-    }
-    this.#state = State.Destroyed;
-    this.#rejectAll(() => new PoolClosedError('the pool was destroyed before this task finished'));
-    this.#taskPort.close();
-    this.#resultPort.close();
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    await Promise.all([...this.#workers.values()].map((r) => r.worker.terminate()));
-    await this.#allExited();
-    this.#closedResolve?.();
-  }
-
-  #allExited(): Promise<void> {
-    const pending = [...this.#workers.values()].map((r) => new Promise<void>((resolve) => r.worker.once('exit', () => resolve())));
-    return Promise.all(pending).then(() => undefined);
+  destroy(): Promise<void> {
+    return this.#life.destroy();
   }
 
   // ───────────────────────── keep-alive policy ─────────────────────────
@@ -870,7 +386,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   /** Work exists: the threads keep the process alive. */
   #refAll(): void {
     this.#refed = true;
-    for (const record of this.#workers.values()) record.worker.ref();
+    this.#threads.ref();
     this.#armIdle();
   }
 
@@ -882,18 +398,19 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
     if (this.#idleTimer !== undefined || !this.#refed) return;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
-      if (this.#state !== State.Open) return;
+      const life = this.#life;
+      if (life.state !== State.Open) return;
       // Requests count as work while queued or running synchronously (a thread holds a running
       // slot); "taken", not "handled", so a thread that died in a handler cannot keep the pool ref'd.
       const requestsIdle =
         ((Atomics.load(this.#i32, A_REQ_TAKEN) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0 && this.#taskPort.stats().running === 0;
-      if ((this.#isReady || this.#loadError !== undefined) && this.#inflight === 0 && this.#backlogHead === this.#backlog.length && requestsIdle) {
+      if ((life.isReady || life.loadError !== undefined) && this.#tasks.inflight === 0 && this.#tasks.backlogEmpty && requestsIdle) {
         this.#refed = false;
-        for (const record of this.#workers.values()) record.worker.unref();
+        this.#threads.unref();
       } else {
         this.#armIdle();
       }
-    }, 50);
+    }, IDLE_CHECK_MS);
     this.#idleTimer.unref();
   }
 
@@ -902,14 +419,15 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter {
   stats(): ThreadPoolStats {
     const port = this.#taskPort.stats();
     return {
-      threads: this.#workers.size,
+      threads: this.#threads.size,
       running: port.running,
       waiting: port.waiting,
-      queued: port.queued + (this.#backlog.length - this.#backlogHead),
-      completed: this.#completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailed),
-      failed: this.#failed,
-      runTime: this.#runTime.percentiles(),
-      waitTime: this.#waitTime.percentiles(),
+      queued: port.queued + this.#tasks.backlogged,
+      completed: this.#tasks.completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailed),
+      failed: this.#tasks.failed,
+      runTime: this.#results.runTime.percentiles(),
+      waitTime: this.#results.waitTime.percentiles(),
+      utilization: this.#results.utilization(this.#threads.size),
     };
   }
 }

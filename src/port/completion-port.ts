@@ -253,6 +253,9 @@ export class CompletionPort {
     if (handle === null || typeof handle !== 'object') {
       throw new TypeError(`handle must be a completion port handle (port.handle), got ${describe(handle)}`);
     }
+    if (handle instanceof CompletionPort) {
+      throw new TypeError('CompletionPort.from() takes the port\'s handle, not the port: pass port.handle');
+    }
     const o = checkOptions('options', options);
     const spinCount = o.spinCount === undefined ? undefined : checkInteger('options.spinCount', o.spinCount, 0, 1e9);
     if (handle.backend === 'native') return requireNative().from(handle) as CompletionPort;
@@ -426,12 +429,14 @@ export class CompletionPort {
   getAsync(timeoutMs?: number, options?: GetAsyncOptions): Promise<CompletionPacket | null> {
     let timeout: number;
     let spin = 0;
+    let syncMs = 0;
     let w: number;
     try {
       timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
       if (options !== undefined) {
         const o = checkOptions('options', options);
         if (o.spinCount !== undefined) spin = checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+        if (o.syncMs !== undefined) syncMs = checkTimeout('options.syncMs', o.syncMs);
       }
       if (this.#mayTakeWithoutLock()) {
         const packet = this.#dequeue();
@@ -446,19 +451,45 @@ export class CompletionPort {
     } catch (error) {
       return Promise.reject(error);
     }
+    const word = this.#slotWord(w, W_STATE);
+    let state = SLEEPING;
     if (spin > 0) {
-      const word = this.#slotWord(w, W_STATE);
-      let state = this.#spinOn(word, spin);
+      // At most the caller's count, within this thread's adaptive budget (see #waitSync): on a
+      // loaded machine a spin that never pays only takes the core the poster needs.
+      state = this.#spinOn(word, Math.min(spin, this.#spinBudget));
       if (state === WAITING) state = Atomics.compareExchange(this.#i32, word, WAITING, SLEEPING);
-      if (state !== WAITING) {
-        try {
-          return Promise.resolve(this.#finish(w, state));
-        } catch (error) {
-          return Promise.reject(error);
-        }
+      if (state === WAITING) state = SLEEPING;
+    }
+    if (state === SLEEPING && syncMs > 0) {
+      // A caller whose event loop can afford a short stall: a wake-up from Atomics.wait costs less
+      // than one through Atomics.waitAsync and the event loop. Same slot, same place on the stack.
+      const until = Math.min(syncMs, timeout);
+      const start = performance.now();
+      let left = until;
+      while (left > 0) {
+        Atomics.wait(this.#i32, word, SLEEPING, left);
+        state = Atomics.load(this.#i32, word);
+        if (state !== SLEEPING) break;
+        left = until - (performance.now() - start);
+      }
+      // How long this wait slept tells the next spin whether spinning would have paid.
+      if (spin > 0) this.#adaptSpin(performance.now() - start);
+      if (state === SLEEPING && timeout !== Infinity) {
+        timeout -= performance.now() - start;
+        if (timeout <= 0) return this.#settle(w, state); // timed out: #finish decides under the lock
       }
     }
+    if (state !== SLEEPING) return this.#settle(w, state);
     return this.#waitAsync(w, timeout);
+  }
+
+  /** #finish as a promise (getAsync never throws). */
+  #settle(w: number, state: number): Promise<CompletionPacket | null> {
+    try {
+      return Promise.resolve(this.#finish(w, state));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // ─────────────────────────── blocking ───────────────────────────

@@ -60,6 +60,14 @@ export interface GetAsyncOptions {
    * within microseconds: a wake-up through Atomics.waitAsync costs ~15 µs.
    */
   spinCount?: number;
+  /**
+   * After the spin, block this thread (Atomics.wait) up to this many ms
+   * before waiting asynchronously. Default 0. For a thread whose event loop
+   * can afford a short stall (a pool thread that has just gone idle): a
+   * wake-up from Atomics.wait is faster than one through the event loop.
+   * The wait keeps its place in the LIFO order throughout.
+   */
+  syncMs?: number;
 }
 
 export interface AttachOptions {

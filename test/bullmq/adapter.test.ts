@@ -3,12 +3,8 @@ import { isMainThread } from 'node:worker_threads';
 import { Job, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createWorker } from '../../dist/bullmq.js';
-import { ABORTED, ATTEMPTS, counts, harness, openGate, poolFeatures, STARTED, until } from './helpers.js';
+import { ABORTED, ATTEMPTS, counts, harness, openGate, STARTED, until } from './helpers.js';
 import { redisBinary, SKIP_REASON } from './redis.js';
-
-// Named handlers and progress are run() options of the pool that this checkout may predate.
-const features = redisBinary === undefined ? { names: false, progress: false } : await poolFeatures();
-const WAITING = ' (SKIPPED: this ThreadPool ignores run() option `name`/`onProgress`)';
 
 describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: jobs on a pool${redisBinary ? '' : ` (${SKIP_REASON})`}`, () => {
   const h = harness();
@@ -60,7 +56,7 @@ describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: jobs on a pool${re
     expect(Atomics.load(words, ATTEMPTS)).toBe(3);
   });
 
-  it("an error named UnrecoverableError is not retried (BullMQ reads the name, and the pool keeps it)", async () => {
+  it('an error named UnrecoverableError is not retried (BullMQ reads the name, and the pool keeps it)', async () => {
     const queue = h.queue();
     const { pool, words } = h.pool();
     h.track(createWorker(queue.name, pool, { connection: h.redis.connection }));
@@ -134,7 +130,7 @@ describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: jobs on a pool${re
     expect((await Job.fromId(queue, job.id!))!.returnvalue).toMatchObject({ y: 2 });
   });
 
-  it.skipIf(!features.names)(`job.name selects the named export of the worker module; handlerName(job) maps otherwise${features.names ? '' : WAITING}`, async () => {
+  it('job.name selects the named export of the worker module; handlerName(job) maps otherwise', async () => {
     const queue = h.queue();
     const { pool } = h.pool();
     h.track(createWorker(queue.name, pool, { connection: h.redis.connection }));
@@ -149,7 +145,7 @@ describe.skipIf(redisBinary === undefined)(`iocp-pool/bullmq: jobs on a pool${re
     expect((await Job.fromId(mapped, job.id!))!.returnvalue).toBe('reported');
   });
 
-  it.skipIf(!features.names || !features.progress)(`context.progress(v) becomes job.updateProgress(v): every value, in order, stored before the job completes${features.names && features.progress ? '' : WAITING}`, async () => {
+  it('context.progress(v) becomes job.updateProgress(v): every value, in order, stored before the job completes', async () => {
     const queue = h.queue();
     const { pool } = h.pool();
     const worker = h.track(createWorker(queue.name, pool, { connection: h.redis.connection }));

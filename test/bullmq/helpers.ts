@@ -78,31 +78,6 @@ export function harness(): Harness {
   return h;
 }
 
-/**
- * The pool features the adapter passes through and this checkout's ThreadPool
- * may not have yet: run()'s `name` (named handlers) and `onProgress`
- * (context.progress). Asked of a real pool: `names` is false only when the
- * pool ran the default handler for a named task, `progress` only when the
- * handler's context has no progress(); a pool that has them runs the tests.
- */
-export async function poolFeatures(): Promise<{ names: boolean; progress: boolean }> {
-  const pool = new ThreadPool({
-    filename: JOBS,
-    threads: 1,
-    workerData: { words: new Int32Array(new SharedArrayBuffer(64)), runs: new Int32Array(new SharedArrayBuffer(64)), tag: 'probe' },
-  });
-  try {
-    const byName = await pool.run(21, { name: 'double' } as object).then(
-      () => true,
-      (error: Error) => !/^unknown op/.test(error.message), // the default handler ran
-    );
-    const { progress } = (await pool.run({ op: 'probe' })) as { progress: boolean };
-    return { names: byName, progress };
-  } finally {
-    await pool.destroy();
-  }
-}
-
 /** Polls an async condition (state the code under test publishes in Redis or shared memory). */
 export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -36,11 +36,7 @@ describe('iocp-pool/bullmq: the package subpath', () => {
   });
 
   it('without bullmq installed, the core package loads and runs (it never imports bullmq)', () => {
-    const esm = node(app, [
-      '--input-type=module',
-      '-e',
-      "const { ThreadPool } = await import('iocp-pool'); console.log(typeof ThreadPool)",
-    ]);
+    const esm = node(app, ['--input-type=module', '-e', "const { ThreadPool } = await import('iocp-pool'); console.log(typeof ThreadPool)"]);
     expect(esm.stderr).toBe('');
     expect(esm.stdout.trim()).toBe('function');
     const cjs = node(app, ['-e', "console.log(typeof require('iocp-pool').ThreadPool)"]);
@@ -48,7 +44,7 @@ describe('iocp-pool/bullmq: the package subpath', () => {
   });
 
   it('with bullmq installed, both builds export createWorker and closeWorker', () => {
-    const probe = "console.log(typeof m.createWorker, typeof m.closeWorker)";
+    const probe = 'console.log(typeof m.createWorker, typeof m.closeWorker)';
     const esm = node(root, ['--input-type=module', '-e', `const m = await import('iocp-pool/bullmq'); ${probe}`]);
     expect(esm.stderr).toBe('');
     expect(esm.stdout.trim()).toBe('function function');

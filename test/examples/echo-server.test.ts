@@ -1,4 +1,4 @@
-// examples/echo-server.mjs: the seeds' echo server on a portable CompletionPort.
+// examples/echo-server.mjs: the Winsock echo server of the original articles (docs/background.md) on a portable CompletionPort.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -7,11 +7,11 @@ import { startEchoServer } from '../../examples/echo-server.mjs';
 import { echo, pattern } from '../fixtures/echo-client.mjs';
 
 
-describe('examples/echo-server.mjs (the seeds\' echo server, port 5150)', () => {
+describe('examples/echo-server.mjs (the Winsock echo server on port 5150)', () => {
   it('echoes every byte to 8 concurrent clients through its worker threads, then closes cleanly', async () => {
     const server = await startEchoServer({ port: 0, host: '127.0.0.1', threads: 4 });
     expect(server.port).toBeGreaterThan(0);
-    // Sizes around the seed's 8192-byte buffer, and pieces smaller and larger than it.
+    // Sizes around the original's 8192-byte buffer, and pieces smaller and larger than it.
     const sizes = [1, 100, 8191, 8192, 8193, 65_536, 300_000, 1_000_000];
     const inputs = sizes.map((size, i) => pattern(size, i + 1));
     const outputs = await Promise.all(inputs.map((data, i) => echo(server.port, data, [1000, 8192, 50_000][i % 3]!)));

@@ -56,6 +56,13 @@ function wineVersion() {
 }
 
 const wine = wineVersion();
+// IOCP_REAL_WINDOWS=1 (the hosted CI's Windows jobs): the run is on the real kernel, so
+// no Wine-only exemption applies, whatever the Wine detection says — and a run that
+// finds itself under Wine (or off Windows) fails instead of passing on exemptions.
+const REAL_WINDOWS = process.env.IOCP_REAL_WINDOWS === '1';
+if (REAL_WINDOWS && (process.platform !== 'win32' || wine !== null)) {
+  throw new Error(`IOCP_REAL_WINDOWS=1, but this is ${wine !== null ? `Wine ${wine}` : process.platform}, not real Windows`);
+}
 const evidence = await probe(lib, libUrl);
 
 /**
@@ -97,7 +104,7 @@ const KNOWN = [
 
 const STRICT = process.env.IOCP_NATIVE_STRICT === '1';
 
-const known = (name) => KNOWN.find((k) => name.includes(k.match) && (!k.wineOnly || wine !== null));
+const known = (name) => KNOWN.find((k) => name.includes(k.match) && (!k.wineOnly || (wine !== null && !REAL_WINDOWS)));
 
 /** node:test's `it`, with the known differences marked TODO (they still run, and their failure is printed). */
 function markedIt(name, fn) {

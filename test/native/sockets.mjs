@@ -76,7 +76,7 @@ export function socketSuite(t, { lib, libUrl }) {
         const s = take(port, (p) => p.overlapped === 1000 + i, 'client send');
         assert.equal(sent, 1000 + i, 'a caller-chosen id comes back as is');
         assert.deepEqual([s.operation, s.completionKey, s.bytesTransferred, s.error, s.unsent], ['send', 2, size, 0, undefined]);
-        // The server side echoes what it received, the way the seed's worker does.
+        // The server side echoes what it received, the way the original echo server's worker does.
         const received = recvAll(port, server, size);
         assert.ok(received.equals(message), `server received what the client sent (${size} bytes)`);
         const echo = server.send(received);
@@ -92,7 +92,7 @@ export function socketSuite(t, { lib, libUrl }) {
       assert.deepEqual(port.close(), []);
     });
 
-    it('a peer that closes: the pending recv completes with 0 bytes and no error (the seed\'s "BytesTransferred == 0")', () => {
+    it('a peer that closes: the pending recv completes with 0 bytes and no error (the original echo server\'s "BytesTransferred == 0")', () => {
       const port = new CompletionPort({ backend: 'native' });
       const { listener, client, server } = pair(port);
       const pending = server.recv(8192);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { main } from '../../examples/thread-pool.js';
 
-describe('examples/thread-pool.ts (the seeds\' CThreadPools)', () => {
+describe('examples/thread-pool.ts (the CThreadPools class of the original articles)', () => {
   it.each([
     [1000, 2],
     [20000, 2],

@@ -10,7 +10,7 @@ afterEach(async () => {
 describe('ThreadPool: minThreads and idleTimeout', () => {
   it('idle threads above minThreads exit; the hot thread (LIFO) is the one kept; the pool grows again on demand', async () => {
     const { sab, words } = shared();
-    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 3, concurrency: 3, minThreads: 1, idleTimeout: 200, workerData: { sab } });
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 3, concurrency: 3, minThreads: 1, idleTimeout: 1000, workerData: { sab } });
     pools.push(pool);
     await waitFor(() => pool.stats().waiting === 3, 'three idle threads');
     // One task at a time for ~100 ms: LIFO hands every one to the same (hot) thread,

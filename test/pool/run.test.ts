@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 describe('ThreadPool: construction and run()', () => {
-  it('defaults to the seeds: threads = 2 × cores, concurrency = cores', async () => {
+  it('defaults to the rules of the original articles: threads = 2 × cores, concurrency = cores', async () => {
     const pool = make({ filename: fixture('ops.mjs') });
     expect(pool.threads).toBe(2 * availableParallelism());
     expect(pool.concurrency).toBe(availableParallelism());

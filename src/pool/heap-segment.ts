@@ -1,0 +1,126 @@
+/**
+ * One segment of the shared heap (layout in heap-layout.ts): creating its
+ * SharedArrayBuffer, checking one received from another thread, and the two
+ * lock-free hot paths, take() (H2) and release() (H3).
+ */
+import { randomInt } from 'node:crypto';
+import {
+  BITMAP_WORD,
+  G_CLASS,
+  G_GEN,
+  G_INDEX,
+  G_MAGIC,
+  G_NONCE,
+  G_OCC,
+  OCC_CANDIDATE,
+  OCC_COUNT,
+  OCC_RETIRED,
+  SEGMENT_MAGIC,
+  type SegmentGeometry,
+  segWordOf,
+} from './heap-layout.js';
+
+/** One segment as this thread sees it. */
+export interface HeapSegment {
+  readonly index: number;
+  readonly gen: number;
+  /** index | gen << 16: the first word of a block reference. */
+  readonly segWord: number;
+  readonly buffer: SharedArrayBuffer;
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
+  /** A Buffer over the whole segment, for its string codecs (latin1, utf16le) with no view per call. */
+  readonly buf: Buffer;
+  readonly cls: number;
+  readonly blockBytes: number;
+  readonly blocks: number;
+  readonly bitmapWords: number;
+  readonly dataOffset: number;
+  readonly nonce: number;
+  /** Published (ACTIVE) and not retired: allocation may use it. */
+  live: boolean;
+  /** Bitmap word to start the next search at. */
+  hint: number;
+}
+
+/** A new segment's SharedArrayBuffer with its header and bitmap set up; throws what `new SharedArrayBuffer` throws. */
+export function createSegmentBuffer(g: SegmentGeometry, index: number, gen: number): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(g.byteLength);
+  const h = new Int32Array(buffer, 0, BITMAP_WORD + g.bitmapWords);
+  h[G_MAGIC] = SEGMENT_MAGIC;
+  h[G_INDEX] = index;
+  h[G_GEN] = gen;
+  h[G_CLASS] = g.cls;
+  h[G_NONCE] = randomInt(1, 2 ** 31 - 1);
+  const tail = g.blocks & 31;
+  if (tail !== 0) h[BITMAP_WORD + g.bitmapWords - 1] = ~((1 << tail) - 1); // bits past the last block: never free
+  return buffer;
+}
+
+/** H6: the segment record for a received buffer, or undefined unless its size and header match what the table says. */
+export function openSegment(buffer: SharedArrayBuffer, g: SegmentGeometry, index: number, gen: number): HeapSegment | undefined {
+  if (buffer.byteLength !== g.byteLength) return undefined;
+  const i32 = new Int32Array(buffer);
+  if (i32[G_MAGIC] !== SEGMENT_MAGIC || i32[G_INDEX] !== index || i32[G_GEN] !== gen || i32[G_CLASS] !== g.cls) return undefined;
+  return {
+    index,
+    gen,
+    segWord: segWordOf(index, gen),
+    buffer,
+    i32,
+    u8: new Uint8Array(buffer),
+    buf: Buffer.from(buffer),
+    cls: g.cls,
+    blockBytes: g.blockBytes,
+    blocks: g.blocks,
+    bitmapWords: g.bitmapWords,
+    dataOffset: g.dataOffset,
+    nonce: i32[G_NONCE]!,
+    live: false,
+    hint: 0,
+  };
+}
+
+/**
+ * H2: reserve (Atomics.add on G_OCC), then take the lowest free bit of a
+ * bitmap word with Atomics.or. Returns the block's byte offset, or -1 when
+ * the segment is full or retired. Hot path: two atomic operations.
+ */
+export function take(seg: HeapSegment): number {
+  const i32 = seg.i32;
+  const old = Atomics.add(i32, G_OCC, 1);
+  if ((old & OCC_RETIRED) !== 0 || (old & OCC_COUNT) >= seg.blocks) {
+    Atomics.sub(i32, G_OCC, 1);
+    if ((old & OCC_RETIRED) !== 0) seg.live = false;
+    return -1;
+  }
+  if ((old & OCC_CANDIDATE) !== 0) Atomics.and(i32, G_OCC, ~OCC_CANDIDATE); // in use again: no retirement
+  const words = seg.bitmapWords;
+  let w = seg.hint;
+  // A zero bit exists for this reservation (H2); each failed or() means another thread took one.
+  for (;;) {
+    const x = Atomics.load(i32, BITMAP_WORD + w);
+    if (x !== -1) {
+      const bit = ~x & (x + 1);
+      if ((Atomics.or(i32, BITMAP_WORD + w, bit) & bit) === 0) {
+        seg.hint = w;
+        return seg.dataOffset + ((w << 5) + 31 - Math.clz32(bit)) * seg.blockBytes;
+      }
+      continue;
+    }
+    if (++w === words) w = 0;
+  }
+}
+
+/** H3: frees block k (already checked against the segment); a TypeError if it was free. */
+export function release(seg: HeapSegment, k: number): void {
+  const bit = 1 << (k & 31);
+  const old = Atomics.and(seg.i32, BITMAP_WORD + (k >> 5), ~bit);
+  if ((old & bit) === 0) throw new TypeError('free(): this block is already free (freed twice?)');
+  Atomics.sub(seg.i32, G_OCC, 1);
+}
+
+/** Whether block k is allocated. */
+export function isTaken(seg: HeapSegment, k: number): boolean {
+  return (Atomics.load(seg.i32, BITMAP_WORD + (k >> 5)) & (1 << (k & 31))) !== 0;
+}

@@ -1,0 +1,370 @@
+/**
+ * SharedHeap — blocks of shared memory that every thread of a pool can
+ * allocate from and free into, concurrently and without a lock (the layout
+ * and its invariants H1–H6 are in heap-layout.ts).
+ *
+ * Segments. A segment is a SharedArrayBuffer of blocks of one size class.
+ * The heap grows by adding segments (any thread may) up to `maxBytes`, and
+ * trim() retires segments that stayed empty, down to `floorBytes`. Node 20
+ * also has growable SharedArrayBuffers (`new SharedArrayBuffer(n, {
+ * maxByteLength })`), which every thread sees grow without a message — but
+ * they never shrink, and an idle pool must give its memory back.
+ *
+ * How a thread learns of a segment (H1). Another thread can only receive a
+ * SharedArrayBuffer in a message. Every thread subscribes to the heap's
+ * BroadcastChannel; a creator posts the new buffer on it, which queues it in
+ * every subscriber at once, and only then publishes it in the table. A
+ * thread that meets a segment it does not hold — a reference in a task, a
+ * table entry — takes its queued messages synchronously with
+ * receiveMessageOnPort. When its event loop runs, the channel's message
+ * event adopts them too.
+ *
+ * Joining. A thread that subscribes after a segment was posted never gets
+ * that message. It attaches with the segments its creator held (the
+ * `handle`), and before it reads any reference it must also adopt the
+ * grants() of a thread that subscribed earlier, taken *after* it
+ * subscribed: everything posted before its subscription is in that list,
+ * everything after reaches its channel. (The pool does this with one
+ * message at a thread's start.)
+ *
+ * Thread death. worker.terminate() can stop a thread between two atomic
+ * operations. A block it had taken and not yet handed to anyone is lost
+ * (counted in G_OCC until its segment's other blocks are freed, which keeps
+ * that one segment alive); a segment it was creating is repaired by
+ * releaseThread(threadId). Nothing can be left locked: there is no lock.
+ */
+import { randomUUID } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
+import { type SegmentGrant, SegmentDirectory } from './heap-directory.js';
+import {
+  ACTIVE,
+  classOf,
+  controlBytes,
+  CREATING,
+  E_CLASS,
+  E_GEN,
+  E_KB,
+  E_OWNER,
+  E_STATE,
+  EMPTY,
+  ENTRY_WORDS,
+  G_OCC,
+  H_EPOCH,
+  H_FLOOR_KB,
+  H_HIGH,
+  H_MAGIC,
+  H_MAX_BLOCK,
+  H_MAX_KB,
+  H_RETIRE_MS,
+  H_SEGMENTS,
+  H_TOTAL_KB,
+  H_VERSION,
+  HEAP_MAGIC,
+  HEAP_VERSION,
+  MAX_BLOCK_LIMIT,
+  MAX_SEGMENTS,
+  OCC_COUNT,
+  segmentGeometry,
+  TABLE_WORD,
+} from './heap-layout.js';
+import { createSegmentBuffer, type HeapSegment, isTaken, release, take } from './heap-segment.js';
+
+import { HeapShrinker } from './heap-shrink.js';
+import { resolveHeapOptions, type SharedHeapHandle, type SharedHeapOptions, type SharedHeapStats } from './heap-options.js';
+
+export type { HeapSegment } from './heap-segment.js';
+export type { SegmentGrant } from './heap-directory.js';
+export type { SharedHeapHandle, SharedHeapOptions, SharedHeapStats } from './heap-options.js';
+
+export class SharedHeap {
+  readonly control: SharedArrayBuffer;
+  readonly channel: string;
+  readonly maxBlockBytes: number;
+  /** The segment of the last successful allocRaw(): read it right after the call. */
+  lastSegment: HeapSegment | undefined;
+
+  readonly #c: Int32Array;
+  readonly #entries: number;
+  readonly #dir: SegmentDirectory;
+  readonly #shrink: HeapShrinker;
+
+  /** A new heap, owned by this thread (the pool's main thread). */
+  static create(options: SharedHeapOptions = {}): SharedHeap {
+    const { maxBytes, floorBytes, maxBlockBytes, maxSegments, retireAfterMs } = resolveHeapOptions(options);
+    const control = new SharedArrayBuffer(controlBytes(maxSegments));
+    const c = new Int32Array(control);
+    c[H_MAGIC] = HEAP_MAGIC;
+    c[H_VERSION] = HEAP_VERSION;
+    c[H_SEGMENTS] = maxSegments;
+    c[H_MAX_KB] = Math.floor(maxBytes / 1024);
+    c[H_FLOOR_KB] = Math.ceil(floorBytes / 1024);
+    c[H_MAX_BLOCK] = maxBlockBytes;
+    c[H_RETIRE_MS] = retireAfterMs;
+    return new SharedHeap({ control, channel: `iocp-pool-heap:${randomUUID()}`, segments: [] });
+  }
+
+  /** Attaches to a heap in this thread (see "Joining" above for the grants a late thread also needs). */
+  static attach(handle: SharedHeapHandle): SharedHeap {
+    if (handle === null || typeof handle !== 'object') throw new TypeError('heap handle must be an object from SharedHeap.handle');
+    return new SharedHeap(handle);
+  }
+
+  private constructor(handle: SharedHeapHandle) {
+    const { control, channel } = handle;
+    if (!(control instanceof SharedArrayBuffer) || control.byteLength < controlBytes(1) || typeof channel !== 'string') {
+      throw new TypeError('not a shared heap handle');
+    }
+    const c = new Int32Array(control);
+    const entries = c[H_SEGMENTS]!;
+    if (c[H_MAGIC] !== HEAP_MAGIC || c[H_VERSION] !== HEAP_VERSION || !(entries >= 1 && entries <= MAX_SEGMENTS) || control.byteLength !== controlBytes(entries)) {
+      throw new TypeError('not a shared heap handle (bad control block)');
+    }
+    const maxBlock = c[H_MAX_BLOCK]!;
+    if (!(maxBlock >= 0 && maxBlock <= MAX_BLOCK_LIMIT)) throw new TypeError('not a shared heap handle (bad block bound)');
+    this.control = control;
+    this.channel = channel;
+    this.maxBlockBytes = maxBlock;
+    this.#c = c;
+    this.#entries = entries;
+    this.#dir = new SegmentDirectory(c, entries, channel);
+    this.#shrink = new HeapShrinker(c, entries, this.#dir);
+    if (Array.isArray(handle.segments)) this.#dir.adopt(handle.segments);
+    this.#dir.sync();
+  }
+
+  /** The handle to give another thread: the control block, the channel and the segments this thread holds. */
+  get handle(): SharedHeapHandle {
+    return { control: this.control, channel: this.channel, segments: this.grants() };
+  }
+
+  /** Segments this thread holds (after taking what its channel has queued): what a joining thread adopts. */
+  grants(): SegmentGrant[] {
+    return this.#dir.grants();
+  }
+
+  /** Takes segments handed over by another thread's grants(); stale or invalid ones are ignored. */
+  adopt(grants: readonly SegmentGrant[]): void {
+    this.#dir.adopt(grants);
+    this.#dir.sync();
+  }
+
+  /**
+   * Catches up with the table: adopts queued segments, drops retired ones.
+   * One Atomics.load when nothing changed; call it where a thread resumes work.
+   */
+  sync(): void {
+    this.#dir.sync();
+  }
+
+  // ───────────────────────────── allocation ─────────────────────────────
+
+  /**
+   * A block of at least n bytes: its byte offset in `lastSegment`, or -1 when
+   * n is above maxBlockBytes or the heap is at maxBytes. No allocation, no lock.
+   */
+  allocRaw(n: number): number {
+    if (!(n >= 0 && n <= this.maxBlockBytes)) return -1;
+    const cls = classOf(n);
+    const seg = this.#dir.current[cls];
+    if (seg !== undefined) {
+      const off = take(seg);
+      if (off >= 0) {
+        this.lastSegment = seg;
+        return off;
+      }
+    }
+    return this.#allocSlow(cls);
+  }
+
+  /** A Uint8Array of byteLength bytes over the heap; null when the heap cannot serve it (too large, or full). */
+  tryAlloc(byteLength: number): Uint8Array | null {
+    checkLength(byteLength);
+    const off = this.allocRaw(byteLength);
+    return off < 0 ? null : new Uint8Array(this.lastSegment!.buffer, off, byteLength);
+  }
+
+  /** A Uint8Array of byteLength bytes over the heap; a RangeError when the heap cannot serve it. */
+  alloc(byteLength: number): Uint8Array {
+    const view = this.tryAlloc(byteLength);
+    if (view === null) {
+      throw new RangeError(
+        byteLength > this.maxBlockBytes
+          ? `byteLength ${byteLength} is above the shared heap's largest block (${this.maxBlockBytes} bytes)`
+          : `the shared heap is full (${this.stats().bytes} of ${this.#c[H_MAX_KB]! * 1024} bytes)`,
+      );
+    }
+    return view;
+  }
+
+  /** Gives back a view from alloc(). A view that is not one, or one already freed, is a TypeError. */
+  free(view: ArrayBufferView): void {
+    if (!ArrayBuffer.isView(view)) throw new TypeError('free() takes a view returned by alloc()');
+    const seg = this.#dir.segmentOf(view.buffer);
+    if (seg === undefined) throw new TypeError('free(): this view is not from this shared heap');
+    const rel = view.byteOffset - seg.dataOffset;
+    if (rel < 0 || rel % seg.blockBytes !== 0 || rel / seg.blockBytes >= seg.blocks || view.byteLength > seg.blockBytes) {
+      throw new TypeError('free(): this view is not a block returned by alloc() (a subarray, or another offset)');
+    }
+    release(seg, rel / seg.blockBytes);
+  }
+
+  /** Frees the block at `offset` of the segment named by segWord (a reference read from shared memory: checked). */
+  freeRaw(segWord: number, offset: number): void {
+    const seg = this.resolve(segWord, offset, 0);
+    const rel = offset - seg.dataOffset;
+    if (rel % seg.blockBytes !== 0) throw new RangeError(`heap reference ${offset} is not the start of a block`);
+    release(seg, rel / seg.blockBytes);
+  }
+
+  /**
+   * The segment of a reference (segWord, offset, byteLength) read from shared
+   * memory, after checking it (H6): a segment this thread can hold, of that
+   * generation, and [offset, offset + byteLength) inside one allocated block.
+   * A RangeError otherwise.
+   */
+  resolve(segWord: number, offset: number, byteLength: number): HeapSegment {
+    const seg = this.#dir.lookup(segWord);
+    if (seg === undefined) throw new RangeError(`heap reference names segment ${segWord & 0xffff} (generation ${segWord >>> 16}), which this thread does not hold`);
+    const rel = offset - seg.dataOffset;
+    if (!(rel >= 0 && byteLength >= 0 && (rel | 0) === rel)) throw new RangeError(`heap reference (${offset}, ${byteLength}) is outside its segment`);
+    const k = Math.floor(rel / seg.blockBytes);
+    if (k >= seg.blocks || rel + byteLength > (k + 1) * seg.blockBytes) {
+      throw new RangeError(`heap reference (${offset}, ${byteLength}) is outside its block`);
+    }
+    if (!isTaken(seg, k)) throw new RangeError(`heap reference (${offset}, ${byteLength}) names a free block`);
+    return seg;
+  }
+
+  /** The segment a buffer is (or is a copy of, sent by postMessage); undefined for any other buffer. */
+  segmentOf(buffer: ArrayBufferLike): HeapSegment | undefined {
+    return this.#dir.segmentOf(buffer);
+  }
+
+  // ───────────────────────────── shrinking ─────────────────────────────
+
+  /**
+   * Retires segments that have stayed empty for retireAfterMs (a block taken
+   * in between restarts the clock), keeping floorBytes; with `force`, every
+   * empty segment now. Returns the bytes retired. See heap-shrink.ts.
+   */
+  trim(force = false): number {
+    const retired = this.#shrink.trim(force);
+    if (this.lastSegment !== undefined && !this.lastSegment.live) this.lastSegment = undefined;
+    return retired;
+  }
+
+  /** Lets a garbage collection free the segments this thread dropped (see heap-shrink.ts). Returns the bytes it was for. */
+  releaseMemory(minBytes = 1024 * 1024): number {
+    return this.#shrink.releaseMemory(minBytes);
+  }
+
+  /** Repairs what a thread that died (terminate) left half done: a segment it was creating. */
+  releaseThread(deadThreadId: number): void {
+    this.#shrink.releaseThread(deadThreadId);
+  }
+
+  stats(): SharedHeapStats {
+    this.#dir.sync();
+    const c = this.#c;
+    let segments = 0;
+    let blocks = 0;
+    for (const s of this.#dir.segments) {
+      if (s === undefined) continue;
+      segments++;
+      blocks += Atomics.load(s.i32, G_OCC) & OCC_COUNT;
+    }
+    return {
+      bytes: Atomics.load(c, H_TOTAL_KB) * 1024,
+      maxBytes: c[H_MAX_KB]! * 1024,
+      floorBytes: c[H_FLOOR_KB]! * 1024,
+      maxBlockBytes: this.maxBlockBytes,
+      segments,
+      blocks,
+    };
+  }
+
+  /** This thread stops using the heap: leaves the channel and drops its segments (their blocks stay where they are). */
+  close(): void {
+    this.#dir.close();
+    this.lastSegment = undefined;
+  }
+
+  // ───────────────────────────── internals ─────────────────────────────
+
+  #allocSlow(cls: number): number {
+    const dir = this.#dir;
+    dir.sync();
+    for (let pass = 0; pass < 2; pass++) {
+      for (const seg of dir.byClass[cls]!) {
+        const off = take(seg);
+        if (off >= 0) return this.#took(cls, seg, off);
+      }
+      const seg = this.#grow(cls);
+      if (seg !== undefined) {
+        const off = take(seg);
+        if (off >= 0) return this.#took(cls, seg, off);
+      }
+      // At the bound: empty segments of other classes make room (no second chance under pressure).
+      if (pass === 0 && this.#shrink.reclaim(segmentGeometry(cls).kb) === 0) break;
+    }
+    return -1;
+  }
+
+  #took(cls: number, seg: HeapSegment, off: number): number {
+    this.#dir.current[cls] = seg;
+    this.lastSegment = seg;
+    return off;
+  }
+
+  #grow(cls: number): HeapSegment | undefined {
+    const c = this.#c;
+    const g = segmentGeometry(cls);
+    // H5: reserve the bytes first, bounded.
+    for (;;) {
+      const total = Atomics.load(c, H_TOTAL_KB);
+      if (total + g.kb > c[H_MAX_KB]!) return undefined;
+      if (Atomics.compareExchange(c, H_TOTAL_KB, total, total + g.kb) === total) break;
+    }
+    let index = 0;
+    for (; index < this.#entries; index++) {
+      const w = TABLE_WORD + index * ENTRY_WORDS + E_STATE;
+      if (Atomics.load(c, w) === EMPTY && Atomics.compareExchange(c, w, EMPTY, CREATING) === EMPTY) break;
+    }
+    if (index === this.#entries) {
+      Atomics.sub(c, H_TOTAL_KB, g.kb);
+      return undefined;
+    }
+    const e = TABLE_WORD + index * ENTRY_WORDS;
+    for (let high = Atomics.load(c, H_HIGH); high <= index; high = Atomics.load(c, H_HIGH)) {
+      if (Atomics.compareExchange(c, H_HIGH, high, index + 1) === high) break;
+    }
+    c[e + E_OWNER] = threadId + 1;
+    const gen = (c[e + E_GEN]! + 1) | 0;
+    let buffer: SharedArrayBuffer;
+    try {
+      buffer = createSegmentBuffer(g, index, gen);
+    } catch {
+      Atomics.sub(c, H_TOTAL_KB, g.kb); // out of memory: the caller falls back
+      c[e + E_OWNER] = 0;
+      Atomics.store(c, e + E_STATE, EMPTY);
+      return undefined;
+    }
+    c[e + E_CLASS] = cls;
+    c[e + E_KB] = g.kb;
+    Atomics.store(c, e + E_GEN, gen);
+    // H1: post first, publish after.
+    this.#dir.post({ index, gen, buffer });
+    const seg = this.#dir.open(index, gen, buffer)!;
+    c[e + E_OWNER] = 0;
+    Atomics.store(c, e + E_STATE, ACTIVE);
+    Atomics.add(c, H_EPOCH, 1);
+    this.#dir.sync();
+    return seg;
+  }
+}
+
+function checkLength(byteLength: number): void {
+  if (typeof byteLength !== 'number' || !Number.isInteger(byteLength) || byteLength < 0) {
+    throw new RangeError(`byteLength must be an integer ≥ 0, got ${String(byteLength)}`);
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * A pool's life: open → closing (close(), CThreadPools::Close: one sentinel
+ * per thread after everything queued) or destroyed (destroy(): at once); a
+ * module that cannot be used fails it. And what each thread's exit means:
+ * an orderly exit (its sentinel, idle retirement, recycling) or a death,
+ * which fails that thread's tasks and replaces it — unless the module kills
+ * every thread it runs in, which would be a spawn loop.
+ */
+import type { CompletionPacket, CompletionPort } from '../port/index.js';
+import { PoolClosedError, WorkerDiedError, WorkerLoadError } from './errors.js';
+import { A_LIVE, A_REQ_POSTED, A_REQ_TAKEN, A_SENTINELS, K_REQUEST, SENTINEL } from './layout.js';
+import { closeTimeout } from './options.js';
+import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from './protocol.js';
+import type { ResultDrain } from './results.js';
+import type { TaskTable } from './tasks.js';
+import type { ThreadSet, WorkerRecord } from './threads.js';
+import type { ThreadExitReason } from './types.js';
+
+/** A thread that dies idle within this long of starting is an early death (ms)… */
+const EARLY_DEATH_MS = 1000;
+/** …and this many in a row mean the module kills every thread: the pool fails instead of respawning. */
+const EARLY_DEATHS = 3;
+
+export const State = { Open: 0, Closing: 1, Destroyed: 2 } as const;
+export type State = (typeof State)[keyof typeof State];
+
+/** What the lifecycle needs from the pool around it. */
+export interface LifecycleHost {
+  readonly filename: string;
+  /** The `threads` option. */
+  readonly size: number;
+  readonly i32: Int32Array;
+  readonly taskPort: CompletionPort;
+  readonly resultPort: CompletionPort;
+  readonly tasks: TaskTable;
+  readonly results: ResultDrain;
+  readonly threads: ThreadSet;
+  spawn(): WorkerRecord;
+  /** To the 'error' listeners, or a process warning with `code`. */
+  report(error: Error, code: string): void;
+  /** The 'threadExit' event. */
+  exited(record: WorkerRecord, reason: ThreadExitReason, code: number): void;
+  /** Slots were freed (a thread's tasks failed): move the backlog in. */
+  pump(): void;
+  /** The keep-alive policy: work exists / check whether the pool is idle / stop checking. */
+  refAll(): void;
+  armIdle(): void;
+  clearIdle(): void;
+}
+
+export class Lifecycle {
+  state: State = State.Open;
+  /** Set when the module cannot be used: every run() rejects with it. */
+  loadError: WorkerLoadError | undefined;
+  /** A thread has loaded the module (the keep-alive policy waits for it). */
+  isReady = false;
+  readonly ready: Promise<void>;
+  #readyResolve!: () => void;
+  #readyReject!: (error: unknown) => void;
+  #closed: Promise<void> | undefined;
+  #closedResolve: (() => void) | undefined;
+  #sentinelsPosted = 0;
+  /** close({ timeout }): when the deadline falls (performance.now() ms), and its timer. */
+  #deadlineAt = Infinity;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  /** Threads in a row that died idle right after starting (see EARLY_DEATHS). */
+  #earlyDeaths = 0;
+  readonly #host: LifecycleHost;
+
+  constructor(host: LifecycleHost) {
+    this.#host = host;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.ready.catch(() => {}); // a load error is also reported by every run(): never an unhandled rejection
+  }
+
+  /** run() and queueRequest() may add work. */
+  get accepting(): boolean {
+    return this.state === State.Open && this.loadError === undefined;
+  }
+
+  threadReady(): void {
+    this.isReady = true;
+    this.#readyResolve();
+  }
+
+  // ───────────────────────────── exits ─────────────────────────────
+
+  onExit(record: WorkerRecord, code: number): void {
+    const host = this.#host;
+    // Give back whatever the thread held on the ports: running slots, waiter places, a handed packet.
+    for (const port of [host.taskPort, host.resultPort]) {
+      try {
+        port.releaseThread(record.threadId);
+      } catch {
+        /* a closed port has nothing to give back */
+      }
+    }
+    if (code !== EXIT_RETIRED) Atomics.sub(host.i32, A_LIVE, 1);
+    const reason = exitReason(record, code, this.state);
+    if (reason === 'died' || reason === 'timeout') this.#onDeath(record, code);
+    else if (reason === 'recycle' && this.#replaceable()) record.replacement = host.spawn();
+    host.exited(record, reason, code);
+    if (host.threads.size === 0 && this.state === State.Closing) void this.#finishClose();
+    else if (reason === 'idle') this.#afterRetirement();
+  }
+
+  /** May a thread that left be replaced? Open: yes; closing: only while a sentinel waits for a thread to take it. */
+  #replaceable(): boolean {
+    if (this.loadError !== undefined) return false;
+    if (this.state === State.Open) return true;
+    if (this.state !== State.Closing) return false;
+    const outstanding = this.#sentinelsPosted - Atomics.load(this.#host.i32, A_SENTINELS);
+    return outstanding > this.#host.threads.size || this.#sentinelsPosted === 0;
+  }
+
+  /**
+   * A thread retired (idle above minThreads). A run() or queueRequest that came while it was
+   * leaving saw it alive and started no thread; now that it is gone, start one if work waits
+   * and no thread is waiting for it.
+   */
+  #afterRetirement(): void {
+    const host = this.#host;
+    if (!this.accepting || host.threads.size >= host.size) return;
+    const requests = ((Atomics.load(host.i32, A_REQ_POSTED) - Atomics.load(host.i32, A_REQ_TAKEN)) | 0) > 0;
+    if (host.tasks.inflight > 0 || requests || !host.tasks.backlogEmpty) this.grow();
+  }
+
+  /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
+  grow(): void {
+    if (!this.accepting) return;
+    if (this.#host.taskPort.stats().waiting === 0) this.#host.spawn();
+  }
+
+  /** A thread died (process.exit, an uncaught error, resource limits, a timeout): fail what it held, replace it — unless it cannot work. */
+  #onDeath(record: WorkerRecord, code: number): void {
+    const host = this.#host;
+    const cause = record.error;
+    if (!record.loaded) {
+      // Died while loading the module (process.exit or a crash at top level): replacing it would loop forever.
+      const why = cause !== undefined ? `${(cause as Error)?.message ?? String(cause)}` : `it called process.exit(${code})`;
+      this.fail(new WorkerLoadError(`worker module ${host.filename} failed to load: ${why}`, cause));
+      return;
+    }
+    if (this.state === State.Destroyed || this.loadError !== undefined) return;
+    const why = record.timedOut
+      ? 'being stopped: a task on it ran past its timeout'
+      : cause !== undefined
+        ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
+        : `process.exit(${code})`;
+    // Its tasks fail with the cause; nobody else's do.
+    const failed = host.tasks.failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
+    if (host.tasks.inflight === 0) host.armIdle();
+    host.pump();
+    if (!record.timedOut && failed === 0 && performance.now() - record.readyAt < EARLY_DEATH_MS) {
+      // Died idle, right after it started: a module that kills every thread it runs in (a timer
+      // that throws at load…). Replacing such threads forever would be a spawn loop.
+      if (++this.#earlyDeaths >= EARLY_DEATHS) {
+        const message = `worker module ${host.filename} cannot run: ${EARLY_DEATHS} pool threads in a row died of ${why} within ${EARLY_DEATH_MS} ms of starting, so the pool stopped replacing them`;
+        this.fail(new WorkerLoadError(message, cause));
+        return;
+      }
+    } else {
+      this.#earlyDeaths = 0;
+    }
+    const replaced = this.#replaceable();
+    if (replaced) host.spawn();
+    // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
+    // (A thread stopped for a timeout: the timed-out run() carried it.)
+    if (failed === 0 && !record.timedOut) {
+      host.report(new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause), 'IOCP_POOL_WORKER_DIED');
+    }
+  }
+
+  // ──────────────────────────── stopping ────────────────────────────
+
+  /**
+   * The worker module cannot be used (it does not load, exports no handler, kills every thread):
+   * every pending and later run() rejects with why, queueRequest returns false, the threads are
+   * stopped and never replaced, and nothing is left that keeps the process alive.
+   */
+  fail(error: WorkerLoadError): void {
+    if (this.loadError !== undefined) return;
+    this.loadError = error;
+    this.#readyReject(error);
+    this.#stopAll(error, false);
+  }
+
+  /**
+   * Ends the pool's work now — a load failure, destroy(), a close deadline: every pending task
+   * rejects with `error` (one object for all: a stack trace per task cost ~9 µs each, seconds for
+   * a long backlog), the ports close (waiters leave with PortClosedError, the result loop ends),
+   * and every thread is terminated; their exits are expected, so none is reported or replaced.
+   */
+  #stopAll(error: Error, reportRequests: boolean): void {
+    this.#host.tasks.rejectAll(error);
+    const leftover = this.#closePorts();
+    if (reportRequests) this.#reportUnhandled(leftover, 'the close deadline passed before a thread took them');
+    this.#host.threads.terminateAll();
+  }
+
+  /** Closes both ports; returns the packets the task port still held. */
+  #closePorts(): CompletionPacket[] {
+    const leftover = this.#host.taskPort.close();
+    this.#host.resultPort.close();
+    return leftover;
+  }
+
+  /** queueRequest packets that no thread will take: never dropped silently. */
+  #reportUnhandled(leftover: CompletionPacket[], why: string): void {
+    const requests = leftover.filter((p) => p.bytesTransferred === K_REQUEST && p.overlapped !== SENTINEL).length;
+    if (requests > 0) this.#host.report(new PoolClosedError(`${requests} queueRequest packet(s) were not handled: ${why}`), 'IOCP_POOL_REQUEST_ERROR');
+  }
+
+  /** See ThreadPool.close(). */
+  close(options: unknown): Promise<void> {
+    let timeout: number;
+    try {
+      timeout = closeTimeout(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closed === undefined) {
+      if (this.state === State.Destroyed) return Promise.resolve();
+      this.state = State.Closing;
+      this.#closed = new Promise<void>((resolve) => {
+        this.#closedResolve = resolve;
+      });
+      this.#host.refAll();
+      if (this.#host.threads.size === 0) void this.#finishClose();
+      // A failed pool's threads are being terminated already: the last exit finishes the close.
+      else if (this.loadError === undefined) this.postSentinels();
+    }
+    if (timeout !== Infinity && this.state === State.Closing) this.#armDeadline(timeout);
+    return this.#closed;
+  }
+
+  #armDeadline(timeout: number): void {
+    const at = performance.now() + timeout;
+    if (at >= this.#deadlineAt) return;
+    this.#deadlineAt = at;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = setTimeout(() => {
+      this.#deadlineTimer = undefined;
+      if (this.state !== State.Closing || this.#host.threads.size === 0) return;
+      this.#stopAll(new PoolClosedError(`the close() deadline of ${timeout} ms passed before this task finished: its thread was stopped`), true);
+    }, timeout);
+  }
+
+  /** Sentinels go after the backlog: only once every run() accepted before close() has its packet posted. */
+  postSentinels(): void {
+    const host = this.#host;
+    if (this.#sentinelsPosted !== 0 || !host.tasks.backlogEmpty || this.loadError !== undefined) return;
+    const n = host.threads.size;
+    for (let i = 0; i < n; i++) {
+      if (!host.taskPort.post(K_REQUEST, 0, SENTINEL)) {
+        // Full of queueRequest packets: try the rest once threads have drained some.
+        setTimeout(() => this.postSentinels(), 1);
+        return;
+      }
+      this.#sentinelsPosted++;
+    }
+  }
+
+  async #finishClose(): Promise<void> {
+    const host = this.#host;
+    // Results posted by the last threads before they exited: queued ones are taken here; one
+    // already handed to the result loop's getAsync arrives on a later turn, so give it a few.
+    for (let turn = 0; turn < 100 && host.tasks.inflight > 0; turn++) {
+      if (!host.results.takeQueued()) break;
+      if (host.tasks.inflight > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    host.tasks.rejectAll(new PoolClosedError('the pool closed before this task ran'));
+    this.#reportUnhandled(this.#closePorts(), 'they were posted after close() began');
+    this.#clearTimers();
+    this.#closedResolve?.();
+  }
+
+  #clearTimers(): void {
+    this.#host.clearIdle();
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+  }
+
+  /** See ThreadPool.destroy(). */
+  async destroy(): Promise<void> {
+    if (this.state !== State.Destroyed) {
+      this.state = State.Destroyed;
+      this.#clearTimers();
+      this.#stopAll(new PoolClosedError('the pool was destroyed before this task finished'), false);
+    }
+    await this.#host.threads.allExited();
+    this.#closedResolve?.();
+  }
+}
+
+/** Why a thread left, from its exit code and what the pool knew of it. */
+function exitReason(record: WorkerRecord, code: number, state: State): ThreadExitReason {
+  if (record.timedOut) return 'timeout';
+  if (record.terminating) return state === State.Destroyed ? 'destroy' : 'stopped';
+  switch (code) {
+    case EXIT_SENTINEL:
+      return 'close';
+    case EXIT_RETIRED:
+      return 'idle';
+    case EXIT_RECYCLED:
+      return 'recycle';
+    case EXIT_PORT_CLOSED:
+      return 'destroy';
+    default:
+      return 'died';
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * Values in arena slots, with the shared heap behind them: what does not fit
+ * a slot goes into one heap block, and the slot holds its reference. Only a
+ * value the heap cannot take (above its largest block, or the heap at its
+ * bound) is TAG_FALLBACK, for the caller to send by MessagePort as before.
+ *
+ * Slot words (layout.ts): T_TAG, T_LEN, and the payload area at PAYLOAD.
+ * A heap payload keeps its reference in the first payload words:
+ *   P_SEG   segWord (segment index | generation << 16)
+ *   P_OFF   byte offset of the block in its segment
+ *   P_TYPE  view type (TAG_BYTES, TAG_VIEW: Node's type index, heap-serializer.ts)
+ *   T_LEN   byte length of the payload in the block
+ *
+ * Tags: codec.ts's 0…7, plus kinds and two flags:
+ *   TAG_LATIN1  a string whose characters are all ASCII, one byte each
+ *   TAG_BYTES   a copied ArrayBufferView: P_TYPE, then (inline) the bytes at PAYLOAD + 16
+ *   TAG_VIEW    a view over the shared heap, by reference (heap only; never freed by decode)
+ *   | TAG_HEAP  the payload is in a heap block
+ *   | TAG_JSON  the string is JSON text ('json' serialization): decode parses it
+ *   TAG_CONSUMED  decode() took the heap payload that was here (set before its block is freed)
+ *
+ * Ownership: the block of a heap payload belongs to the reader once the
+ * slot's packet is taken; decode() frees it (in a finally: also when the
+ * value cannot be rebuilt). A payload that will never be decoded (a
+ * cancelled task, a dead thread) is given back with discard().
+ *
+ * Copies: a string is written once (latin1 or utf16le, straight into the
+ * block) and read once (into the new string); a typed array likewise; a
+ * heap view not at all. A structured value is written by V8 into its own
+ * buffer and copied once into the block (Node's serializer cannot write
+ * into memory it is given) — except views of OUT_OF_LINE bytes or more,
+ * which skip that buffer (heap-serializer.ts). The reader deserializes
+ * straight from the shared block.
+ */
+import { ArenaViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, TAG_STRING, TAG_TRUE, TAG_UNDEFINED } from './codec.js';
+import type { SharedHeap } from './heap.js';
+import { copyView, HeapDeserializer, HeapSerializer, makeView, viewType } from './heap-serializer.js';
+import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
+
+export type Serialization = 'structured' | 'json';
+
+export const TAG_LATIN1 = 8;
+export const TAG_BYTES = 9;
+export const TAG_VIEW = 10;
+export const KIND = 15;
+export const TAG_HEAP = 16;
+export const TAG_JSON = 32;
+/** A heap payload already read (its block freed or being freed): nothing to discard. */
+export const TAG_CONSUMED = 64;
+
+/** Payload words, from the slot's first word. */
+export const P_SEG = PAYLOAD >> 2;
+export const P_OFF = P_SEG + 1;
+export const P_TYPE = P_SEG + 2;
+/** Inline bytes of a TAG_BYTES payload start here (16 bytes in: after P_TYPE, 8-aligned). */
+const BYTES_SKIP = 16;
+const BYTES_AT = PAYLOAD + BYTES_SKIP;
+
+export function checkSerialization(value: unknown): Serialization {
+  if (value === undefined) return 'structured';
+  if (value === 'structured' || value === 'json') return value;
+  throw new RangeError(`options.serialization must be 'structured' or 'json', got ${String(value)}`);
+}
+
+export class SlotCodec extends ArenaViews {
+  readonly #buf: Buffer;
+  readonly #json: boolean;
+
+  constructor(
+    buffer: SharedArrayBuffer,
+    slots: number,
+    slotBytes: number,
+    readonly heap: SharedHeap | undefined,
+    readonly serialization: Serialization = 'structured',
+  ) {
+    super(buffer, slots, slotBytes);
+    this.#buf = Buffer.from(buffer);
+    this.#json = serialization === 'json';
+  }
+
+  /** Writes value into slot w with the codec's serialization; returns its tag (TAG_FALLBACK: nothing written). */
+  override encode(w: number, value: unknown): number {
+    return this.#encode(w, value, this.#json);
+  }
+
+  /** Always structured, whatever the codec's serialization (errors keep their type this way). */
+  encodeStructured(w: number, value: unknown): number {
+    return this.#encode(w, value, false);
+  }
+
+  #encode(w: number, value: unknown, json: boolean): number {
+    const i32 = this.i32;
+    switch (typeof value) {
+      case 'number':
+        this.f64[((w << 2) + PAYLOAD) >> 3] = value;
+        return (i32[w + T_TAG] = TAG_NUMBER);
+      case 'string':
+        return this.#string(w, value, 0);
+      case 'undefined':
+        return (i32[w + T_TAG] = TAG_UNDEFINED);
+      case 'boolean':
+        return (i32[w + T_TAG] = value ? TAG_TRUE : TAG_FALSE);
+      case 'object':
+        if (value === null) return (i32[w + T_TAG] = TAG_NULL);
+        if (ArrayBuffer.isView(value)) return this.#view(w, value);
+        if (json) return this.#string(w, toJson(value), TAG_JSON);
+        return this.#serial(w, value);
+      default:
+        if (json) return this.#string(w, toJson(value), TAG_JSON);
+        return this.#serial(w, value); // a bigint; a function or a symbol throws, like postMessage
+    }
+  }
+
+  /**
+   * Reads the value in slot w, and frees the heap block it was in (even if
+   * the value cannot be rebuilt). Everything read from the slot that
+   * addresses memory is checked (A4, H6).
+   */
+  override decode(w: number): unknown {
+    const tag = this.i32[w + T_TAG]!;
+    if ((tag & TAG_HEAP) === 0) return this.#inline(w, tag);
+    const heap = this.heap;
+    if (heap === undefined) throw new RangeError('task arena is corrupted: a heap payload without a heap');
+    const i32 = this.i32;
+    const segWord = i32[w + P_SEG]!;
+    const off = i32[w + P_OFF]!;
+    const len = i32[w + T_LEN]!;
+    const seg = heap.resolve(segWord, off, len);
+    const kind = tag & KIND;
+    if (kind === TAG_VIEW) return makeView(i32[w + P_TYPE]!, seg.buffer, off, len); // the user's block: not freed
+    // Consumed before the free: if this thread dies in between, the block is
+    // lost, but the slot no longer names it — whoever cleans up after a dead
+    // thread discards only a payload still tagged TAG_HEAP, never a block
+    // that may already be someone else's.
+    i32[w + T_TAG] = TAG_CONSUMED;
+    let value: unknown;
+    try {
+      switch (kind) {
+        case TAG_LATIN1:
+          value = seg.buf.toString('latin1', off, off + len);
+          break;
+        case TAG_STRING:
+          if ((len & 1) !== 0) throw new RangeError(`task arena is corrupted: odd UTF-16 length ${len}`);
+          value = seg.buf.toString('utf16le', off, off + len);
+          break;
+        case TAG_SERIAL: {
+          const d = new HeapDeserializer(new Uint8Array(seg.buffer, off, len), heap);
+          d.readHeader();
+          value = d.readValue();
+          break;
+        }
+        case TAG_BYTES:
+          value = copyView(i32[w + P_TYPE]!, new Uint8Array(seg.buffer, off, len));
+          break;
+        default:
+          throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
+      }
+    } finally {
+      heap.freeRaw(segWord, off);
+    }
+    return (tag & TAG_JSON) !== 0 ? JSON.parse(value as string) : value;
+  }
+
+  /** A payload that will never be decoded: frees what it holds (its block, and blocks it refers to out of line). */
+  discard(w: number): void {
+    const tag = this.i32[w + T_TAG]!;
+    if (tag === TAG_CONSUMED || (tag & KIND) === TAG_VIEW) return;
+    try {
+      this.decode(w);
+    } catch {
+      // Corrupted or unreadable: what could be freed was (decode frees its block in a finally).
+    }
+  }
+
+  #inline(w: number, tag: number): unknown {
+    const kind = tag & KIND;
+    if (kind === TAG_LATIN1) {
+      const n = this.#length(w, 1);
+      const at = (w << 2) + PAYLOAD;
+      const s = this.#buf.toString('latin1', at, at + n);
+      return (tag & TAG_JSON) !== 0 ? JSON.parse(s) : s;
+    }
+    if (kind === TAG_BYTES) {
+      const n = this.#length(w, 1, BYTES_SKIP);
+      const at = (w << 2) + BYTES_AT;
+      return copyView(this.i32[w + P_TYPE]!, this.u8.subarray(at, at + n));
+    }
+    if (kind === TAG_SERIAL) {
+      const n = this.#length(w, 1);
+      const at = (w << 2) + PAYLOAD;
+      const d = new HeapDeserializer(this.u8.subarray(at, at + n), this.heap);
+      d.readHeader();
+      return d.readValue();
+    }
+    if (kind === TAG_STRING && (tag & TAG_JSON) !== 0) {
+      const n = this.#length(w, 2);
+      const at = (w << 2) + PAYLOAD;
+      return JSON.parse(this.#buf.toString('utf16le', at, at + 2 * n));
+    }
+    if (tag > TAG_FALLBACK) throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
+    return super.decode(w); // numbers, booleans, null, undefined, UTF-16 strings: as before
+  }
+
+  #string(w: number, s: string, json: number): number {
+    const i32 = this.i32;
+    const n = s.length;
+    const capacity = this.capacity;
+    if (n * 2 <= capacity) {
+      // Short: a char loop into the slot beats any call (as before).
+      const u16 = this.u16;
+      const base = ((w << 2) + PAYLOAD) >> 1;
+      for (let i = 0; i < n; i++) u16[base + i] = s.charCodeAt(i);
+      i32[w + T_LEN] = n;
+      return (i32[w + T_TAG] = TAG_STRING | json);
+    }
+    // Pure ASCII (byteLength counts it in one pass) travels as one byte a character.
+    const ascii = Buffer.byteLength(s, 'utf8') === n;
+    if (ascii && n <= capacity) {
+      this.#buf.write(s, (w << 2) + PAYLOAD, n, 'latin1');
+      i32[w + T_LEN] = n;
+      return (i32[w + T_TAG] = TAG_LATIN1 | json);
+    }
+    const bytes = ascii ? n : 2 * n;
+    const heap = this.heap;
+    const off = heap === undefined ? -1 : heap.allocRaw(bytes);
+    if (off < 0) return TAG_FALLBACK;
+    const seg = heap!.lastSegment!;
+    seg.buf.write(s, off, bytes, ascii ? 'latin1' : 'utf16le');
+    return this.#ref(w, seg.segWord, off, bytes, (ascii ? TAG_LATIN1 : TAG_STRING) | TAG_HEAP | json);
+  }
+
+  #view(w: number, v: ArrayBufferView): number {
+    const t = viewType(v);
+    if (t < 0) return this.#serial(w, v); // a subclass of a typed array: as the structured clone does it
+    const n = v.byteLength;
+    const heap = this.heap;
+    if (heap !== undefined && v.buffer instanceof SharedArrayBuffer) {
+      const seg = heap.segmentOf(v.buffer);
+      if (seg !== undefined) {
+        this.i32[w + P_TYPE] = t;
+        return this.#ref(w, seg.segWord, v.byteOffset, n, TAG_VIEW | TAG_HEAP);
+      }
+    }
+    const src = new Uint8Array(v.buffer, v.byteOffset, n);
+    if (n + BYTES_SKIP <= this.capacity) {
+      this.u8.set(src, (w << 2) + BYTES_AT);
+      this.i32[w + P_TYPE] = t;
+      this.i32[w + T_LEN] = n;
+      return (this.i32[w + T_TAG] = TAG_BYTES);
+    }
+    const off = heap === undefined ? -1 : heap.allocRaw(n);
+    if (off < 0) return TAG_FALLBACK;
+    const seg = heap!.lastSegment!;
+    seg.u8.set(src, off);
+    this.i32[w + P_TYPE] = t;
+    return this.#ref(w, seg.segWord, off, n, TAG_BYTES | TAG_HEAP);
+  }
+
+  #serial(w: number, value: unknown): number {
+    const ser = new HeapSerializer(this.heap);
+    let bytes: Buffer;
+    try {
+      ser.writeHeader();
+      ser.writeValue(value);
+      bytes = ser.releaseBuffer();
+    } catch (error) {
+      ser.abandon();
+      throw error;
+    }
+    const n = bytes.length;
+    if (n <= this.capacity) {
+      this.u8.set(bytes, (w << 2) + PAYLOAD);
+      this.i32[w + T_LEN] = n;
+      return (this.i32[w + T_TAG] = TAG_SERIAL);
+    }
+    const heap = this.heap;
+    const off = heap === undefined ? -1 : heap.allocRaw(n);
+    if (off < 0) {
+      ser.abandon();
+      return TAG_FALLBACK;
+    }
+    const seg = heap!.lastSegment!;
+    seg.u8.set(bytes, off);
+    return this.#ref(w, seg.segWord, off, n, TAG_SERIAL | TAG_HEAP);
+  }
+
+  #ref(w: number, segWord: number, off: number, len: number, tag: number): number {
+    const i32 = this.i32;
+    i32[w + P_SEG] = segWord;
+    i32[w + P_OFF] = off;
+    i32[w + T_LEN] = len;
+    return (i32[w + T_TAG] = tag);
+  }
+
+  /** An inline payload length (A4): units of `unit` bytes that fit the payload area after `skip` bytes. */
+  #length(w: number, unit: number, skip = 0): number {
+    const n = this.i32[w + T_LEN]!;
+    if (n >>> 0 !== n || n * unit + skip > this.capacity) throw new RangeError(`task arena is corrupted: payload length ${n}`);
+    return n;
+  }
+}
+
+function toJson(value: unknown): string {
+  const s = JSON.stringify(value);
+  if (s === undefined) throw new TypeError(`a ${typeof value} cannot be sent with serialization 'json'`);
+  return s;
+}

@@ -1,0 +1,448 @@
+/**
+ * The pool's run() tasks as the main thread sees them: the arena's slots and
+ * the backlog of tasks waiting for one.
+ *
+ * A task lives in one arena slot from submission until its result has been
+ * read back (layout.ts states the slot's words and invariants A1–A5). This
+ * class alone allocates and frees slots (A1): a free stack in this thread's
+ * memory, LIFO so the slot just freed is still in cache. What belongs to a
+ * task but cannot live in shared memory — its promise's functions, its
+ * AbortSignal, a payload too large for the slot — is kept here, per slot.
+ *
+ * When every slot is taken, run() waits in the backlog (oldest first), and
+ * pump() moves it into the next free slot.
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import type { CompletionPort } from '../port/index.js';
+import { type ArenaViews, cloneError, TAG_FALLBACK } from './codec.js';
+import { AbortError, TimeoutError } from './errors.js';
+import {
+  A_INFLIGHT,
+  A_STARTED,
+  CANCELLED,
+  F_PROGRESS,
+  F_SIGNAL,
+  F_TIMED,
+  F_TIMEOUT,
+  FREE,
+  HANDLER_SHIFT,
+  K_TASK,
+  QUEUED,
+  RUNNING,
+  slotWord,
+  T_FLAGS,
+  T_OWNER,
+  T_STATE,
+  T_START,
+  T_TAG,
+  T_TICKET,
+} from './layout.js';
+
+/** After a task's timeout, how long its handler has to return before its thread is terminated (ms). */
+export const TIMEOUT_GRACE_MS = 100;
+
+type Resolve = (value: unknown) => void;
+type Reject = (error: unknown) => void;
+
+/**
+ * One executor for every run() promise: it parks the promise's functions in
+ * these two variables, which the caller reads right after `new Promise` (the
+ * executor runs synchronously). Saves a closure per task on the hot path —
+ * Promise.withResolvers() would do the same, but Node 20 lacks it.
+ */
+let capturedResolve: Resolve | undefined;
+let capturedReject: Reject | undefined;
+function capture(resolve: (value: never) => void, reject: Reject): void {
+  capturedResolve = resolve as Resolve;
+  capturedReject = reject;
+}
+
+/** What only some tasks have: the rarely used run() options, kept off the common path. */
+export interface TaskExtras {
+  timeout: number | undefined;
+  onProgress: ((value: unknown) => void) | undefined;
+}
+
+/** A run() that waits here because every slot is taken. */
+interface Backlogged {
+  task: unknown;
+  extras: TaskExtras | undefined;
+  /** Its handler's index (layout.ts NAMES; 0: the default). */
+  handler: number;
+  signal: AbortSignal | undefined;
+  transferList: readonly TransferListItem[] | undefined;
+  resolve: Resolve;
+  reject: Reject;
+  onAbort: (() => void) | undefined;
+  done: boolean;
+}
+
+/** What the table needs from the pool around it. */
+export interface TaskHooks {
+  /** A task packet was posted: the result drain must run. */
+  posted(): void;
+  /** The signal of a running task aborted, or its timeout passed: tell the thread `owner` (its ticket names the task). */
+  abortRunning(owner: number, slot: number, ticket: number, timeout: boolean): void;
+  /** A task with onProgress was submitted: progress values must be delivered as they come. */
+  wantsProgress(): void;
+  /** A task ran past its timeout and its handler did not return within the grace: terminate `owner`. */
+  stopThread(owner: number): void;
+}
+
+export class TaskTable {
+  readonly slots: number;
+  readonly slotBytes: number;
+  readonly #arena: ArenaViews;
+  readonly #i32: Int32Array;
+  readonly #taskPort: CompletionPort;
+  readonly #concurrency: number;
+  readonly #hooks: TaskHooks;
+
+  // Per slot, in this thread's memory (A1): the promise's functions and the task's signal.
+  readonly resolve: (Resolve | undefined)[];
+  readonly reject: (Reject | undefined)[];
+  readonly #signal: (AbortSignal | undefined)[];
+  readonly #onAbort: ((() => void) | undefined)[];
+  /** Wall-clock ms at submission, for tasks whose timing is sampled (F_TIMED). */
+  readonly submittedAt: Float64Array;
+  /** performance.now() at post, for tasks posted while few were in flight (0: not sampled); see latency.ts. */
+  readonly postedAt: Float64Array;
+  /** onProgress of tasks that have one; timeouts (ms, 0: none) and their timers; tasks settled by a timeout whose result has not come (orphans). */
+  readonly #onProgress: (((value: unknown) => void) | undefined)[];
+  readonly #timeout: Float64Array;
+  readonly #timers: (NodeJS.Timeout | undefined)[];
+  readonly #orphan: Uint8Array;
+  readonly #f64: Float64Array;
+  /** Payloads that travel by MessagePort (too large, or with a transferList), by slot. */
+  readonly fallback = new Map<number, { task: unknown; transferList: readonly TransferListItem[] | undefined }>();
+  readonly #free: Int32Array;
+  #freeTop: number;
+  /** Slots in use: their result (or cancel acknowledgement) has not been drained yet. */
+  inflight = 0;
+  readonly #backlog: (Backlogged | undefined)[] = [];
+  #backlogHead = 0;
+  /** Task packets posted, and tasks cancelled before they started: maxQueue accounting with A_STARTED. */
+  #posted = 0;
+  #cancelled = 0;
+  #timedCount = 0;
+  /** Submissions so far (wraps): each task's T_TICKET, so an abort can name the task and not just its slot. */
+  #tickets = 0;
+  /** run() outcomes, for stats(). */
+  completed = 0;
+  failed = 0;
+
+  constructor(arena: ArenaViews, taskPort: CompletionPort, concurrency: number, hooks: TaskHooks) {
+    this.#arena = arena;
+    this.#i32 = arena.i32;
+    this.#f64 = arena.f64;
+    this.slots = arena.slots;
+    this.slotBytes = arena.slotBytes;
+    this.#taskPort = taskPort;
+    this.#concurrency = concurrency;
+    this.#hooks = hooks;
+    const slots = arena.slots;
+    this.resolve = new Array(slots).fill(undefined);
+    this.reject = new Array(slots).fill(undefined);
+    this.#signal = new Array(slots).fill(undefined);
+    this.#onAbort = new Array(slots).fill(undefined);
+    this.submittedAt = new Float64Array(slots);
+    this.#onProgress = new Array(slots).fill(undefined);
+    this.#timeout = new Float64Array(slots);
+    this.#timers = new Array(slots).fill(undefined);
+    this.#orphan = new Uint8Array(slots);
+    this.postedAt = new Float64Array(slots);
+    this.#free = new Int32Array(slots);
+    for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i; // slot 0 on top
+    this.#freeTop = slots;
+  }
+
+  /** No task waits in the backlog. */
+  get backlogEmpty(): boolean {
+    return this.#backlogHead === this.#backlog.length;
+  }
+
+  /** Tasks accepted and not yet started (maxQueue): backlog + posted − started − cancelled before starting. */
+  queued(): number {
+    const inPort = (this.#posted - Atomics.load(this.#i32, A_STARTED) - this.#cancelled) | 0;
+    return this.#backlog.length - this.#backlogHead + Math.max(0, inPort);
+  }
+
+  /** Tasks waiting in the backlog (not yet in a slot). */
+  get backlogged(): number {
+    return this.#backlog.length - this.#backlogHead;
+  }
+
+  /** Accepts a task: into a free slot at once if none waits ahead of it, else into the backlog. */
+  add(
+    task: unknown,
+    handler: number,
+    signal: AbortSignal | undefined,
+    transferList: readonly TransferListItem[] | undefined,
+    extras: TaskExtras | undefined,
+  ): Promise<unknown> {
+    if (this.#freeTop > 0 && this.#backlogHead === this.#backlog.length) {
+      const slot = this.#free[--this.#freeTop]!;
+      const promise = new Promise<unknown>(capture);
+      this.resolve[slot] = capturedResolve;
+      this.reject[slot] = capturedReject;
+      this.#submit(slot, task, handler, signal, transferList, extras);
+      return promise;
+    }
+    const promise = new Promise<unknown>(capture);
+    const reject = capturedReject!;
+    const entry: Backlogged = { task, extras, handler, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
+    if (signal !== undefined) {
+      entry.onAbort = () => {
+        if (entry.done) return;
+        entry.done = true; // the backlog skips it; it never takes a slot
+        this.failed++;
+        reject(new AbortError(signal.reason));
+      };
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+    this.#backlog.push(entry);
+    return promise;
+  }
+
+  /** The slot is ours, its promise functions are set: write the task, post its packet. */
+  #submit(
+    slot: number,
+    task: unknown,
+    handler: number,
+    signal: AbortSignal | undefined,
+    transferList: readonly TransferListItem[] | undefined,
+    extras: TaskExtras | undefined,
+  ): void {
+    const i32 = this.#i32;
+    const w = slotWord(this.slotBytes, slot);
+    let flags = handler << HANDLER_SHIFT;
+    // From here the slot is in use; release() gives it back. The shared copy is a hint (plain store).
+    i32[A_INFLIGHT] = ++this.inflight;
+    try {
+      if (transferList !== undefined || this.#arena.encode(w, task) === TAG_FALLBACK) {
+        i32[w + T_TAG] = TAG_FALLBACK;
+        this.fallback.set(slot, { task, transferList });
+      }
+    } catch (error) {
+      // Not cloneable (a function…): fail now, in the caller's turn, like postMessage would.
+      const reject = this.reject[slot]!;
+      this.release(slot);
+      this.failed++;
+      reject(cloneError("run()'s task (its first argument)", error));
+      return;
+    }
+    if (signal !== undefined) {
+      flags |= F_SIGNAL;
+      this.#signal[slot] = signal;
+      const onAbort = (): void => this.#abort(slot);
+      this.#onAbort[slot] = onAbort;
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    // Timing costs two clock reads per task: sample all of the first 64, then one in 16.
+    const n = this.#timedCount++;
+    if (n < 64 || (n & 15) === 0) {
+      flags |= F_TIMED;
+      this.submittedAt[slot] = performance.timeOrigin + performance.now();
+    }
+    const ticket = (this.#tickets = (this.#tickets + 1) | 0);
+    if (extras !== undefined) flags |= this.#extras(slot, w, ticket, extras);
+    i32[w + T_FLAGS] = flags;
+    i32[w + T_TICKET] = ticket;
+    // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
+    this.postedAt[slot] = this.inflight <= this.#concurrency ? performance.now() : 0;
+    Atomics.store(i32, w + T_STATE, QUEUED);
+    // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.
+    if (!this.#taskPort.post(K_TASK, 0, slot)) throw new Error('iocp-pool: the task port is full despite its reserved capacity');
+    this.#posted++;
+    this.#hooks.posted();
+  }
+
+  /** Moves backlogged tasks into free slots, oldest first. */
+  pump(): void {
+    const backlog = this.#backlog;
+    while (this.#freeTop > 0 && this.#backlogHead < backlog.length) {
+      const entry = backlog[this.#backlogHead]!;
+      backlog[this.#backlogHead++] = undefined;
+      if (entry.done) continue;
+      entry.done = true;
+      if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
+      const slot = this.#free[--this.#freeTop]!;
+      this.resolve[slot] = entry.resolve;
+      this.reject[slot] = entry.reject;
+      this.#submit(slot, entry.task, entry.handler, entry.signal, entry.transferList, entry.extras);
+    }
+    if (this.#backlogHead === backlog.length) {
+      backlog.length = 0;
+      this.#backlogHead = 0;
+    } else if (this.#backlogHead > 4096 && this.#backlogHead * 2 > backlog.length) {
+      backlog.splice(0, this.#backlogHead);
+      this.#backlogHead = 0;
+    }
+  }
+
+  /** Sets up a task's timeout and onProgress; returns the flags they add. */
+  #extras(slot: number, w: number, ticket: number, extras: TaskExtras): number {
+    let flags = 0;
+    if (extras.onProgress !== undefined) {
+      flags |= F_PROGRESS;
+      this.#onProgress[slot] = extras.onProgress;
+      this.#hooks.wantsProgress();
+    }
+    if (extras.timeout !== undefined) {
+      flags |= F_TIMEOUT;
+      this.#timeout[slot] = extras.timeout;
+      this.#f64[(w >> 1) + T_START] = 0; // the thread writes when the handler starts
+      this.#armTimeout(slot, ticket, extras.timeout);
+    }
+    return flags;
+  }
+
+  /** A progress value from the thread running the task with `ticket` in `slot`. */
+  progress(slot: number, ticket: number, value: unknown): void {
+    // The index came from another thread: check it (A4); a value for a task that settled is dropped.
+    if (slot >>> 0 !== slot || slot >= this.slots) return;
+    if (this.#i32[slotWord(this.slotBytes, slot) + T_TICKET] !== ticket) return;
+    this.#onProgress[slot]?.(value);
+  }
+
+  /** The task in `slot` settled by its timeout before its result came: the result only frees the slot. */
+  orphaned(slot: number): boolean {
+    return this.#orphan[slot] === 1;
+  }
+
+  /**
+   * A timeout is counted from when the handler starts (T_START, written by the thread). The timer
+   * looks at the slot: not started yet → look again `timeout` ms later; started → fire at start +
+   * timeout exactly (however late the start was noticed, the deadline is computed from it).
+   */
+  #armTimeout(slot: number, ticket: number, wait: number): void {
+    const timer = setTimeout(() => this.#checkTimeout(slot, ticket), Math.max(1, wait));
+    timer.unref(); // a task in flight keeps the pool ref'd anyway
+    this.#timers[slot] = timer;
+  }
+
+  #checkTimeout(slot: number, ticket: number): void {
+    this.#timers[slot] = undefined;
+    const w = slotWord(this.slotBytes, slot);
+    if (this.#i32[w + T_TICKET] !== ticket || this.reject[slot] === undefined) return; // settled
+    const timeout = this.#timeout[slot]!;
+    const started = Atomics.load(this.#i32, w + T_STATE) === RUNNING ? this.#f64[(w >> 1) + T_START]! : 0;
+    const left = started === 0 ? timeout : timeout - (performance.timeOrigin + performance.now() - started);
+    if (started === 0 || left > 0) {
+      this.#armTimeout(slot, ticket, left);
+      return;
+    }
+    // Expired: the run() rejects now; the handler sees its signal abort; the slot stays the
+    // thread's until its result comes (an orphan). Still running after the grace: stop the thread.
+    const reject = this.reject[slot]!;
+    this.resolve[slot] = undefined;
+    this.reject[slot] = undefined;
+    this.#onProgress[slot] = undefined;
+    this.#orphan[slot] = 1;
+    this.failed++;
+    reject(new TimeoutError(timeout));
+    const owner = this.#i32[w + T_OWNER]!;
+    this.#hooks.abortRunning(owner, slot, ticket, true);
+    const grace = setTimeout(() => {
+      this.#timers[slot] = undefined;
+      if (this.#orphan[slot] === 1 && this.#i32[w + T_TICKET] === ticket) this.#hooks.stopThread(owner);
+    }, TIMEOUT_GRACE_MS);
+    grace.unref();
+    this.#timers[slot] = grace;
+  }
+
+  /** The slot is done: forget its promise and signal, give it back. */
+  release(slot: number): void {
+    const timer = this.#timers[slot];
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.#timers[slot] = undefined;
+    }
+    this.#onProgress[slot] = undefined;
+    this.#orphan[slot] = 0;
+    const signal = this.#signal[slot];
+    if (signal !== undefined) {
+      signal.removeEventListener('abort', this.#onAbort[slot]!);
+      this.#signal[slot] = undefined;
+      this.#onAbort[slot] = undefined;
+    }
+    this.resolve[slot] = undefined;
+    this.reject[slot] = undefined;
+    if (this.fallback.size !== 0) this.fallback.delete(slot);
+    Atomics.store(this.#i32, slotWord(this.slotBytes, slot) + T_STATE, FREE);
+    this.#free[this.#freeTop++] = slot;
+    this.#i32[A_INFLIGHT] = --this.inflight;
+  }
+
+  /** signal aborted for the task in slot. A2: one CAS against the worker's QUEUED → RUNNING. */
+  #abort(slot: number): void {
+    const i32 = this.#i32;
+    const w = slotWord(this.slotBytes, slot);
+    const reject = this.reject[slot];
+    if (reject === undefined) return;
+    const signal = this.#signal[slot]!;
+    if (Atomics.compareExchange(i32, w + T_STATE, QUEUED, CANCELLED) === QUEUED) {
+      // Never ran and never will: reject now; the slot is freed when a thread acknowledges the packet.
+      this.#cancelled++;
+      this.resolve[slot] = undefined;
+      this.reject[slot] = undefined;
+      this.failed++;
+      reject(new AbortError(signal.reason));
+      return;
+    }
+    if (Atomics.load(i32, w + T_STATE) === RUNNING) {
+      // Running: the handler sees its signal abort; run() settles with what the handler does.
+      // The ticket names this task: by the time the message arrives the slot may hold another.
+      this.#hooks.abortRunning(i32[w + T_OWNER]!, slot, i32[w + T_TICKET]!, false);
+    }
+  }
+
+  /** Rejects every task that thread `owner` had started (A_STARTED or fetching); returns how many. */
+  failOwned(owner: number, makeError: () => Error): number {
+    const i32 = this.#i32;
+    let failed = 0;
+    for (let slot = 0; slot < this.slots; slot++) {
+      const w = slotWord(this.slotBytes, slot);
+      if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
+      const reject = this.reject[slot];
+      if (reject === undefined) {
+        // A task settled by its timeout, whose result will never come now: free its slot.
+        if (this.#orphan[slot] === 1) this.release(slot);
+        continue;
+      }
+      this.release(slot);
+      this.failed++;
+      failed++;
+      reject(makeError());
+    }
+    return failed;
+  }
+
+  /**
+   * Rejects every pending task with `error` and forgets the slots. Called only once no thread
+   * will touch the arena again (all exited, or all being terminated): no acknowledgement is
+   * awaited for a slot, so slots still waiting for one are forgotten too.
+   */
+  rejectAll(error: Error): void {
+    for (let slot = 0; slot < this.slots; slot++) {
+      const reject = this.reject[slot];
+      if (reject === undefined) continue;
+      this.release(slot);
+      this.failed++;
+      reject(error);
+    }
+    this.inflight = 0;
+    this.#i32[A_INFLIGHT] = 0;
+    const backlog = this.#backlog;
+    for (let i = this.#backlogHead; i < backlog.length; i++) {
+      const entry = backlog[i];
+      if (entry === undefined || entry.done) continue;
+      entry.done = true;
+      if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
+      this.failed++;
+      entry.reject(error);
+    }
+    backlog.length = 0;
+    this.#backlogHead = 0;
+  }
+}

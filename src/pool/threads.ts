@@ -1,0 +1,296 @@
+/**
+ * The pool's threads as the main thread sees them: starting them, what they
+ * say outside shared memory (protocol.ts: start-up, payloads too large for a
+ * slot, errors of queueRequest handlers, run() from inside a thread), and
+ * ending them. What an exit means for the pool is the pool's decision: every
+ * exit goes to ThreadEvents.exit.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
+import workerSource from 'virtual:iocp-pool-worker-source';
+import { type ProgressSink, ResultChannel } from './channel.js';
+import { errorToRecord, recordToError } from './codec.js';
+import { WorkerDiedError } from './errors.js';
+import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
+import type { TaskTable } from './tasks.js';
+
+/** A broadcast() answer from a thread that left in order before it ran it: left out of the results. */
+export const LEFT: unique symbol = Symbol('left');
+
+/** Exit codes of orderly exits (protocol.ts); any other is a death. */
+const ORDERLY = new Set([EXIT_SENTINEL, EXIT_RETIRED, EXIT_PORT_CLOSED, EXIT_RECYCLED]);
+
+/**
+ * Where threads start: dist/worker.js when it is next to this file (the package as installed),
+ * else — this file was bundled into an application, without it — the copy of the runtime inlined
+ * at build time, run as a CommonJS script. Decided once.
+ */
+let workerEntry: { filename: string | URL; eval: boolean } | undefined;
+function entry(): { filename: string | URL; eval: boolean } {
+  if (workerEntry !== undefined) return workerEntry;
+  let onDisk: URL | undefined;
+  try {
+    // The built worker runtime, next to this file in dist/. (A bundler may leave import.meta.url
+    // undefined: a CommonJS bundle of this ES module.)
+    const url = new URL('./worker.js', import.meta.url);
+    if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) onDisk = url;
+  } catch {
+    onDisk = undefined;
+  }
+  workerEntry = onDisk !== undefined ? { filename: onDisk, eval: false } : { filename: workerSource, eval: true };
+  return workerEntry;
+}
+
+export interface WorkerRecord {
+  id: number;
+  worker: Worker;
+  threadId: number;
+  resultChannel: ResultChannel;
+  /** Why it died, when an 'error' event said so. */
+  error: unknown;
+  /** It loaded the worker module (and ran its setup()). */
+  loaded: boolean;
+  /** performance.now() when it said it was ready (0: not yet). */
+  readyAt: number;
+  /** The pool terminated it (load failure, destroy(), a close deadline): its exit is expected, never replaced or reported. */
+  terminating: boolean;
+  /** run() calls this thread made through currentPool().run(), by its call id. */
+  calls: Map<number, AbortController | undefined>;
+  /** The pool terminated it because a task on it ran past its timeout: a death, reported as such. */
+  timedOut: boolean;
+  /** broadcast() calls it has not answered yet, by id. */
+  broadcasts: Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>;
+  /** Resolves when it is ready (never rejects: a thread that never gets ready exits). */
+  ready: Promise<void>;
+  markReady: () => void;
+  /** The thread started in its place when it left to be recycled. */
+  replacement: WorkerRecord | undefined;
+}
+
+/** What the pool hears from its threads. */
+export interface ThreadEvents {
+  ready(record: WorkerRecord): void;
+  /** The worker module cannot be used: it did not load, or exports no handler. */
+  loadError(record: WorkerRecord, cause: Error): void;
+  /** A queueRequest handler threw (or rejected). */
+  requestError(wParam: number, error: unknown): void;
+  /** currentPool().run() from a thread: run it as any task. */
+  run(task: unknown, signal: AbortSignal | undefined): Promise<unknown>;
+  /** The module's teardown() threw (or rejected) as the thread left. */
+  teardownError(record: WorkerRecord, error: unknown): void;
+  exit(record: WorkerRecord, code: number): void;
+}
+
+/** What every thread of the pool gets in its workerData, but for its own id and result channel. */
+export type SharedWorkerData = Omit<PoolWorkerData, 'workerId' | 'resultChannel'>;
+
+export class ThreadSet {
+  readonly live = new Map<number, WorkerRecord>();
+  /** Recently exited threads, for a fallback result still in flight when its thread retired. */
+  readonly #exited = new Map<number, WorkerRecord>();
+  #nextId = 1;
+  readonly #data: SharedWorkerData;
+  readonly #options: WorkerOptions;
+  readonly #tasks: TaskTable;
+  readonly #events: ThreadEvents;
+  readonly #progress: ProgressSink;
+  #nextBroadcast = 1;
+
+  constructor(data: SharedWorkerData, options: WorkerOptions, tasks: TaskTable, events: ThreadEvents) {
+    this.#data = data;
+    this.#options = options;
+    this.#tasks = tasks;
+    this.#events = events;
+    this.#progress = (slot, ticket, value) => tasks.progress(slot, ticket, value);
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Starts a thread; `refed`: whether it keeps the process alive (see the pool's keep-alive policy). */
+  spawn(refed: boolean): WorkerRecord {
+    const id = this.#nextId++;
+    const { port1, port2 } = new MessageChannel();
+    const workerData: PoolWorkerData = { ...this.#data, workerId: id, resultChannel: port2 };
+    const { filename, eval: evaluate } = entry();
+    const worker = new Worker(filename, { ...this.#options, eval: evaluate, workerData, transferList: [port2] });
+    const record: WorkerRecord = {
+      id,
+      worker,
+      threadId: worker.threadId,
+      resultChannel: new ResultChannel(port1, this.#progress),
+      error: undefined,
+      loaded: false,
+      readyAt: 0,
+      terminating: false,
+      calls: new Map(),
+      timedOut: false,
+      broadcasts: new Map(),
+      ready: Promise.resolve(),
+      markReady: () => {},
+      replacement: undefined,
+    };
+    record.ready = new Promise<void>((resolve) => {
+      record.markReady = resolve;
+    });
+    if (this.#listening) record.resultChannel.listen();
+    this.live.set(id, record);
+    worker.on('message', (message: FromWorker) => this.#onMessage(record, message));
+    worker.on('error', (error) => {
+      record.error = error;
+    });
+    worker.on('exit', (code) => {
+      this.live.delete(record.id);
+      record.markReady(); // whoever waits for it being ready stops waiting
+      // An exit before it answered a broadcast: left out if it left in order, an error if it died.
+      const orderly = record.terminating || ORDERLY.has(code);
+      for (const call of record.broadcasts.values()) {
+        if (orderly) call.resolve(LEFT);
+        else call.reject(new WorkerDiedError(`a pool thread died (exit code ${code}) before it ran the broadcast`, record.error));
+      }
+      record.broadcasts.clear();
+      this.#exited.set(record.id, record);
+      if (this.#exited.size > 64) this.#exited.delete(this.#exited.keys().next().value!);
+      this.#events.exit(record, code);
+    });
+    if (!refed) worker.unref();
+    return record;
+  }
+
+  /** The result channel of thread `id`, alive or recently exited. */
+  resultChannel(id: number): ResultChannel | undefined {
+    return (this.live.get(id) ?? this.#exited.get(id))?.resultChannel;
+  }
+
+  /** A task wants progress: from now on every thread's channel delivers it as it comes. */
+  listenForProgress(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    for (const record of this.live.values()) record.resultChannel.listen();
+  }
+  #listening = false;
+
+  /** Runs `task` once on each thread alive now (the `name` export, or the default handler). */
+  broadcast(task: unknown, name: string | undefined): Promise<unknown>[] {
+    const id = this.#nextBroadcast++;
+    return [...this.live.values()]
+      .filter((record) => !record.terminating)
+      .map(
+        (record) =>
+          new Promise<unknown>((resolve, reject) => {
+            record.broadcasts.set(id, { resolve, reject });
+            record.worker.postMessage({ type: 'broadcast', id, task, name } satisfies ToWorker);
+          }),
+      );
+  }
+
+  /** Asks every thread alive now to leave when it can and be replaced. */
+  recycle(): WorkerRecord[] {
+    const records = [...this.live.values()].filter((record) => !record.terminating);
+    for (const record of records) record.worker.postMessage({ type: 'recycle' } satisfies ToWorker);
+    return records;
+  }
+
+  /** Terminates one thread whose task ran past its timeout; its exit is a death (its other tasks fail). */
+  stopForTimeout(id: number): void {
+    const record = this.live.get(id);
+    if (record === undefined || record.terminating || record.timedOut) return;
+    record.timedOut = true;
+    void record.worker.terminate();
+  }
+
+  /** Tells thread `owner` that the task with `ticket` in `slot` was aborted (or ran past its timeout). */
+  abort(owner: number, slot: number, ticket: number, timeout: boolean): void {
+    this.live.get(owner)?.worker.postMessage({ type: 'abort', slot, ticket, timeout } satisfies ToWorker);
+  }
+
+  /** Terminates every thread; their exits are expected (never reported or replaced). */
+  terminateAll(): void {
+    for (const record of this.live.values()) {
+      record.terminating = true;
+      void record.worker.terminate();
+    }
+  }
+
+  ref(): void {
+    for (const record of this.live.values()) record.worker.ref();
+  }
+
+  unref(): void {
+    for (const record of this.live.values()) record.worker.unref();
+  }
+
+  /** Resolves when every thread alive now has exited. */
+  allExited(): Promise<void> {
+    const pending = [...this.live.values()].map((r) => new Promise<void>((resolve) => r.worker.once('exit', () => resolve())));
+    return Promise.all(pending).then(() => undefined);
+  }
+
+  #onMessage(record: WorkerRecord, message: FromWorker): void {
+    switch (message.type) {
+      case 'ready':
+        record.loaded = true;
+        record.readyAt = performance.now();
+        record.markReady();
+        this.#events.ready(record);
+        break;
+      case 'load-error': {
+        const cause = recordToError(message.error) as Error;
+        this.#events.loadError(record, cause);
+        break;
+      }
+      case 'fetch': {
+        // The thread took a task whose payload travels by message: send it.
+        const slot = message.slot;
+        const payload = this.#tasks.fallback.get(slot);
+        this.#tasks.fallback.delete(slot);
+        try {
+          record.worker.postMessage({ type: 'payload', slot, task: payload?.task } satisfies ToWorker, payload?.transferList as TransferListItem[] | undefined);
+        } catch (error) {
+          // Not cloneable or not transferable: the task fails with why, on the thread that took it.
+          record.worker.postMessage({ type: 'payload', slot, error: errorToRecord(error) } satisfies ToWorker);
+        }
+        break;
+      }
+      case 'request-error':
+        this.#events.requestError(message.wParam, recordToError(message.error));
+        break;
+      case 'teardown-error':
+        this.#events.teardownError(record, recordToError(message.error));
+        break;
+      case 'broadcast-result': {
+        const call = record.broadcasts.get(message.id);
+        record.broadcasts.delete(message.id);
+        if (message.ok) call?.resolve(message.value);
+        else call?.reject(recordToError(message.value));
+        break;
+      }
+      case 'run': {
+        // currentPool().run() from a thread: run it like any task, answer by message.
+        const controller = message.hasSignal ? new AbortController() : undefined;
+        record.calls.set(message.id, controller);
+        this.#events.run(message.task, controller?.signal).then(
+          (value) => this.#answer(record, message.id, true, value),
+          (error: unknown) => this.#answer(record, message.id, false, error),
+        );
+        break;
+      }
+      case 'abort-run':
+        record.calls.get(message.id)?.abort();
+        break;
+    }
+  }
+
+  #answer(record: WorkerRecord, id: number, ok: boolean, value: unknown): void {
+    record.calls.delete(id);
+    if (!this.live.has(record.id)) return;
+    const out = ok ? value : errorToRecord(value);
+    try {
+      record.worker.postMessage({ type: 'run-result', id, ok, value: out } satisfies ToWorker);
+    } catch (error) {
+      record.worker.postMessage({ type: 'run-result', id, ok: false, value: errorToRecord(error) } satisfies ToWorker);
+    }
+  }
+}

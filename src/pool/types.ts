@@ -1,0 +1,95 @@
+/**
+ * The types of handlers and of the tasks and results that travel to them.
+ *
+ * `new ThreadPool<typeof import('./worker.js')>(…)` lets TypeScript read the
+ * worker module's exports: `run(task, { name: 'resize' })` then takes the
+ * `resize` export's first parameter and resolves to its awaited return type,
+ * and `run(task)` those of the default handler. `new ThreadPool<Task,
+ * Result>` (two types) still declares them by hand, and `new ThreadPool(…)`
+ * (none) takes and returns `unknown`.
+ */
+
+/** What a handler receives besides its task. */
+export interface HandlerContext {
+  /**
+   * Aborted when the run()'s signal aborts (reason: an AbortError) or its timeout passes (a
+   * TimeoutError). Undefined when the run() had neither.
+   */
+  readonly signal: AbortSignal | undefined;
+  /**
+   * Sends a value (anything cloneable) to the run()'s onProgress, in order, before the run()
+   * settles. Does nothing when the run() has no onProgress, or once the task has settled.
+   */
+  progress(value: unknown): void;
+}
+
+/** A worker module's handler: `run(task)` resolves with what it returns (or the promise it returns resolves to). */
+// biome-ignore lint/suspicious/noExplicitAny: a handler's task type is the module author's to choose.
+export type Handler<Task = any, Result = unknown> = (task: Task, context: HandlerContext) => Result | Promise<Result>;
+
+/** The default type argument of ThreadPool's second parameter: "infer from the first". */
+declare const INFER: unique symbol;
+export type Infer = typeof INFER;
+
+// biome-ignore lint/suspicious/noExplicitAny: matches any function, whatever its parameters.
+type AnyFunction = (...args: any[]) => unknown;
+
+/** The names of a module type's function exports, `default` included. */
+export type HandlerName<M> = M extends AnyFunction ? never : { [K in keyof M]: M[K] extends AnyFunction ? K : never }[keyof M] & string;
+
+/** The default handler of a module type (its default export, else `handler`), or of a handler type. */
+type DefaultHandler<M> = M extends AnyFunction
+  ? M
+  : M extends { default: infer D extends AnyFunction }
+    ? D
+    : M extends { handler: infer H extends AnyFunction }
+      ? H
+      : never;
+
+/** The handler `run(task, { name: N })` calls on a pool of module type M (N = never: the default). */
+type HandlerOf<M, N> = [N] extends [never] ? DefaultHandler<M> : N extends keyof M ? M[N] : never;
+
+type TaskOf<H> = H extends (task: infer T, ...rest: infer _) => unknown ? T : unknown;
+type ResultOf<H> = H extends (...args: infer _) => infer R ? Awaited<R> : unknown;
+
+/** The task type of run(), from ThreadPool's type arguments T and R, for handler name N. */
+export type RunTask<T, R, N> = [R] extends [Infer] ? (unknown extends T ? unknown : TaskOf<HandlerOf<T, N>>) : T;
+
+/** The result type of run(), from ThreadPool's type arguments T and R, for handler name N. */
+export type RunResult<T, R, N> = [R] extends [Infer] ? (unknown extends T ? unknown : ResultOf<HandlerOf<T, N>>) : R;
+
+/** The names run() accepts: the module type's function exports, or any string when the pool is untyped. */
+export type RunName<T, R> = [R] extends [Infer] ? (unknown extends T ? string : HandlerName<T>) : string;
+
+/**
+ * Why a pool thread left: 'close' (it took its close() sentinel), 'idle' (idle above minThreads
+ * for idleTimeout), 'recycle' (maxTasksPerThread, maxHeapUsedBeforeRecycle or recycle()),
+ * 'destroy' (destroy()), 'stopped' (terminated by the pool: the module cannot be used, or a
+ * close() deadline passed), 'timeout' (terminated: a task on it ran past its timeout), 'died'
+ * (process.exit, an uncaught error, resource limits).
+ */
+export type ThreadExitReason = 'close' | 'idle' | 'recycle' | 'destroy' | 'stopped' | 'timeout' | 'died';
+
+/** A pool thread, as the 'threadStart' and 'threadExit' events describe it. */
+export interface PoolThreadInfo {
+  /** Its worker_threads threadId. */
+  threadId: number;
+  /** Its id in the pool (currentPool().workerId inside it). */
+  workerId: number;
+}
+
+/** The pool's events and their listeners' arguments. */
+export interface PoolEvents {
+  /** A thread loaded the module (and ran its setup()): it takes tasks from now on. stdout/stderr: its streams, with the pool's stdout/stderr options. */
+  threadStart: [thread: PoolThreadInfo & { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }];
+  /** A thread left; `reason` says why, `code` is its exit code. */
+  threadExit: [thread: PoolThreadInfo & { reason: ThreadExitReason; code: number }];
+  /** needsDrain went back to false: queued run() tasks fell below the limit. */
+  drain: [];
+  /**
+   * A queueRequest handler failed (`wParam` is its request), a thread died while no run() was
+   * there to carry the news (a WorkerDiedError), or queueRequest packets were left unhandled by
+   * close(). With no listener these become process warnings instead.
+   */
+  error: [error: Error, wParam?: number];
+}

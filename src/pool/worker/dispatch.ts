@@ -1,0 +1,322 @@
+/**
+ * A packet taken from the task port, run: a queueRequest(wParam) calls the
+ * handler with the number; a run() task (its packet names an arena slot,
+ * layout.ts) is claimed, decoded, handed to the handler, and its result (or
+ * error) written back into the slot before the result packet is posted.
+ */
+import { cloneError, errorToRecord, recordToError, TAG_FALLBACK } from '../codec.js';
+import {
+  A_REQ_TAKEN,
+  A_REQUESTS,
+  A_RESULTS,
+  A_SENTINELS,
+  A_STARTED,
+  CANCELLED,
+  DONE,
+  F_PROGRESS,
+  F_SIGNAL,
+  F_TIMED,
+  F_TIMEOUT,
+  HANDLER_SHIFT,
+  K_REQUEST,
+  K_TASK,
+  QUEUED,
+  R_CANCELLED,
+  R_ERROR,
+  R_ERROR_MESSAGE,
+  R_OK,
+  R_OK_MESSAGE,
+  RUNNING,
+  SENTINEL,
+  slotWord,
+  T_FLAGS,
+  T_OWNER,
+  T_RUN,
+  T_START,
+  T_STATE,
+  T_TAG,
+  T_TICKET,
+} from '../layout.js';
+import type { CompletionPacket } from '../../port/index.js';
+import type { ChannelMessage } from '../protocol.js';
+import type { HandlerContext } from '../types.js';
+import type { ModuleHandlers } from './module.js';
+import { data, f64, i32, results, send, state, views } from './thread.js';
+
+/** Handed to handlers of tasks without a signal: one frozen object, no allocation per task. */
+const NO_SIGNAL: HandlerContext = Object.freeze({ signal: undefined, progress: ignoreProgress });
+
+let handlers: ModuleHandlers;
+/** Called when a pending handler settles (the loop may be waiting for the last one to exit). */
+let onSettled: () => void;
+/** Fails the thread's port calls the way the loop does (a closed port means destroy()). */
+let onPortError: (error: unknown) => void;
+
+/** A task's context gets a signal when run() had one, or a timeout (which aborts it). */
+const F_CONTROLLED = F_SIGNAL | F_TIMEOUT;
+
+/** Running tasks that were submitted with a signal or a timeout, by slot: their controller and ticket (T_TICKET). */
+const controllers = new Map<number, { controller: AbortController; ticket: number }>();
+/** Payloads asked of the main thread (too large for the slot, or with a transferList), by slot. */
+const fetches = new Map<number, (payload: { task?: unknown; error?: unknown }) => void>();
+
+export function initDispatch(h: ModuleHandlers, settled: () => void, portError: (error: unknown) => void): void {
+  handlers = h;
+  onSettled = settled;
+  onPortError = portError;
+}
+
+/** The main thread aborted the task with `ticket` in `slot` (only that task: the slot may hold another now). */
+export function abortTask(slot: number, ticket: number, timeout: boolean): void {
+  const running = controllers.get(slot);
+  if (running === undefined || running.ticket !== ticket) return;
+  running.controller.abort(timeout ? new DOMException('The task ran past its timeout', 'TimeoutError') : new DOMException('The task was aborted', 'AbortError'));
+}
+
+/** The main thread sent the payload this thread fetched. */
+export function payloadArrived(slot: number, payload: { task?: unknown; error?: unknown }): void {
+  const resolve = fetches.get(slot);
+  fetches.delete(slot);
+  resolve?.(payload);
+}
+
+function settled(): void {
+  state.pending--;
+  onSettled();
+}
+
+export function dispatch(packet: CompletionPacket): void {
+  if (packet.bytesTransferred === K_TASK) {
+    runTask(packet.overlapped);
+    return;
+  }
+  if (packet.bytesTransferred !== K_REQUEST) throw new RangeError(`unknown pool packet kind ${packet.bytesTransferred}`);
+  if (packet.overlapped === SENTINEL) {
+    state.stopping = true;
+    Atomics.add(i32, A_SENTINELS, 1);
+    return;
+  }
+  state.taken++;
+  Atomics.add(i32, A_REQ_TAKEN, 1);
+  runRequest(packet.completionKey);
+}
+
+// ──────────────────────────── requests ────────────────────────────
+
+function runRequest(wParam: number): void {
+  let result: unknown;
+  try {
+    result = handlers.at(0)(wParam, NO_SIGNAL);
+  } catch (error) {
+    requestDone(wParam, error);
+    return;
+  }
+  if (isThenable(result)) {
+    state.pending++;
+    result.then(
+      () => {
+        requestDone(wParam, undefined);
+        settled();
+      },
+      (error: unknown) => {
+        requestDone(wParam, error ?? new Error('queueRequest handler rejected with no reason'));
+        settled();
+      },
+    );
+    return;
+  }
+  Atomics.add(i32, A_REQUESTS, 1);
+}
+
+function requestDone(wParam: number, error: unknown): void {
+  Atomics.add(i32, A_REQUESTS, 1);
+  if (error !== undefined) send({ type: 'request-error', wParam, error: errorToRecord(error) });
+}
+
+// ──────────────────────────── broadcast ────────────────────────────
+
+/** pool.broadcast(): run the handler here once, outside the port, and answer by message. */
+export function runBroadcast(id: number, task: unknown, name: string | undefined): void {
+  const answer = (ok: boolean, value: unknown): void => {
+    try {
+      send({ type: 'broadcast-result', id, ok, value: ok ? value : errorToRecord(value) });
+    } catch (error) {
+      send({ type: 'broadcast-result', id, ok: false, value: errorToRecord(cloneError('the result of a broadcast', error)) });
+    }
+  };
+  let result: unknown;
+  try {
+    result = handlers.named(name)(task, NO_SIGNAL);
+  } catch (error) {
+    answer(false, error);
+    return;
+  }
+  if (!isThenable(result)) {
+    answer(true, result);
+    return;
+  }
+  // Pending like a task: a thread that takes its sentinel meanwhile answers before it leaves.
+  state.pending++;
+  result.then(
+    (value) => {
+      answer(true, value);
+      settled();
+    },
+    (error: unknown) => {
+      answer(false, error);
+      settled();
+    },
+  );
+}
+
+// ───────────────────────────── tasks ─────────────────────────────
+
+function runTask(slot: number): void {
+  // A4: the index came out of shared memory; check it before it addresses anything.
+  if (slot >>> 0 !== slot || slot >= views.slots) throw new RangeError(`task packet names slot ${slot} of ${views.slots}`);
+  const w = slotWord(data.slotBytes, slot);
+  i32[w + T_OWNER] = data.workerId;
+  // A2: the main thread may be cancelling this very slot; one CAS decides.
+  if (Atomics.compareExchange(i32, w + T_STATE, QUEUED, RUNNING) !== QUEUED) {
+    if (Atomics.load(i32, w + T_STATE) === CANCELLED) {
+      postResult(R_CANCELLED, slot);
+      return;
+    }
+    throw new RangeError(`task slot ${slot} is in state ${Atomics.load(i32, w + T_STATE)}, not queued`);
+  }
+  Atomics.add(i32, A_STARTED, 1);
+  state.taken++;
+  const flags = i32[w + T_FLAGS]!;
+  if (i32[w + T_TAG] === TAG_FALLBACK) {
+    // Large payload or transferList: ask the main thread for it (it knows no thread in advance).
+    state.pending++;
+    new Promise<{ task?: unknown; error?: unknown }>((resolve) => {
+      fetches.set(slot, resolve);
+      send({ type: 'fetch', slot });
+    }).then((payload) => {
+      if (payload.error !== undefined) finish(slot, w, flags, 0, recordToError(payload.error), true);
+      else start(slot, w, flags, payload.task);
+      settled();
+    });
+    return;
+  }
+  let task: unknown;
+  try {
+    task = views.decode(w);
+  } catch (error) {
+    finish(slot, w, flags, 0, error, true);
+    return;
+  }
+  start(slot, w, flags, task);
+}
+
+function start(slot: number, w: number, flags: number, task: unknown): void {
+  let context = NO_SIGNAL;
+  if ((flags & (F_CONTROLLED | F_PROGRESS)) !== 0) context = makeContext(slot, w, flags);
+  const t0 = (flags & F_TIMED) !== 0 ? performance.now() : 0;
+  let result: unknown;
+  try {
+    result = handlers.at(flags >>> HANDLER_SHIFT)(task, context);
+  } catch (error) {
+    finish(slot, w, flags, t0, error, true);
+    return;
+  }
+  if (isThenable(result)) {
+    state.pending++;
+    result.then(
+      (value) => {
+        finish(slot, w, flags, t0, value, false);
+        settled();
+      },
+      (error: unknown) => {
+        finish(slot, w, flags, t0, error, true);
+        settled();
+      },
+    );
+    return;
+  }
+  finish(slot, w, flags, t0, result, false);
+}
+
+/** Writes the result (or error) into the slot — or sends it by MessagePort if it does not fit — then posts the result packet. */
+function finish(slot: number, w: number, flags: number, t0: number, value: unknown, isError: boolean): void {
+  if ((flags & F_TIMED) !== 0) {
+    const f = (w << 2) >> 3;
+    f64[f + T_START] = performance.timeOrigin + t0;
+    f64[f + T_RUN] = performance.now() - t0;
+  }
+  if ((flags & F_CONTROLLED) !== 0) controllers.delete(slot);
+  if ((flags & F_PROGRESS) !== 0) {
+    const progress = progressOpen.get(slot);
+    if (progress !== undefined) progress.open = false;
+    progressOpen.delete(slot);
+  }
+  let status: number;
+  for (let attempt = 0; ; attempt++) {
+    const out = isError ? errorToRecord(value) : value;
+    try {
+      if (views.encode(w, out) === TAG_FALLBACK) {
+        data.resultChannel.postMessage({ kind: 'result', slot, value: out } satisfies ChannelMessage);
+        status = isError ? R_ERROR_MESSAGE : R_OK_MESSAGE;
+      } else {
+        status = isError ? R_ERROR : R_OK;
+      }
+      break;
+    } catch (error) {
+      if (attempt > 0) throw error;
+      // The result cannot be cloned (a function, a class instance with private state…): the task fails with why.
+      value = isError ? error : cloneError(`the result of ${handlers.describe(flags >>> HANDLER_SHIFT)}`, error);
+      isError = true;
+    }
+  }
+  Atomics.store(i32, w + T_STATE, DONE);
+  postResult(status, slot);
+}
+
+function postResult(status: number, slot: number): void {
+  // The result port holds one packet per slot, so it cannot be full; a closed one means destroy().
+  try {
+    results.post(status, data.workerId, slot);
+  } catch (error) {
+    onPortError(error);
+    return;
+  }
+  // The main thread spins on this word (not on the port's lock) when it expects a result soon.
+  Atomics.add(i32, A_RESULTS, 1);
+}
+
+/** Tasks with onProgress whose progress() may still report, by slot: finish() closes them. */
+const progressOpen = new Map<number, { open: boolean }>();
+
+/** A context with a signal (run() had one, or a timeout) and/or progress() (run() had onProgress). */
+function makeContext(slot: number, w: number, flags: number): HandlerContext {
+  const ticket = i32[w + T_TICKET]!;
+  let signal: AbortSignal | undefined;
+  if ((flags & F_CONTROLLED) !== 0) {
+    const controller = new AbortController();
+    controllers.set(slot, { controller, ticket });
+    signal = controller.signal;
+  }
+  if ((flags & F_TIMEOUT) !== 0) {
+    // The main thread counts the timeout from here (layout.ts T_START).
+    f64[((w << 2) >> 3) + T_START] = performance.timeOrigin + performance.now();
+  }
+  if ((flags & F_PROGRESS) === 0) return { signal, progress: ignoreProgress };
+  const channel = data.resultChannel;
+  const state = { open: true };
+  progressOpen.set(slot, state);
+  return {
+    signal,
+    progress(value: unknown): void {
+      // After the task settled its run() has too: a late value has nowhere to go.
+      if (!state.open) return;
+      channel.postMessage({ kind: 'progress', slot, ticket, value } satisfies ChannelMessage);
+    },
+  };
+}
+
+function ignoreProgress(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}

@@ -1,0 +1,73 @@
+/**
+ * The pool thread's runtime, started by the worker bundle's entry: attach to
+ * the pool's ports and arena, install currentPool(), load the user's module,
+ * say ready, and loop (loop.ts).
+ */
+import { parentPort } from 'node:worker_threads';
+import { errorToRecord } from '../codec.js';
+import type { ToWorker } from '../protocol.js';
+import { abortTask, initDispatch, payloadArrived, runBroadcast } from './dispatch.js';
+import { maybeLeave, portFailed, setTeardown } from './leave.js';
+import { loop, prepareLoop, recycle } from './loop.js';
+import { loadModule } from './module.js';
+import { installClient, runAnswered } from './pool-client.js';
+import { data, initThread, send } from './thread.js';
+
+export function startWorker(): void {
+  initThread();
+  parentPort!.on('message', (message: ToWorker) => {
+    switch (message.type) {
+      case 'payload':
+        payloadArrived(message.slot, message);
+        break;
+      case 'abort':
+        abortTask(message.slot, message.ticket, message.timeout === true);
+        break;
+      case 'broadcast':
+        // Before the module is ready the runtime is not either: it queues until then.
+        ready.then(
+          () => runBroadcast(message.id, message.task, message.name),
+          () => {}, // the module cannot be used: the pool fails every call
+        );
+        break;
+      case 'recycle':
+        recycle();
+        break;
+      case 'run-result':
+        runAnswered(message.id, message.ok, message.value);
+        break;
+    }
+  });
+  // The parent port stays ref'd: while a wait is on the event loop the only other thing pending is
+  // Atomics.waitAsync, which does not keep an event loop alive, and this thread must not end on its
+  // own — it leaves only by process.exit (sentinel, retirement, closed port). The owner's
+  // worker.unref() decides whether an idle pool keeps the process alive.
+  installClient();
+  const ready = prepareLoop()
+    .then(loadModule)
+    .then(async (handlers) => {
+      // setup(workerData) before the first task; a throw there means the module cannot be used.
+      if (handlers.setup !== undefined) {
+        try {
+          await handlers.setup(data.workerData);
+        } catch (error) {
+          throw Object.assign(new Error(`worker module ${data.filename}: setup() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error });
+        }
+      }
+      setTeardown(handlers.teardown);
+      initDispatch(handlers, maybeLeave, portFailed);
+    });
+  ready.then(
+    () => {
+      send({ type: 'ready' });
+      loop().catch((error: unknown) => {
+        // A broken invariant (a packet naming a slot that does not exist…): die loudly, as an
+        // uncaught error, so the pool reports it and replaces this thread.
+        process.nextTick(() => {
+          throw error;
+        });
+      });
+    },
+    (error: unknown) => send({ type: 'load-error', error: errorToRecord(error) }),
+  );
+}

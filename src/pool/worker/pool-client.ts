@@ -1,0 +1,62 @@
+/**
+ * currentPool() inside a pool thread: the pool as its handlers see it. The
+ * client is installed on globalThis under a registered symbol (client.ts),
+ * so the user's module finds it whichever copy of this package it imported.
+ */
+import { PortClosedError } from '../../port/index.js';
+import { CLIENT_KEY, type PoolClient, type RunInWorkerOptions } from '../client.js';
+import { recordToError } from '../codec.js';
+import { A_REQ_POSTED, A_REQ_TAKEN, K_REQUEST } from '../layout.js';
+import { data, i32, port, send } from './thread.js';
+
+/** run() calls made from this thread, by id, until the main thread answers. */
+const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+let nextCallId = 1;
+
+/** The main thread's answer to a run() this thread made. */
+export function runAnswered(id: number, ok: boolean, value: unknown): void {
+  const call = calls.get(id);
+  calls.delete(id);
+  if (call === undefined) return;
+  if (ok) call.resolve(value);
+  else call.reject(recordToError(value));
+}
+
+export function installClient(): void {
+  const client: PoolClient = {
+    workerData: data.workerData,
+    workerId: data.workerId,
+    queueRequest(wParam: number): boolean {
+      if (typeof wParam !== 'number' || !Number.isFinite(wParam)) {
+        throw new TypeError(`wParam must be a finite number, got ${String(wParam)}`);
+      }
+      // The same bound as the owner's queueRequest (see layout.ts A_REQ_POSTED).
+      if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= data.queueCapacity) return false;
+      try {
+        if (!port.post(K_REQUEST, wParam, 0)) return false;
+        Atomics.add(i32, A_REQ_POSTED, 1);
+        return true;
+      } catch (error) {
+        if (error instanceof PortClosedError) return false;
+        throw error;
+      }
+    },
+    run<R>(task: unknown, options?: RunInWorkerOptions): Promise<R> {
+      const id = nextCallId++;
+      const signal = options?.signal;
+      if (signal?.aborted) return Promise.reject(new DOMException('The task was aborted', 'AbortError'));
+      return new Promise<R>((resolve, reject) => {
+        calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        try {
+          send({ type: 'run', id, task, hasSignal: signal !== undefined }, options?.transferList);
+        } catch (error) {
+          calls.delete(id);
+          reject(error);
+          return;
+        }
+        signal?.addEventListener('abort', () => send({ type: 'abort-run', id }), { once: true });
+      });
+    },
+  };
+  (globalThis as Record<symbol, unknown>)[CLIENT_KEY] = client;
+}

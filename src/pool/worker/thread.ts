@@ -1,0 +1,46 @@
+/**
+ * What one pool thread knows about itself and its pool: set once by
+ * initThread() when the runtime starts, read by the rest of the runtime
+ * (exported bindings are live: importers see the values init wrote).
+ */
+import { parentPort, type TransferListItem, workerData } from 'node:worker_threads';
+import { CompletionPort } from '../../port/index.js';
+import { ArenaViews } from '../codec.js';
+import { EXIT_SENTINEL, type FromWorker, type PoolWorkerData } from '../protocol.js';
+
+export let data: PoolWorkerData;
+/** The task port: packets of run() tasks, queueRequest and sentinels. */
+export let port: CompletionPort;
+/** The result port: one packet per finished task, for the main thread. */
+export let results: CompletionPort;
+export let views: ArenaViews;
+export let i32: Int32Array;
+export let f64: Float64Array;
+
+/** Counters the loop and the task code share. */
+export const state = {
+  /** Handlers (and payload fetches) that returned a promise and have not settled. */
+  pending: 0,
+  /** This thread took its sentinel (or is being recycled): no more packets; it leaves once `pending` is 0. */
+  stopping: false,
+  /** The exit code it leaves with when `stopping`: EXIT_SENTINEL or EXIT_RECYCLED. */
+  exitCode: EXIT_SENTINEL,
+  /** run() tasks and queueRequest packets taken (maxTasksPerThread). */
+  taken: 0,
+  /** The loop is waiting for a packet on the event loop: recycling must end that wait (detach()). */
+  waitingOnLoop: false,
+};
+
+export function initThread(): void {
+  data = workerData as PoolWorkerData;
+  port = CompletionPort.from(data.taskPort, { spinCount: data.spinCount });
+  results = CompletionPort.from(data.resultPort);
+  views = new ArenaViews(data.arena, data.slots, data.slotBytes);
+  i32 = views.i32;
+  f64 = views.f64;
+}
+
+/** To the main thread, outside shared memory (the slow path only: see protocol.ts). */
+export function send(message: FromWorker, transferList?: readonly TransferListItem[]): void {
+  parentPort!.postMessage(message, transferList as TransferListItem[] | undefined);
+}
