@@ -58,5 +58,15 @@ export default defineConfig(() => {
       format: ['esm'],
       dts: false,
     },
+    {
+      ...common,
+      // iocp-pool/bullmq, its own bundle: the core never loads BullMQ. bullmq and ioredis are
+      // optional peer dependencies, loaded at run time (createRequire, hence the CJS shim).
+      entry: { bullmq: 'src/bullmq/index.ts' },
+      format: ['esm', 'cjs'],
+      dts: true,
+      shims: true,
+      external: ['bullmq', 'ioredis'],
+    },
   ];
 });
