@@ -304,7 +304,9 @@ export class CompletionPort {
    */
   post(bytesTransferred = 0, completionKey = 0, overlapped = 0): boolean {
     // Checks inline: this is the hot path, and a failed check is the rare case.
-    if (typeof bytesTransferred !== 'number' || bytesTransferred >>> 0 !== bytesTransferred) {
+    // The uint32 is what is stored: it is the same number, except that -0 becomes 0.
+    const bytes = bytesTransferred >>> 0;
+    if (typeof bytesTransferred !== 'number' || bytes !== bytesTransferred) {
       checkInteger('bytesTransferred', bytesTransferred, 0, 0xffffffff);
     }
     if (!Number.isFinite(completionKey)) checkFinite('completionKey', completionKey);
@@ -325,7 +327,7 @@ export class CompletionPort {
           // I8: from the claim to the publish, no call, no allocation, no loop.
           const f = (cell + C_PAYLOAD) >> 1;
           const f64 = this.#f64;
-          f64[f] = bytesTransferred;
+          f64[f] = bytes;
           f64[f + 1] = completionKey;
           f64[f + 2] = overlapped;
           Atomics.store(i32, cell, (pos + 1) & POS_MASK);

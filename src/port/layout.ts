@@ -11,7 +11,7 @@
  *  0    HEADER (64 B)          H_MAGIC        0           0x50434F49 ("IOCP")
  *                              H_VERSION      1           LAYOUT_VERSION
  *                              H_CAPACITY     2           max packets queued by post()
- *                              H_RING_SIZE    3           ring cells: the power of two ≥ capacity
+ *                              H_RING_SIZE    3           ring cells: the power of two ≥ max(capacity, 2)
  *                              H_MAX_THREADS  4           number of thread/waiter slots
  *                              H_CONCURRENCY  5           the cap on running threads (≥ 1)
  *                              H_SPIN         6           default spin iterations before sleeping
@@ -180,7 +180,7 @@ export const PACKET_F64 = 3; // float64s per packet
 
 export interface Geometry {
   capacity: number;
-  /** Ring cells: the power of two ≥ capacity. */
+  /** Ring cells: the power of two ≥ max(capacity, 2). */
   ringSize: number;
   maxThreads: number;
   /** Int32 index of slot 0. */
@@ -202,8 +202,17 @@ export function nextPowerOfTwo(n: number): number {
   return size;
 }
 
+/**
+ * The ring has at least 2 cells. With one cell, "free for the next lap"
+ * (C_SEQ = p + ringSize) and "published" (C_SEQ = p + 1) are the same value,
+ * so a published packet looks free: posts overwrite it and takers never see
+ * it. Capacity 1 uses a ring of 2 and the capacity check a non-power-of-two
+ * capacity uses (I6), so the bound stays exact.
+ */
+export const MIN_RING_SIZE = 2;
+
 export function geometry(capacity: number, maxThreads: number): Geometry {
-  const ringSize = nextPowerOfTwo(capacity);
+  const ringSize = nextPowerOfTwo(Math.max(capacity, MIN_RING_SIZE));
   const stackEnd = (STACK_BASE + maxThreads) * 4;
   const slotBytes = align(stackEnd, 64);
   const ringBytes = align(slotBytes + maxThreads * SLOT_WORDS * 4, 64);

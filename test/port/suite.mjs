@@ -373,6 +373,61 @@ export function portSuite(t, config) {
       );
     });
 
+    for (const capacity of [1, 2, 3]) {
+      it(`capacity ${capacity}: post() returns false when full and overwrites nothing; get(0) and close() return every packet`, () => {
+        const port = makePort({ capacity, concurrency: 1 });
+        let next = 0;
+        let expected = 0;
+        for (let round = 0; round < 4; round++) {
+          for (let i = 0; i < capacity; i++) assert.equal(port.post(next & 0xffff, next++, 0), true, `round ${round}: post ${i}`);
+          assert.equal(port.post(1, -1, 0), false, `round ${round}: the port is full at ${capacity}`);
+          assert.equal(port.stats().queued, capacity);
+          for (let i = 0; i < capacity; i++) {
+            const p = port.get(0);
+            assert.deepEqual(p, { bytesTransferred: expected & 0xffff, completionKey: expected, overlapped: 0 }, `round ${round}: get ${i}`);
+            expected++;
+          }
+          assert.equal(port.get(0), null, `round ${round}: empty again`);
+        }
+        // Half full at close: close() returns what is queued, in order.
+        const left = Math.ceil(capacity / 2);
+        for (let i = 0; i < left; i++) assert.equal(port.post(0, next++, 0), true);
+        assert.deepEqual(
+          port.close().map((p) => p.completionKey),
+          Array.from({ length: left }, (_, i) => expected + i),
+        );
+      });
+    }
+
+    it('capacities 1, 2 and 3 deliver exactly once with 2 producers and 2 consumers racing', async () => {
+      const total = Math.max(2000, Math.floor(STRESS / 500));
+      for (const capacity of [1, 2, 3]) {
+        const port = makePort({ capacity, concurrency: 2 });
+        const control = newControl();
+        const seen = new SharedArrayBuffer(total);
+        const consumers = [0, 1].map((index) => spawn(port, 'consumer', { control: control.buffer, seen, index, batch: index === 0 ? 0 : 4 }));
+        const share = total / 2;
+        const producers = [0, 1].map((index) => spawn(port, 'producer', { from: index * share, count: share, index }));
+        await Promise.all(producers.map((p) => p.done));
+        await until(() => Atomics.load(control, C_DONE) === total, `capacity ${capacity}: all ${total} packets consumed`);
+        assert.deepEqual(port.close(), []);
+        const results = await Promise.all(consumers.map((c) => c.done));
+        for (const r of results) assert.equal(r.outOfOrder, 0, `capacity ${capacity}: a consumer saw one producer out of order`);
+        const counts = new Uint8Array(seen);
+        const wrong = counts.findIndex((c) => c !== 1);
+        assert.equal(wrong, -1, `capacity ${capacity}: key ${wrong} delivered ${counts[wrong]} times`);
+      }
+    });
+
+    it('stores bytesTransferred as an unsigned 32-bit integer: post(-0) hands out +0', () => {
+      const port = makePort({ concurrency: 1 });
+      port.post(-0, 1, 2);
+      const p = port.get(0);
+      assert.ok(Object.is(p.bytesTransferred, 0), `bytesTransferred is ${Object.is(p.bytesTransferred, -0) ? '-0' : p.bytesTransferred}`);
+      port.post(-0, 3, 4);
+      assert.ok(Object.is(port.close()[0].bytesTransferred, 0), 'close() returns +0 too');
+    });
+
     it(`loses and duplicates nothing when close() races posts and gets (${RACE_ROUNDS} rounds)`, async () => {
       // Every key ends in exactly one place: delivered to a consumer, returned
       // by close(), or never posted (its post threw PortClosedError).
