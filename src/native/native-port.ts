@@ -530,7 +530,7 @@ export class NativeCompletionPort implements PortApi {
       if (s === this.#slot) this.#slot = -1;
     }
     // A thread blocked in GQCS cannot be taken off the kernel's wait list from outside.
-    return { running, waiters: 0, requeued: 0, abandoned: [] };
+    return { running, waiters: 0, requeued: 0, abandoned: [], deferred: false };
   }
 
   /** Gives back this instance's accounting; it registers again on its next call. */

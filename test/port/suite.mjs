@@ -626,7 +626,7 @@ export function portSuite(t, config) {
         assert.equal(port.stats().running, 1);
         await stuck.worker.terminate();
         const released = port.releaseThread(stuck.threadId);
-        assert.deepEqual(released, { running: 1, waiters: 0, requeued: 1, abandoned: [] });
+        assert.deepEqual(released, { running: 1, waiters: 0, requeued: 1, abandoned: [], deferred: false });
         assert.deepEqual(port.stats().running, 0);
         assert.deepEqual(port.get(0), { bytesTransferred: 3, completionKey: 33, overlapped: 333 });
       });
@@ -636,11 +636,40 @@ export function portSuite(t, config) {
         const a = spawn(port, 'waitOnce', { index: 0 });
         await until(() => port.stats().waiting === 1, 'a waiting');
         await a.worker.terminate();
-        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 1, requeued: 0, abandoned: [] });
+        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 1, requeued: 0, abandoned: [], deferred: false });
         assert.equal(port.stats().waiting, 0);
         assert.equal(port.stats().threads, 0);
         port.post(0, 5, 0);
         assert.equal(port.get(0).completionKey, 5);
+      });
+
+      it("detach() settles this thread's pending getAsync first: a worker that reuses the slot gets its own packet", async () => {
+        const port = makePort({ concurrency: 2, maxThreads: 4 });
+        let settled = null;
+        port.getAsync().then(
+          (packet) => (settled = { packet }),
+          (error) => (settled = { error }),
+        );
+        await until(() => port.stats().waiting === 1, 'main thread waiting');
+        port.detach();
+        assert.deepEqual([port.stats().waiting, port.stats().threads], [0, 0], 'detach took the waiter off and freed the slot');
+        await until(() => settled !== null, 'the pending getAsync settled after detach()', 5000);
+        assert.ok(settled.error instanceof Error && /detach/.test(settled.error.message), `the pending getAsync was settled: ${JSON.stringify(settled)}`);
+        // A worker attaches, takes the freed slot, and waits in it.
+        const worker = spawn(port, 'waitOnce', { index: 0 });
+        await until(() => port.stats().waiting === 1, 'worker waiting in the reused slot');
+        assert.equal(port.post(1, 2, 3), true);
+        assert.deepEqual(await worker.done, { packet: { bytesTransferred: 1, completionKey: 2, overlapped: 3 } }, 'the worker got its packet');
+        await worker.exit;
+        port.releaseThread(worker.threadId);
+        assert.deepEqual([port.stats().running, port.stats().waiting, port.stats().threads], [0, 0, 0], 'nothing drifted');
+        // A packet already handed to the pending wait when detach() comes is not lost: the wait resolves with it.
+        const handed = port.getAsync();
+        await until(() => port.stats().waiting === 1, 'main thread waiting again');
+        port.post(4, 5, 6); // hands it over at once (this thread is the waiter), before the promise can run
+        port.detach();
+        assert.deepEqual(await handed, { bytesTransferred: 4, completionKey: 5, overlapped: 6 });
+        assert.deepEqual([port.stats().running, port.stats().threads, port.stats().queued], [0, 0, 0]);
       });
 
       it(`terminating threads in the middle of post() and get() never blocks the ring or the lock (${RACE_ROUNDS} rounds)`, async () => {
@@ -698,13 +727,13 @@ export function portSuite(t, config) {
         await until(() => Atomics.load(control, C_DONE) === 1, 'the packet reached the replacement without releaseThread()');
         await until(() => port.stats().waiting === 1, 'the replacement is back in get() (its own slot given back)');
         assert.equal(port.stats().running, 1, 'only the dead thread is still counted');
-        assert.deepEqual(port.releaseThread(victim.threadId), { running: 1, waiters: 0, requeued: 0, abandoned: [] });
+        assert.deepEqual(port.releaseThread(victim.threadId), { running: 1, waiters: 0, requeued: 0, abandoned: [], deferred: false });
         assert.deepEqual(
           { running: port.stats().running, threads: port.stats().threads },
           { running: 0, threads: 1 },
           "the dead thread's count and table entry are gone; the replacement's entry stays",
         );
-        assert.deepEqual(port.releaseThread(victim.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [] }, 'a second call finds nothing');
+        assert.deepEqual(port.releaseThread(victim.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false }, 'a second call finds nothing');
         await closeAndJoin(port, [next]);
       });
 
@@ -720,7 +749,7 @@ export function portSuite(t, config) {
         await until(() => port.stats().queued === 0, 'the kernel handed the packet to the stuck wait');
         await stuck.worker.terminate();
         // The callback never ran, so the library never counted the thread as running.
-        assert.deepEqual(port.releaseThread(stuck.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [] });
+        assert.deepEqual(port.releaseThread(stuck.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false });
         assert.equal(port.stats().threads, 0, "the dead thread's table entry is free");
         assert.equal(port.stats().running, 0);
         assert.equal(port.get(0), null, 'the kernel cannot put a dequeued packet back: it went with the thread');
@@ -742,7 +771,7 @@ export function portSuite(t, config) {
         // close() wakes it with a sentinel packet; then the termination completes.
         port.close();
         assert.equal(await terminated, 1);
-        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [] });
+        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false });
         assert.equal(port.stats().threads, 0, "the dead thread's table entry is free");
       });
     }
