@@ -177,28 +177,30 @@ export function scanRing(m: Memory, out: Recovery, waitMs: number): void {
   const deq = Atomics.load(i32, S_DEQ) & POS_MASK;
   const enq = Atomics.load(i32, S_ENQ) & POS_MASK;
   const taken = (pos: number): boolean => ((pos - deq) & POS_MASK) >= ((enq - deq) & POS_MASK);
-  const unowned = (pos: number): boolean => {
+  const unfinished = (pos: number): boolean => {
     const seq = Atomics.load(i32, cellOf(m, pos));
-    const wasTaken = taken(pos);
-    if (wasTaken ? ahead(seq, pos + 1) !== 0 : seq !== pos) return false; // finished
-    const o = owners(m, wasTaken ? R_TAKE : R_POST, pos | CLAIM);
-    return o.live + o.dead === 0;
+    return taken(pos) ? ahead(seq, pos + 1) === 0 : seq === pos;
+  };
+  // Positions some record owns are its thread's to finish (or its releaseThread's).
+  const owned = (pos: number): boolean => {
+    const o = owners(m, taken(pos) ? R_TAKE : R_POST, pos | CLAIM);
+    return o.live + o.dead > 0;
   };
   let stuck: number[] = [];
-  for (let pos = (deq - size) & POS_MASK; pos !== enq; pos = (pos + 1) & POS_MASK) if (unowned(pos)) stuck.push(pos);
+  for (let pos = (deq - size) & POS_MASK; pos !== enq; pos = (pos + 1) & POS_MASK) if (unfinished(pos)) stuck.push(pos);
   const deadline = performance.now() + waitMs;
   while (stuck.length > 0 && performance.now() < deadline) {
     pause();
-    stuck = stuck.filter(unowned);
+    stuck = stuck.filter(unfinished);
   }
   for (const pos of stuck) {
+    if (!unfinished(pos) || owned(pos)) continue;
     const cell = cellOf(m, pos);
     if (!taken(pos)) {
       if (Atomics.compareExchange(i32, cell, pos, ((pos + 1) & POS_MASK) | VOID_BIT) === pos) Atomics.add(i32, S_VOID, 1);
       continue;
     }
     const seq = Atomics.load(i32, cell);
-    if (ahead(seq, pos + 1) !== 0) continue;
     const f = (cell + C_PAYLOAD) >> 1;
     const b = m.f64[f]!;
     const k = m.f64[f + 1]!;

@@ -11,6 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { BLOCK, BUSY, C_DONE, C_GOT, C_LOG, C_MAX, C_ORDER, C_RELEASE, HOLD, SLEEP } from './fixtures/control.mjs';
 
 const AGENT = new URL('./fixtures/agent.mjs', import.meta.url);
+/** The native port's word that says CloseHandle has run (src/native/native-port.ts). */
+const N_HANDLE_CLOSED = 10;
 const CONTROL_WORDS = 1024;
 
 /**
@@ -678,7 +680,11 @@ export function portSuite(t, config) {
         // there were, a terminated thread would leave a cell claimed forever
         // and every later packet stuck behind it.
         for (let round = 0; round < RACE_ROUNDS; round++) {
-          const port = makePort({ concurrency: 2, capacity: 64 });
+          const port = makePort({ concurrency: 2, capacity: 64, maxThreads: 8 });
+          // Every 5th round the port's claim records are all taken first (8 +
+          // 64 instances on this thread hold one each), so the churning threads
+          // claim unrecorded and a dead one's claims are found by a ring scan.
+          if (round % 5 === 4) for (let i = 0; i < 8 + 64; i++) CompletionPort.from(port.handle).stats();
           const control = newControl();
           const agents = [0, 1, 2].map((index) => spawn(port, 'churn', { control: control.buffer, index }));
           const at = 2048 * (1 + (round % 5));
@@ -753,6 +759,9 @@ export function portSuite(t, config) {
         assert.equal(port.stats().threads, 0, "the dead thread's table entry is free");
         assert.equal(port.stats().running, 0);
         assert.equal(port.get(0), null, 'the kernel cannot put a dequeued packet back: it went with the thread');
+        // Its wait never left the port (its callback never ran on the dead thread); the release took it out, so the close can finish.
+        port.close();
+        assert.equal(new Int32Array(port.handle.buffer)[N_HANDLE_CLOSED], 1, 'the deferred CloseHandle ran');
       });
 
       it('a worker blocked in get() (native) ends only once its GQCS returns; releaseThread() then frees its entry', async () => {
@@ -773,6 +782,24 @@ export function portSuite(t, config) {
         assert.equal(await terminated, 1);
         assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false });
         assert.equal(port.stats().threads, 0, "the dead thread's table entry is free");
+        // It died in the wait without leaving it; the release took its wait out, and the deferred CloseHandle ran.
+        assert.equal(port.stats().waiting, 0);
+        assert.equal(new Int32Array(port.handle.buffer)[N_HANDLE_CLOSED], 1, 'the deferred CloseHandle ran');
+      });
+
+      it('detach() (native) with a getAsync still in the kernel: the wait delivers its packet uncounted, and the entry is freed once it has', async () => {
+        const port = makePort({ concurrency: 2 });
+        const pending = port.getAsync();
+        await until(() => port.stats().waiting === 1, 'async wait in the kernel');
+        port.detach();
+        assert.equal(port.stats().threads, 0, 'detached');
+        assert.equal(port.post(1, 2, 3), true);
+        assert.deepEqual(await pending, { bytesTransferred: 1, completionKey: 2, overlapped: 3 });
+        assert.deepEqual([port.stats().running, port.stats().waiting, port.stats().threads], [0, 0, 0], 'a detached thread is not counted as running');
+        // Attached again by its next call, normally.
+        port.post(4, 5, 6);
+        assert.deepEqual(await port.getAsync(), { bytesTransferred: 4, completionKey: 5, overlapped: 6 });
+        assert.deepEqual([port.stats().running, port.stats().threads], [1, 1]);
       });
     }
 
