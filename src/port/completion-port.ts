@@ -71,6 +71,7 @@ import {
   S_FRONT_HEAD,
   S_FRONT_TAIL,
   S_LOCK,
+  S_LOCK_ANON,
   S_NEED_SCAN,
   S_PENDING,
   S_RUNNING,
@@ -876,7 +877,13 @@ export class CompletionPort {
   #lock(): void {
     if (this.#claims === null) this.#attachRecord();
     if (Atomics.compareExchange(this.#i32, S_LOCK, 0, MY_LOCK) !== 0) this.#lockSlow();
+    this.#held();
+  }
+
+  /** The lock is ours. An unrecorded instance names itself where a lock waiter can check the word (I8). */
+  #held(): void {
     this.#holding = true;
+    if (this.#record < 0) Atomics.store(this.#i32, S_LOCK_ANON, MY_TAG);
   }
 
   #lockSlow(): void {
@@ -924,6 +931,7 @@ export class CompletionPort {
       }
     }
     this.#holding = false;
+    if (this.#record < 0) Atomics.store(i32, S_LOCK_ANON, 0);
     if ((Atomics.exchange(i32, S_LOCK, 0) & LOCK_CONTENDED) !== 0) Atomics.notify(i32, S_LOCK, 1);
     const wake = this.#wake;
     if (wake.length > 0) {
@@ -1410,7 +1418,7 @@ export class CompletionPort {
       if (held >> 1 === tag) {
         // We inherit its sleepers too, so the contended mark stays.
         if (Atomics.compareExchange(i32, S_LOCK, held, MY_LOCK | (held & LOCK_CONTENDED)) === held) {
-          this.#holding = true;
+          this.#held();
           return INHERITED;
         }
         continue;
@@ -1429,7 +1437,7 @@ export class CompletionPort {
         else Atomics.wait(i32, S_LOCK, held, 1);
       }
     }
-    this.#holding = true;
+    this.#held();
     return LOCKED;
   }
 

@@ -29,6 +29,7 @@
  *                              S_ANON        24           threads that found no free record (unrecorded)
  *                              S_STUCK_LOCK  25           a lock word releaseThread() waited out (I9)
  *                              S_NEED_SCAN   26           1: an unrecorded thread died; scan the ring (I8)
+ *                              S_LOCK_ANON   27           tag of the lock holder if it is unrecorded (I8)
  *  128  ENQUEUE (64 B)         S_ENQ         32           next ring position to fill   | CLOSED_BIT
  *  192  DEQUEUE (64 B)         S_DEQ         48           next ring position to take   | CLOSED_BIT | FRONT_BIT
  *                              S_VOID        49           VOID positions in the ring (I8)
@@ -140,7 +141,9 @@
  *      CAS succeeded) is waited for. A live thread's claim is only ever
  *      waited for. A thread that found no free record (S_ANON > 0) claims
  *      unrecorded; its death costs a scan of the ring (S_NEED_SCAN), which
- *      finishes any claim no record owns, after a short wait.
+ *      finishes any claim no record owns, after a short wait. Holding the
+ *      lock, it names itself in S_LOCK_ANON, so every lock word names a
+ *      thread some word of the port knows (else the word is corrupt).
  *  I9  Deaths left for later. releaseThread() needs the lock; it inherits it
  *      only from the thread it releases. If another thread holds it for
  *      RELEASE_LOCK_WAIT_MS (it may have died too, its death not yet
@@ -184,6 +187,7 @@ export const S_PENDING = 23;
 export const S_ANON = 24;
 export const S_STUCK_LOCK = 25;
 export const S_NEED_SCAN = 26;
+export const S_LOCK_ANON = 27;
 /** S_LOCK bit: a thread may be asleep on the lock (unlock notifies). */
 export const LOCK_CONTENDED = 1;
 

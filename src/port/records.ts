@@ -8,7 +8,6 @@
 import { PortCorruptedError } from './errors.js';
 import type { Memory } from './front.js';
 import {
-  FREE,
   R_DEAD,
   R_FRONT,
   R_POST,
@@ -17,9 +16,7 @@ import {
   R_TID,
   RECORD_WORDS,
   S_ANON,
-  SLOT_WORDS,
-  W_KIND,
-  W_THREAD_ID,
+  S_LOCK_ANON,
 } from './layout.js';
 
 /** Int32 index of record r's first word. */
@@ -91,19 +88,16 @@ export function owners(m: Memory, field: number, value: number): { live: number;
 }
 
 /**
- * Does the thread with this tag (threadId + 1) use the port — a record or a
- * slot names it? A lock word naming a thread that does not is corrupt. With
- * unrecorded threads about (S_ANON > 0) any tag may be one of them.
+ * May the thread with this tag (threadId + 1) hold the lock? Every thread
+ * takes a record before it takes the lock, or, if none is free, names itself
+ * in S_LOCK_ANON while it holds it (I8). A lock word naming a thread that
+ * neither names is corrupt.
  */
 export function threadKnown(m: Memory, tag: number): boolean {
   const i32 = m.i32;
-  if (Atomics.load(i32, S_ANON) > 0) return true;
   if (tag <= 0) return false;
+  if (Atomics.load(i32, S_LOCK_ANON) === tag) return true;
   for (let r = 0; r < m.geo.records; r++) if (Atomics.load(i32, recordBase(m, r) + R_TID) === tag) return true;
-  for (let slot = 0; slot < m.geo.maxThreads; slot++) {
-    const base = m.geo.slotBase + slot * SLOT_WORDS;
-    if (i32[base + W_KIND] !== FREE && i32[base + W_THREAD_ID] === tag - 1) return true;
-  }
   return false;
 }
 

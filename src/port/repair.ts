@@ -174,8 +174,17 @@ export function scanRing(m: Memory, out: Recovery, waitMs: number): void {
   const i32 = m.i32;
   const size = m.geo.ringSize;
   // S_DEQ first: S_ENQ only grows, so the S_ENQ read after it is never behind it.
-  const deq = Atomics.load(i32, S_DEQ) & POS_MASK;
-  const enq = Atomics.load(i32, S_ENQ) & POS_MASK;
+  // Never more than capacity positions between them (I6); read against an S_DEQ that did not move meanwhile, more is corrupt.
+  let deq = 0;
+  let enq = 0;
+  for (let tries = 0; ; tries++) {
+    deq = Atomics.load(i32, S_DEQ) & POS_MASK;
+    enq = Atomics.load(i32, S_ENQ) & POS_MASK;
+    if (((enq - deq) & POS_MASK) <= m.geo.capacity) break;
+    if ((Atomics.load(i32, S_DEQ) & POS_MASK) === deq || tries > 1000) {
+      throw new PortCorruptedError(`${(enq - deq) & POS_MASK} ring positions queued, capacity ${m.geo.capacity}`);
+    }
+  }
   const taken = (pos: number): boolean => ((pos - deq) & POS_MASK) >= ((enq - deq) & POS_MASK);
   const unfinished = (pos: number): boolean => {
     const seq = Atomics.load(i32, cellOf(m, pos));
