@@ -130,8 +130,14 @@ const LOCK_CHECK_MS = 100;
 const RELEASE_LOCK_WAIT_MS = 50;
 /** How long releaseThread() waits for a live thread that recorded the same claim as the dead one to move on (I8). */
 const RELEASE_CLAIM_WAIT_MS = 50;
-/** How long the next lock holder waits for the same, finishing deaths left to it (I9), or an unrecorded thread's claims. */
-const PENDING_WAIT_MS = 1;
+/**
+ * How long a lock holder finishing deaths left to it (I9) waits for a
+ * contested claim or an unrecorded thread's claim: not at all. What is still
+ * contested stays pending, and is looked at again at the next unlock (a pass
+ * over the slots and records, a few microseconds), so a death left pending
+ * for long slows the port's slow paths a little, never a fast path.
+ */
+const PENDING_WAIT_MS = 0;
 /** Iterations close() spins on a claimed, unpublished position before it checks who claimed it. */
 const PUBLISH_SPIN = 1000;
 /** How long close() waits, in all, for live posters to publish positions claimed before the close (I7). */
