@@ -120,7 +120,9 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     const backend = o.backend;
     this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: o.queueCapacity + slots, maxThreads: 2 * this.threads + 16, backend });
     // One consumer (this thread); one packet per slot at most, so a post can never find it full.
-    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: 8, spinCount: 0, backend });
+    // maxThreads: every pool thread posts to it, and a poster with a claim record of its own costs a
+    // death nothing more than its claim (records are maxThreads + 64).
+    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: this.threads + 8, spinCount: 0, backend });
 
     const geo = arenaGeometry(slots, o.slotBytes);
     const arena = new ArenaViews(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes);

@@ -91,6 +91,17 @@ export interface ReleasedThread {
   waiters: number;
   /** Packets handed to it that it never read, put back at the head of the queue. */
   requeued: number;
-  /** Such packets when the port was already closed (nowhere to queue them). */
+  /**
+   * Packets recovered from dead threads when the port was already closed
+   * (nowhere to queue them): handed to it, taken by it and not yet freed, or
+   * still queued when a close() was cut short by a thread's death.
+   */
   abandoned: CompletionPacket[];
+  /**
+   * True when another thread held the port's lock for a while and may have
+   * died too, its death not yet reported: the release was left to whoever
+   * takes the lock next (the counts above are then 0). Always false on the
+   * native backend.
+   */
+  deferred: boolean;
 }
