@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { build, type Plugin } from 'esbuild';
 import { defineConfig, type Options } from 'tsup';
 
 const common: Options = {
@@ -11,6 +12,32 @@ const common: Options = {
   clean: false,
 };
 
+/**
+ * The pool thread's runtime as a string, for the main bundle: when an application is bundled
+ * (esbuild, webpack, rollup…) dist/worker.js is not next to the bundle, and the pool starts its
+ * threads from this copy instead (new Worker(source, { eval: true }): a CommonJS script).
+ */
+const workerSource: Plugin = {
+  name: 'iocp-pool-worker-source',
+  setup(plugin) {
+    plugin.onResolve({ filter: /^virtual:iocp-pool-worker-source$/ }, (args) => ({ path: args.path, namespace: 'worker-source' }));
+    plugin.onLoad({ filter: /.*/, namespace: 'worker-source' }, async () => {
+      const out = await build({
+        entryPoints: ['src/entry/worker.ts'],
+        bundle: true,
+        write: false,
+        platform: 'node',
+        format: 'cjs',
+        target: 'node20',
+        minifyWhitespace: true,
+        external: ['koffi'],
+        logLevel: 'silent',
+      });
+      return { contents: `export default ${JSON.stringify(out.outputFiles[0]!.text)};`, loader: 'js' };
+    });
+  },
+};
+
 export default defineConfig(() => {
   rmSync('dist', { recursive: true, force: true });
   return [
@@ -21,6 +48,7 @@ export default defineConfig(() => {
       dts: true,
       // import.meta.url in the CJS build (the worker file's path) comes from this shim.
       shims: true,
+      esbuildPlugins: [workerSource],
     },
     {
       ...common,
@@ -29,6 +57,16 @@ export default defineConfig(() => {
       entry: { worker: 'src/entry/worker.ts' },
       format: ['esm'],
       dts: false,
+    },
+    {
+      ...common,
+      // iocp-pool/bullmq, its own bundle: the core never loads BullMQ. bullmq and ioredis are
+      // optional peer dependencies, loaded at run time (createRequire, hence the CJS shim).
+      entry: { bullmq: 'src/bullmq/index.ts' },
+      format: ['esm', 'cjs'],
+      dts: true,
+      shims: true,
+      external: ['bullmq', 'ioredis'],
     },
   ];
 });

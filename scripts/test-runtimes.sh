@@ -9,13 +9,17 @@
 # so `npm pack` of one is the whole install — no install script, no download
 # from anywhere but the registry. Cached in .cache/runtimes/.
 #
-#   bash scripts/test-runtimes.sh [node|bun|deno ...]     default: all three
+# "bundle" runs the same suite as an application bundled with esbuild (no extra step, no
+# option: the pool starts its threads from the runtime copy inlined in the package's main
+# file), the handler modules shipped beside the bundle.
+#
+#   bash scripts/test-runtimes.sh [node|bun|deno|bundle ...]     default: all four
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUN_VERSION=1.4.5
 DENO_VERSION=2.9.6
 CACHE=$PWD/.cache/runtimes
-if [ $# -gt 0 ]; then runtimes=("$@"); else runtimes=(node bun deno); fi
+if [ $# -gt 0 ]; then runtimes=("$@"); else runtimes=(node bun deno bundle); fi
 t0=$(date +%s)
 say() { echo "[test-runtimes +$(( $(date +%s) - t0 ))s] $*"; }
 
@@ -63,7 +67,15 @@ for rt in "${runtimes[@]}"; do
     bun) exe=$(fetch "$bun_pkg" "$BUN_VERSION" bin/bun); cmds=("$exe smoke.mjs" "$exe require.cjs") ;;
     # Deno: read access only (no --allow-env, --allow-sys, --allow-write...).
     deno) exe=$(fetch "$deno_pkg" "$DENO_VERSION" deno); cmds=("$exe run --allow-read smoke.mjs" "$exe run --allow-read require.cjs") ;;
-    *) echo "test-runtimes: unknown runtime '$rt' (node, bun, deno)" >&2; exit 1 ;;
+    bundle)
+      # A plain esbuild bundle of each entry, as a user would make it; no dist/worker.js beside it.
+      esbuild=$PWD/node_modules/.bin/esbuild
+      (cd "$APP" && "$esbuild" smoke.mjs --bundle --platform=node --format=esm --outfile=bundled/smoke.mjs --log-level=warning \
+        && "$esbuild" require.cjs --bundle --platform=node --format=cjs --outfile=bundled/require.cjs --log-level=warning \
+        && cp handler.mjs port-worker.mjs bundled/)
+      if [ -e "$APP/bundled/worker.js" ]; then echo "test-runtimes: the bundle must not have dist/worker.js beside it" >&2; exit 1; fi
+      cmds=("node bundled/smoke.mjs" "node bundled/require.cjs") ;;
+    *) echo "test-runtimes: unknown runtime '$rt' (node, bun, deno, bundle)" >&2; exit 1 ;;
   esac
   for cmd in "${cmds[@]}"; do
     say "── $rt: ${cmd//$CACHE\//.cache/runtimes/}"

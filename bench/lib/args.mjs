@@ -1,14 +1,15 @@
 /** Command-line flags of bench/index.mjs. */
-export const USAGE = `usage: node bench/index.mjs [--quick] [--runs N] [--only ID[,ID…]] [--list] [--docs | --no-docs]
-  --quick        small sizes and 2 runs (CI smoke test, < 1 min); says so in the output
+export const USAGE = `usage: node bench/index.mjs [--quick] [--runs N] [--only ID[,ID…]] [--list] [--docs | --no-docs] [--report]
+  --quick        small sizes and 2 runs (the CI smoke test); says so in the output
   --runs N       repetitions per subject (default 5, quick 2)
   --only IDs     scenarios or cases to run, by id (see --list)
   --list         print the scenario and case ids and exit
   --docs         write docs/benchmarks.md even for a quick or partial run
-  --no-docs      do not write docs/ (default for --quick and --only)`;
+  --no-docs      do not write docs/ (default for --quick and --only)
+  --report       measure nothing: write docs/benchmarks.md and README.md's numbers again from docs/bench/results.json`;
 
 export function parseArgs(argv) {
-  const o = { quick: false, runs: undefined, only: null, list: false, docs: undefined };
+  const o = { quick: false, runs: undefined, only: null, list: false, docs: undefined, report: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -26,6 +27,7 @@ export function parseArgs(argv) {
     else if (a === '--list') o.list = true;
     else if (a === '--docs') o.docs = true;
     else if (a === '--no-docs') o.docs = false;
+    else if (a === '--report') o.report = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);

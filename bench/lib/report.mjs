@@ -1,6 +1,7 @@
 /** The console tables and docs/benchmarks.md (with its SVG charts). */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fmt, ratio } from './format.mjs';
+import { fillValues } from './prose.mjs';
 import { barChart } from './svg.mjs';
 
 const pad = (s, n) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
@@ -102,8 +103,9 @@ export function writeDocs(root, { machine, cases, mode, notes, wallMs }) {
   }
   writeFileSync(new URL('benchmarks.md', docs), parts.join('\n'));
   written.push('docs/benchmarks.md');
-  const raw = cases.map(({ def, runs }) => ({ case: def.id, title: def.title, params: def.params, runs }));
-  writeFileSync(new URL('results.json', dir), `${JSON.stringify({ machine, mode, cases: raw }, null, 1)}\n`);
+  // Everything the report needs, so `node bench/index.mjs --report` can write it all again.
+  const raw = cases.map(({ def, runs, skipped }) => ({ case: def.id, title: def.title, params: def.params, runs, skipped: skipped ?? {} }));
+  writeFileSync(new URL('results.json', dir), `${JSON.stringify({ machine, mode, wall: wallMs, notes, cases: raw }, null, 1)}\n`);
   written.push('docs/bench/results.json');
   return written;
 }
@@ -126,31 +128,47 @@ const START = '<!-- bench:headline:start -->';
 const END = '<!-- bench:headline:end -->';
 
 /**
- * Rewrites the block between the headline markers in README.md with the
- * target checks of this run (full runs only), so the README's ratios always
- * come from the latest docs/benchmarks.md. Returns true if it wrote.
+ * Rewrites README.md from a full run: the block between the headline markers (the target checks)
+ * and every number in prose written as a bench marker (bench/lib/prose.mjs), in README.md and
+ * docs/*.md, so the prose quotes the same run as docs/benchmarks.md. Returns the files it changed.
  */
-export function updateReadme(root, { machine, cases, mode }) {
-  const file = new URL('README.md', root);
-  let text;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return false;
+export function updateReadme(root, run) {
+  const files = [
+    'README.md',
+    ...readdirSync(new URL('docs/', root))
+      .filter((f) => f.endsWith('.md') && f !== 'benchmarks.md')
+      .map((f) => `docs/${f}`),
+  ];
+  const written = [];
+  for (const name of files) {
+    const file = new URL(name, root);
+    const text = readFileSync(file, 'utf8');
+    const next = renderReadme(text, run);
+    if (next !== text) {
+      writeFileSync(file, next);
+      written.push(name);
+    }
   }
-  const a = text.indexOf(START);
-  const b = text.indexOf(END);
-  if (a < 0 || b < a) return false;
-  const rows = cases.flatMap((c) => c.summary.targets).map((t) => `| ${mark(t)} | ${t.label} | ${t.detail} |`);
-  const block = [
-    START,
-    `Headline from the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}). Every table and chart: \`docs/benchmarks.md\`.`,
-    '',
-    '| | target | measured, same run |',
-    '|---|---|---|',
-    ...rows,
-    END,
-  ].join('\n');
-  writeFileSync(file, text.slice(0, a) + block + text.slice(b + END.length));
-  return true;
+  return written;
+}
+
+/** The text with its headline block (if it has the markers) and its bench markers filled from the run. */
+export function renderReadme(text, { machine, cases, mode, wall }) {
+  let out = text;
+  const a = out.indexOf(START);
+  const b = out.indexOf(END);
+  if (a >= 0 && b > a) {
+    const rows = cases.flatMap((c) => c.summary.targets).map((t) => `| ${mark(t)} | ${t.label} | ${t.detail} |`);
+    const block = [
+      START,
+      `Headline from the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}). Every table and chart: \`docs/benchmarks.md\`.`,
+      '',
+      '| | target | measured, same run |',
+      '|---|---|---|',
+      ...rows,
+      END,
+    ].join('\n');
+    out = out.slice(0, a) + block + out.slice(b + END.length);
+  }
+  return fillValues(out, { machine, cases, mode, wall });
 }

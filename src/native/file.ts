@@ -28,6 +28,7 @@ const OPEN_ALWAYS = 4;
 const FILE_FLAG_OVERLAPPED = 0x40000000;
 const FILE_ATTRIBUTE_NORMAL = 0x80;
 
+/** The options of `NativeFile.open(port, path, options)`. */
 export interface OpenFileOptions {
   /** The completion key packets of this file carry. Default 0. */
   key?: number;
@@ -43,8 +44,15 @@ interface PortInternals {
   leave: () => void;
 }
 
+/**
+ * A file opened for overlapped I/O (CreateFileW with FILE_FLAG_OVERLAPPED) and associated with
+ * a native port under a completion key: its reads and writes complete as packets on the port.
+ * Windows only. Guide: docs/native.md.
+ */
 export class NativeFile {
+  /** The path it was opened with. */
   readonly path: string;
+  /** The completion key its packets carry. */
   readonly key: number;
   readonly #port: NativeCompletionPort;
   readonly #p: PortInternals;
@@ -101,6 +109,7 @@ export class NativeFile {
     return new NativeFile(port, p, path, key, file);
   }
 
+  /** Whether close() has been called. */
   get closed(): boolean {
     return this.#file === 0n;
   }

@@ -23,6 +23,13 @@
  * touches the handle value; waiters are woken with one sentinel packet each;
  * the real CloseHandle is deferred until the last thread has left, so no
  * thread ever passes a closed (and possibly reused) handle value to the kernel.
+ *
+ * A thread's waits are counted in its own thread-table entry too (E_INSIDE,
+ * E_WAITING). A thread terminated in a wait never leaves it — V8 does not run
+ * `finally` blocks when it terminates a thread, and a getAsync's callback
+ * never runs on a dead thread's event loop — so releaseThread() takes the
+ * dead thread's share out of N_INSIDE and N_WAITING, and runs the deferred
+ * CloseHandle if it was the last one inside.
  */
 import { afterSettled } from '../port/after-settled.js';
 import { availableParallelism } from 'node:os';
@@ -63,10 +70,13 @@ export type PortApi = Pick<
 
 /** `port.handle` of a native port: structured-cloneable, valid in this process only. */
 export interface NativePortHandle extends PortHandle {
+  /** Always 'native'. */
   readonly backend: 'native';
   /** The HANDLE value, decimal. */
   readonly port: string;
+  /** The process the handle belongs to: from() refuses it in any other. */
   readonly pid: number;
+  /** The library's accounting for the port (waiting, running, queued, closed), shared by every thread. */
   readonly buffer: SharedArrayBuffer;
 }
 
@@ -91,8 +101,19 @@ const N_NEXT_ID = 11;
 export const N_IO_PENDING = 12;
 const N_MAX_THREADS = 13;
 const T_BASE = 16;
+/**
+ * Thread-table entry e at T_BASE + E_WORDS·e: its thread's tag (threadId + 1;
+ * negated while a detached instance's getAsync is still in the kernel: the
+ * entry is not reused until it returns), the running slots it holds, and
+ * its waits' share of N_INSIDE and N_WAITING.
+ */
+const E_WORDS = 4;
+const E_TAG = 0;
+const E_RUNNING = 1;
+const E_INSIDE = 2;
+const E_WAITING = 3;
 const MAGIC = 0x4e494f43; // 'NIOC'
-const VERSION = 1;
+const VERSION = 2;
 
 const DEFAULT_CAPACITY = 65536;
 const DEFAULT_MAX_THREADS = 1024;
@@ -150,6 +171,13 @@ function maxAsyncWaits(): number {
 let asyncWaits = 0;
 const asyncQueue: Array<() => void> = [];
 
+/**
+ * The same interface as CompletionPort over a real Win32 I/O completion port, called through
+ * koffi (Windows only). Made by `new CompletionPort({ backend: 'native' })` (or 'auto' on
+ * Windows) and `CompletionPort.from(handle)` of a native handle; `port instanceof
+ * CompletionPort` holds. Real handles complete on it: NativeFile, NativeSocket. Guide:
+ * docs/native.md.
+ */
 export class NativeCompletionPort implements PortApi {
   readonly handle: NativePortHandle;
   readonly #w: Win32;
@@ -160,6 +188,10 @@ export class NativeCompletionPort implements PortApi {
   readonly #maxThreads: number;
   /** This instance's entry in the thread table, or -1. */
   #slot = -1;
+  /** getAsync waits of this instance in the kernel (or queued for it). */
+  #asyncPending = 0;
+  /** The entry a detach() left reserved for those waits, or -1. */
+  #draining = -1;
   /** Native out-parameters for the sync calls: bytes@0, key@8, overlapped@16, removed@24. */
   #out = 0n;
   #outBig: BigUint64Array | undefined;
@@ -192,7 +224,7 @@ export class NativeCompletionPort implements PortApi {
     const w = win32();
     const port = w.CreateIoCompletionPort(INVALID_HANDLE_VALUE, 0n, 0n, concurrency);
     if (port === 0n) throw new Error(`CreateIoCompletionPort failed: Win32 error ${w.GetLastError()}`);
-    const buffer = new SharedArrayBuffer((T_BASE + 2 * maxThreads) * 4);
+    const buffer = new SharedArrayBuffer((T_BASE + E_WORDS * maxThreads) * 4);
     const i32 = new Int32Array(buffer);
     i32[N_MAGIC] = MAGIC;
     i32[N_VERSION] = VERSION;
@@ -215,21 +247,24 @@ export class NativeCompletionPort implements PortApi {
     const i32 = new Int32Array(buffer);
     if (i32[N_MAGIC] !== MAGIC || i32[N_VERSION] !== VERSION) bad('its buffer has no native port header');
     const maxThreads = i32[N_MAX_THREADS]!;
-    if (maxThreads < 1 || maxThreads > MAX_THREADS_LIMIT || buffer.byteLength !== (T_BASE + 2 * maxThreads) * 4) {
+    if (maxThreads < 1 || maxThreads > MAX_THREADS_LIMIT || buffer.byteLength !== (T_BASE + E_WORDS * maxThreads) * 4) {
       bad('its header does not match its size');
     }
     if (h.pid !== process.pid) bad(`it belongs to process ${String(h.pid)}; a Win32 handle value is valid only in its own process`);
     return new NativeCompletionPort(CREATE, win32(), BigInt(h.port!), buffer);
   }
 
+  /** The kernel's NumberOfConcurrentThreads for this port. */
   get concurrency(): number {
     return this.#concurrency;
   }
 
+  /** How many posted packets may be queued before post() returns false. */
   get capacity(): number {
     return this.#capacity;
   }
 
+  /** Whether close() has been called (by any thread). */
   get closed(): boolean {
     return Atomics.load(this.#i32, N_CLOSED) !== 0;
   }
@@ -267,6 +302,7 @@ export class NativeCompletionPort implements PortApi {
   get(timeoutMs?: number): CompletionPacket | null {
     const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
     this.#beginWait();
+    const entry = this.#slot;
     const w = this.#w;
     const out = this.#out;
     let ok = 0;
@@ -275,12 +311,14 @@ export class NativeCompletionPort implements PortApi {
       ok = w.GetQueuedCompletionStatus(this.#port, out, out + 8n, out + 16n, toMs(timeout));
       if (!ok) error = w.GetLastError();
     } finally {
-      Atomics.sub(this.#i32, N_WAITING, 1);
+      this.#endWait(entry);
     }
     try {
-      return this.#result(ok, error, this.#outU32![0]!, this.#outBig![1]!, this.#outBig![2]!);
+      const packet = this.#result(ok, error, this.#outU32![0]!, this.#outBig![1]!, this.#outBig![2]!);
+      if (packet !== null) this.#took();
+      return packet;
     } finally {
-      this.#leave();
+      this.#leave(entry);
     }
   }
 
@@ -312,6 +350,10 @@ export class NativeCompletionPort implements PortApi {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#asyncPending++;
+    const settled = (): void => {
+      if (--this.#asyncPending === 0 && this.#draining >= 0) this.#freeEntry(this.#draining, false);
+    };
     return new Promise((resolve, reject) => {
       const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -322,6 +364,7 @@ export class NativeCompletionPort implements PortApi {
         asyncWaits++;
         this.#startAsync(deadline, (error, packet) => {
           asyncWaits--;
+          settled();
           const next = asyncQueue.pop();
           if (next !== undefined) next();
           if (error !== undefined) reject(error);
@@ -339,6 +382,7 @@ export class NativeCompletionPort implements PortApi {
           if (started) return;
           const i = asyncQueue.indexOf(start);
           if (i >= 0) asyncQueue.splice(i, 1);
+          settled();
           resolve(null);
         }, timeout);
       }
@@ -346,8 +390,11 @@ export class NativeCompletionPort implements PortApi {
   }
 
   #startAsync(deadline: number, done: (error: unknown, packet?: CompletionPacket | null) => void): void {
+    // The entry this wait is counted in: the instance's, or the one a detach() keeps for it.
+    let entry: number;
     try {
-      this.#beginWait(true);
+      entry = this.#slot >= 0 ? this.#slot : this.#draining >= 0 ? this.#draining : this.#register();
+      this.#beginWait(true, entry);
     } catch (error) {
       done(error);
       return;
@@ -358,8 +405,8 @@ export class NativeCompletionPort implements PortApi {
       out = w.HeapAlloc(w.processHeap, 0, 32n);
       if (out === 0n) throw new RangeError('HeapAlloc for GetQueuedCompletionStatus out-parameters failed');
     } catch (error) {
-      Atomics.sub(this.#i32, N_WAITING, 1);
-      this.#leave();
+      this.#endWait(entry);
+      this.#leave(entry);
       done(error);
       return;
     }
@@ -367,18 +414,27 @@ export class NativeCompletionPort implements PortApi {
     w.GetQueuedCompletionStatus.async(this.#port, out, out + 8n, out + 16n, ms, (callError, ok) => {
       // koffi restores the pool thread's last error on this thread before calling back.
       const error = ok ? 0 : w.GetLastError();
-      Atomics.sub(this.#i32, N_WAITING, 1);
+      this.#endWait(entry);
+      let packet: CompletionPacket | null = null;
+      let failed = false;
+      let failure: unknown;
       try {
         if (callError) throw callError;
         const big = new BigUint64Array(w.view(out, 24));
         const bytes = new Uint32Array(w.view(out, 4))[0]!;
-        done(undefined, this.#result(ok, error, bytes, big[1]!, big[2]!));
+        packet = this.#result(ok, error, bytes, big[1]!, big[2]!);
+        // A wait that outlived a detach() delivers its packet; the detached thread is not counted as running.
+        if (packet !== null && entry === this.#slot) this.#took();
       } catch (e) {
-        done(e);
+        failed = true;
+        failure = e;
       } finally {
         w.HeapFree(w.processHeap, 0, out);
-        this.#leave();
+        this.#leave(entry);
       }
+      // Settled after leaving: the entry may be freed (and reused) once this wait is done with it.
+      if (failed) done(failure);
+      else done(undefined, packet);
     });
   }
 
@@ -387,6 +443,7 @@ export class NativeCompletionPort implements PortApi {
     checkInteger('max', max, 1, 0x7fffffff);
     const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
     this.#beginWait();
+    const entry = this.#slot;
     const w = this.#w;
     const count = Math.min(max, MAX_BATCH);
     if (this.#entriesCount < count) {
@@ -396,8 +453,8 @@ export class NativeCompletionPort implements PortApi {
       const size = Math.max(count, 16);
       const p = w.HeapAlloc(w.processHeap, 0, BigInt(size * 32));
       if (p === 0n) {
-        Atomics.sub(this.#i32, N_WAITING, 1);
-        this.#leave();
+        this.#endWait(entry);
+        this.#leave(entry);
         throw new RangeError('HeapAlloc for OVERLAPPED_ENTRY[] failed');
       }
       this.#entries = p;
@@ -410,7 +467,7 @@ export class NativeCompletionPort implements PortApi {
       ok = w.GetQueuedCompletionStatusEx(this.#port, this.#entries, count, this.#out + 24n, toMs(timeout), 0);
       if (!ok) error = w.GetLastError();
     } finally {
-      Atomics.sub(this.#i32, N_WAITING, 1);
+      this.#endWait(entry);
     }
     try {
       if (!ok) {
@@ -442,7 +499,7 @@ export class NativeCompletionPort implements PortApi {
       if (out.length > 0) this.#took();
       return out;
     } finally {
-      this.#leave();
+      this.#leave(entry);
     }
   }
 
@@ -456,7 +513,7 @@ export class NativeCompletionPort implements PortApi {
   blocking<T>(fn: () => T): T {
     checkFunction('fn', fn);
     const slot = this.#register();
-    const word = T_BASE + 2 * slot + 1;
+    const word = T_BASE + E_WORDS * slot + E_RUNNING;
     const i32 = this.#i32;
     const held = Atomics.exchange(i32, word, 0);
     if (held > 0) Atomics.sub(i32, N_RUNNING, held);
@@ -529,37 +586,72 @@ export class NativeCompletionPort implements PortApi {
 
   // ───────────────────────── threads, stats ─────────────────────────
 
-  /** Gives back what a thread that ended held in this library's accounting (its running slots). */
+  /**
+   * Gives back what a thread that ended held in this library's accounting:
+   * its running slots, and its waits' share of the "inside" and "waiting"
+   * counts — a thread terminated in GetQueuedCompletionStatus never left
+   * them. If it was the last thread inside a closed port, the deferred
+   * CloseHandle runs now.
+   */
   releaseThread(deadThreadId: number): ReleasedThread {
     checkInteger('threadId', deadThreadId, 0, 0x7fffffff);
     const i32 = this.#i32;
+    const tag = deadThreadId + 1;
     let running = 0;
-    for (let s = 0; s < this.#maxThreads; s++) {
-      const tag = T_BASE + 2 * s;
-      if (Atomics.load(i32, tag) !== deadThreadId + 1) continue;
-      const held = Atomics.exchange(i32, tag + 1, 0);
-      Atomics.sub(i32, N_RUNNING, held);
-      running += held;
-      Atomics.store(i32, tag, 0);
-      Atomics.sub(i32, N_THREADS, 1);
-      if (s === this.#slot) this.#slot = -1;
+    for (let e = 0; e < this.#maxThreads; e++) {
+      const t = Atomics.load(i32, T_BASE + E_WORDS * e + E_TAG);
+      if (t !== tag && t !== -tag) continue;
+      running += this.#freeEntry(e, t === tag);
+      if (e === this.#slot) this.#slot = -1;
     }
     // A thread blocked in GQCS cannot be taken off the kernel's wait list from outside.
-    return { running, waiters: 0, requeued: 0, abandoned: [] };
+    return { running, waiters: 0, requeued: 0, abandoned: [], deferred: false };
   }
 
-  /** Gives back this instance's accounting; it registers again on its next call. */
+  /**
+   * Gives back this instance's accounting; it registers again on its next
+   * call. A getAsync still in the kernel cannot be taken back: it settles
+   * when its GetQueuedCompletionStatus returns (a packet it dequeued is
+   * delivered, uncounted), and the entry is kept for it until then, so no
+   * other thread's accounting is touched by it.
+   */
   detach(): void {
     const slot = this.#slot;
     if (slot < 0) return;
     const i32 = this.#i32;
-    const held = Atomics.exchange(i32, T_BASE + 2 * slot + 1, 0);
-    if (held > 0) Atomics.sub(i32, N_RUNNING, held);
-    Atomics.store(i32, T_BASE + 2 * slot, 0);
-    Atomics.sub(i32, N_THREADS, 1);
     this.#slot = -1;
+    if (this.#asyncPending > 0) {
+      const held = Atomics.exchange(i32, T_BASE + E_WORDS * slot + E_RUNNING, 0);
+      if (held > 0) Atomics.sub(i32, N_RUNNING, held);
+      Atomics.store(i32, T_BASE + E_WORDS * slot + E_TAG, -(threadId + 1));
+      Atomics.sub(i32, N_THREADS, 1);
+      this.#draining = slot;
+      return;
+    }
+    this.#freeEntry(slot, true);
   }
 
+  /**
+   * Frees thread-table entry e: its running slots and its waits' share of
+   * N_INSIDE / N_WAITING back (`counted`: it is still in N_THREADS). Returns
+   * the running slots it held.
+   */
+  #freeEntry(e: number, counted: boolean): number {
+    const i32 = this.#i32;
+    const base = T_BASE + E_WORDS * e;
+    const held = Atomics.exchange(i32, base + E_RUNNING, 0);
+    if (held !== 0) Atomics.sub(i32, N_RUNNING, held);
+    const waiting = Atomics.exchange(i32, base + E_WAITING, 0);
+    if (waiting !== 0) Atomics.sub(i32, N_WAITING, waiting);
+    const inside = Atomics.exchange(i32, base + E_INSIDE, 0);
+    Atomics.store(i32, base + E_TAG, 0);
+    if (counted) Atomics.sub(i32, N_THREADS, 1);
+    if (e === this.#draining) this.#draining = -1;
+    if (inside !== 0) this.#leaveBy(inside);
+    return held;
+  }
+
+  /** A snapshot of the library's accounting for the port (the kernel does not expose its own). */
   stats(): PortStats {
     const i32 = this.#i32;
     const closed = Atomics.load(i32, N_CLOSED) !== 0;
@@ -646,10 +738,16 @@ export class NativeCompletionPort implements PortApi {
     return false;
   }
 
+  /** Leaves a call that entered with #enter (entry -1) or #beginWait (its entry). */
+  #leave(entry = -1): void {
+    if (entry >= 0) Atomics.sub(this.#i32, T_BASE + E_WORDS * entry + E_INSIDE, 1);
+    this.#leaveBy(1);
+  }
+
   /** The last thread to leave a closed port closes the handle, exactly once. */
-  #leave(): void {
+  #leaveBy(n: number): void {
     const i32 = this.#i32;
-    if (Atomics.sub(i32, N_INSIDE, 1) === 1 && Atomics.load(i32, N_CLOSED) !== 0) {
+    if (Atomics.sub(i32, N_INSIDE, n) === n && Atomics.load(i32, N_CLOSED) !== 0) {
       if (Atomics.compareExchange(i32, N_HANDLE_CLOSED, 0, 1) === 0) this.#w.CloseHandle(this.#port);
     }
   }
@@ -658,8 +756,11 @@ export class NativeCompletionPort implements PortApi {
     if (this.#slot >= 0) return this.#slot;
     const i32 = this.#i32;
     for (let s = 0; s < this.#maxThreads; s++) {
-      if (Atomics.compareExchange(i32, T_BASE + 2 * s, 0, threadId + 1) === 0) {
-        Atomics.store(i32, T_BASE + 2 * s + 1, 0);
+      const base = T_BASE + E_WORDS * s;
+      if (Atomics.compareExchange(i32, base + E_TAG, 0, threadId + 1) === 0) {
+        Atomics.store(i32, base + E_RUNNING, 0);
+        Atomics.store(i32, base + E_INSIDE, 0);
+        Atomics.store(i32, base + E_WAITING, 0);
         Atomics.add(i32, N_THREADS, 1);
         this.#slot = s;
         return s;
@@ -674,7 +775,7 @@ export class NativeCompletionPort implements PortApi {
   /** The thread is done with the packet it had: one running slot back. */
   #giveBack(): void {
     const i32 = this.#i32;
-    const word = T_BASE + 2 * this.#slot + 1;
+    const word = T_BASE + E_WORDS * this.#slot + E_RUNNING;
     if (Atomics.load(i32, word) > 0) {
       Atomics.sub(i32, word, 1);
       Atomics.sub(i32, N_RUNNING, 1);
@@ -682,25 +783,40 @@ export class NativeCompletionPort implements PortApi {
   }
 
   #took(): void {
-    Atomics.add(this.#i32, T_BASE + 2 * this.#slot + 1, 1);
+    Atomics.add(this.#i32, T_BASE + E_WORDS * this.#slot + E_RUNNING, 1);
     Atomics.add(this.#i32, N_RUNNING, 1);
   }
 
-  /** Start of every wait: register, give back the running slot, count as inside and waiting, check closed. */
-  #beginWait(async = false): void {
+  /**
+   * Start of every wait: register, give back the running slot, count as
+   * inside and waiting, and check closed. The port's counts go up before the
+   * entry's and come down after them (#endWait, #leave), so the entry never
+   * holds more than the port: what releaseThread() takes out of the port was
+   * in it, and the handle is never closed under a thread still inside.
+   */
+  #beginWait(async = false, entry = this.#slot): void {
     if (!async) {
-      this.#register();
+      entry = this.#register();
       this.#giveBack();
       this.#outBlock();
     }
     const i32 = this.#i32;
+    const base = T_BASE + E_WORDS * entry;
     Atomics.add(i32, N_INSIDE, 1);
+    Atomics.add(i32, base + E_INSIDE, 1);
     Atomics.add(i32, N_WAITING, 1);
+    Atomics.add(i32, base + E_WAITING, 1);
     if (Atomics.load(i32, N_CLOSED) !== 0) {
-      Atomics.sub(i32, N_WAITING, 1);
-      this.#leave();
+      this.#endWait(entry);
+      this.#leave(entry);
       throw new PortClosedError();
     }
+  }
+
+  /** A wait returned from the kernel: out of the waiting counts (the entry's first, then the port's). */
+  #endWait(entry: number): void {
+    Atomics.sub(this.#i32, T_BASE + E_WORDS * entry + E_WAITING, 1);
+    Atomics.sub(this.#i32, N_WAITING, 1);
   }
 
   /** Turns one GQCS result into a packet, null (timeout) or an error. Still inside: the handle is valid. */
@@ -710,9 +826,7 @@ export class NativeCompletionPort implements PortApi {
       throw this.#failure('GetQueuedCompletionStatus', error);
     }
     if (key === SENTINEL_KEY) throw new PortClosedError();
-    const packet = this.#packet(bytes, key, ov, ok ? 0 : error);
-    this.#took();
-    return packet;
+    return this.#packet(bytes, key, ov, ok ? 0 : error);
   }
 
   #packet(bytes: number, key: bigint, ov: bigint, error: number): CompletionPacket | IoCompletionPacket {

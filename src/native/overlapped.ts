@@ -59,7 +59,9 @@ export const USER_ADDRESS_LIMIT = 1n << 47n;
 
 /** A completion that came from an overlapped operation on an associated handle. */
 export interface IoCompletionPacket {
+  /** The bytes the operation moved. */
   bytesTransferred: number;
+  /** The key of the handle the operation was issued on. */
   completionKey: number;
   /** The operation's identity (the id returned by read()/write()). */
   overlapped: number;
@@ -70,6 +72,7 @@ export interface IoCompletionPacket {
    * failed at once (e.g. 10057 WSAENOTCONN, 10058 WSAESHUTDOWN).
    */
   error: number;
+  /** Which call the packet completes. */
   operation: 'read' | 'write' | 'accept' | 'recv' | 'send';
   /** For a read or recv: the bytes received (a copy; the native buffer is already freed). A recv of 0 bytes without error: the peer closed. */
   data?: Uint8Array;

@@ -67,11 +67,13 @@ import {
 const ACCEPT_ADDRESS_LENGTH = 16 + 16;
 const SOMAXCONN = 0x7fffffff;
 
+/** What every NativeSocket constructor takes. */
 export interface SocketOptions {
   /** The completion key this socket's packets carry (per-handle data). Default 0. */
   key?: number;
 }
 
+/** The options of `NativeSocket.listen(port, options)`. */
 export interface ListenOptions extends SocketOptions {
   /** IPv4 address to bind, dotted quad. Default '0.0.0.0' (INADDR_ANY). */
   host?: string;
@@ -81,9 +83,11 @@ export interface ListenOptions extends SocketOptions {
   backlog?: number;
 }
 
+/** The options of `NativeSocket.connect(port, options)`. */
 export interface ConnectOptions extends SocketOptions {
   /** IPv4 address, dotted quad. Default '127.0.0.1'. */
   host?: string;
+  /** The TCP port to connect to. */
   port: number;
 }
 
@@ -91,6 +95,7 @@ export interface ConnectOptions extends SocketOptions {
 export interface NativeSocketHandle {
   /** The SOCKET value, decimal. */
   readonly socket: string;
+  /** The completion key the socket's packets carry. */
   readonly key: number;
 }
 
@@ -172,7 +177,13 @@ registerFinisher(OP_ACCEPT, (_w, address, view, packet) => {
   else ws.closesocket(accepted);
 });
 
+/**
+ * An overlapped TCP socket (IPv4, Winsock) associated with a native port under a completion key:
+ * its AcceptEx, WSARecv and WSASend complete as packets on the port. Windows only. Guide:
+ * docs/native.md.
+ */
 export class NativeSocket {
+  /** The completion key its packets carry. */
   readonly key: number;
   readonly #port: NativeCompletionPort;
   readonly #p: PortInternals;
@@ -271,10 +282,12 @@ export class NativeSocket {
     return new NativeSocket(np, internals(np), winsock(), BigInt(h.socket), key);
   }
 
+  /** Structured-cloneable: `NativeSocket.from(port, handle)` in another thread of this process. */
   get handle(): NativeSocketHandle {
     return Object.freeze({ socket: this.#socket.toString(), key: this.key });
   }
 
+  /** Whether close() has been called. */
   get closed(): boolean {
     return this.#socket === 0n;
   }

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 
 /** Why the native backend cannot load here; thrown by `new CompletionPort({ backend: 'native' })`. */
 export class NativeBackendUnavailableError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ERR_IOCP_NATIVE_UNAVAILABLE';
   constructor(reason: string, options?: { cause?: unknown }) {
     super(`the native completion port backend is not available: ${reason}`, options);
@@ -97,8 +98,7 @@ function load(): Win32 {
   }
   let koffi: any;
   try {
-    const require = createRequire(import.meta.url);
-    koffi = require('koffi');
+    koffi = loadKoffi();
   } catch (error) {
     throw new NativeBackendUnavailableError(
       `koffi (an optional peer dependency of iocp-pool) could not be loaded (${(error as Error)?.message ?? error}); install it with 'npm install koffi'`,
@@ -158,3 +158,19 @@ export const ERROR_INVALID_HANDLE = 6;
 export const ERROR_IO_PENDING = 997;
 export const ERROR_HANDLE_EOF = 38;
 export const HEAP_ZERO_MEMORY = 0x8;
+
+/**
+ * koffi, resolved from this package (installed) or, when this code was bundled into an
+ * application (a pool thread started from the inlined runtime), from the application's folder.
+ */
+function loadKoffi(): any {
+  try {
+    return createRequire(import.meta.url)('koffi');
+  } catch (error) {
+    try {
+      return createRequire(`${process.cwd()}/`)('koffi');
+    } catch {
+      throw error;
+    }
+  }
+}

@@ -8,11 +8,15 @@
 
 import type { TransferListItem } from 'node:worker_threads';
 
+/** The options of `currentPool().run(task, options)` inside a pool thread. */
 export interface RunInWorkerOptions {
+  /** Aborts the sub-task: as the `signal` of the owner's `run()`. */
   signal?: AbortSignal;
+  /** Objects transferred (not copied) with the task. */
   transferList?: readonly TransferListItem[];
 }
 
+/** The pool as seen from inside one of its threads: what `currentPool()` returns there. */
 export interface PoolClient {
   /** The `workerData` option given to `new ThreadPool()`. */
   readonly workerData: unknown;

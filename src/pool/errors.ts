@@ -2,6 +2,7 @@
 
 /** run()/queueRequest() after close() or destroy(). */
 export class PoolClosedError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_CLOSED';
   constructor(message: string) {
     super(message);
@@ -11,6 +12,7 @@ export class PoolClosedError extends Error {
 
 /** run() beyond maxQueue. */
 export class QueueFullError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_QUEUE_FULL';
   constructor(maxQueue: number) {
     super(`the pool's task queue is full (maxQueue = ${maxQueue}): wait for some tasks to finish, or raise maxQueue`);
@@ -20,6 +22,7 @@ export class QueueFullError extends Error {
 
 /** A task whose signal aborted before it started. */
 export class AbortError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ABORT_ERR';
   constructor(cause?: unknown) {
     super('The task was aborted before it started', cause === undefined ? undefined : { cause });
@@ -29,6 +32,7 @@ export class AbortError extends Error {
 
 /** A task whose thread ended under it (process.exit, an uncaught error, resource limits, destroy()). */
 export class WorkerDiedError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_WORKER_DIED';
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
@@ -38,6 +42,7 @@ export class WorkerDiedError extends Error {
 
 /** A run() whose handler did not settle within its `timeout` (counted from when the handler started). */
 export class TimeoutError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_TASK_TIMEOUT';
   constructor(timeout: number) {
     super(`the task did not finish within its timeout of ${timeout} ms (counted from when its handler started)`);
@@ -47,6 +52,7 @@ export class TimeoutError extends Error {
 
 /** The worker module could not be loaded or exports no handler: every run() rejects with it. */
 export class WorkerLoadError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_WORKER_LOAD';
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });

@@ -4,4 +4,4 @@ export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';
 export type { Percentiles } from './histogram.js';
-export type { Handler, HandlerContext, HandlerName, PoolEvents } from './types.js';
+export type { Handler, HandlerContext, HandlerName, PoolEvents, PoolThreadInfo, ThreadExitReason } from './types.js';

@@ -24,6 +24,7 @@ export interface PoolHeapOptions {
   retireAfterMs?: number;
 }
 
+/** The options of `new ThreadPool(options)`: `filename` is required, every other has a default. */
 export interface ThreadPoolOptions {
   /**
    * The worker module: a path or a file: URL (ESM or CommonJS). Its default export (or `handler`
@@ -93,6 +94,7 @@ export interface ThreadPoolOptions {
   backend?: 'portable' | 'native' | 'auto';
 }
 
+/** The options of `pool.run(task, options)`. */
 export interface RunOptions<Name extends string = string> {
   /** The worker module's export to call (default: the pool's `name` option, else the default export). */
   name?: Name;
@@ -110,6 +112,7 @@ export interface RunOptions<Name extends string = string> {
   onProgress?: (value: unknown) => void;
 }
 
+/** What `pool.stats()` reports. */
 export interface ThreadPoolStats {
   /** Pool threads alive. */
   threads: number;
@@ -140,6 +143,7 @@ export interface ThreadPoolStats {
   utilization: number;
 }
 
+/** The options of `pool.close(options)`. */
 export interface CloseOptions {
   /**
    * Milliseconds close() waits for queued and running work to finish; then

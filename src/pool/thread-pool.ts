@@ -41,15 +41,25 @@ import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js'
 // biome-ignore-start lint/suspicious/noExplicitAny: EventEmitter's own listener type, for events PoolEvents does not list.
 // biome-ignore lint/correctness/noUnusedVariables: a merged declaration repeats the class's type parameters.
 export interface ThreadPool<T, R> {
+  /** Adds a listener for a pool event; PoolEvents lists each event's arguments. */
   on<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  /** Adds a listener for any other event (EventEmitter's signature). */
   on(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** Adds a one-time listener for a pool event; PoolEvents lists each event's arguments. */
   once<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  /** Adds a one-time listener for any other event. */
   once(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** Removes a listener of a pool event (as removeListener). */
   off<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  /** Removes a listener of any other event. */
   off(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** Adds a listener for a pool event (as on). */
   addListener<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  /** Adds a listener for any other event (as on). */
   addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** Removes a listener of a pool event. */
   removeListener<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
+  /** Removes a listener of any other event. */
   removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 // biome-ignore-end lint/suspicious/noExplicitAny: EventEmitter's own listener type.
@@ -58,15 +68,22 @@ export interface ThreadPool<T, R> {
  * A pool of worker threads on a completion port.
  *
  * Type arguments: `ThreadPool<typeof import('./worker.js')>` reads the worker
- * module's exports, so run() takes and resolves to what each handler does
- * (see types.ts); `ThreadPool<Task, Result>` declares them by hand; none:
- * `unknown`.
+ * module's exports, so run() takes and resolves to what each handler does;
+ * `ThreadPool<Task, Result>` declares them by hand; none: `unknown`. Guide:
+ * docs/pool.md.
+ *
+ * @typeParam T - The worker module's type (`typeof import('./worker.js')`), or the task type.
+ * @typeParam R - The result type, when `T` is the task type; left out, it is read from `T`.
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types EventEmitter's methods; it adds no member.
 export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
+  /** Threads in the pool at most (the `threads` option, resolved). */
   readonly threads: number;
+  /** Threads kept when idle (the `minThreads` option, resolved). */
   readonly minThreads: number;
+  /** The task port's cap on running threads (the `concurrency` option, resolved). */
   readonly concurrency: number;
+  /** run() tasks that may wait to start (the `maxQueue` option, resolved; Infinity when unbounded). */
   readonly maxQueue: number;
   /** How tasks and results are encoded: 'structured' (the structured clone) or 'json'. */
   readonly serialization: Serialization;
@@ -105,7 +122,9 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     const backend = o.backend;
     this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: o.queueCapacity + slots, maxThreads: 2 * this.threads + 16, backend });
     // One consumer (this thread); one packet per slot at most, so a post can never find it full.
-    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: 8, spinCount: 0, backend });
+    // maxThreads: every pool thread posts to it, and a poster with a claim record of its own costs a
+    // death nothing more than its claim (records are maxThreads + 64).
+    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: this.threads + 8, spinCount: 0, backend });
 
     // Tasks and results too large for a slot go into the shared heap; a retire there tells every thread.
     const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapTrimmed()));
@@ -249,7 +268,9 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   /**
    * Runs task on a pool thread: calls the worker module's export `options.name` (default: the
    * pool's `name` option, else the default export); resolves with what it returns, rejects with
-   * what it throws (or a TimeoutError past `options.timeout`).
+   * what it throws (or a TimeoutError past `options.timeout`). On a pool typed with its module
+   * (`ThreadPool<typeof import('./worker.js')>`), `task` is that handler's first parameter and the
+   * result its awaited return type; on one typed by hand, `T` and `R`; else `unknown`.
    */
   run<N extends RunName<T, R> = never>(task: RunTask<T, R, N>, options?: RunOptions<N>): Promise<RunResult<T, R, N>> {
     return this.#run(task, options) as Promise<RunResult<T, R, N>>;
@@ -399,6 +420,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
 
   // ─────────────────────────────── stats ───────────────────────────────
 
+  /** Counters, timings and utilization (utilization over the time since the previous call). */
   stats(): ThreadPoolStats {
     const port = this.#taskPort.stats();
     return {

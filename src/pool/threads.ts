@@ -5,7 +5,10 @@
  * ending them. What an exit means for the pool is the pool's decision: every
  * exit goes to ThreadEvents.exit.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { MessageChannel, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
+import workerSource from 'virtual:iocp-pool-worker-source';
 import { type ProgressSink, ResultChannel } from './channel.js';
 import { errorToRecord, recordToError } from './codec.js';
 import { WorkerDiedError } from './errors.js';
@@ -19,8 +22,26 @@ export const LEFT: unique symbol = Symbol('left');
 /** Exit codes of orderly exits (protocol.ts); any other is a death. */
 const ORDERLY = new Set([EXIT_SENTINEL, EXIT_RETIRED, EXIT_PORT_CLOSED, EXIT_RECYCLED]);
 
-/** The built worker runtime, next to this bundle in dist/. */
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+/**
+ * Where threads start: dist/worker.js when it is next to this file (the package as installed),
+ * else — this file was bundled into an application, without it — the copy of the runtime inlined
+ * at build time, run as a CommonJS script. Decided once.
+ */
+let workerEntry: { filename: string | URL; eval: boolean } | undefined;
+function entry(): { filename: string | URL; eval: boolean } {
+  if (workerEntry !== undefined) return workerEntry;
+  let onDisk: URL | undefined;
+  try {
+    // The built worker runtime, next to this file in dist/. (A bundler may leave import.meta.url
+    // undefined: a CommonJS bundle of this ES module.)
+    const url = new URL('./worker.js', import.meta.url);
+    if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) onDisk = url;
+  } catch {
+    onDisk = undefined;
+  }
+  workerEntry = onDisk !== undefined ? { filename: onDisk, eval: false } : { filename: workerSource, eval: true };
+  return workerEntry;
+}
 
 export interface WorkerRecord {
   id: number;
@@ -96,7 +117,8 @@ export class ThreadSet {
     const id = this.#nextId++;
     const { port1, port2 } = new MessageChannel();
     const workerData: PoolWorkerData = { ...this.#data, workerId: id, resultChannel: port2 };
-    const worker = new Worker(WORKER_URL, { ...this.#options, workerData, transferList: [port2] });
+    const { filename, eval: evaluate } = entry();
+    const worker = new Worker(filename, { ...this.#options, eval: evaluate, workerData, transferList: [port2] });
     const record: WorkerRecord = {
       id,
       worker,

@@ -81,9 +81,28 @@ export interface PoolThreadInfo {
 /** The pool's events and their listeners' arguments. */
 export interface PoolEvents {
   /** A thread loaded the module (and ran its setup()): it takes tasks from now on. stdout/stderr: its streams, with the pool's stdout/stderr options. */
-  threadStart: [thread: PoolThreadInfo & { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }];
+  threadStart: [
+    thread: PoolThreadInfo & {
+      /** The thread's stdout when the pool's `stdout` option is true, else null (it goes to the main thread's). */
+      stdout: NodeJS.ReadableStream | null;
+      /** The thread's stderr when the pool's `stderr` option is true, else null (it goes to the main thread's). */
+      stderr: NodeJS.ReadableStream | null;
+    },
+  ];
   /** A thread left; `reason` says why, `code` is its exit code. */
-  threadExit: [thread: PoolThreadInfo & { reason: ThreadExitReason; code: number }];
+  threadExit: [
+    thread: PoolThreadInfo & {
+      /**
+       * 'close' (its close() sentinel), 'idle' (above minThreads for idleTimeout), 'recycle',
+       * 'destroy', 'stopped' (terminated by the pool: the module cannot be used, or a close()
+       * deadline passed), 'timeout' (a task on it ran past its timeout), 'died' (process.exit,
+       * an uncaught error, resource limits).
+       */
+      reason: ThreadExitReason;
+      /** Its exit code. */
+      code: number;
+    },
+  ];
   /** needsDrain went back to false: queued run() tasks fell below the limit. */
   drain: [];
   /**

@@ -2,12 +2,16 @@
  * CompletionPort — the portable backend: an I/O completion port in a
  * SharedArrayBuffer, usable from any thread that holds `port.handle`.
  *
- * The memory layout and the invariants I1–I7 that every method keeps are in
- * ./layout.ts; read them first. In short: one small mutex (S_LOCK) guards the
- * ring, the waiter stack and the counters; each waiting thread sleeps on the
- * wait word of its own slot, so the poster can wake exactly the thread it
- * chose (the newest waiter: LIFO) and hand it the packet through the slot's
- * mailbox (a woken thread always has work, and never fights for it).
+ * The memory layout and the invariants I1–I9 that every method keeps are in
+ * ./layout.ts; read them first. In short: packets go through a lock-free
+ * ring (Vyukov's bounded MPMC queue); one small mutex (S_LOCK) guards the
+ * waiter stack, the running counts, FRONT, close and releaseThread; each
+ * waiting thread sleeps on the wait word of its own slot, so the poster can
+ * wake exactly the thread it chose (the newest waiter: LIFO) and hand it the
+ * packet through the slot's mailbox (a woken thread always has work, and
+ * never fights for it). Every thread records its in-flight ring claims in
+ * its own record (I8), so a thread that dies mid-call is repaired exactly.
+ * FRONT is ./front.ts, the records ./records.ts, the repair ./repair.ts.
  *
  * Win32 correspondence:
  *   new CompletionPort()        CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, n)
@@ -21,13 +25,18 @@ import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { autoNative, isNativePort, requireNative } from './backends.js';
 import { PortClosedError, PortCorruptedError } from './errors.js';
+import { frontCount, frontIndex, type Memory, readFront, removeFrontHead, requeueFront, takeFront } from './front.js';
 import {
   C_PAYLOAD,
   CELL_WORDS,
+  CLAIM,
   CLOSED,
   CLOSED_BIT,
+  CLOSED_DONE,
+  CLOSING,
   EXTRA,
   FREE,
+  FRONT_BIT,
   type Geometry,
   geometry,
   H_BYTE_LENGTH,
@@ -35,23 +44,38 @@ import {
   H_CONCURRENCY,
   H_MAGIC,
   H_MAX_THREADS,
+  H_RECORDS,
   H_RING_SIZE,
   H_SPIN,
   H_VERSION,
   HANDED,
   IDLE,
   LAYOUT_VERSION,
+  LOCK_CONTENDED,
   MAGIC,
+  OPEN,
   PACKET_F64,
+  POS_FLAGS,
   POS_MASK,
+  R_DEAD,
+  R_FRONT,
+  R_POST,
+  R_TAKE,
+  R_TARGET,
+  R_TID,
+  RECORD_WORDS,
+  S_ANON,
   S_CLOSED,
   S_DEQ,
   S_ENQ,
-  S_FRONT_COUNT,
   S_FRONT_HEAD,
-  LOCK_CONTENDED,
+  S_FRONT_TAIL,
   S_LOCK,
+  S_LOCK_ANON,
+  S_NEED_SCAN,
+  S_PENDING,
   S_RUNNING,
+  S_STUCK_LOCK,
   S_THREADS,
   S_VOID,
   S_WAITING,
@@ -59,6 +83,8 @@ import {
   SLOT_WORDS,
   STACK_BASE,
   THREAD,
+  VOID_BIT,
+  W_DEAD,
   W_KIND,
   W_MAILBOX,
   W_OWNER,
@@ -67,6 +93,8 @@ import {
   W_THREAD_ID,
   WAITING,
 } from './layout.js';
+import { allocRecord, freeRecord, owners, recordBase, recordsOf, threadKnown } from './records.js';
+import { finishClaims, num, pause, type Recovery, rebuildAfterDeath, recover, scanRing } from './repair.js';
 import type {
   AttachOptions,
   CompletionPacket,
@@ -96,49 +124,50 @@ const MIN_SPIN_DIVISOR = 32;
 const SHORT_SLEEP_MS = 0.1;
 /** CAS attempts on a held lock before sleeping on it: the lock is held for ~100 ns, so a holder that is still running lets go long before this runs out. */
 const LOCK_SPIN = 200;
+/** A thread asleep on the lock this long checks that the word names a thread that uses the port (else the word is corrupt). */
+const LOCK_CHECK_MS = 100;
+/** How long releaseThread() waits on a lock held by another thread before it leaves its work to the next holder (I9). */
+const RELEASE_LOCK_WAIT_MS = 50;
+/** How long releaseThread() waits for a live thread that recorded the same claim as the dead one to move on (I8). */
+const RELEASE_CLAIM_WAIT_MS = 50;
+/**
+ * How long a lock holder finishing deaths left to it (I9) waits for a
+ * contested claim or an unrecorded thread's claim: not at all. What is still
+ * contested stays pending, and is looked at again at the next unlock (a pass
+ * over the slots and records, a few microseconds), so a death left pending
+ * for long slows the port's slow paths a little, never a fast path.
+ */
+const PENDING_WAIT_MS = 0;
+/** Iterations close() spins on a claimed, unpublished position before it checks who claimed it. */
+const PUBLISH_SPIN = 1000;
+/** How long close() waits, in all, for live posters to publish positions claimed before the close (I7). */
+const CLOSE_WAIT_MS = 200;
+/** Iterations a full post() waits for a taker that has claimed the packet in its way to free the cell (I6). */
+const FREE_SPIN = 256;
 const MAX_CAPACITY = 1 << 24;
 const MAX_THREADS_LIMIT = 1 << 16;
 
+/** This thread's tag in records (R_TID) and lock words: threadId + 1, never 0. */
+const MY_TAG = threadId + 1;
 /**
- * What this thread writes into S_LOCK to hold it: its threadId + 1, shifted
- * past LOCK_CONTENDED. Never 0 (free), and it names the holder in the same
- * word and the same CAS that takes the lock, so a holder that dies at any
- * point is known (releaseThread takes the lock over).
+ * What this thread writes into S_LOCK to hold it: its tag shifted past
+ * LOCK_CONTENDED. It names the holder in the same word and the same CAS that
+ * takes the lock, so a holder that dies at any point is known (releaseThread
+ * inherits the lock from the thread it releases, I8).
  */
-const MY_LOCK = (threadId + 1) * 2;
+const MY_LOCK = MY_TAG * 2;
 
 function keepAlive(): void {}
-
-/**
- * A number read from a Float64Array is a heap double even when it is 7.
- * Handed to user code as is, it trains their functions on doubles (double
- * arithmetic, boxed results: 1.6× slower on a recursive integer function
- * here). Integers come back in V8's small-integer form; -0 and the rest as
- * they are.
- */
-function num(value: number): number {
-  const int = value | 0;
-  return int === value && (int !== 0 || 1 / value > 0) ? int : value;
-}
 
 /** #begin's answers besides a waiter slot (slot indices are ≥ 0): a packet was taken into scratch, or none and no wait. */
 const TAKE = -1;
 const NONE = -2;
 /** #begin's waiterState for a call that must not wait (timeout 0). */
 const NO_WAIT = 0;
-/** Iterations close() spins on a claimed cell before it sleeps between looks. */
-const PUBLISH_SPIN = 1000;
-/**
- * How long a claim on a ring cell may stay unfinished before it is taken to
- * belong to a dead thread (layout.ts I8). A live thread finishes one within
- * nanoseconds; only a thread stopped between its claim and its publish (or
- * free) leaves one for good.
- */
-const ABANDONED_CLAIM_MS = 1000;
-/** How long releaseThread() waits on a lock held without a pause by one other thread before it takes the holder for dead. */
-const ABANDONED_LOCK_MS = 1000;
-/** bytesTransferred of a VOID cell: a position whose poster died before publishing (never a valid uint32). */
-const VOID = -1;
+/** releaseThread's ways to the lock (I9). */
+const LOCKED = 0;
+const INHERITED = 1;
+const DEFERRED = 2;
 
 /** Passed through the constructor by from(): attaching must not create a new buffer. */
 const ATTACH = Symbol('attach');
@@ -148,17 +177,34 @@ interface AttachRequest {
   spinCount?: number;
 }
 
+/** A pending getAsync of this instance; detach() settles it (`done`) before it frees the slot. */
+interface AsyncWait {
+  done: boolean;
+  packet: CompletionPacket | null;
+  error: Error | undefined;
+}
+
 function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
   return Object.prototype.toString.call(value) === '[object SharedArrayBuffer]';
 }
 
+/**
+ * An I/O completion port in a SharedArrayBuffer (the portable backend): FIFO packets, LIFO
+ * waiters, a cap on running threads. Any thread that holds `port.handle` attaches with
+ * `CompletionPort.from(handle)`. `new CompletionPort({ backend: 'native' })` returns a
+ * {@link NativeCompletionPort} instead: the Win32 port, with the same interface. Guide:
+ * docs/port.md.
+ */
 export class CompletionPort {
   /** Structured-cloneable: send it to a worker and call `CompletionPort.from(handle)` there. */
   readonly handle!: PortHandle;
 
+  readonly #buffer!: SharedArrayBuffer;
   readonly #i32!: Int32Array;
   readonly #f64!: Float64Array;
   readonly #geo!: Geometry;
+  /** The views the helper modules work on (front.ts, records.ts, repair.ts). */
+  readonly #mem!: Memory;
   readonly #concurrency!: number;
   // Copies of geometry fields, read on every post/get.
   readonly #capacity!: number;
@@ -167,6 +213,14 @@ export class CompletionPort {
   readonly #cellBase!: number;
   /** Int32 index of this instance's THREAD slot's W_RUNNING, or -1 before it registers. */
   #runningWord = -1;
+  /**
+   * This instance's claim record (I8), a view of its 16 words; null until the
+   * first call that claims or locks. A private array when every record was
+   * taken (the instance claims unrecorded, S_ANON).
+   */
+  #claims: Int32Array | null = null;
+  /** Int32 index of this instance's record, or -1 (none yet, or unrecorded). */
+  #record = -1;
   /** The most this thread spins (settable: spinCount); its current budget is #spinBudget. */
   #spin!: number;
   #spinBudget!: number;
@@ -176,6 +230,18 @@ export class CompletionPort {
   readonly #idle: number[] = [];
   /** Where packets taken under the lock are copied: objects are made after unlock. */
   #scratch = new Float64Array(PACKET_F64 * 16);
+  /** True while this instance holds S_LOCK: a throw lets go of it first. */
+  #holding = false;
+  /** Slots to notify once the lock is let go (#unlock notifies them). */
+  readonly #wake: number[] = [];
+  /** True while #unlock finishes deaths left to it: no recursion. */
+  #finishing = false;
+  /** A ring cell #dispatch has claimed and not yet freed (it frees it after the hand-over, I8). */
+  #heldCell = 0;
+  #heldSeq = 0;
+  #heldPos = 0;
+  /** Pending getAsync waits of this instance, by slot. */
+  readonly #asyncPending = new Map<number, AsyncWait>();
   /**
    * Atomics.waitAsync holds no ref on the event loop: a thread whose only
    * pending work is a getAsync would simply exit (a worker with exit code 13,
@@ -190,56 +256,52 @@ export class CompletionPort {
 
   constructor(options?: CompletionPortOptions) {
     const attach = (options as AttachRequest | undefined)?.[ATTACH];
+    let buffer: SharedArrayBuffer;
+    let geo: Geometry;
+    let spin: number;
     if (attach !== undefined) {
-      const { geo, spin } = readHeader(attach);
-      this.#geo = geo;
-      this.#i32 = new Int32Array(attach);
-      this.#f64 = new Float64Array(attach);
-      this.#concurrency = this.#i32[H_CONCURRENCY]!;
-      this.#capacity = geo.capacity;
-      this.#ringSize = geo.ringSize;
-      this.#mask = geo.ringSize - 1;
-      this.#cellBase = geo.cellBase;
+      const header = readHeader(attach);
+      buffer = attach;
+      geo = header.geo;
       const override = (options as AttachRequest).spinCount;
-      this.#spin = override === undefined ? spin : override;
-      this.#spinBudget = this.#spin;
-      this.handle = Object.freeze({ backend: 'portable', buffer: attach });
-      return;
+      spin = override === undefined ? header.spin : override;
+    } else {
+      const o = checkOptions('options', options);
+      const concurrencyOpt = o.concurrency === undefined ? 0 : checkInteger('options.concurrency', o.concurrency, 0, MAX_THREADS_LIMIT);
+      const capacity = o.capacity === undefined ? DEFAULT_CAPACITY : checkInteger('options.capacity', o.capacity, 1, MAX_CAPACITY);
+      const maxThreads =
+        o.maxThreads === undefined ? DEFAULT_MAX_THREADS : checkInteger('options.maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
+      spin = o.spinCount === undefined ? DEFAULT_SPIN : checkInteger('options.spinCount', o.spinCount, 0, 1e9);
+      if (o.backend !== undefined && o.backend !== 'portable') {
+        // Another backend: the constructor returns its port (same interface) instead of this one.
+        const other = otherBackend(o.backend, o as CompletionPortOptions);
+        if (other !== undefined) return other;
+      }
+      geo = geometry(capacity, maxThreads);
+      buffer = new SharedArrayBuffer(geo.byteLength);
+      const i32 = new Int32Array(buffer);
+      i32[H_MAGIC] = MAGIC;
+      i32[H_VERSION] = LAYOUT_VERSION;
+      i32[H_CAPACITY] = capacity;
+      i32[H_RING_SIZE] = geo.ringSize;
+      i32[H_MAX_THREADS] = maxThreads;
+      i32[H_CONCURRENCY] = concurrencyOpt === 0 ? availableParallelism() : concurrencyOpt;
+      i32[H_SPIN] = spin;
+      i32[H_BYTE_LENGTH] = geo.byteLength;
+      i32[H_RECORDS] = geo.records;
+      // Every cell starts free for the first lap: C_SEQ = its position (layout.ts).
+      for (let c = 0; c < geo.ringSize; c++) i32[geo.cellBase + c * CELL_WORDS] = c;
     }
-    const o = checkOptions('options', options);
-    const concurrencyOpt = o.concurrency === undefined ? 0 : checkInteger('options.concurrency', o.concurrency, 0, MAX_THREADS_LIMIT);
-    const capacity = o.capacity === undefined ? DEFAULT_CAPACITY : checkInteger('options.capacity', o.capacity, 1, MAX_CAPACITY);
-    const maxThreads =
-      o.maxThreads === undefined ? DEFAULT_MAX_THREADS : checkInteger('options.maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
-    const spin = o.spinCount === undefined ? DEFAULT_SPIN : checkInteger('options.spinCount', o.spinCount, 0, 1e9);
-    if (o.backend !== undefined && o.backend !== 'portable') {
-      // Another backend: the constructor returns its port (same interface) instead of this one.
-      const other = otherBackend(o.backend, o as CompletionPortOptions);
-      if (other !== undefined) return other;
-    }
-    const concurrency = concurrencyOpt === 0 ? availableParallelism() : concurrencyOpt;
-
-    const geo = geometry(capacity, maxThreads);
-    const buffer = new SharedArrayBuffer(geo.byteLength);
-    const i32 = new Int32Array(buffer);
-    i32[H_MAGIC] = MAGIC;
-    i32[H_VERSION] = LAYOUT_VERSION;
-    i32[H_CAPACITY] = capacity;
-    i32[H_RING_SIZE] = geo.ringSize;
-    i32[H_MAX_THREADS] = maxThreads;
-    i32[H_CONCURRENCY] = concurrency;
-    i32[H_SPIN] = spin;
-    i32[H_BYTE_LENGTH] = geo.byteLength;
-    // Every cell starts free for the first lap: C_SEQ = its position (layout.ts).
-    for (let c = 0; c < geo.ringSize; c++) i32[geo.cellBase + c * CELL_WORDS] = c;
+    this.#buffer = buffer;
     this.#geo = geo;
-    this.#capacity = capacity;
+    this.#i32 = new Int32Array(buffer);
+    this.#f64 = new Float64Array(buffer);
+    this.#mem = { i32: this.#i32, f64: this.#f64, geo };
+    this.#concurrency = this.#i32[H_CONCURRENCY]!;
+    this.#capacity = geo.capacity;
     this.#ringSize = geo.ringSize;
     this.#mask = geo.ringSize - 1;
     this.#cellBase = geo.cellBase;
-    this.#i32 = i32;
-    this.#f64 = new Float64Array(buffer);
-    this.#concurrency = concurrency;
     this.#spin = spin;
     this.#spinBudget = spin;
     this.handle = Object.freeze({ backend: 'portable', buffer });
@@ -274,10 +336,12 @@ export class CompletionPort {
     return Function.prototype[Symbol.hasInstance].call(this, value) || (this === CompletionPort && isNativePort(value));
   }
 
+  /** The cap on running threads (0 given to the constructor is resolved to os.availableParallelism()). */
   get concurrency(): number {
     return this.#concurrency;
   }
 
+  /** How many packets post() may queue before it returns false. */
   get capacity(): number {
     return this.#geo.capacity;
   }
@@ -292,6 +356,7 @@ export class CompletionPort {
     return this.#spin;
   }
 
+  /** Sets this instance's spin bound (an integer ≥ 0; 0 = never spin); its adaptive budget starts again from it. */
   set spinCount(value: number) {
     this.#spin = checkInteger('spinCount', value, 0, 1e9);
     // The adaptive budget starts again from the new bound (see #waitSync).
@@ -307,38 +372,54 @@ export class CompletionPort {
    */
   post(bytesTransferred = 0, completionKey = 0, overlapped = 0): boolean {
     // Checks inline: this is the hot path, and a failed check is the rare case.
-    if (typeof bytesTransferred !== 'number' || bytesTransferred >>> 0 !== bytesTransferred) {
+    // The uint32 is what is stored: it is the same number, except that -0 becomes 0.
+    const bytes = bytesTransferred >>> 0;
+    if (typeof bytesTransferred !== 'number' || bytes !== bytesTransferred) {
       checkInteger('bytesTransferred', bytesTransferred, 0, 0xffffffff);
     }
     if (!Number.isFinite(completionKey)) checkFinite('completionKey', completionKey);
     if (!Number.isFinite(overlapped)) checkFinite('overlapped', overlapped);
+    const claims = this.#claims ?? this.#attachRecord();
 
     // Always through the RING, never straight into a mailbox: an older packet
     // may still sit in the ring, and FIFO (I1) puts this one after it.
     const i32 = this.#i32;
     let pos = Atomics.load(i32, S_ENQ);
     for (;;) {
-      if (pos >= CLOSED_BIT) return this.#postClosed();
+      if ((pos & POS_FLAGS) !== 0) return this.#postClosed(pos);
       const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
       const dif = ((Atomics.load(i32, cell) - pos) << 2) >> 2;
       if (dif === 0) {
-        if (this.#capacity !== this.#ringSize && !this.#roomFor(pos)) return false;
+        if (this.#capacity !== this.#ringSize && !this.#roomFor(pos)) {
+          claims[R_POST] = 0;
+          return false;
+        }
+        // I8: recorded before the claim, cleared after the publish; plain
+        // stores to this thread's own cache line, ordered by the CASes around them.
+        claims[R_POST] = pos | CLAIM;
         const seen = Atomics.compareExchange(i32, S_ENQ, pos, (pos + 1) & POS_MASK);
         if (seen === pos) {
-          // I8: from the claim to the publish, no call, no allocation, no loop.
           const f = (cell + C_PAYLOAD) >> 1;
           const f64 = this.#f64;
-          f64[f] = bytesTransferred;
+          f64[f] = bytes;
           f64[f + 1] = completionKey;
           f64[f + 2] = overlapped;
-          Atomics.store(i32, cell, (pos + 1) & POS_MASK);
-          break;
+          // A CAS, not a store: if close() ended this claim meanwhile (I7), the publish fails.
+          const was = Atomics.compareExchange(i32, cell, pos, (pos + 1) & POS_MASK);
+          claims[R_POST] = 0;
+          if (was === pos) break;
+          pos = this.#postEnded();
+          continue;
         }
         pos = seen; // another poster claimed pos first
       } else if (dif < 0) {
-        return false; // the cell still holds the packet a lap behind: the ring is full
+        // The cell still holds the packet a lap behind: full, unless a taker is freeing it right now.
+        if (!this.#freedSoon(pos, dif)) {
+          claims[R_POST] = 0;
+          return false;
+        }
       } else {
-        pos = Atomics.load(i32, S_ENQ); // our view of S_ENQ was stale
+        pos = this.#reload(S_ENQ, pos); // our view of S_ENQ was stale
       }
     }
     // I2: published first, then look for a waiter that may run. With nobody
@@ -350,26 +431,80 @@ export class CompletionPort {
   /**
    * Non-power-of-two capacity: position pos may be filled only once the
    * packet capacity positions before it was taken (I6). That packet's cell
-   * says so: its C_SEQ became (its position + ringSize) when it was taken.
+   * says so: its C_SEQ became (its position + ringSize) when it was freed. A
+   * taker that has claimed it and not yet freed it does so within
+   * nanoseconds: wait a little for it rather than answer "full" with
+   * capacity − 1 packets queued.
    */
   #roomFor(pos: number): boolean {
     const before = (pos - this.#capacity) & POS_MASK;
-    const seq = Atomics.load(this.#i32, this.#cellBase + (before & this.#mask) * CELL_WORDS);
-    return ((seq - ((before + this.#ringSize) & POS_MASK)) << 2) >> 2 >= 0;
+    const cell = this.#cellBase + (before & this.#mask) * CELL_WORDS;
+    for (let spin = 0; ; spin++) {
+      const d = ((Atomics.load(this.#i32, cell) - before) << 2) >> 2;
+      if (d >= this.#ringSize) return true;
+      // 0: its poster has not published it; 1: published (and maybe being taken).
+      if (d !== 0 && d !== 1) return this.#corrupt(`ring cell of position ${before} has sequence offset ${d}`);
+      if (d === 0 || spin >= FREE_SPIN || ((((Atomics.load(this.#i32, S_DEQ) & POS_MASK) - before) << 2) >> 2) <= 0) return false;
+    }
   }
 
-  /** post() saw S_ENQ's CLOSED_BIT: make "closed" one instant for takers too (I7), then throw. */
-  #postClosed(): never {
+  /**
+   * Power-of-two capacity, and the cell of pos holds position pos − ringSize:
+   * dif = −ringSize (its poster has not published it) or 1 − ringSize
+   * (published, not yet freed). If a taker has claimed it, wait a little for
+   * the free (I6); true if the cell is free now.
+   */
+  #freedSoon(pos: number, dif: number): boolean {
+    if (dif === -this.#ringSize) return false;
+    if (dif !== 1 - this.#ringSize) return this.#corrupt(`ring cell of position ${pos} has sequence offset ${dif}`);
+    const i32 = this.#i32;
+    const behind = (pos - this.#ringSize) & POS_MASK;
+    if (((((Atomics.load(i32, S_DEQ) & POS_MASK) - behind) << 2) >> 2) <= 0) return false; // not taken: full
+    const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
+    for (let spin = 0; spin < FREE_SPIN; spin++) if (((Atomics.load(i32, cell) - pos) << 2) >> 2 >= 0) return true;
+    return false;
+  }
+
+  /**
+   * A position word read again after its cell said it was stale. Another
+   * thread moved it on; if it did not, the cell's sequence number is ahead
+   * of the word, which no port writes: corrupt (instead of spinning forever).
+   */
+  #reload(word: number, pos: number): number {
+    const again = Atomics.load(this.#i32, word);
+    if (again === pos) return this.#corrupt(`ring cell of position ${pos & POS_MASK} is ahead of ${word === S_ENQ ? 'S_ENQ' : 'S_DEQ'}`);
+    return again;
+  }
+
+  /** post() saw a flag in S_ENQ: closed (I7). Makes "closed" one instant for takers too, then throws. */
+  #postClosed(pos: number): never {
+    if ((pos & POS_FLAGS) !== CLOSED_BIT || Atomics.load(this.#i32, S_CLOSED) === OPEN) {
+      return this.#corrupt(`S_ENQ = ${pos} on a port that is not closed`);
+    }
     Atomics.or(this.#i32, S_DEQ, CLOSED_BIT);
     throw new PortClosedError('post() on a closed completion port');
+  }
+
+  /**
+   * The publishing CAS failed: the claim was ended for this thread. Only
+   * close() ends a live thread's claim (I7, I8), so this post throws
+   * PortClosedError — its packet was neither returned by close() nor queued.
+   * Returns S_ENQ to try again if the port is, unexpectedly, open.
+   */
+  #postEnded(): number {
+    const pos = Atomics.load(this.#i32, S_ENQ);
+    if ((pos & POS_FLAGS) !== 0) return this.#postClosed(pos);
+    return pos;
   }
 
   /** A waiter may run and a packet is queued: release it under the lock (I2). */
   #kick(): void {
     this.#lock();
-    const wake = this.#dispatch();
-    this.#unlock();
-    this.#notifyAll(wake);
+    try {
+      this.#dispatch();
+    } finally {
+      this.#unlock();
+    }
   }
 
   // ───────────────────────────── get ─────────────────────────────
@@ -385,10 +520,7 @@ export class CompletionPort {
     // Fast path: a running thread that comes back for work gives back its
     // running slot and takes the next packet — net, its slot stays, and no
     // lock is taken (I2). Most gets in a busy pool end here.
-    if (this.#mayTakeWithoutLock()) {
-      const packet = this.#dequeue();
-      if (packet !== null) return packet;
-    }
+    if (this.#mayTakeWithoutLock() && this.#dequeueInto(0, false)) return this.#scratchPacket(0);
     const w = this.#begin(timeout === 0 ? NO_WAIT : WAITING);
     if (w === TAKE) return this.#scratchPacket(0);
     if (w === NONE) return null;
@@ -405,7 +537,7 @@ export class CompletionPort {
     checkInteger('max', max, 1, 0x7fffffff);
     const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
     let first: CompletionPacket | null = null;
-    if (this.#mayTakeWithoutLock()) first = this.#dequeue();
+    if (this.#mayTakeWithoutLock() && this.#dequeueInto(0, false)) first = this.#scratchPacket(0);
     if (first === null) {
       const w = this.#begin(timeout === 0 ? NO_WAIT : WAITING);
       if (w === NONE) return [];
@@ -438,10 +570,7 @@ export class CompletionPort {
         if (o.spinCount !== undefined) spin = checkInteger('options.spinCount', o.spinCount, 0, 1e9);
         if (o.syncMs !== undefined) syncMs = checkTimeout('options.syncMs', o.syncMs);
       }
-      if (this.#mayTakeWithoutLock()) {
-        const packet = this.#dequeue();
-        if (packet !== null) return Promise.resolve(packet);
-      }
+      if (this.#mayTakeWithoutLock() && this.#dequeueInto(0, false)) return Promise.resolve(this.#scratchPacket(0));
       // By default no spin: it would stall the event loop this method exists
       // to keep free. A caller that knows a packet is imminent (a pool with
       // tasks in flight) may ask for a short one.
@@ -507,16 +636,18 @@ export class CompletionPort {
     const i32 = this.#i32;
     this.#lock();
     const held = i32[owner]!;
-    let wake: number[] | null = null;
-    if (held > 0) {
-      i32[owner] = 0;
-      Atomics.sub(i32, S_RUNNING, held);
-      wake = this.#dispatch();
+    try {
+      if (held > 0) {
+        i32[owner] = 0;
+        Atomics.sub(i32, S_RUNNING, held);
+        this.#dispatch();
+      }
+    } finally {
+      this.#unlock();
     }
-    this.#unlock();
-    this.#notifyAll(wake);
+    const slot = this.#slot;
     const reacquire = (): void => {
-      if (held === 0 || this.#slot < 0) return;
+      if (held === 0 || this.#slot !== slot) return;
       this.#lock();
       i32[owner] = i32[owner]! + held;
       Atomics.add(i32, S_RUNNING, held);
@@ -537,128 +668,226 @@ export class CompletionPort {
   /**
    * CloseHandle: wakes every waiter with PortClosedError, makes every later
    * get/post throw, and returns the packets still queued (never dropped
-   * silently). Idempotent: a second call returns [].
+   * silently). Idempotent: a second call returns [] (or packets recovered
+   * since from threads that died holding them, see releaseThread).
    */
   close(): CompletionPacket[] {
-    const i32 = this.#i32;
     this.#lock();
-    if (i32[S_CLOSED] !== 0) {
+    let count: number;
+    try {
+      count = this.#closeLocked();
+    } finally {
       this.#unlock();
-      return [];
     }
-    Atomics.store(i32, S_CLOSED, 1);
-    // I7: posters first, then takers; from here on no position is claimed.
-    const end = Atomics.or(i32, S_ENQ, CLOSED_BIT) & POS_MASK;
-    const start = Atomics.or(i32, S_DEQ, CLOSED_BIT) & POS_MASK;
-    const waiting = this.#checkIndex('S_WAITING', i32[S_WAITING]!, this.#geo.maxThreads + 1);
-    const wake: number[] = [];
-    for (let i = 0; i < waiting; i++) {
-      const slot = this.#checkIndex('waiter stack entry', i32[STACK_BASE + i]!, this.#geo.maxThreads);
-      if (Atomics.exchange(i32, this.#slotWord(slot, W_STATE), CLOSED) === SLEEPING) wake.push(slot);
+    // A closer that died between its unlock and its notify left CLOSED waiters asleep: wake every one.
+    for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
+      if (Atomics.load(this.#i32, this.#slotWord(slot, W_STATE)) === CLOSED) Atomics.notify(this.#i32, this.#slotWord(slot, W_STATE));
     }
-    Atomics.store(i32, S_WAITING, 0);
-    const count = this.#drainLocked(start, end);
-    this.#unlock();
-    this.#notifyAll(wake);
     const packets: CompletionPacket[] = new Array(count);
     for (let i = 0; i < count; i++) packets[i] = this.#scratchPacket(i * PACKET_F64);
     return packets;
   }
 
   /**
-   * Lock held, port closed (no position is claimed any more). Copies FRONT,
-   * then the RING positions [start, end) into scratch, in order, and empties
-   * both. A poster that claimed a position before the close publishes it
-   * within nanoseconds (I8); close waits for that.
+   * Lock held. The whole close (I7), safe to run again from the start if a
+   * closer died in it: close the position words, close the waiters, collect
+   * FRONT and the RING positions [S_DEQ, S_ENQ) into scratch without
+   * changing them, then commit. Returns the number of packets in scratch.
    */
-  #drainLocked(start: number, end: number): number {
+  #closeLocked(): number {
     const i32 = this.#i32;
-    const f64 = this.#f64;
-    const front = this.#checkIndex('S_FRONT_COUNT', i32[S_FRONT_COUNT]!, this.#geo.maxThreads + 1);
+    const state = i32[S_CLOSED]!;
+    if (state !== OPEN && state !== CLOSING && state !== CLOSED_DONE) return this.#corrupt(`S_CLOSED = ${state}`);
+    if (state === OPEN) Atomics.store(i32, S_CLOSED, CLOSING);
+    // I7: posters first, then takers; from here on no position is claimed.
+    Atomics.or(i32, S_ENQ, CLOSED_BIT);
+    const start = Atomics.or(i32, S_DEQ, CLOSED_BIT) & POS_MASK;
+    const end = Atomics.load(i32, S_ENQ) & POS_MASK;
+    const waiting = this.#checkIndex('S_WAITING', i32[S_WAITING]!, this.#geo.maxThreads + 1);
+    for (let i = 0; i < waiting; i++) {
+      const slot = this.#checkIndex('waiter stack entry', i32[STACK_BASE + i]!, this.#geo.maxThreads);
+      if (Atomics.exchange(i32, this.#slotWord(slot, W_STATE), CLOSED) === SLEEPING) this.#wake.push(slot);
+    }
+    Atomics.store(i32, S_WAITING, 0);
+    const front = frontCount(this.#mem);
     const inRing = (end - start) & POS_MASK;
-    if (inRing > this.#capacity) this.#fail(new PortCorruptedError(`${inRing} ring positions queued at close`));
+    if (inRing > this.#capacity) return this.#corrupt(`${inRing} ring positions queued at close`);
     this.#ensureScratch(front + inRing);
     const scratch = this.#scratch;
     let s = 0;
-    for (let n = 0; n < front; n++, s += PACKET_F64) this.#takeFront(s);
+    for (let k = 0; k < front; k++, s += PACKET_F64) readFront(this.#mem, frontIndex(this.#mem, k), scratch, s);
+    const waitUntil = { at: 0 };
     for (let pos = start; pos !== end; pos = (pos + 1) & POS_MASK) {
       const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
       const published = (pos + 1) & POS_MASK;
-      let deadline = 0; // per position: each claim gets the full time
-      for (let spin = 0; Atomics.load(i32, cell) !== published; spin++) {
-        if (spin < PUBLISH_SPIN) continue;
-        // Claimed before the close and not yet published: wait for its poster,
-        // unless it stays unpublished so long that its poster must be dead.
-        if (deadline === 0) deadline = performance.now() + ABANDONED_CLAIM_MS;
-        if (performance.now() > deadline) break;
-        this.#pause();
-      }
-      if (Atomics.load(i32, cell) !== published) continue; // a dead poster's position: no packet
+      let seq = Atomics.load(i32, cell);
+      if (seq === pos) seq = this.#awaitPublish(pos, cell, waitUntil);
+      if (seq === (published | VOID_BIT)) continue;
+      if (seq !== published) return this.#corrupt(`ring cell of position ${pos} has sequence ${seq} at close`);
       const f = (cell + C_PAYLOAD) >> 1;
-      if (f64[f] === VOID) continue;
-      scratch[s] = f64[f]!;
-      scratch[s + 1] = f64[f + 1]!;
-      scratch[s + 2] = f64[f + 2]!;
+      scratch[s] = this.#f64[f]!;
+      scratch[s + 1] = this.#f64[f + 1]!;
+      scratch[s + 2] = this.#f64[f + 2]!;
       s += PACKET_F64;
-      Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
     }
-    Atomics.store(i32, S_DEQ, end | CLOSED_BIT);
+    // Commit: everything collected is now the caller's.
+    Atomics.store(i32, S_FRONT_HEAD, i32[S_FRONT_TAIL]!);
     Atomics.store(i32, S_VOID, 0);
+    Atomics.store(i32, S_DEQ, end | CLOSED_BIT);
+    Atomics.store(i32, S_CLOSED, CLOSED_DONE);
     return s / PACKET_F64;
   }
 
-  /** Sleeps 50 µs (close() waiting for a preempted poster to publish). */
-  #pause(): void {
-    const cell = (this.#sleepCell ??= new Int32Array(new SharedArrayBuffer(4)));
-    Atomics.wait(cell, 0, 0, 0.05);
+  /**
+   * Lock held, port closing. Position pos was claimed before the close and is
+   * not published yet. Its poster is recorded (I8): a dead one never
+   * publishes, so its position becomes VOID now; a live one publishes within
+   * nanoseconds unless the OS stopped it, so close() waits — at most
+   * CLOSE_WAIT_MS for all positions — then makes it VOID, and that post()
+   * throws PortClosedError. A position nobody claimed is corrupt. Returns
+   * the cell's sequence number after.
+   */
+  #awaitPublish(pos: number, cell: number, waitUntil: { at: number }): number {
+    const i32 = this.#i32;
+    for (let spin = 0; spin < PUBLISH_SPIN; spin++) if (Atomics.load(i32, cell) !== pos) return Atomics.load(i32, cell);
+    const voided = ((pos + 1) & POS_MASK) | VOID_BIT;
+    for (;;) {
+      const who = owners(this.#mem, R_POST, pos | CLAIM);
+      if (who.live + who.dead === 0 && Atomics.load(i32, S_ANON) === 0) {
+        if (Atomics.load(i32, cell) !== pos) return Atomics.load(i32, cell);
+        return this.#corrupt(`ring position ${pos} is counted in S_ENQ but no thread claimed it`);
+      }
+      if (who.live === 0 && who.dead > 0) break;
+      if (waitUntil.at === 0) waitUntil.at = performance.now() + CLOSE_WAIT_MS;
+      if (performance.now() >= waitUntil.at) break;
+      pause();
+      if (Atomics.load(i32, cell) !== pos) return Atomics.load(i32, cell);
+    }
+    const was = Atomics.compareExchange(i32, cell, pos, voided);
+    return was === pos ? voided : was;
   }
 
+  /** Whether close() has been called (by any thread). */
   get closed(): boolean {
-    return Atomics.load(this.#i32, S_CLOSED) !== 0;
+    return Atomics.load(this.#i32, S_CLOSED) !== OPEN;
   }
 
   // ───────────────────────── thread slots ─────────────────────────
 
   /**
    * Gives back everything a thread that has ended still holds: its running
-   * slots, its places on the waiter stack, and any packet handed to it that
-   * it never read (requeued at the front, so it is not lost and keeps its
-   * place). Call it from the owner when a worker exits, with the worker's
-   * `threadId` captured when it was created (Node sets `worker.threadId` to
-   * -1 once the worker has exited). Returns what was released.
+   * slots, its places on the waiter stack, any packet handed to it that it
+   * never read (requeued at the front, so it is not lost and keeps its
+   * place), and any ring claim it had not finished (I8). Call it from the
+   * owner when a worker exits, with the worker's `threadId` captured when it
+   * was created (Node sets `worker.threadId` to -1 once the worker has
+   * exited). Returns what was released.
    */
   releaseThread(deadThreadId: number): ReleasedThread {
     checkInteger('threadId', deadThreadId, 0, 0x7fffffff);
-    return this.#release((slot) => this.#i32[this.#slotWord(slot, W_THREAD_ID)] === deadThreadId, deadThreadId + 1);
+    const tag = deadThreadId + 1;
+    const how = this.#acquireForRelease(tag);
+    if (how === DEFERRED) {
+      this.#markDead(tag);
+      return { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: true };
+    }
+    const out: Recovery = { requeued: 0, abandoned: [] };
+    let result: { running: number; waiters: number };
+    try {
+      if (how === INHERITED) rebuildAfterDeath(this.#mem);
+      result = this.#releaseLocked(tag, out, RELEASE_CLAIM_WAIT_MS);
+      this.#finishPending(out, PENDING_WAIT_MS);
+      // A thread killed inside close() left it half done (I7): finish it. On a
+      // closed port, what is still queued (a dead closer's collection, packets
+      // recovered since) goes to the caller.
+      if (this.#i32[S_CLOSED] !== OPEN) this.#collectInto(out.abandoned, this.#closeLocked());
+      this.#dispatch();
+    } finally {
+      this.#unlock();
+    }
+    if (how === INHERITED) {
+      // The dead thread may have died between an unlock and its notify: wake
+      // every lock sleeper and every slot that was handed a packet or closed.
+      // Each wait re-checks its word, so a spare wake-up costs nothing.
+      const i32 = this.#i32;
+      Atomics.notify(i32, S_LOCK);
+      for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
+        const state = Atomics.load(i32, this.#slotWord(slot, W_STATE));
+        if (state === HANDED || state === CLOSED) Atomics.notify(i32, this.#slotWord(slot, W_STATE));
+      }
+    }
+    return { running: result.running, waiters: result.waiters, requeued: out.requeued, abandoned: out.abandoned, deferred: false };
   }
 
-  /** Gives back this thread's slots; the instance may attach again on its next get. */
+  /**
+   * Gives back this thread's slots and record; the instance may attach again
+   * on its next call. A getAsync of this instance still pending is settled
+   * first: rejected if it was still waiting, resolved with its packet if one
+   * was already handed to it.
+   */
   detach(): void {
+    if (this.#slot < 0 && this.#claims === null) return;
     const mine = this.#slot;
-    if (mine < 0) return;
-    this.#release((slot) => this.#i32[this.#slotWord(slot, W_OWNER)] === mine, 0);
+    const settled: number[] = [];
+    this.#lock();
+    try {
+      for (const [w, wait] of this.#asyncPending) {
+        const word = this.#slotWord(w, W_STATE);
+        const state = Atomics.load(this.#i32, word);
+        if (state === WAITING || state === SLEEPING) {
+          this.#removeWaiter(w);
+          wait.error = Object.assign(new Error('detach() was called while this getAsync() was pending'), { code: 'ERR_PORT_DETACHED' });
+        } else if (state === HANDED) {
+          const m = (this.#geo.slotBase + w * SLOT_WORDS + W_MAILBOX) >> 1;
+          wait.packet = { bytesTransferred: num(this.#f64[m]!), completionKey: num(this.#f64[m + 1]!), overlapped: num(this.#f64[m + 2]!) };
+        } else {
+          wait.error = new PortClosedError();
+        }
+        wait.done = true;
+        Atomics.store(this.#i32, word, IDLE);
+        settled.push(w);
+      }
+      if (mine >= 0) {
+        for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
+          if (this.#i32[this.#slotWord(slot, W_KIND)] !== FREE && this.#i32[this.#slotWord(slot, W_OWNER)] === mine) {
+            this.#freeSlot(slot, { requeued: 0, abandoned: [] }, { running: 0, waiters: 0 });
+          }
+        }
+      }
+      if (this.#record >= 0) freeRecord(this.#mem, this.#record);
+      this.#dispatch();
+    } finally {
+      this.#unlock();
+    }
+    // Wake this instance's own waitAsync calls: each sees it was settled.
+    for (const w of settled) Atomics.notify(this.#i32, this.#slotWord(w, W_STATE));
     this.#slot = -1;
     this.#runningWord = -1;
     this.#idle.length = 0;
+    this.#record = -1;
+    this.#claims = null;
   }
 
   // ───────────────────────────── stats ─────────────────────────────
 
+  /** A snapshot of the port's counters, taken under its lock (`queued` may move meanwhile). */
   stats(): PortStats {
     const i32 = this.#i32;
     this.#lock();
-    const stats: PortStats = {
-      queued: this.#queuedLocked(),
-      running: i32[S_RUNNING]!,
-      waiting: i32[S_WAITING]!,
-      threads: i32[S_THREADS]!,
-      concurrency: this.#concurrency,
-      capacity: this.#geo.capacity,
-      closed: i32[S_CLOSED] !== 0,
-      backend: 'portable',
-    };
-    this.#unlock();
-    return stats;
+    try {
+      return {
+        queued: this.#queuedLocked(),
+        running: i32[S_RUNNING]!,
+        waiting: i32[S_WAITING]!,
+        threads: i32[S_THREADS]!,
+        concurrency: this.#concurrency,
+        capacity: this.#geo.capacity,
+        closed: i32[S_CLOSED] !== OPEN,
+        backend: 'portable',
+      };
+    } finally {
+      this.#unlock();
+    }
   }
 
   // ─────────────────────────── internals ───────────────────────────
@@ -668,22 +897,42 @@ export class CompletionPort {
   }
 
   /**
-   * Every throw while the lock is held goes through here: it lets go of the
-   * lock first, so a failing call can never leave the other threads hanging.
+   * A value read from shared memory is impossible. Every locked section lets
+   * go of the lock in a `finally`, so a throw never leaves the other threads hanging.
    */
-  #fail(error: Error): never {
-    this.#unlock();
-    throw error;
+  #corrupt(what: string): never {
+    throw new PortCorruptedError(what);
   }
 
   /** Lock held. Bounds-checks an index read from shared memory. */
   #checkIndex(what: string, value: number, limit: number): number {
-    if (value >>> 0 !== value || value >= limit) this.#fail(new PortCorruptedError(`${what} = ${value}, limit ${limit}`));
+    if (value >>> 0 !== value || value >= limit) this.#corrupt(`${what} = ${value}, limit ${limit}`);
     return value;
   }
 
+  /** Claims a record for this instance (I8); unrecorded if every record is taken. */
+  #attachRecord(): Int32Array {
+    const r = allocRecord(this.#mem, MY_TAG);
+    if (r < 0) {
+      this.#record = -1;
+      this.#claims = new Int32Array(RECORD_WORDS);
+    } else {
+      this.#record = recordBase(this.#mem, r);
+      this.#claims = new Int32Array(this.#buffer, this.#record * 4, RECORD_WORDS);
+    }
+    return this.#claims;
+  }
+
   #lock(): void {
+    if (this.#claims === null) this.#attachRecord();
     if (Atomics.compareExchange(this.#i32, S_LOCK, 0, MY_LOCK) !== 0) this.#lockSlow();
+    this.#held();
+  }
+
+  /** The lock is ours. An unrecorded instance names itself where a lock waiter can check the word (I8). */
+  #held(): void {
+    this.#holding = true;
+    if (this.#record < 0) Atomics.store(this.#i32, S_LOCK_ANON, MY_TAG);
   }
 
   #lockSlow(): void {
@@ -699,159 +948,191 @@ export class CompletionPort {
       if (seen === 0) {
         if (Atomics.compareExchange(i32, S_LOCK, 0, MY_LOCK | LOCK_CONTENDED) === 0) return;
       } else if ((seen & LOCK_CONTENDED) !== 0 || Atomics.compareExchange(i32, S_LOCK, seen, seen | LOCK_CONTENDED) === seen) {
-        Atomics.wait(i32, S_LOCK, seen | LOCK_CONTENDED);
+        const word = seen | LOCK_CONTENDED;
+        // A holder is only ever waited for (I8). One that holds the lock this
+        // long is stopped or dead; if no thread by its name uses the port, the word is corrupt.
+        if (Atomics.wait(i32, S_LOCK, word, LOCK_CHECK_MS) === 'timed-out' && Atomics.load(i32, S_LOCK) === word) {
+          const tag = word >> 1;
+          if (tag === MY_TAG || !threadKnown(this.#mem, tag)) {
+            throw new PortCorruptedError(`the lock word ${word} names thread ${tag - 1}, which does not hold it`);
+          }
+        }
       }
     }
   }
 
+  /**
+   * Lets go of the lock, then notifies the slots queued in #wake. Deaths left
+   * to the next holder (I9) are finished here by the holder that was in the
+   * way, so they never wait for a call that may not come.
+   */
   #unlock(): void {
     const i32 = this.#i32;
+    if (!this.#finishing && Atomics.load(i32, S_PENDING) !== 0) {
+      this.#finishing = true;
+      try {
+        this.#finishPending({ requeued: 0, abandoned: null }, PENDING_WAIT_MS);
+        this.#dispatch();
+      } catch {
+        // Corrupt: the call that finds it first in its own work reports it.
+      } finally {
+        this.#finishing = false;
+      }
+    }
+    this.#holding = false;
+    if (this.#record < 0) Atomics.store(i32, S_LOCK_ANON, 0);
     if ((Atomics.exchange(i32, S_LOCK, 0) & LOCK_CONTENDED) !== 0) Atomics.notify(i32, S_LOCK, 1);
+    const wake = this.#wake;
+    if (wake.length > 0) {
+      for (let i = 0; i < wake.length; i++) Atomics.notify(i32, this.#slotWord(wake[i]!, W_STATE), 1);
+      wake.length = 0;
+    }
   }
 
   #ensureRegistered(): number {
     if (this.#slot >= 0) return this.#slot;
     this.#lock();
-    const slot = this.#allocSlot(THREAD, -1);
-    this.#i32[S_THREADS] = this.#i32[S_THREADS]! + 1;
-    this.#unlock();
+    let slot: number;
+    try {
+      slot = this.#allocSlot(THREAD, -1);
+      this.#i32[S_THREADS] = this.#i32[S_THREADS]! + 1;
+    } finally {
+      this.#unlock();
+    }
     this.#slot = slot;
     this.#runningWord = this.#slotWord(slot, W_RUNNING);
     this.#idle.push(slot);
     return slot;
   }
 
-  /** Lock held. Finds a FREE slot and claims it; throws if the table is full. */
+  /** Lock held. Finds a FREE slot and claims it; throws if the table is full. W_KIND last: a holder that dies half way leaves it FREE. */
   #allocSlot(kind: number, owner: number): number {
     const i32 = this.#i32;
     for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
       const k = this.#slotWord(slot, W_KIND);
       if (i32[k] === FREE) {
-        i32[k] = kind;
-        Atomics.store(i32, this.#slotWord(slot, W_STATE), IDLE);
-        i32[this.#slotWord(slot, W_OWNER)] = owner < 0 ? slot : owner;
         i32[this.#slotWord(slot, W_THREAD_ID)] = threadId;
+        i32[this.#slotWord(slot, W_OWNER)] = owner < 0 ? slot : owner;
         i32[this.#slotWord(slot, W_RUNNING)] = 0;
+        i32[this.#slotWord(slot, W_DEAD)] = 0;
+        Atomics.store(i32, this.#slotWord(slot, W_STATE), IDLE);
+        i32[k] = kind;
         return slot;
       }
     }
-    return this.#fail(
-      new RangeError(
+    throw new RangeError(
       `the completion port has no free thread slot: ${this.#geo.maxThreads} threads or concurrent getAsync calls ` +
         'are attached (raise options.maxThreads, or call releaseThread()/detach() for threads that ended)',
-      ),
     );
   }
 
   /**
    * May this thread take the next packet without the lock? Only if it holds
    * a running slot (it gives it back and takes it again at once, so
-   * S_RUNNING does not change, I2), it may run (S_RUNNING ≤ concurrency:
-   * after giving back it is below the cap), and no requeued packet waits in
-   * FRONT (older than anything in the RING, I1).
+   * S_RUNNING does not change, I2) and it may run (S_RUNNING ≤ concurrency:
+   * after giving back it is below the cap). FRONT goes first (I1): its flag
+   * in S_DEQ sends the take to the lock.
    */
   #mayTakeWithoutLock(): boolean {
     const i32 = this.#i32;
-    return (
-      this.#runningWord >= 0 &&
-      Atomics.load(i32, this.#runningWord) > 0 &&
-      Atomics.load(i32, S_FRONT_COUNT) === 0 &&
-      Atomics.load(i32, S_RUNNING) <= this.#concurrency
-    );
-  }
-
-  /**
-   * Takes the packet at S_DEQ off the RING (layout.ts), without the lock.
-   * Returns null when none is published yet, or the port is closed.
-   */
-  #dequeue(): CompletionPacket | null {
-    return this.#dequeueInto(0) ? this.#scratchPacket(0) : null;
+    return this.#runningWord >= 0 && Atomics.load(i32, this.#runningWord) > 0 && Atomics.load(i32, S_RUNNING) <= this.#concurrency;
   }
 
   /**
    * The one claim loop of every taker: takes the packet at S_DEQ off the
    * RING into scratch[s..s+2], skipping VOID positions. False when none is
-   * published yet, or the port is closed. With or without the lock.
+   * published yet, the port is closed, or FRONT holds packets (they go
+   * first, under the lock). With or without the lock. With `hold` (the lock
+   * holder handing the packet to a waiter, I8), the cell stays claimed
+   * until #freeHeld().
    */
-  #dequeueInto(s: number): boolean {
+  #dequeueInto(s: number, hold: boolean): boolean {
     const i32 = this.#i32;
+    const claims = this.#claims!;
     let pos = Atomics.load(i32, S_DEQ);
     for (;;) {
-      if (pos >= CLOSED_BIT) return false;
+      if ((pos & POS_FLAGS) !== 0) {
+        claims[R_TAKE] = 0;
+        return this.#dequeueFlagged(pos);
+      }
       const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
-      const dif = ((Atomics.load(i32, cell) - pos - 1) << 2) >> 2;
+      const seq = Atomics.load(i32, cell);
+      // VOID_BIT is shifted out: a VOID position is claimed like a packet.
+      const dif = ((seq - pos - 1) << 2) >> 2;
       if (dif === 0) {
+        claims[R_TAKE] = pos | CLAIM; // I8: before the claim
         const seen = Atomics.compareExchange(i32, S_DEQ, pos, (pos + 1) & POS_MASK);
         if (seen === pos) {
-          // I8: from the claim to the free, no call, no allocation, no loop.
           const f = (cell + C_PAYLOAD) >> 1;
           const f64 = this.#f64;
           const scratch = this.#scratch;
           scratch[s] = f64[f]!;
           scratch[s + 1] = f64[f + 1]!;
           scratch[s + 2] = f64[f + 2]!;
-          Atomics.store(i32, cell, (pos + this.#ringSize) & POS_MASK);
-          if (scratch[s] !== VOID) return true;
-          Atomics.sub(i32, S_VOID, 1); // a dead poster's position: nothing to deliver, take the next
+          if (hold && (seq & VOID_BIT) === 0) {
+            this.#heldCell = cell;
+            this.#heldSeq = seq;
+            this.#heldPos = pos;
+            return true;
+          }
+          // A CAS: if the claim was finished for this thread meanwhile (it was taken for dead), the packet is not ours.
+          const freed = Atomics.compareExchange(i32, cell, seq, (pos + this.#ringSize) & POS_MASK);
+          claims[R_TAKE] = 0;
+          if (freed === seq) {
+            if ((seq & VOID_BIT) === 0) return true;
+            Atomics.sub(i32, S_VOID, 1); // a VOID position: nothing to deliver, take the next
+          }
           pos = Atomics.load(i32, S_DEQ);
           continue;
         }
         pos = seen;
       } else if (dif < 0) {
+        claims[R_TAKE] = 0;
+        // -1: its poster has not published it; -ringSize: a taker a lap behind is still freeing it.
+        if (dif !== -1 && dif !== -this.#ringSize) this.#corrupt(`ring cell of position ${pos} has sequence ${seq}`);
         return false;
       } else {
-        pos = Atomics.load(i32, S_DEQ);
+        pos = this.#reload(S_DEQ, pos);
       }
     }
   }
 
+  /** S_DEQ carries a flag: closed, or FRONT holds packets; no ring take now. Under the lock, checks the flag is true. */
+  #dequeueFlagged(pos: number): false {
+    if (this.#holding) {
+      const i32 = this.#i32;
+      if ((pos & CLOSED_BIT) !== 0 && i32[S_CLOSED] === OPEN) this.#corrupt(`S_DEQ = ${pos} on an open port`);
+      if ((pos & FRONT_BIT) !== 0 && frontCount(this.#mem) === 0) this.#corrupt(`S_DEQ = ${pos} with FRONT empty`);
+    }
+    return false;
+  }
+
+  /** Lock held, after #dequeueInto(…, true): frees the held cell and clears the record. */
+  #freeHeld(): void {
+    Atomics.compareExchange(this.#i32, this.#heldCell, this.#heldSeq, (this.#heldPos + this.#ringSize) & POS_MASK);
+    this.#claims![R_TAKE] = 0;
+  }
+
   /** Lock held. The oldest queued packet (FRONT, then RING) into scratch[s..s+2], or false if none. */
   #takeLocked(s: number): boolean {
-    if (this.#i32[S_FRONT_COUNT] !== 0) {
-      this.#takeFront(s);
-      return true;
-    }
-    return this.#dequeueInto(s);
+    if (takeFront(this.#mem, this.#scratch, s)) return true;
+    return this.#dequeueInto(s, false);
   }
 
-  /** Lock held, S_FRONT_COUNT > 0. Takes FRONT's oldest packet into scratch[s..s+2]. */
-  #takeFront(s: number): void {
-    const i32 = this.#i32;
-    const maxThreads = this.#geo.maxThreads;
-    const head = this.#checkIndex('S_FRONT_HEAD', i32[S_FRONT_HEAD]!, maxThreads);
-    const f = this.#geo.frontBase + head * PACKET_F64;
-    const f64 = this.#f64;
-    const scratch = this.#scratch;
-    scratch[s] = f64[f]!;
-    scratch[s + 1] = f64[f + 1]!;
-    scratch[s + 2] = f64[f + 2]!;
-    i32[S_FRONT_HEAD] = head + 1 === maxThreads ? 0 : head + 1;
-    Atomics.sub(i32, S_FRONT_COUNT, 1);
-  }
-
-  /** Lock held. Puts a packet back in front of every queued one (releaseThread). */
-  #requeueFront(bytesTransferred: number, completionKey: number, overlapped: number): void {
-    const i32 = this.#i32;
-    const maxThreads = this.#geo.maxThreads;
-    const count = this.#checkIndex('S_FRONT_COUNT', i32[S_FRONT_COUNT]!, maxThreads);
-    let head = this.#checkIndex('S_FRONT_HEAD', i32[S_FRONT_HEAD]!, maxThreads) - 1;
-    if (head < 0) head += maxThreads;
-    const f = this.#geo.frontBase + head * PACKET_F64;
-    const f64 = this.#f64;
-    f64[f] = bytesTransferred;
-    f64[f + 1] = completionKey;
-    f64[f + 2] = overlapped;
-    i32[S_FRONT_HEAD] = head;
-    Atomics.store(i32, S_FRONT_COUNT, count + 1);
-  }
-
-  /** Lock held. Packets queued: FRONT plus the RING's claimed positions. */
+  /**
+   * Lock held. Packets queued: FRONT plus the RING's positions, less VOID
+   * ones. enq − deq never exceeds capacity (I6); read against a deq that did
+   * not move meanwhile, a larger count is corrupt.
+   */
   #queuedLocked(): number {
     const i32 = this.#i32;
     // S_DEQ first: S_ENQ only grows, so the S_ENQ read after it is never behind it.
     const deq = Atomics.load(i32, S_DEQ) & POS_MASK;
     const positions = ((Atomics.load(i32, S_ENQ) & POS_MASK) - deq) & POS_MASK;
-    return i32[S_FRONT_COUNT]! + Math.max(0, positions - Atomics.load(i32, S_VOID));
+    if (positions > this.#capacity && (Atomics.load(i32, S_DEQ) & POS_MASK) === deq) {
+      this.#corrupt(`${positions} ring positions queued, capacity ${this.#capacity}`);
+    }
+    return frontCount(this.#mem) + Math.max(0, Math.min(positions, this.#capacity) - Atomics.load(i32, S_VOID));
   }
 
   #scratchPacket(s: number): CompletionPacket {
@@ -864,6 +1145,11 @@ export class CompletionPort {
     if (this.#scratch.length < need) this.#scratch = new Float64Array(Math.max(need, this.#scratch.length * 2));
   }
 
+  /** Appends `count` packets from scratch to `out`. */
+  #collectInto(out: CompletionPacket[], count: number): void {
+    for (let i = 0; i < count; i++) out.push(this.#scratchPacket(i * PACKET_F64));
+  }
+
   /**
    * The slow start of every get: attach if needed, lock, give back this
    * thread's running slot, throw if closed; then take the oldest packet if
@@ -872,48 +1158,47 @@ export class CompletionPort {
    * waiterState and return its slot. The lock is released before return.
    */
   #begin(waiterState: number): number {
-    const slot = this.#slot >= 0 ? this.#slot : this.#ensureRegistered();
+    if (this.#slot < 0) this.#ensureRegistered();
     const i32 = this.#i32;
     this.#lock();
-    const owner = this.#runningWord;
-    const held = i32[owner]!;
-    if (held > 0) {
-      // Give back one running slot: this thread is done with the packet it had.
-      i32[owner] = held - 1;
-      Atomics.sub(i32, S_RUNNING, 1);
-    }
-    if (i32[S_CLOSED] !== 0) {
+    try {
+      const owner = this.#runningWord;
+      const held = i32[owner]!;
+      if (held > 0) {
+        // Give back one running slot: this thread is done with the packet it had.
+        i32[owner] = held - 1;
+        Atomics.sub(i32, S_RUNNING, 1);
+      }
+      const closed = i32[S_CLOSED]!;
+      if (closed !== OPEN) {
+        if (closed !== CLOSING && closed !== CLOSED_DONE) this.#corrupt(`S_CLOSED = ${closed}`);
+        throw new PortClosedError();
+      }
+      const running = i32[S_RUNNING]!;
+      if (running >>> 0 !== running || running > 2 * this.#geo.maxThreads) this.#corrupt(`S_RUNNING = ${running}`);
+      // A thread that comes back to get while packets wait takes one at once,
+      // without sleeping — even if older waiters exist (they are over the cap).
+      if (running < this.#concurrency && this.#takeLocked(0)) {
+        i32[owner] = i32[owner]! + 1;
+        Atomics.add(i32, S_RUNNING, 1);
+        return TAKE;
+      }
+      if (waiterState === NO_WAIT) return NONE;
+      const w = this.#pushWaiter(waiterState);
+      // I2: a packet published after our look above and before the push saw no
+      // waiter; the dispatch catches it (and hands it to us: we are the newest).
+      this.#dispatch();
+      return w;
+    } finally {
       this.#unlock();
-      throw new PortClosedError();
     }
-    // A thread that comes back to get while packets wait takes one at once,
-    // without sleeping — even if older waiters exist (they are over the cap).
-    if (i32[S_RUNNING]! < this.#concurrency && this.#takeLocked(0)) {
-      i32[owner] = i32[owner]! + 1;
-      Atomics.add(i32, S_RUNNING, 1);
-      this.#unlock();
-      return TAKE;
-    }
-    if (waiterState === NO_WAIT) {
-      this.#unlock();
-      return NONE;
-    }
-    const w = this.#pushWaiter(waiterState);
-    // I2: a packet published after our look above and before the push saw no
-    // waiter; the dispatch catches it (and hands it to us: we are the newest).
-    const wake = this.#dispatch();
-    this.#unlock();
-    this.#notifyAll(wake);
-    return w;
   }
 
   /** Lock held. Pushes one of this instance's idle slots on the waiter stack. */
   #pushWaiter(state: number): number {
     const i32 = this.#i32;
     let w = this.#idle.pop();
-    if (w === undefined) {
-      w = this.#allocSlot(EXTRA, this.#slot);
-    }
+    if (w === undefined) w = this.#allocSlot(EXTRA, this.#slot);
     const waiting = this.#checkIndex('S_WAITING', i32[S_WAITING]!, this.#geo.maxThreads);
     Atomics.store(i32, this.#slotWord(w, W_STATE), state);
     i32[STACK_BASE + waiting] = w;
@@ -955,48 +1240,63 @@ export class CompletionPort {
 
   /**
    * Lock held. Restores I2: releases waiters (newest first) while packets
-   * are queued and the cap allows. Returns the slots that were asleep and
-   * must be notified after unlock, or null.
+   * are queued and the cap allows; sleepers go to #wake, notified on unlock.
+   * A packet is taken off FRONT or the RING only once its waiter is HANDED,
+   * with the waiter named in the record meanwhile (I8): a holder that dies
+   * half way leaves the packet either queued or handed, never both or neither.
    */
-  #dispatch(): number[] | null {
+  #dispatch(): void {
     const i32 = this.#i32;
-    let wake: number[] | null = null;
-    while (i32[S_WAITING]! > 0 && i32[S_RUNNING]! < this.#concurrency && this.#takeLocked(0)) {
+    const claims = this.#claims!;
+    const recorded = this.#record >= 0;
+    while (i32[S_WAITING]! > 0 && i32[S_RUNNING]! < this.#concurrency) {
+      let fromFront = false;
+      if (frontCount(this.#mem) > 0) {
+        const head = i32[S_FRONT_HEAD]!;
+        readFront(this.#mem, head, this.#scratch, 0);
+        fromFront = true;
+        // Unrecorded, a death between here and the hand-over loses the packet rather than delivering it twice.
+        if (recorded) claims[R_FRONT] = head + 1;
+        else removeFrontHead(this.#mem);
+      } else if (!this.#dequeueInto(0, recorded)) {
+        return;
+      }
       const slot = this.#popWaiter();
+      claims[R_TARGET] = slot + 1;
       const scratch = this.#scratch;
-      if (this.#handTo(slot, scratch[0]!, scratch[1]!, scratch[2]!) === SLEEPING) (wake ??= []).push(slot);
+      if (this.#handTo(slot, scratch[0]!, scratch[1]!, scratch[2]!) === SLEEPING) this.#wake.push(slot);
+      if (recorded) {
+        if (fromFront) {
+          removeFrontHead(this.#mem);
+          claims[R_FRONT] = 0;
+        } else {
+          this.#freeHeld();
+        }
+      }
+      claims[R_TARGET] = 0;
     }
-    return wake;
-  }
-
-  #notifyAll(wake: number[] | null): void {
-    if (wake === null) return;
-    for (const slot of wake) Atomics.notify(this.#i32, this.#slotWord(slot, W_STATE), 1);
   }
 
   /**
    * getMany after its first packet: this thread holds a running slot, so it
    * takes more without a wait — from the RING without the lock, or, when
-   * requeued packets wait in FRONT (rare), under the lock. Closed means
-   * nothing more to take (I7).
+   * packets wait in FRONT (rare), under the lock. Closed means nothing more
+   * to take (I7).
    */
   #takeMore(out: CompletionPacket[], max: number): void {
-    if (Atomics.load(this.#i32, S_FRONT_COUNT) !== 0) {
-      const want = Math.min(max - out.length, this.#capacity + this.#geo.maxThreads);
-      this.#ensureScratch(want);
-      this.#lock();
-      let count = 0;
+    while (out.length < max && this.#dequeueInto(0, false)) out.push(this.#scratchPacket(0));
+    if (out.length >= max || (Atomics.load(this.#i32, S_DEQ) & (FRONT_BIT | CLOSED_BIT)) !== FRONT_BIT) return;
+    const want = Math.min(max - out.length, this.#capacity + this.#geo.frontSize);
+    this.#ensureScratch(want);
+    this.#lock();
+    let count = 0;
+    try {
       while (count < want && this.#takeLocked(count * PACKET_F64)) count++;
+    } finally {
       this.#unlock();
-      // Objects are made after unlock: a thread that dies of OOM never dies holding the lock.
-      for (let i = 0; i < count; i++) out.push(this.#scratchPacket(i * PACKET_F64));
-      return;
     }
-    while (out.length < max) {
-      const packet = this.#dequeue();
-      if (packet === null) return;
-      out.push(packet);
-    }
+    // Objects are made after unlock: a thread that dies of OOM never dies holding the lock.
+    this.#collectInto(out, count);
   }
 
   /**
@@ -1066,22 +1366,30 @@ export class CompletionPort {
     const i32 = this.#i32;
     const word = this.#slotWord(w, W_STATE);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    const wait: AsyncWait = { done: false, packet: null, error: undefined };
+    this.#asyncPending.set(w, wait);
     if (this.#asyncWaits++ === 0) {
       if (this.#keepAlive === undefined) this.#keepAlive = setInterval(keepAlive, 0x40000000);
       else this.#keepAlive.ref();
     }
     let state = Atomics.load(i32, word);
     try {
-      while (state === SLEEPING) {
+      while (!wait.done && state === SLEEPING) {
         const remaining = deadline === Infinity ? undefined : deadline - performance.now();
         if (remaining !== undefined && remaining <= 0) break;
         const result = Atomics.waitAsync(i32, word, SLEEPING, remaining);
         if (result.async) await result.value;
         // A late notify meant for an earlier wait on this slot can wake us early: loop.
-        state = Atomics.load(i32, word);
+        // detach() settles the wait first (the slot may already serve another thread): look at that first.
+        if (!wait.done) state = Atomics.load(i32, word);
       }
     } finally {
+      if (this.#asyncPending.get(w) === wait) this.#asyncPending.delete(w);
       if (--this.#asyncWaits === 0) this.#keepAlive!.unref();
+    }
+    if (wait.done) {
+      if (wait.error !== undefined) throw wait.error;
+      return wait.packet;
     }
     return this.#finish(w, state);
   }
@@ -1096,15 +1404,17 @@ export class CompletionPort {
     const word = this.#slotWord(w, W_STATE);
     if (state === WAITING || state === SLEEPING) {
       this.#lock();
-      state = Atomics.load(i32, word);
-      if (state === WAITING || state === SLEEPING) {
-        this.#removeWaiter(w);
-        Atomics.store(i32, word, IDLE);
+      try {
+        state = Atomics.load(i32, word);
+        if (state === WAITING || state === SLEEPING) {
+          this.#removeWaiter(w);
+          Atomics.store(i32, word, IDLE);
+          this.#idle.push(w);
+          return null;
+        }
+      } finally {
         this.#unlock();
-        this.#idle.push(w);
-        return null;
       }
-      this.#unlock();
     }
     if (state === HANDED) {
       const m = (this.#geo.slotBase + w * SLOT_WORDS + W_MAILBOX) >> 1;
@@ -1128,220 +1438,158 @@ export class CompletionPort {
     const waiting = this.#checkIndex('S_WAITING', i32[S_WAITING]!, this.#geo.maxThreads + 1);
     let i = waiting - 1;
     while (i >= 0 && i32[STACK_BASE + i] !== w) i--;
-    if (i < 0) this.#fail(new PortCorruptedError(`waiter slot ${w} is not on the waiter stack`));
+    if (i < 0) this.#corrupt(`waiter slot ${w} is not on the waiter stack`);
     for (; i < waiting - 1; i++) i32[STACK_BASE + i] = i32[STACK_BASE + i + 1]!;
     Atomics.store(i32, S_WAITING, waiting - 1);
   }
 
+  // ───────────────────────── death (I8, I9) ─────────────────────────
+
   /**
-   * releaseThread's lock. Returns true if it inherited the lock from a dead
-   * holder — the thread being released, or another that held it without a
-   * pause for ABANDONED_LOCK_MS (a live holder keeps it for a microsecond;
-   * this one must have died too, and its own exit may not have been reported
-   * yet: waiting for it would hang the caller, say a pool handling the exit
-   * of two workers terminated at once).
+   * releaseThread's lock (I9). Takes it when free; inherits it from the
+   * thread being released (the lock word names its holder); otherwise waits
+   * — a live holder lets go within microseconds — for up to
+   * RELEASE_LOCK_WAIT_MS, then leaves the release to the next holder: the
+   * holder may have died too, its death not reported yet (two workers
+   * terminated at once, reported one by one to the thread calling this).
    */
-  #lockOrInherit(deadTag: number): boolean {
+  #acquireForRelease(tag: number): number {
     const i32 = this.#i32;
+    if (this.#claims === null) this.#attachRecord();
     let last = 0;
     let since = 0;
     for (let spin = 0; ; spin++) {
       const held = Atomics.load(i32, S_LOCK);
       if (held === 0) {
-        last = 0;
-        if (Atomics.compareExchange(i32, S_LOCK, 0, MY_LOCK) === 0) return false;
+        if (Atomics.compareExchange(i32, S_LOCK, 0, MY_LOCK) === 0) break;
         continue;
       }
-      if ((held & LOCK_CONTENDED) === 0) {
-        // Marked, the word changes if its holder lets go and takes it again
-        // between our looks (a fresh take is unmarked), so a busy live holder
-        // is never mistaken for a dead one; and its unlock notifies.
-        Atomics.compareExchange(i32, S_LOCK, held, held | LOCK_CONTENDED);
+      if (held >> 1 === tag) {
+        // We inherit its sleepers too, so the contended mark stays.
+        if (Atomics.compareExchange(i32, S_LOCK, held, MY_LOCK | (held & LOCK_CONTENDED)) === held) {
+          this.#held();
+          return INHERITED;
+        }
         continue;
       }
+      if (held === Atomics.load(i32, S_STUCK_LOCK)) return DEFERRED; // waited out by an earlier release
       if (held !== last) {
-        // A new holder, or the same one again after a release: the clock restarts.
         last = held;
         since = performance.now();
+      } else if (performance.now() - since >= RELEASE_LOCK_WAIT_MS) {
+        Atomics.store(i32, S_STUCK_LOCK, held);
+        return DEFERRED;
       }
-      const tag = held >> 1;
-      const inherit = tag === deadTag || (spin >= LOCK_SPIN && performance.now() - since > ABANDONED_LOCK_MS);
-      // We inherit its sleepers too, so the contended mark stays.
-      if (inherit && Atomics.compareExchange(i32, S_LOCK, held, MY_LOCK | (held & LOCK_CONTENDED)) === held) return true;
-      if (spin >= LOCK_SPIN) this.#pause();
+      if (spin >= LOCK_SPIN) {
+        // Marked contended, its holder's unlock notifies us.
+        if ((held & LOCK_CONTENDED) === 0) Atomics.compareExchange(i32, S_LOCK, held, held | LOCK_CONTENDED);
+        else Atomics.wait(i32, S_LOCK, held, 1);
+      }
     }
+    this.#held();
+    return LOCKED;
   }
 
-  /**
-   * Lock inherited from a thread that died holding it (worker.terminate()
-   * stops a thread at any call). It may have stopped between two writes that
-   * belong together; rebuild the words that summarise the slots from the
-   * slots themselves:
-   *  - the waiter stack (I3): keep the entries that are waiting slots, once
-   *    each, in order; a waiting slot missing from it (a push or pop cut in
-   *    half) goes back at the bottom, as the oldest waiter;
-   *  - S_RUNNING = the sum of W_RUNNING (I5), S_THREADS = the THREAD slots.
-   * A packet the dead thread had taken off the ring and not yet handed over
-   * died with it, as it would have after any get.
-   */
-  #repairAfterDeath(): void {
+  /** Without the lock: marks a dead thread's slots and records for the next lock holder (I9). */
+  #markDead(tag: number): void {
     const i32 = this.#i32;
-    const maxThreads = this.#geo.maxThreads;
-    const isWaiting = (slot: number): boolean => {
-      const state = Atomics.load(i32, this.#slotWord(slot, W_STATE));
-      return i32[this.#slotWord(slot, W_KIND)] !== FREE && (state === WAITING || state === SLEEPING);
-    };
-    const depth = Math.min(Math.max(i32[S_WAITING]!, 0), maxThreads);
-    const kept: number[] = [];
-    const seen = new Set<number>();
-    for (let i = 0; i < depth; i++) {
-      const slot = i32[STACK_BASE + i]!;
-      if (slot >>> 0 === slot && slot < maxThreads && !seen.has(slot) && isWaiting(slot)) {
-        kept.push(slot);
-        seen.add(slot);
-      }
-    }
-    const stack: number[] = [];
-    let running = 0;
-    let threads = 0;
-    for (let slot = 0; slot < maxThreads; slot++) {
-      if (!seen.has(slot) && isWaiting(slot)) stack.push(slot);
-      if (i32[this.#slotWord(slot, W_KIND)] === THREAD) {
-        running += i32[this.#slotWord(slot, W_RUNNING)]!;
-        threads++;
-      }
-    }
-    for (const slot of kept) stack.push(slot);
-    for (let i = 0; i < stack.length; i++) i32[STACK_BASE + i] = stack[i]!;
-    Atomics.store(i32, S_WAITING, stack.length);
-    Atomics.store(i32, S_RUNNING, running);
-    i32[S_THREADS] = threads;
-  }
-
-  /**
-   * Lock held, after a thread died. Finds ring cells whose claim was never
-   * finished — a poster's (claimed, not published) or a taker's (claimed,
-   * not freed) — waits up to ABANDONED_CLAIM_MS for live threads to finish
-   * theirs, and finishes the rest for the dead:
-   *  - a poster's position is published as VOID (takers skip it, S_VOID
-   *    counts it so stats() stays exact): its post() never returned;
-   *  - a taker's packet never reached its caller: it is requeued in FRONT
-   *    (or handed to the caller in `abandoned` if the port is closed), and
-   *    the cell is freed.
-   * Returns the number of packets requeued. Costs one pass over the ring,
-   * only when releaseThread() is called.
-   */
-  #repairRing(abandoned: CompletionPacket[]): number {
-    const i32 = this.#i32;
-    const f64 = this.#f64;
-    const size = this.#ringSize;
-    // S_DEQ first: S_ENQ only grows, so the S_ENQ read after it is never behind it
-    // (read the other way round, a post and a get in between would make deq pass enq).
-    const deq = Atomics.load(i32, S_DEQ) & POS_MASK;
-    const enq = Atomics.load(i32, S_ENQ) & POS_MASK;
-    // Posts and gets by live threads between the two reads only add positions
-    // that finish on their own; every claim of a dead thread is inside the range.
-    // A cell's position now is the one in [deq − size, enq) that maps to it.
-    // Before deq it was taken, and is unfinished until freed (C_SEQ still
-    // pos + 1); from deq on it was posted, and is unfinished until published
-    // (C_SEQ still pos).
-    const wasTaken = (pos: number): boolean => ((pos - deq) & POS_MASK) >= ((enq - deq) & POS_MASK);
-    const unfinished = (pos: number): boolean => {
-      const seq = Atomics.load(i32, this.#cellBase + (pos & this.#mask) * CELL_WORDS);
-      return seq === (wasTaken(pos) ? (pos + 1) & POS_MASK : pos);
-    };
-    let stuck: number[] = [];
-    for (let pos = (deq - size) & POS_MASK; pos !== enq; pos = (pos + 1) & POS_MASK) if (unfinished(pos)) stuck.push(pos);
-    const deadline = performance.now() + ABANDONED_CLAIM_MS;
-    while (stuck.length > 0 && performance.now() < deadline) {
-      this.#pause();
-      stuck = stuck.filter(unfinished);
-    }
-    stuck = stuck.filter(unfinished); // a last look: our own pauses count against the deadline too
-    let requeued = 0;
-    for (const pos of stuck) {
-      const cell = this.#cellBase + (pos & this.#mask) * CELL_WORDS;
-      const f = (cell + C_PAYLOAD) >> 1;
-      if (!wasTaken(pos)) {
-        f64[f] = VOID;
-        Atomics.add(i32, S_VOID, 1);
-        Atomics.store(i32, cell, (pos + 1) & POS_MASK);
-      } else {
-        if (f64[f] !== VOID) {
-          if (i32[S_CLOSED] !== 0) {
-            abandoned.push({ bytesTransferred: num(f64[f]!), completionKey: num(f64[f + 1]!), overlapped: num(f64[f + 2]!) });
-          } else {
-            this.#requeueFront(f64[f]!, f64[f + 1]!, f64[f + 2]!);
-            requeued++;
-          }
-        } else {
-          Atomics.sub(i32, S_VOID, 1);
-        }
-        Atomics.store(i32, cell, (pos + size) & POS_MASK);
-      }
-    }
-    return requeued;
-  }
-
-  /**
-   * Frees every slot that `match` selects. If the lock is held by the dead
-   * thread itself (it ended inside a port call), takes the lock over.
-   */
-  #release(match: (slot: number) => boolean, deadTag: number): ReleasedThread {
-    const i32 = this.#i32;
-    if (deadTag === 0) this.#lock();
-    else if (this.#lockOrInherit(deadTag)) this.#repairAfterDeath();
-    let running = 0;
-    let waiters = 0;
-    let requeued = 0;
-    const abandoned: CompletionPacket[] = [];
+    let found = 0;
     for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
-        const kindWord = this.#slotWord(slot, W_KIND);
-        if (i32[kindWord] === FREE || !match(slot)) continue;
-        const stateWord = this.#slotWord(slot, W_STATE);
-        const state = Atomics.load(i32, stateWord);
-        if (state === WAITING || state === SLEEPING) {
-          this.#removeWaiter(slot);
-          waiters++;
-        } else if (state === HANDED) {
-          const m = (this.#geo.slotBase + slot * SLOT_WORDS + W_MAILBOX) >> 1;
-          const f64 = this.#f64;
-          if (i32[S_CLOSED] !== 0) {
-            // A closed port queues nothing (I7): give the packet to the caller instead.
-            abandoned.push({ bytesTransferred: num(f64[m]!), completionKey: num(f64[m + 1]!), overlapped: num(f64[m + 2]!) });
-          } else {
-            // Handed but never read: put it back in front, where it came from.
-            this.#requeueFront(f64[m]!, f64[m + 1]!, f64[m + 2]!);
-            requeued++;
-          }
-        }
-        if (i32[kindWord] === THREAD) {
-          const held = i32[this.#slotWord(slot, W_RUNNING)]!;
-          Atomics.sub(i32, S_RUNNING, held);
-          running += held;
-          i32[S_THREADS] = i32[S_THREADS]! - 1;
-        }
-        Atomics.store(i32, stateWord, IDLE);
-        i32[this.#slotWord(slot, W_RUNNING)] = 0;
-        i32[kindWord] = FREE;
-      }
-    // A thread that died between claiming a ring cell and finishing with it
-    // left the cell claimed for good (I8): finish it for the dead.
-    if (deadTag !== 0) requeued += this.#repairRing(abandoned);
-    const wake = this.#dispatch();
-    this.#unlock();
-    this.#notifyAll(wake);
-    if (deadTag !== 0) {
-      // The dead thread may have died between an unlock and its notify: wake
-      // every lock sleeper and every slot that was handed a packet or closed.
-      // Each wait re-checks its word, so a spare wake-up costs nothing.
-      Atomics.notify(i32, S_LOCK);
-      for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
-        const state = Atomics.load(i32, this.#slotWord(slot, W_STATE));
-        if (state === HANDED || state === CLOSED) Atomics.notify(i32, this.#slotWord(slot, W_STATE));
+      if (i32[this.#slotWord(slot, W_KIND)] !== FREE && i32[this.#slotWord(slot, W_THREAD_ID)] === tag - 1) {
+        Atomics.store(i32, this.#slotWord(slot, W_DEAD), 1);
+        found++;
       }
     }
-    return { running, waiters, requeued, abandoned };
+    for (const base of recordsOf(this.#mem, tag)) {
+      Atomics.store(i32, base + R_DEAD, 1);
+      found++;
+    }
+    if (found === 0 && Atomics.load(i32, S_ANON) > 0) Atomics.store(i32, S_NEED_SCAN, 1);
+    Atomics.add(i32, S_PENDING, 1);
+  }
+
+  /**
+   * Lock held. Releases one dead thread: first its claims (I8: its records;
+   * they may name a waiter it was handing a packet to, whose state decides),
+   * then its slots. A record whose claim stays ambiguous after `waitMs` is
+   * left marked dead for a later holder (I9).
+   */
+  #releaseLocked(tag: number, out: Recovery, waitMs: number): { running: number; waiters: number } {
+    const i32 = this.#i32;
+    const records = recordsOf(this.#mem, tag);
+    for (const base of records) Atomics.store(i32, base + R_DEAD, 1);
+    for (const base of records) {
+      if (finishClaims(this.#mem, base, out, waitMs)) freeRecord(this.#mem, base);
+      else Atomics.add(i32, S_PENDING, 1);
+    }
+    // An unrecorded thread's claims are in no record: a scan finds them.
+    if (records.length === 0 && Atomics.load(i32, S_ANON) > 0) scanRing(this.#mem, out, waitMs);
+    const counts = { running: 0, waiters: 0 };
+    for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
+      if (i32[this.#slotWord(slot, W_KIND)] !== FREE && i32[this.#slotWord(slot, W_THREAD_ID)] === tag - 1) {
+        this.#freeSlot(slot, out, counts);
+      }
+    }
+    return counts;
+  }
+
+  /** Lock held. Frees one slot: off the stack if waiting, its handed packet recovered, its running slots given back. */
+  #freeSlot(slot: number, out: Recovery, counts: { running: number; waiters: number }): void {
+    const i32 = this.#i32;
+    const kindWord = this.#slotWord(slot, W_KIND);
+    const stateWord = this.#slotWord(slot, W_STATE);
+    const state = Atomics.load(i32, stateWord);
+    if (state === WAITING || state === SLEEPING) {
+      this.#removeWaiter(slot);
+      counts.waiters++;
+    } else if (state === HANDED) {
+      // Handed but never read: put it back in front, where it came from.
+      const m = (this.#geo.slotBase + slot * SLOT_WORDS + W_MAILBOX) >> 1;
+      recover(this.#mem, out, this.#f64[m]!, this.#f64[m + 1]!, this.#f64[m + 2]!);
+    }
+    if (i32[kindWord] === THREAD) {
+      const held = i32[this.#slotWord(slot, W_RUNNING)]!;
+      Atomics.sub(i32, S_RUNNING, held);
+      counts.running += held;
+      i32[S_THREADS] = i32[S_THREADS]! - 1;
+    }
+    Atomics.store(i32, stateWord, IDLE);
+    i32[this.#slotWord(slot, W_RUNNING)] = 0;
+    i32[this.#slotWord(slot, W_DEAD)] = 0;
+    i32[kindWord] = FREE;
+  }
+
+  /**
+   * Lock held. Finishes the deaths left for a later holder (I9): each thread
+   * whose slots or records are marked dead, and an unrecorded thread's ring
+   * scan. What stays ambiguous stays pending. Recovered packets go to FRONT,
+   * or to `out.abandoned` once the port is closed (to FRONT if there is no
+   * caller to give them to: the next close() returns them).
+   */
+  #finishPending(out: { requeued: number; abandoned: CompletionPacket[] | null }, waitMs: number): void {
+    const i32 = this.#i32;
+    if (Atomics.load(i32, S_PENDING) === 0) return;
+    Atomics.store(i32, S_PENDING, 0);
+    Atomics.store(i32, S_STUCK_LOCK, 0);
+    const tags = new Set<number>();
+    for (let slot = 0; slot < this.#geo.maxThreads; slot++) {
+      if (i32[this.#slotWord(slot, W_KIND)] !== FREE && Atomics.load(i32, this.#slotWord(slot, W_DEAD)) !== 0) {
+        tags.add(i32[this.#slotWord(slot, W_THREAD_ID)]! + 1);
+      }
+    }
+    for (let r = 0; r < this.#geo.records; r++) {
+      const base = recordBase(this.#mem, r);
+      if (Atomics.load(i32, base + R_TID) !== 0 && Atomics.load(i32, base + R_DEAD) !== 0) tags.add(i32[base + R_TID]!);
+    }
+    const recovery: Recovery = { requeued: 0, abandoned: out.abandoned ?? [] };
+    for (const tag of tags) this.#releaseLocked(tag, recovery, waitMs);
+    if (Atomics.load(i32, S_NEED_SCAN) !== 0) {
+      Atomics.store(i32, S_NEED_SCAN, 0);
+      scanRing(this.#mem, recovery, waitMs);
+    }
+    // Closed and no caller to hand them to: keep them in FRONT for the next close().
+    if (out.abandoned === null) for (const p of recovery.abandoned) requeueFront(this.#mem, p.bytesTransferred, p.completionKey, p.overlapped);
+    out.requeued += recovery.requeued;
   }
 }
 
@@ -1373,7 +1621,12 @@ function readHeader(buffer: SharedArrayBuffer): { geo: Geometry; spin: number } 
   if (concurrency < 1 || concurrency > MAX_THREADS_LIMIT) bad(`concurrency ${concurrency} out of range`);
   if (spin < 0) bad(`spin count ${spin} out of range`);
   const geo = geometry(capacity, maxThreads);
-  if (i32[H_RING_SIZE] !== geo.ringSize || i32[H_BYTE_LENGTH] !== geo.byteLength || buffer.byteLength !== geo.byteLength) {
+  if (
+    i32[H_RING_SIZE] !== geo.ringSize ||
+    i32[H_RECORDS] !== geo.records ||
+    i32[H_BYTE_LENGTH] !== geo.byteLength ||
+    buffer.byteLength !== geo.byteLength
+  ) {
     bad('its header does not match its size');
   }
   return { geo, spin };

@@ -3,6 +3,7 @@
  * wait that close() interrupted — the portable ERROR_ABANDONED_WAIT_0.
  */
 export class PortClosedError extends Error {
+  /** What to match on (the message may change): the Win32 error this stands for. */
   readonly code = 'ERROR_ABANDONED_WAIT_0';
   constructor(message = 'the completion port is closed') {
     super(message);
@@ -15,6 +16,7 @@ export class PortClosedError extends Error {
  * buffer was written by something that is not this port's code.
  */
 export class PortCorruptedError extends Error {
+  /** What to match on: the message may change. */
   readonly code = 'ERR_PORT_CORRUPTED';
   constructor(what: string) {
     super(`completion port shared memory is corrupted: ${what}`);

@@ -18,8 +18,11 @@ export interface PortStats {
   waiting: number;
   /** Threads attached to the port (that have called get/getAsync/getMany/blocking). */
   threads: number;
+  /** The cap on running threads. */
   concurrency: number;
+  /** How many packets the queue holds. */
   capacity: number;
+  /** Whether close() has been called. */
   closed: boolean;
   /** Which implementation is behind the port. */
   backend: 'portable' | 'native';
@@ -27,11 +30,14 @@ export interface PortStats {
 
 /** The structured-cloneable value that `CompletionPort.from()` attaches to. */
 export interface PortHandle {
+  /** Which implementation the port is. */
   readonly backend: 'portable' | 'native';
+  /** The port's shared memory. */
   readonly buffer?: SharedArrayBuffer;
   readonly [key: string]: unknown;
 }
 
+/** The options of `new CompletionPort(options)`; every one is optional. */
 export interface CompletionPortOptions {
   /** Cap on running threads; 0 (the default) means os.availableParallelism(). */
   concurrency?: number;
@@ -53,6 +59,7 @@ export interface CompletionPortOptions {
   backend?: 'portable' | 'native' | 'auto';
 }
 
+/** The options of `port.getAsync(timeoutMs, options)`. */
 export interface GetAsyncOptions {
   /**
    * Spin this many iterations (blocking the event loop meanwhile) before
@@ -70,6 +77,7 @@ export interface GetAsyncOptions {
   syncMs?: number;
 }
 
+/** The options of `CompletionPort.from(handle, options)`. */
 export interface AttachOptions {
   /** Override the port's spin count for this thread. */
   spinCount?: number;
@@ -83,6 +91,17 @@ export interface ReleasedThread {
   waiters: number;
   /** Packets handed to it that it never read, put back at the head of the queue. */
   requeued: number;
-  /** Such packets when the port was already closed (nowhere to queue them). */
+  /**
+   * Packets recovered from dead threads when the port was already closed
+   * (nowhere to queue them): handed to it, taken by it and not yet freed, or
+   * still queued when a close() was cut short by a thread's death.
+   */
   abandoned: CompletionPacket[];
+  /**
+   * True when another thread held the port's lock for a while and may have
+   * died too, its death not yet reported: the release was left to whoever
+   * takes the lock next (the counts above are then 0). Always false on the
+   * native backend.
+   */
+  deferred: boolean;
 }

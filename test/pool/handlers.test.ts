@@ -136,7 +136,14 @@ describe('ThreadPool: TypeScript worker modules', () => {
     expect(await pool.run({ width: 3, height: 4 }, { name: 'area' })).toBe(12);
   });
 
-  it('without a loader, a .ts module fails with a WorkerLoadError that says how to load TypeScript', async () => {
+  // Node 22.6+ strips types itself (run by npm run test:node-versions); Node 20 cannot.
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  it.runIf(major > 22 || (major === 22 && minor >= 6))("runs a .ts worker module through execArgv: ['--experimental-strip-types'] (Node 22.6+)", async () => {
+    const pool = make<typeof import('./fixtures/typed.js')>({ filename: fixture('typed.ts'), threads: 1, execArgv: ['--experimental-strip-types', '--no-warnings'] });
+    expect(await pool.run({ width: 2, height: 5 }, { name: 'area' })).toBe(10);
+  });
+
+  it.runIf(major === 20)('without a loader, a .ts module fails with a WorkerLoadError that says how to load TypeScript', async () => {
     const pool = make({ filename: fixture('typed.ts'), threads: 1, execArgv: [] });
     const error = (await pool.run({ width: 1, height: 1 }).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(WorkerLoadError);

@@ -171,6 +171,20 @@ describe('setup, teardown, threadStart, threadExit, recycle()', () => {
     expect(errors[0]!.message).toMatch(/teardown\(\) failed: teardown refused/);
   });
 
+  it.each([1, 2, 3])('recycle() of idle threads (waiting on their event loops) resolves: each wait is ended, not left (round %i)', async () => {
+    const { pool, words } = lifecyclePool(2);
+    await pool.broadcast('warm');
+    await waitFor(() => pool.stats().waiting === 2, 'both threads to wait');
+    const exits: string[] = [];
+    pool.on('threadExit', (thread) => exits.push(thread.reason));
+    await pool.recycle();
+    expect(exits).toEqual(['recycle', 'recycle']);
+    expect(Atomics.load(words, 1)).toBe(2);
+    expect(((await pool.run('after')) as { task: string }).task).toBe('after');
+    await waitFor(() => pool.stats().waiting === 2, 'the new threads to wait');
+    expect(pool.stats()).toMatchObject({ threads: 2, running: 0 });
+  });
+
   it('recycle() replaces every thread gracefully: teardown for the old, setup for the new, nothing lost', async () => {
     const { pool, words } = lifecyclePool(2);
     const before = new Set(((await pool.broadcast('who')) as { threadId: number }[]).map((r) => r.threadId));

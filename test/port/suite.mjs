@@ -11,6 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { BLOCK, BUSY, C_DONE, C_GOT, C_LOG, C_MAX, C_ORDER, C_RELEASE, HOLD, SLEEP } from './fixtures/control.mjs';
 
 const AGENT = new URL('./fixtures/agent.mjs', import.meta.url);
+/** The native port's word that says CloseHandle has run (src/native/native-port.ts). */
+const N_HANDLE_CLOSED = 10;
 const CONTROL_WORDS = 1024;
 
 /**
@@ -373,6 +375,61 @@ export function portSuite(t, config) {
       );
     });
 
+    for (const capacity of [1, 2, 3]) {
+      it(`capacity ${capacity}: post() returns false when full and overwrites nothing; get(0) and close() return every packet`, () => {
+        const port = makePort({ capacity, concurrency: 1 });
+        let next = 0;
+        let expected = 0;
+        for (let round = 0; round < 4; round++) {
+          for (let i = 0; i < capacity; i++) assert.equal(port.post(next & 0xffff, next++, 0), true, `round ${round}: post ${i}`);
+          assert.equal(port.post(1, -1, 0), false, `round ${round}: the port is full at ${capacity}`);
+          assert.equal(port.stats().queued, capacity);
+          for (let i = 0; i < capacity; i++) {
+            const p = port.get(0);
+            assert.deepEqual(p, { bytesTransferred: expected & 0xffff, completionKey: expected, overlapped: 0 }, `round ${round}: get ${i}`);
+            expected++;
+          }
+          assert.equal(port.get(0), null, `round ${round}: empty again`);
+        }
+        // Half full at close: close() returns what is queued, in order.
+        const left = Math.ceil(capacity / 2);
+        for (let i = 0; i < left; i++) assert.equal(port.post(0, next++, 0), true);
+        assert.deepEqual(
+          port.close().map((p) => p.completionKey),
+          Array.from({ length: left }, (_, i) => expected + i),
+        );
+      });
+    }
+
+    it('capacities 1, 2 and 3 deliver exactly once with 2 producers and 2 consumers racing', async () => {
+      const total = Math.max(2000, Math.floor(STRESS / 500));
+      for (const capacity of [1, 2, 3]) {
+        const port = makePort({ capacity, concurrency: 2 });
+        const control = newControl();
+        const seen = new SharedArrayBuffer(total);
+        const consumers = [0, 1].map((index) => spawn(port, 'consumer', { control: control.buffer, seen, index, batch: index === 0 ? 0 : 4 }));
+        const share = total / 2;
+        const producers = [0, 1].map((index) => spawn(port, 'producer', { from: index * share, count: share, index }));
+        await Promise.all(producers.map((p) => p.done));
+        await until(() => Atomics.load(control, C_DONE) === total, `capacity ${capacity}: all ${total} packets consumed`);
+        assert.deepEqual(port.close(), []);
+        const results = await Promise.all(consumers.map((c) => c.done));
+        for (const r of results) assert.equal(r.outOfOrder, 0, `capacity ${capacity}: a consumer saw one producer out of order`);
+        const counts = new Uint8Array(seen);
+        const wrong = counts.findIndex((c) => c !== 1);
+        assert.equal(wrong, -1, `capacity ${capacity}: key ${wrong} delivered ${counts[wrong]} times`);
+      }
+    });
+
+    it('stores bytesTransferred as an unsigned 32-bit integer: post(-0) hands out +0', () => {
+      const port = makePort({ concurrency: 1 });
+      port.post(-0, 1, 2);
+      const p = port.get(0);
+      assert.ok(Object.is(p.bytesTransferred, 0), `bytesTransferred is ${Object.is(p.bytesTransferred, -0) ? '-0' : p.bytesTransferred}`);
+      port.post(-0, 3, 4);
+      assert.ok(Object.is(port.close()[0].bytesTransferred, 0), 'close() returns +0 too');
+    });
+
     it(`loses and duplicates nothing when close() races posts and gets (${RACE_ROUNDS} rounds)`, async () => {
       // Every key ends in exactly one place: delivered to a consumer, returned
       // by close(), or never posted (its post threw PortClosedError).
@@ -571,7 +628,7 @@ export function portSuite(t, config) {
         assert.equal(port.stats().running, 1);
         await stuck.worker.terminate();
         const released = port.releaseThread(stuck.threadId);
-        assert.deepEqual(released, { running: 1, waiters: 0, requeued: 1, abandoned: [] });
+        assert.deepEqual(released, { running: 1, waiters: 0, requeued: 1, abandoned: [], deferred: false });
         assert.deepEqual(port.stats().running, 0);
         assert.deepEqual(port.get(0), { bytesTransferred: 3, completionKey: 33, overlapped: 333 });
       });
@@ -581,11 +638,40 @@ export function portSuite(t, config) {
         const a = spawn(port, 'waitOnce', { index: 0 });
         await until(() => port.stats().waiting === 1, 'a waiting');
         await a.worker.terminate();
-        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 1, requeued: 0, abandoned: [] });
+        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 1, requeued: 0, abandoned: [], deferred: false });
         assert.equal(port.stats().waiting, 0);
         assert.equal(port.stats().threads, 0);
         port.post(0, 5, 0);
         assert.equal(port.get(0).completionKey, 5);
+      });
+
+      it("detach() settles this thread's pending getAsync first: a worker that reuses the slot gets its own packet", async () => {
+        const port = makePort({ concurrency: 2, maxThreads: 4 });
+        let settled = null;
+        port.getAsync().then(
+          (packet) => (settled = { packet }),
+          (error) => (settled = { error }),
+        );
+        await until(() => port.stats().waiting === 1, 'main thread waiting');
+        port.detach();
+        assert.deepEqual([port.stats().waiting, port.stats().threads], [0, 0], 'detach took the waiter off and freed the slot');
+        await until(() => settled !== null, 'the pending getAsync settled after detach()', 5000);
+        assert.ok(settled.error instanceof Error && /detach/.test(settled.error.message), `the pending getAsync was settled: ${JSON.stringify(settled)}`);
+        // A worker attaches, takes the freed slot, and waits in it.
+        const worker = spawn(port, 'waitOnce', { index: 0 });
+        await until(() => port.stats().waiting === 1, 'worker waiting in the reused slot');
+        assert.equal(port.post(1, 2, 3), true);
+        assert.deepEqual(await worker.done, { packet: { bytesTransferred: 1, completionKey: 2, overlapped: 3 } }, 'the worker got its packet');
+        await worker.exit;
+        port.releaseThread(worker.threadId);
+        assert.deepEqual([port.stats().running, port.stats().waiting, port.stats().threads], [0, 0, 0], 'nothing drifted');
+        // A packet already handed to the pending wait when detach() comes is not lost: the wait resolves with it.
+        const handed = port.getAsync();
+        await until(() => port.stats().waiting === 1, 'main thread waiting again');
+        port.post(4, 5, 6); // hands it over at once (this thread is the waiter), before the promise can run
+        port.detach();
+        assert.deepEqual(await handed, { bytesTransferred: 4, completionKey: 5, overlapped: 6 });
+        assert.deepEqual([port.stats().running, port.stats().threads, port.stats().queued], [0, 0, 0]);
       });
 
       it(`terminating threads in the middle of post() and get() never blocks the ring or the lock (${RACE_ROUNDS} rounds)`, async () => {
@@ -594,7 +680,11 @@ export function portSuite(t, config) {
         // there were, a terminated thread would leave a cell claimed forever
         // and every later packet stuck behind it.
         for (let round = 0; round < RACE_ROUNDS; round++) {
-          const port = makePort({ concurrency: 2, capacity: 64 });
+          const port = makePort({ concurrency: 2, capacity: 64, maxThreads: 8 });
+          // Every 5th round the port's claim records are all taken first (8 +
+          // 64 instances on this thread hold one each), so the churning threads
+          // claim unrecorded and a dead one's claims are found by a ring scan.
+          if (round % 5 === 4) for (let i = 0; i < 8 + 64; i++) CompletionPort.from(port.handle).stats();
           const control = newControl();
           const agents = [0, 1, 2].map((index) => spawn(port, 'churn', { control: control.buffer, index }));
           const at = 2048 * (1 + (round % 5));
@@ -643,13 +733,13 @@ export function portSuite(t, config) {
         await until(() => Atomics.load(control, C_DONE) === 1, 'the packet reached the replacement without releaseThread()');
         await until(() => port.stats().waiting === 1, 'the replacement is back in get() (its own slot given back)');
         assert.equal(port.stats().running, 1, 'only the dead thread is still counted');
-        assert.deepEqual(port.releaseThread(victim.threadId), { running: 1, waiters: 0, requeued: 0, abandoned: [] });
+        assert.deepEqual(port.releaseThread(victim.threadId), { running: 1, waiters: 0, requeued: 0, abandoned: [], deferred: false });
         assert.deepEqual(
           { running: port.stats().running, threads: port.stats().threads },
           { running: 0, threads: 1 },
           "the dead thread's count and table entry are gone; the replacement's entry stays",
         );
-        assert.deepEqual(port.releaseThread(victim.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [] }, 'a second call finds nothing');
+        assert.deepEqual(port.releaseThread(victim.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false }, 'a second call finds nothing');
         await closeAndJoin(port, [next]);
       });
 
@@ -665,10 +755,13 @@ export function portSuite(t, config) {
         await until(() => port.stats().queued === 0, 'the kernel handed the packet to the stuck wait');
         await stuck.worker.terminate();
         // The callback never ran, so the library never counted the thread as running.
-        assert.deepEqual(port.releaseThread(stuck.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [] });
+        assert.deepEqual(port.releaseThread(stuck.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false });
         assert.equal(port.stats().threads, 0, "the dead thread's table entry is free");
         assert.equal(port.stats().running, 0);
         assert.equal(port.get(0), null, 'the kernel cannot put a dequeued packet back: it went with the thread');
+        // Its wait never left the port (its callback never ran on the dead thread); the release took it out, so the close can finish.
+        port.close();
+        assert.equal(new Int32Array(port.handle.buffer)[N_HANDLE_CLOSED], 1, 'the deferred CloseHandle ran');
       });
 
       it('a worker blocked in get() (native) ends only once its GQCS returns; releaseThread() then frees its entry', async () => {
@@ -687,8 +780,26 @@ export function portSuite(t, config) {
         // close() wakes it with a sentinel packet; then the termination completes.
         port.close();
         assert.equal(await terminated, 1);
-        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [] });
+        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false });
         assert.equal(port.stats().threads, 0, "the dead thread's table entry is free");
+        // It died in the wait without leaving it; the release took its wait out, and the deferred CloseHandle ran.
+        assert.equal(port.stats().waiting, 0);
+        assert.equal(new Int32Array(port.handle.buffer)[N_HANDLE_CLOSED], 1, 'the deferred CloseHandle ran');
+      });
+
+      it('detach() (native) with a getAsync still in the kernel: the wait delivers its packet uncounted, and the entry is freed once it has', async () => {
+        const port = makePort({ concurrency: 2 });
+        const pending = port.getAsync();
+        await until(() => port.stats().waiting === 1, 'async wait in the kernel');
+        port.detach();
+        assert.equal(port.stats().threads, 0, 'detached');
+        assert.equal(port.post(1, 2, 3), true);
+        assert.deepEqual(await pending, { bytesTransferred: 1, completionKey: 2, overlapped: 3 });
+        assert.deepEqual([port.stats().running, port.stats().waiting, port.stats().threads], [0, 0, 0], 'a detached thread is not counted as running');
+        // Attached again by its next call, normally.
+        port.post(4, 5, 6);
+        assert.deepEqual(await port.getAsync(), { bytesTransferred: 4, completionKey: 5, overlapped: 6 });
+        assert.deepEqual([port.stats().running, port.stats().threads], [1, 1]);
       });
     }
 

@@ -1,0 +1,108 @@
+/**
+ * Claim records (layout.ts I8): one 64-byte line per thread that uses the
+ * port, where the thread writes what it is about to claim before the CAS
+ * that claims it. A record is allocated lock-free by a CAS of its R_TID from
+ * 0 to the thread's tag (threadId + 1), freed by detach() or by
+ * releaseThread() of a dead thread, and looked up by tag.
+ */
+import { PortCorruptedError } from './errors.js';
+import type { Memory } from './front.js';
+import {
+  R_DEAD,
+  R_FRONT,
+  R_POST,
+  R_TAKE,
+  R_TARGET,
+  R_TID,
+  RECORD_WORDS,
+  S_ANON,
+  S_LOCK_ANON,
+} from './layout.js';
+
+/** Int32 index of record r's first word. */
+export function recordBase(m: Memory, r: number): number {
+  return m.geo.recordBase + r * RECORD_WORDS;
+}
+
+/** Claims a free record for `tag`; returns its index, or -1 if every record is taken (the caller goes unrecorded). */
+export function allocRecord(m: Memory, tag: number): number {
+  const i32 = m.i32;
+  for (let r = 0; r < m.geo.records; r++) {
+    const base = recordBase(m, r);
+    // A freed record's fields are already 0 (freeRecord clears them before R_TID).
+    if (i32[base + R_TID] === 0 && Atomics.compareExchange(i32, base + R_TID, 0, tag) === 0) return r;
+  }
+  Atomics.add(i32, S_ANON, 1);
+  return -1;
+}
+
+/** Frees a record: fields first, R_TID last, so whoever takes it next finds it clean. */
+export function freeRecord(m: Memory, base: number): void {
+  const i32 = m.i32;
+  i32[base + R_POST] = 0;
+  i32[base + R_TAKE] = 0;
+  i32[base + R_FRONT] = 0;
+  i32[base + R_TARGET] = 0;
+  i32[base + R_DEAD] = 0;
+  Atomics.store(i32, base + R_TID, 0);
+}
+
+/** Bases of every record held by `tag` (a thread may hold one per CompletionPort instance). */
+export function recordsOf(m: Memory, tag: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < m.geo.records; r++) {
+    const base = recordBase(m, r);
+    if (Atomics.load(m.i32, base + R_TID) === tag) out.push(base);
+  }
+  return out;
+}
+
+/**
+ * Records of live threads (not `except`, not marked dead) whose `field`
+ * holds `value`: threads that may have won the claim a dead thread recorded
+ * (both recorded the position before their CAS; only one CAS succeeded).
+ */
+export function liveContenders(m: Memory, field: number, value: number, except: number): number {
+  const i32 = m.i32;
+  let n = 0;
+  for (let r = 0; r < m.geo.records; r++) {
+    const base = recordBase(m, r);
+    if (base === except || Atomics.load(i32, base + R_TID) === 0 || Atomics.load(i32, base + R_DEAD) !== 0) continue;
+    if (Atomics.load(i32, base + field) === value) n++;
+  }
+  return n;
+}
+
+/** Records (dead or alive) with `field` = `value`: whoever may own a claimed position. */
+export function owners(m: Memory, field: number, value: number): { live: number; dead: number } {
+  const i32 = m.i32;
+  let live = 0;
+  let dead = 0;
+  for (let r = 0; r < m.geo.records; r++) {
+    const base = recordBase(m, r);
+    if (Atomics.load(i32, base + R_TID) === 0 || Atomics.load(i32, base + field) !== value) continue;
+    if (Atomics.load(i32, base + R_DEAD) !== 0) dead++;
+    else live++;
+  }
+  return { live, dead };
+}
+
+/**
+ * May the thread with this tag (threadId + 1) hold the lock? Every thread
+ * takes a record before it takes the lock, or, if none is free, names itself
+ * in S_LOCK_ANON while it holds it (I8). A lock word naming a thread that
+ * neither names is corrupt.
+ */
+export function threadKnown(m: Memory, tag: number): boolean {
+  const i32 = m.i32;
+  if (tag <= 0) return false;
+  if (Atomics.load(i32, S_LOCK_ANON) === tag) return true;
+  for (let r = 0; r < m.geo.records; r++) if (Atomics.load(i32, recordBase(m, r) + R_TID) === tag) return true;
+  return false;
+}
+
+/** A record field's claim: CLAIM | position, or 0. Anything else is corrupt. */
+export function claimedPosition(value: number, what: string): number {
+  if ((value & ~0x3fffffff) !== 0x40000000) throw new PortCorruptedError(`${what} = ${value}`);
+  return value & 0x3fffffff;
+}
