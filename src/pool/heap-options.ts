@@ -31,11 +31,15 @@ export interface SharedHeapHandle {
   segments: SegmentGrant[];
 }
 
+/** The shared heap's state, in `pool.stats().heap`. */
 export interface SharedHeapStats {
   /** Bytes of segments created and not retired, by every thread. */
   bytes: number;
+  /** The bound on `bytes` (option `heap.maxBytes`). */
   maxBytes: number;
+  /** An idle heap shrinks to this or below (option `heap.floorBytes`). */
   floorBytes: number;
+  /** The largest block (option `heap.maxBlockBytes`). */
   maxBlockBytes: number;
   /** Segments this thread holds. */
   segments: number;

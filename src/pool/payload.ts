@@ -40,6 +40,11 @@ import { PlainDecoder } from './plain-decode.js';
 import { PlainEncoder } from './plain-encode.js';
 import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.js';
 
+/**
+ * How tasks and results are written into shared memory: `'structured'` (the default) keeps what
+ * structured clone keeps (Map, Set, Date, typed arrays, errors…); `'json'` is for plain data only
+ * (as JSON.stringify/parse see it) and is the faster for objects.
+ */
 export type Serialization = 'structured' | 'json';
 
 export const TAG_LATIN1 = 8;
