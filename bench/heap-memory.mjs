@@ -30,7 +30,12 @@ if (!isMainThread) {
       return;
     }
     let x = m.seed | 1;
-    const random = () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), (x >>> 0) / 4294967296);
+    const random = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 4294967296;
+    };
     const held = [];
     let full = 0;
     for (let r = 0; r < m.rounds; r++) {
@@ -77,7 +82,11 @@ if (!isMainThread) {
   console.log(`2. freed, trimmed, collected     RSS ${rss().toFixed(0)} MiB, heap ${(heap.stats().bytes / MiB).toFixed(0)} MiB`);
 
   const workers = [0, 1].map(() => new Worker(new URL(import.meta.url), { workerData: { handle: heap.handle, grants: heap.grants() } }));
-  const ask = (w, m) => new Promise((resolve) => (w.once('message', resolve), w.postMessage(m)));
+  const ask = (w, m) =>
+    new Promise((resolve) => {
+      w.once('message', resolve);
+      w.postMessage(m);
+    });
   await Promise.all(workers.map((w) => ask(w, 'release'))); // both started and attached
   await settle();
   console.log(`   2 worker threads started        RSS ${rss().toFixed(0)} MiB`);
@@ -100,7 +109,9 @@ if (!isMainThread) {
   trimming = false;
   await sampler;
   const secs = (performance.now() - t0) / 1000;
-  console.log(`3. churn: 2 threads × ${rounds.toLocaleString('en-US')} ops in ${secs.toFixed(1)} s (heap full ${res.map((r) => r.full).join('/')} times, ${Atomics.load(control, 7) - epoch0} segment creations + retirements): peak RSS ${peakRss.toFixed(0)} MiB, peak heap ${peakHeap.toFixed(0)} MiB (bound ${maxBytes / MiB})`);
+  console.log(
+    `3. churn: 2 threads × ${rounds.toLocaleString('en-US')} ops in ${secs.toFixed(1)} s (heap full ${res.map((r) => r.full).join('/')} times, ${Atomics.load(control, 7) - epoch0} segment creations + retirements): peak RSS ${peakRss.toFixed(0)} MiB, peak heap ${peakHeap.toFixed(0)} MiB (bound ${maxBytes / MiB})`,
+  );
   console.log(`   after the churn                RSS ${rss().toFixed(0)} MiB, heap ${(heap.stats().bytes / MiB).toFixed(0)} MiB`);
   heap.trim();
   await new Promise((r) => setTimeout(r, 1100));
@@ -108,7 +119,9 @@ if (!isMainThread) {
   heap.releaseMemory();
   await Promise.all(workers.map((w) => ask(w, 'release')));
   await settle();
-  console.log(`4. idle: trimmed, synced, collected RSS ${rss().toFixed(0)} MiB, heap ${(heap.stats().bytes / MiB).toFixed(0)} MiB, blocks ${heap.stats().blocks}`);
+  console.log(
+    `4. idle: trimmed, synced, collected RSS ${rss().toFixed(0)} MiB, heap ${(heap.stats().bytes / MiB).toFixed(0)} MiB, blocks ${heap.stats().blocks}`,
+  );
   await Promise.all(workers.map((w) => w.terminate()));
   heap.close();
 }

@@ -80,7 +80,10 @@ function churn16(heap, n, size) {
   const offs = new Array(16);
   const segs = new Array(16);
   for (let i = 0; i < n; i += 16) {
-    for (let k = 0; k < 16; k++) (offs[k] = heap.allocRaw(size)), (segs[k] = heap.lastSegment.segWord);
+    for (let k = 0; k < 16; k++) {
+      offs[k] = heap.allocRaw(size);
+      segs[k] = heap.lastSegment.segWord;
+    }
     for (let k = 0; k < 16; k++) heap.freeRaw(segs[k], offs[k]);
   }
 }
@@ -90,7 +93,12 @@ async function twoThreads(mode, size, n) {
   const go = new SharedArrayBuffer(4);
   const refs = new SharedArrayBuffer(mode === 'cross' ? 8 * n : 4);
   const r = new Int32Array(refs);
-  if (mode === 'cross') for (let i = 0; i < n; i++) (r[2 * i + 1] = heap.allocRaw(size)), (r[2 * i] = heap.lastSegment.segWord);
+  if (mode === 'cross') {
+    for (let i = 0; i < n; i++) {
+      r[2 * i + 1] = heap.allocRaw(size);
+      r[2 * i] = heap.lastSegment.segWord;
+    }
+  }
   const worker = new Worker(new URL(import.meta.url), { workerData: { handle: heap.handle, mode, go, n, size, refs } });
   await new Promise((resolve) => worker.once('message', resolve));
   const done = new Promise((resolve) => worker.once('message', resolve));
@@ -107,7 +115,8 @@ async function twoThreads(mode, size, n) {
 }
 
 async function main() {
-  const row = (group, what, value, unit) => console.log(`${group.padEnd(11)} ${what.padEnd(62)} ${value.toFixed(unit === 'ns' ? 0 : 2).padStart(9)} ${unit}`);
+  const row = (group, what, value, unit) =>
+    console.log(`${group.padEnd(11)} ${what.padEnd(62)} ${value.toFixed(unit === 'ns' ? 0 : 2).padStart(9)} ${unit}`);
   const heap = SharedHeap.create();
 
   // ── alloc/free, one thread ──
@@ -118,13 +127,16 @@ async function main() {
     const cases = sizes.map((size) => ({
       n: quick ? 2_000 : 20_000,
       fn: () => {
-        for (let k = 0; k < 16; k++) (offs[k] = heap.allocRaw(size)), (segs[k] = heap.lastSegment.segWord);
+        for (let k = 0; k < 16; k++) {
+          offs[k] = heap.allocRaw(size);
+          segs[k] = heap.lastSegment.segWord;
+        }
         for (let k = 0; k < 16; k++) heap.freeRaw(segs[k], offs[k]);
       },
     }));
     cases.push({ n: quick ? 20_000 : 200_000, fn: () => heap.free(heap.alloc(1024)) });
     const ns = timeAll(cases);
-    sizes.forEach((size, i) => row('alloc/free', `1 thread, ${size} B: allocRaw + freeRaw (16 held)`, ns[i] / 16, 'ns'));
+    for (const [i, size] of sizes.entries()) row('alloc/free', `1 thread, ${size} B: allocRaw + freeRaw (16 held)`, ns[i] / 16, 'ns');
     row('alloc/free', '1 thread, 1 KB: alloc() + free(view), the public API', ns[3], 'ns');
   }
 
@@ -155,7 +167,14 @@ async function main() {
     const cases = [
       { label: 'v8.serialize + v8.deserialize', n, fn: () => deserialize(serialize(value)) },
       ...(ArrayBuffer.isView(value) ? [] : [{ label: 'JSON.stringify + JSON.parse', n, fn: () => JSON.parse(JSON.stringify(value)) }]),
-      ...Object.entries(codecs).map(([mode, codec]) => ({ label: `heap '${mode}': encode + decode`, n, fn: () => (codec.encode(w, value), codec.decode(w)) })),
+      ...Object.entries(codecs).map(([mode, codec]) => ({
+        label: `heap '${mode}': encode + decode`,
+        n,
+        fn: () => {
+          codec.encode(w, value);
+          return codec.decode(w);
+        },
+      })),
       { label: "heap 'structured': encode only", n, fn: () => codecs.structured.encode(w, value), after: () => codecs.structured.decode(w) },
     ];
     // encode-only: each call is followed by an untimed decode that frees the block
@@ -169,7 +188,7 @@ async function main() {
     };
     encodeOnly.ns = 0;
     const ns = timeAll(cases.slice(0, -1));
-    cases.slice(0, -1).forEach((c, i) => row('codec', `${name}: ${c.label}`, ns[i] / 1000, 'µs'));
+    for (const [i, c] of cases.slice(0, -1).entries()) row('codec', `${name}: ${c.label}`, ns[i] / 1000, 'µs');
     const samples = [];
     for (let r = 0; r < REPS; r++) {
       encodeOnly.ns = 0;
@@ -181,8 +200,20 @@ async function main() {
   const shared = heap.alloc(64 * 1024);
   {
     const ns = timeAll([
-      { n: quick ? 10_000 : 100_000, fn: () => (codecs.structured.encode(w, shared), codecs.structured.decode(w)) },
-      { n: quick ? 2_000 : 20_000, fn: () => (codecs.structured.encode(w, { data: shared }), codecs.structured.decode(w)) },
+      {
+        n: quick ? 10_000 : 100_000,
+        fn: () => {
+          codecs.structured.encode(w, shared);
+          return codecs.structured.decode(w);
+        },
+      },
+      {
+        n: quick ? 2_000 : 20_000,
+        fn: () => {
+          codecs.structured.encode(w, { data: shared });
+          return codecs.structured.decode(w);
+        },
+      },
     ]);
     row('codec', '64 KB alloc()ed view by reference: encode + decode', ns[0] / 1000, 'µs');
     row('codec', '{ data: 64 KB alloc()ed view }: encode + decode', ns[1] / 1000, 'µs');

@@ -38,7 +38,7 @@ export function printCase(caseDef, summary, log = console.log) {
   for (const t of summary.targets) log(`  ${mark(t)} target: ${t.label} — ${t.detail}`);
 }
 
-const mark = (t) => (t.ok === true ? '✓' : t.ok === false ? '✗' : '?');
+const mark = (t) => (t.info ? '·' : t.ok === true ? '✓' : t.ok === false ? '✗' : '?');
 
 function mdCase(caseDef, summary, svgPath) {
   const out = [`### ${caseDef.title}`, ''];

@@ -1,9 +1,9 @@
 export interface Metric { key: string; label: string; unit: string; better: 'higher' | 'lower' }
 export interface Subject { id: string; label: string; kind: string; needsPool?: boolean }
-export interface Target { metric: string; label: string; subject?: string; against?: string; ratioAtLeast?: number; ratioAtMost?: number; atLeast?: number; below?: number }
+export interface Target { metric: string; label: string; subject?: string; against?: string; ratioAtLeast?: number; ratioAtMost?: number; atLeast?: number; below?: number; info?: boolean }
 export interface CaseDef { id: string; title: string; subjects: Subject[]; metrics: Metric[]; compareTo?: string; compareWith?: string[]; targets?: Target[] }
 export interface Run { ok: boolean; result?: Record<string, number>; error?: string }
-export interface TargetCheck { label: string; ok: boolean | null; measured: number | null; detail: string }
+export interface TargetCheck { label: string; ok: boolean | null; measured: number | null; detail: string; info?: boolean }
 export function summarizeCase(
   caseDef: CaseDef,
   runs: Record<string, Run[]>,

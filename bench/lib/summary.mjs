@@ -75,6 +75,11 @@ function checkTarget(caseDef, rows, best, t) {
     const ratio = value / ref.value;
     out.measured = ratio;
     out.ok = t.ratioAtLeast !== undefined ? ratio >= t.ratioAtLeast : ratio <= t.ratioAtMost;
+    // A row reported for the record, with no target to meet: neither ✓ nor ✗.
+    if (t.info) {
+      out.ok = null;
+      out.info = true;
+    }
     out.detail = `${subject.label} ${fmtV(value)} ${metric.unit} vs ${ref.label} ${fmtV(ref.value)} ${metric.unit}: ratio ${ratio.toFixed(ratio >= 10 ? 1 : 3)}`;
     return out;
   }

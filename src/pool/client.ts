@@ -35,6 +35,14 @@ export interface PoolClient {
    * (its own sub-tasks included), so fan-out cannot deadlock.
    */
   run<R = unknown>(task: unknown, options?: RunInWorkerOptions): Promise<R>;
+  /**
+   * A Uint8Array of byteLength bytes in the pool's shared heap, as the owner's `pool.alloc()`:
+   * returned in a result (or passed to a sub-task) it crosses by reference. A RangeError when
+   * the heap cannot serve it.
+   */
+  alloc(byteLength: number): Uint8Array;
+  /** Gives back a view from alloc() (this thread's, another's or the owner's). A TypeError when it is not one, or is already free. */
+  free(view: ArrayBufferView): void;
 }
 
 export const CLIENT_KEY = Symbol.for('iocp-pool.client');

@@ -99,8 +99,13 @@ export class ArenaViews {
 
   /** Reads the value in the slot whose first word is w. Lengths are bounds-checked (A4). */
   decode(w: number): unknown {
+    return this.decodeTag(w, this.i32[w + T_TAG]!);
+  }
+
+  /** decode() of a slot whose tag was read already. */
+  protected decodeTag(w: number, tag: number): unknown {
     const i32 = this.i32;
-    switch (i32[w + T_TAG]) {
+    switch (tag) {
       case TAG_NUMBER:
       {
         const value = this.f64[((w << 2) + PAYLOAD) >> 3]!;
@@ -143,7 +148,7 @@ export class ArenaViews {
         return d.readValue();
       }
       default:
-        throw new RangeError(`task arena is corrupted: slot tag ${i32[w + T_TAG]}`);
+        throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
     }
   }
 

@@ -35,6 +35,27 @@ import {
 } from './heap-layout.js';
 import { type HeapSegment, openSegment } from './heap-segment.js';
 
+let readable: boolean | undefined;
+
+/**
+ * Whether this runtime takes a BroadcastChannel's queued messages synchronously
+ * (receiveMessageOnPort), which H1 rests on: Node and Bun do; Deno 2 accepts only a MessagePort.
+ */
+export function channelsReadable(): boolean {
+  if (readable === undefined) {
+    const bc = new BroadcastChannel('iocp-pool:probe');
+    try {
+      receiveMessageOnPort(bc as unknown as MessagePort);
+      readable = true;
+    } catch {
+      readable = false;
+    } finally {
+      bc.close();
+    }
+  }
+  return readable;
+}
+
 /** A segment as one thread hands it to another. */
 export interface SegmentGrant {
   index: number;

@@ -12,7 +12,7 @@
  *                       H_VERSION     1    HEAP_VERSION
  *                       H_SEGMENTS    2    entries in the segment table (≤ MAX_SEGMENTS)
  *                       H_MAX_KB      3    bound on the bytes of all live segments, in KiB
- *                       H_FLOOR_KB    4    trim() keeps at least this many KiB of segments
+ *                       H_FLOOR_KB    4    trim() retires (largest first) only while H_TOTAL_KB is above this
  *                       H_MAX_BLOCK   5    largest block alloc() serves, in bytes
  *                       H_TOTAL_KB    6    KiB reserved by CREATING and ACTIVE segments (CAS)
  *                       H_EPOCH       7    +1 at every publish and retire: "the table changed"

@@ -31,6 +31,8 @@ export interface HeapSegment {
   readonly u8: Uint8Array;
   /** A Buffer over the whole segment, for its string codecs (latin1, utf16le) with no view per call. */
   readonly buf: Buffer;
+  /** A DataView over the whole segment, for the plain codec's numbers (plain.ts). */
+  readonly dv: DataView;
   readonly cls: number;
   readonly blockBytes: number;
   readonly blocks: number;
@@ -70,6 +72,7 @@ export function openSegment(buffer: SharedArrayBuffer, g: SegmentGeometry, index
     i32,
     u8: new Uint8Array(buffer),
     buf: Buffer.from(buffer),
+    dv: new DataView(buffer),
     cls: g.cls,
     blockBytes: g.blockBytes,
     blocks: g.blocks,

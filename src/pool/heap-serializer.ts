@@ -42,6 +42,13 @@ export const VIEW_TYPES: readonly ViewCtor[] = [
 const BUFFER_TYPE = 10;
 const DATAVIEW_TYPE = 9;
 
+/**
+ * Thrown by HeapSerializer for a SharedArrayBuffer that is not the heap's (itself, or under a
+ * view): V8's serializer would refuse it or copy it, where postMessage shares it. The slot codec
+ * catches it and sends the value by MessagePort, so it keeps postMessage's meaning.
+ */
+export const SHARED_ELSEWHERE: unique symbol = Symbol('a SharedArrayBuffer outside the heap');
+
 export const MARK_VIEW = 1000;
 export const MARK_COPY = 1001;
 /** Views at least this large are copied out of line (see MARK_COPY). */
@@ -65,11 +72,40 @@ export function makeView(t: number, buffer: ArrayBufferLike, offset: number, byt
   return new ctor(buffer, offset, t === DATAVIEW_TYPE ? byteLength : byteLength / size);
 }
 
+/** Copies at least this large tune the allocator once (see tuneMalloc). */
+const LARGE_COPY = 64 * 1024;
+/** Below glibc's cap on the dynamic mmap threshold (32 MiB, DEFAULT_MMAP_THRESHOLD_MAX). */
+const TUNE_BYTES = 31 * 1024 * 1024;
+let tuned = process.platform !== 'linux';
+
+/**
+ * Every large view read out of the heap is a new ArrayBuffer, and those die in batches, one
+ * batch per garbage collection. glibc's malloc gives memory back to the system as soon as more
+ * than its trim threshold (128 KiB) is free at the top of a heap, so under the defaults each
+ * batch went back and the next copies faulted all their pages in again: a 64 KiB echo ran at
+ * 25 k tasks/s, a 1 MiB echo at 514/s. glibc raises its thresholds itself once it sees a large
+ * chunk come and go (freeing an mmap'd chunk of up to 32 MiB sets the mmap threshold to its size
+ * and the trim threshold to twice that: "dynamic" in mallopt(3)). So the first large copy in a
+ * thread drops a 31 MiB buffer it never touches (address space only, no resident page); the next
+ * collection frees it and the allocator keeps up to 62 MiB of freed memory for reuse. Measured
+ * (paired runs, 2 threads, echo): 64 KiB ×1.63, 1 MiB ×2.3 — what GLIBC_TUNABLES would give.
+ * Elsewhere than Linux, or on another allocator, it changes nothing.
+ */
+function tuneMalloc(): void {
+  tuned = true;
+  try {
+    void Buffer.allocUnsafeSlow(TUNE_BYTES);
+  } catch {
+    // No address space to spare: the copies run at the allocator's defaults.
+  }
+}
+
 /** A private copy of `bytes` as a view of type t (a Buffer for a Buffer, like v8.deserialize). */
 export function copyView(t: number, bytes: Uint8Array): ArrayBufferView {
   const ctor = VIEW_TYPES[t];
   if (ctor === undefined) throw new RangeError(`payload names view type ${t}`);
   const n = bytes.byteLength;
+  if (!tuned && n >= LARGE_COPY) tuneMalloc();
   if (t === BUFFER_TYPE) {
     const b = Buffer.allocUnsafe(n);
     b.set(bytes);
@@ -94,16 +130,19 @@ export class HeapSerializer extends DefaultSerializer {
     super();
   }
 
+  _getSharedArrayBufferId(): number {
+    throw SHARED_ELSEWHERE;
+  }
+
   _writeHostObject(view: NodeJS.TypedArray | DataView): void {
     const heap = this.heap;
     if (heap !== undefined) {
       const buffer = view.buffer;
       if (buffer instanceof SharedArrayBuffer) {
         const seg = heap.segmentOf(buffer);
-        if (seg !== undefined) {
-          this.#record(MARK_VIEW, view, seg.segWord, view.byteOffset);
-          return;
-        }
+        if (seg === undefined) throw SHARED_ELSEWHERE;
+        this.#record(MARK_VIEW, view, seg.segWord, view.byteOffset);
+        return;
       }
       const n = view.byteLength;
       if (n >= OUT_OF_LINE) {

@@ -43,7 +43,9 @@ export class HeapShrinker {
   /**
    * Retires segments that have stayed empty for retireAfterMs (seen by this
    * thread's earlier trim() calls; a block taken in between resets it),
-   * keeping floorBytes. With `force`, every empty segment goes now. Returns
+   * largest first, while the heap is above floorBytes: an idle heap ends at
+   * floorBytes or below, keeping its smaller segments (the ones a new task
+   * most likely needs). With `force`, every empty segment is ready now. Returns
    * the bytes retired. Meant for one thread (the pool's main thread), on a
    * timer; the memory itself goes back once every thread has dropped the
    * segment (sync()) and collected it (releaseMemory()).
@@ -54,7 +56,7 @@ export class HeapShrinker {
     const c = this.#c;
     const now = performance.now();
     const retireMs = c[H_RETIRE_MS]!;
-    let retired = 0;
+    const ready: HeapSegment[] = [];
     for (const s of dir.segments) {
       if (s === undefined || !s.live) continue;
       const occ = Atomics.load(s.i32, G_OCC);
@@ -72,8 +74,13 @@ export class HeapShrinker {
         if (since === undefined) this.#emptySince.set(s, now);
         if (since === undefined || now - since < retireMs) continue;
       }
+      ready.push(s);
+    }
+    let retired = 0;
+    if (ready.length > 1) ready.sort((a, b) => b.buffer.byteLength - a.buffer.byteLength);
+    for (const s of ready) {
+      if (Atomics.load(c, H_TOTAL_KB) <= c[H_FLOOR_KB]!) break;
       const kb = c[TABLE_WORD + s.index * ENTRY_WORDS + E_KB]!;
-      if (Atomics.load(c, H_TOTAL_KB) - kb < c[H_FLOOR_KB]!) continue;
       if (this.#retire(s, OCC_CANDIDATE)) retired += kb * 1024;
     }
     return retired;

@@ -5,7 +5,7 @@
  *
  * Segments. A segment is a SharedArrayBuffer of blocks of one size class.
  * The heap grows by adding segments (any thread may) up to `maxBytes`, and
- * trim() retires segments that stayed empty, down to `floorBytes`. Node 20
+ * trim() retires segments that stayed empty, down to `floorBytes` or below. Node 20
  * also has growable SharedArrayBuffers (`new SharedArrayBuffer(n, {
  * maxByteLength })`), which every thread sees grow without a message — but
  * they never shrink, and an idle pool must give its memory back.
@@ -35,7 +35,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
-import { type SegmentGrant, SegmentDirectory } from './heap-directory.js';
+import { channelsReadable, type SegmentGrant, SegmentDirectory } from './heap-directory.js';
 import {
   ACTIVE,
   classOf,
@@ -87,6 +87,11 @@ export class SharedHeap {
   readonly #entries: number;
   readonly #dir: SegmentDirectory;
   readonly #shrink: HeapShrinker;
+
+  /** Whether this runtime can run a shared heap (see channelsReadable() in heap-directory.ts). */
+  static get supported(): boolean {
+    return channelsReadable();
+  }
 
   /** A new heap, owned by this thread (the pool's main thread). */
   static create(options: SharedHeapOptions = {}): SharedHeap {
@@ -261,6 +266,16 @@ export class SharedHeap {
   /** Repairs what a thread that died (terminate) left half done: a segment it was creating. */
   releaseThread(deadThreadId: number): void {
     this.#shrink.releaseThread(deadThreadId);
+  }
+
+  /** Bytes of segments created and not retired, by every thread (one load). */
+  get bytes(): number {
+    return Atomics.load(this.#c, H_TOTAL_KB) * 1024;
+  }
+
+  /** trim() retires only while the heap is above this many bytes. */
+  get floorBytes(): number {
+    return this.#c[H_FLOOR_KB]! * 1024;
   }
 
   stats(): SharedHeapStats {

@@ -1,5 +1,7 @@
 export { ThreadPool } from './thread-pool.js';
-export type { CloseOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
+export type { CloseOptions, PoolHeapOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
+export type { SharedHeapStats } from './heap-options.js';
+export type { Serialization } from './payload.js';
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';

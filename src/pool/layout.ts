@@ -30,8 +30,9 @@
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
  *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
  *                            word +1  T_OWNER   id of the worker that took it (RUNNING)
- *                            word +2  T_TAG     value tag of the payload (see codec.ts)
- *                            word +3  T_LEN     payload length in bytes (or UTF-16 units)
+ *                            word +2  T_TAG     value tag of the payload (codec.ts 0-7; payload.ts: kinds 8-11,
+ *                                               | TAG_HEAP 16, | TAG_JSON 32; 64 TAG_CONSUMED: read, block freed)
+ *                            word +3  T_LEN     payload length in bytes (or UTF-16 units); of a heap block's payload too
  *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing),
  *                                               F_PROGRESS (onProgress), F_TIMEOUT (timeout);
  *                                               bits 16-31: the handler's index in NAMES (0: the default handler)
@@ -39,7 +40,11 @@
  *                            f64  +3  T_START   wall-clock ms the handler started (F_TIMED: written at the end;
  *                                               F_TIMEOUT: at the start, 0 until then — the main thread zeroes it)
  *                            f64  +4  T_RUN     ms the handler ran (F_TIMED)
- *                            byte +40 .. slotBytes  payload: task, then the result, in place
+ *                            byte +40 .. slotBytes  payload: task, then the result, in place; a payload in the shared
+ *                                               heap (TAG_HEAP) leaves its block's reference here instead:
+ *                            word +10 P_SEG     segment index | generation << 16 (heap-layout.ts)
+ *                            word +11 P_OFF     byte offset of the block in its segment
+ *                            word +12 P_TYPE    view type of a typed array (TAG_BYTES, TAG_VIEW)
  *  NAMES (after the slots)  the handler names run() has used, by index (1 … MAX_NAMES):
  *                            Int32 N_ENTRIES + 2·(k − 1)  the offset (in UTF-16 units) of name k
  *                            Int32 N_ENTRIES + 2·(k − 1) + 1  its length
@@ -57,7 +62,10 @@
  *      (before the post) and after the result packet was taken; to the worker
  *      between its CAS to RUNNING and its post of the result packet. The
  *      port's lock orders those writes (a post happens-before the get that
- *      returns the packet).
+ *      returns the packet). So does a heap block the payload names: whoever
+ *      owns the slot may free it (decode() does, marking TAG_CONSUMED first);
+ *      a slot nobody will read (cancelled, a late result, a dead thread's) is
+ *      discard()ed by the main thread, which alone owns it then.
  *  A4  Every slot index read from a packet is checked against A_SLOTS before use.
  *  A5  A name's entry and characters are written once, by the main thread, before any task
  *      that names it is posted (the post happens-before the get that returns the packet), and

@@ -8,6 +8,7 @@
  */
 import type { CompletionPacket, CompletionPort } from '../port/index.js';
 import { PoolClosedError, WorkerDiedError, WorkerLoadError } from './errors.js';
+import type { HeapKeeper } from './heap-keeper.js';
 import { A_LIVE, A_REQ_POSTED, A_REQ_TAKEN, A_SENTINELS, K_REQUEST, SENTINEL } from './layout.js';
 import { closeTimeout } from './options.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from './protocol.js';
@@ -35,6 +36,7 @@ export interface LifecycleHost {
   readonly tasks: TaskTable;
   readonly results: ResultDrain;
   readonly threads: ThreadSet;
+  readonly heap: HeapKeeper;
   spawn(): WorkerRecord;
   /** To the 'error' listeners, or a process warning with `code`. */
   report(error: Error, code: string): void;
@@ -98,6 +100,8 @@ export class Lifecycle {
         /* a closed port has nothing to give back */
       }
     }
+    // A thread stopped by terminate() may have been creating a heap segment: repair the table.
+    host.heap.releaseThread(record.threadId);
     if (code !== EXIT_RETIRED) Atomics.sub(host.i32, A_LIVE, 1);
     const reason = exitReason(record, code, this.state);
     if (reason === 'died' || reason === 'timeout') this.#onDeath(record, code);
@@ -275,6 +279,7 @@ export class Lifecycle {
     host.tasks.rejectAll(new PoolClosedError('the pool closed before this task ran'));
     this.#reportUnhandled(this.#closePorts(), 'they were posted after close() began');
     this.#clearTimers();
+    host.heap.close();
     this.#closedResolve?.();
   }
 
@@ -292,6 +297,7 @@ export class Lifecycle {
       this.#stopAll(new PoolClosedError('the pool was destroyed before this task finished'), false);
     }
     await this.#host.threads.allExited();
+    this.#host.heap.close();
     this.#closedResolve?.();
   }
 }

@@ -2,8 +2,27 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
+import { resolveHeapOptions, type SharedHeapOptions, type SharedHeapStats } from './heap-options.js';
 import type { Percentiles } from './histogram.js';
 import { nameError } from './names.js';
+import { checkSerialization, type Serialization } from './payload.js';
+
+export type { Serialization } from './payload.js';
+
+/**
+ * The pool's shared heap: the memory that carries tasks and results too large for their slot,
+ * and the views of pool.alloc(). See docs/pool.md, "The shared heap".
+ */
+export interface PoolHeapOptions {
+  /** Bound on the heap's bytes, all segments together; a payload that finds it full goes by MessagePort. Default 256 MiB. */
+  maxBytes?: number;
+  /** An idle pool shrinks its heap back to this many bytes or below (largest segments first). Default 2 MiB. */
+  floorBytes?: number;
+  /** Largest block: a task or result larger than this goes by MessagePort, and alloc() above it throws. Default 4 MiB. */
+  maxBlockBytes?: number;
+  /** A segment is given back once it has been empty this long (ms). Default 5 000. */
+  retireAfterMs?: number;
+}
 
 /** The options of `new ThreadPool(options)`: `filename` is required, every other has a default. */
 export interface ThreadPoolOptions {
@@ -35,8 +54,18 @@ export interface ThreadPoolOptions {
   queueCapacity?: number;
   /** Task slots in the shared arena: run() tasks in flight at once (more wait in a queue here). Default 4096. */
   slots?: number;
-  /** Bytes per slot; larger payloads go by MessagePort. Default 256. */
+  /** Bytes per slot; a larger task or result goes into the shared heap (see `heap`). Default 256. */
   slotBytes?: number;
+  /**
+   * How a task or result that is not a number, boolean, string or typed array is encoded:
+   * 'structured' (default: the structured clone postMessage does — Map, Set, Date, RegExp,
+   * BigInt, errors, cycles) or 'json' (JSON.stringify / JSON.parse: plain data only, faster;
+   * a Date arrives as its ISO string, undefined in an array as null, a Map as {}). Errors
+   * thrown by handlers keep their type with either.
+   */
+  serialization?: Serialization;
+  /** Limits of the shared heap (see PoolHeapOptions). */
+  heap?: PoolHeapOptions;
   /** Iterations a pool thread spins on its wait word before it sleeps. Default 2 000: about 10 µs — long enough for the main thread to post the next task, short enough not to steal its core on a 2-core machine. */
   spinCount?: number;
   /** Given to the worker module as `currentPool().workerData`. */
@@ -102,6 +131,11 @@ export interface ThreadPoolStats {
   /** Milliseconds tasks waited between run() and the handler's start (sampled). */
   waitTime: Percentiles;
   /**
+   * The shared heap: `bytes` of segments (every thread's), `maxBytes`, `floorBytes`,
+   * `maxBlockBytes`, and the `segments` and `blocks` allocated in it (tasks, results, alloc() views).
+   */
+  heap: SharedHeapStats;
+  /**
    * The fraction (0…1) of the interval since the previous stats() call (or since the pool started)
    * that its threads spent in handlers: the tasks completed in it times their sampled mean run
    * time, over threads × the interval. An async handler counts while it awaits.
@@ -137,6 +171,14 @@ export function runOptionsError(options: unknown): Error | undefined {
   if (signal !== undefined && !(signal instanceof AbortSignal)) return new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
   if (transferList !== undefined && !Array.isArray(transferList)) return new TypeError(`options.transferList must be an array, got ${describe(transferList)}`);
   return undefined;
+}
+
+/** What is wrong with broadcast()'s options, or undefined. */
+export function broadcastOptionsError(options: unknown): Error | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') return new TypeError(`broadcast() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const name = (options as { name?: unknown }).name;
+  return name === undefined ? undefined : nameError('options.name', name);
 }
 
 function describe(value: unknown): string {
@@ -177,6 +219,8 @@ export interface ResolvedOptions {
   spinCount: number;
   idleTimeout: number;
   backend: 'portable' | 'native' | 'auto';
+  serialization: Serialization;
+  heap: Required<SharedHeapOptions>;
 }
 
 /** Checks every option (a TypeError/RangeError naming it) and fills in the defaults. */
@@ -220,6 +264,8 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
     spinCount: positiveInt('options.spinCount', options.spinCount, DEFAULT_SPIN, 0, 1e9),
     idleTimeout: options.idleTimeout ?? 30_000,
     backend: checkBackend(options.backend),
+    serialization: checkSerialization(options.serialization),
+    heap: heapOptions(options.heap),
   };
 }
 
@@ -252,6 +298,15 @@ function workerOptions(options: ThreadPoolOptions): WorkerOptions {
   if (trackUnmanagedFds !== undefined) out.trackUnmanagedFds = trackUnmanagedFds;
   if (resourceLimits !== undefined) out.resourceLimits = resourceLimits;
   return out;
+}
+
+function heapOptions(heap: unknown): Required<SharedHeapOptions> {
+  if (heap === undefined) return resolveHeapOptions({}, 'options.heap.');
+  if (heap === null || typeof heap !== 'object') throw new TypeError(`options.heap must be an object, got ${describe(heap)}`);
+  const { maxBytes, floorBytes, maxBlockBytes, retireAfterMs, ...rest } = heap as PoolHeapOptions;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new TypeError(`options.heap.${unknown} is not an option (maxBytes, floorBytes, maxBlockBytes, retireAfterMs)`);
+  return resolveHeapOptions({ maxBytes, floorBytes, maxBlockBytes, retireAfterMs }, 'options.heap.');
 }
 
 function checkBackend(value: unknown): 'portable' | 'native' | 'auto' {

@@ -34,14 +34,24 @@
  */
 import { ArenaViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, TAG_STRING, TAG_TRUE, TAG_UNDEFINED } from './codec.js';
 import type { SharedHeap } from './heap.js';
-import { copyView, HeapDeserializer, HeapSerializer, makeView, viewType } from './heap-serializer.js';
+import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE, viewType } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
+import { PlainDecoder } from './plain-decode.js';
+import { PlainEncoder } from './plain-encode.js';
+import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.js';
 
+/**
+ * How tasks and results are written into shared memory: `'structured'` (the default) keeps what
+ * structured clone keeps (Map, Set, Date, typed arrays, errors…); `'json'` is for plain data only
+ * (as JSON.stringify/parse see it) and is the faster for objects.
+ */
 export type Serialization = 'structured' | 'json';
 
 export const TAG_LATIN1 = 8;
 export const TAG_BYTES = 9;
 export const TAG_VIEW = 10;
+/** Plain data in the fast format of plain.ts (what the structured clone or JSON would give, by codec). */
+export const TAG_PLAIN = 11;
 export const KIND = 15;
 export const TAG_HEAP = 16;
 export const TAG_JSON = 32;
@@ -59,12 +69,24 @@ const BYTES_AT = PAYLOAD + BYTES_SKIP;
 export function checkSerialization(value: unknown): Serialization {
   if (value === undefined) return 'structured';
   if (value === 'structured' || value === 'json') return value;
+  if (typeof value !== 'string') throw new TypeError(`options.serialization must be 'structured' or 'json', got ${value === null ? 'null' : typeof value}`);
   throw new RangeError(`options.serialization must be 'structured' or 'json', got ${String(value)}`);
 }
 
+/** After a value the plain path refused, it is skipped for the next 2^k − 1 values (k: refusals in a row, ≤ 10). */
+const MAX_BACKOFF = 10;
+
 export class SlotCodec extends ArenaViews {
   readonly #buf: Buffer;
+  readonly #dv: DataView;
   readonly #json: boolean;
+  #plain: PlainEncoder | undefined;
+  #plainJson: PlainEncoder | undefined;
+  /** A plain encoder is in use (a getter of the value being encoded called run() again): use a new one. */
+  #plainBusy = false;
+  readonly #plainDecoder = new PlainDecoder();
+  #plainRefused = 0;
+  #plainSkip = 0;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -75,11 +97,17 @@ export class SlotCodec extends ArenaViews {
   ) {
     super(buffer, slots, slotBytes);
     this.#buf = Buffer.from(buffer);
+    this.#dv = new DataView(buffer);
     this.#json = serialization === 'json';
   }
 
   /** Writes value into slot w with the codec's serialization; returns its tag (TAG_FALLBACK: nothing written). */
   override encode(w: number, value: unknown): number {
+    // The tiny-task path first, as before the heap: a number is one store and the tag.
+    if (typeof value === 'number') {
+      this.f64[((w << 2) + PAYLOAD) >> 3] = value;
+      return (this.i32[w + T_TAG] = TAG_NUMBER);
+    }
     return this.#encode(w, value, this.#json);
   }
 
@@ -103,8 +131,7 @@ export class SlotCodec extends ArenaViews {
       case 'object':
         if (value === null) return (i32[w + T_TAG] = TAG_NULL);
         if (ArrayBuffer.isView(value)) return this.#view(w, value);
-        if (json) return this.#string(w, toJson(value), TAG_JSON);
-        return this.#serial(w, value);
+        return this.#object(w, value, json);
       default:
         if (json) return this.#string(w, toJson(value), TAG_JSON);
         return this.#serial(w, value); // a bigint; a function or a symbol throws, like postMessage
@@ -118,6 +145,8 @@ export class SlotCodec extends ArenaViews {
    */
   override decode(w: number): unknown {
     const tag = this.i32[w + T_TAG]!;
+    // The tiny-task path first: numbers, booleans, null, undefined, short strings, as before.
+    if (tag <= TAG_STRING) return this.decodeTag(w, tag);
     if ((tag & TAG_HEAP) === 0) return this.#inline(w, tag);
     const heap = this.heap;
     if (heap === undefined) throw new RangeError('task arena is corrupted: a heap payload without a heap');
@@ -137,11 +166,14 @@ export class SlotCodec extends ArenaViews {
     try {
       switch (kind) {
         case TAG_LATIN1:
-          value = seg.buf.toString('latin1', off, off + len);
+          value = latin1Slice(seg.buf, off, off + len);
           break;
         case TAG_STRING:
           if ((len & 1) !== 0) throw new RangeError(`task arena is corrupted: odd UTF-16 length ${len}`);
-          value = seg.buf.toString('utf16le', off, off + len);
+          value = ucs2Slice(seg.buf, off, off + len);
+          break;
+        case TAG_PLAIN:
+          value = this.#plainDecoder.decode(seg.u8, seg.dv, seg.buf, off, off + len);
           break;
         case TAG_SERIAL: {
           const d = new HeapDeserializer(new Uint8Array(seg.buffer, off, len), heap);
@@ -164,7 +196,8 @@ export class SlotCodec extends ArenaViews {
   /** A payload that will never be decoded: frees what it holds (its block, and blocks it refers to out of line). */
   discard(w: number): void {
     const tag = this.i32[w + T_TAG]!;
-    if (tag === TAG_CONSUMED || (tag & KIND) === TAG_VIEW) return;
+    // Only a heap payload holds a block, and a structured one may refer to blocks out of line.
+    if (((tag & TAG_HEAP) === 0 && tag !== TAG_SERIAL) || tag === TAG_CONSUMED || (tag & KIND) === TAG_VIEW) return;
     try {
       this.decode(w);
     } catch {
@@ -174,10 +207,15 @@ export class SlotCodec extends ArenaViews {
 
   #inline(w: number, tag: number): unknown {
     const kind = tag & KIND;
+    if (kind === TAG_PLAIN) {
+      const n = this.#length(w, 1);
+      const at = (w << 2) + PAYLOAD;
+      return this.#plainDecoder.decode(this.u8, this.#dv, this.#buf, at, at + n);
+    }
     if (kind === TAG_LATIN1) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
-      const s = this.#buf.toString('latin1', at, at + n);
+      const s = latin1Slice(this.#buf, at, at + n);
       return (tag & TAG_JSON) !== 0 ? JSON.parse(s) : s;
     }
     if (kind === TAG_BYTES) {
@@ -188,6 +226,8 @@ export class SlotCodec extends ArenaViews {
     if (kind === TAG_SERIAL) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
+      // It may name blocks out of line, which reading frees: read once (see decode()).
+      this.i32[w + T_TAG] = TAG_CONSUMED;
       const d = new HeapDeserializer(this.u8.subarray(at, at + n), this.heap);
       d.readHeader();
       return d.readValue();
@@ -195,10 +235,56 @@ export class SlotCodec extends ArenaViews {
     if (kind === TAG_STRING && (tag & TAG_JSON) !== 0) {
       const n = this.#length(w, 2);
       const at = (w << 2) + PAYLOAD;
-      return JSON.parse(this.#buf.toString('utf16le', at, at + 2 * n));
+      return JSON.parse(ucs2Slice(this.#buf, at, at + 2 * n));
     }
     if (tag > TAG_FALLBACK) throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
-    return super.decode(w); // numbers, booleans, null, undefined, UTF-16 strings: as before
+    return this.decodeTag(w, tag); // numbers, booleans, null, undefined, UTF-16 strings: as before
+  }
+
+  /**
+   * An object: plain data goes the fast way (plain.ts); anything else through JSON or V8's
+   * serializer. Refusals back off the fast path, so a stream of values it cannot take pays for
+   * few attempts. (An attempt reads the properties it meets: a getter among them runs twice
+   * when the value turns out not to be plain.)
+   */
+  #object(w: number, value: object, json: boolean): number {
+    if (this.#plainSkip === 0) {
+      let encoder = json ? (this.#plainJson ??= new PlainEncoder(true)) : (this.#plain ??= new PlainEncoder(false));
+      if (this.#plainBusy) encoder = new PlainEncoder(json);
+      const busy = this.#plainBusy;
+      this.#plainBusy = true;
+      let n: number;
+      try {
+        n = encoder.encode(value);
+      } finally {
+        this.#plainBusy = busy;
+      }
+      if (n >= 0) {
+        this.#plainRefused = 0;
+        return this.#bytes(w, encoder.bytes, n, TAG_PLAIN);
+      }
+      if (this.#plainRefused < MAX_BACKOFF) this.#plainRefused++;
+      this.#plainSkip = (1 << this.#plainRefused) - 1;
+    } else {
+      this.#plainSkip--;
+    }
+    if (json) return this.#string(w, toJson(value), TAG_JSON);
+    return this.#serial(w, value);
+  }
+
+  /** n bytes of an encoding into the slot, or a heap block; TAG_FALLBACK when neither can take them. */
+  #bytes(w: number, bytes: Uint8Array, n: number, tag: number): number {
+    if (n <= this.capacity) {
+      this.u8.set(bytes.subarray(0, n), (w << 2) + PAYLOAD);
+      this.i32[w + T_LEN] = n;
+      return (this.i32[w + T_TAG] = tag);
+    }
+    const heap = this.heap;
+    const off = heap === undefined ? -1 : heap.allocRaw(n);
+    if (off < 0) return TAG_FALLBACK;
+    const seg = heap!.lastSegment!;
+    seg.u8.set(bytes.subarray(0, n), off);
+    return this.#ref(w, seg.segWord, off, n, tag | TAG_HEAP);
   }
 
   #string(w: number, s: string, json: number): number {
@@ -216,7 +302,7 @@ export class SlotCodec extends ArenaViews {
     // Pure ASCII (byteLength counts it in one pass) travels as one byte a character.
     const ascii = Buffer.byteLength(s, 'utf8') === n;
     if (ascii && n <= capacity) {
-      this.#buf.write(s, (w << 2) + PAYLOAD, n, 'latin1');
+      latin1Write(this.#buf, s, (w << 2) + PAYLOAD, n);
       i32[w + T_LEN] = n;
       return (i32[w + T_TAG] = TAG_LATIN1 | json);
     }
@@ -225,7 +311,8 @@ export class SlotCodec extends ArenaViews {
     const off = heap === undefined ? -1 : heap.allocRaw(bytes);
     if (off < 0) return TAG_FALLBACK;
     const seg = heap!.lastSegment!;
-    seg.buf.write(s, off, bytes, ascii ? 'latin1' : 'utf16le');
+    if (ascii) latin1Write(seg.buf, s, off, bytes);
+    else ucs2Write(seg.buf, s, off, bytes);
     return this.#ref(w, seg.segWord, off, bytes, (ascii ? TAG_LATIN1 : TAG_STRING) | TAG_HEAP | json);
   }
 
@@ -234,12 +321,12 @@ export class SlotCodec extends ArenaViews {
     if (t < 0) return this.#serial(w, v); // a subclass of a typed array: as the structured clone does it
     const n = v.byteLength;
     const heap = this.heap;
-    if (heap !== undefined && v.buffer instanceof SharedArrayBuffer) {
-      const seg = heap.segmentOf(v.buffer);
-      if (seg !== undefined) {
-        this.i32[w + P_TYPE] = t;
-        return this.#ref(w, seg.segWord, v.byteOffset, n, TAG_VIEW | TAG_HEAP);
-      }
+    if (v.buffer instanceof SharedArrayBuffer) {
+      const seg = heap?.segmentOf(v.buffer);
+      // Memory shared some other way: postMessage shares it too (a copy here would not).
+      if (seg === undefined) return TAG_FALLBACK;
+      this.i32[w + P_TYPE] = t;
+      return this.#ref(w, seg.segWord, v.byteOffset, n, TAG_VIEW | TAG_HEAP);
     }
     const src = new Uint8Array(v.buffer, v.byteOffset, n);
     if (n + BYTES_SKIP <= this.capacity) {
@@ -265,6 +352,7 @@ export class SlotCodec extends ArenaViews {
       bytes = ser.releaseBuffer();
     } catch (error) {
       ser.abandon();
+      if (error === SHARED_ELSEWHERE) return TAG_FALLBACK;
       throw error;
     }
     const n = bytes.length;

@@ -6,6 +6,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PortHandle } from '../port/index.js';
+import type { SegmentGrant, SharedHeapHandle } from './heap.js';
+import type { Serialization } from './payload.js';
 
 /** Exit codes a pool thread uses for its own, orderly exits (anything else is a death). */
 export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: close()
@@ -29,6 +31,12 @@ export interface PoolWorkerData {
   arena: SharedArrayBuffer;
   slots: number;
   slotBytes: number;
+  /**
+   * The pool's shared heap (heap.ts): attach at once, then adopt the grants the main thread answers
+   * 'heap-hello' with. Undefined on a runtime that cannot run one (heap-keeper.ts).
+   */
+  heap: SharedHeapHandle | undefined;
+  serialization: Serialization;
   workerId: number;
   /** Fallback results go here; the main thread reads it with receiveMessageOnPort. */
   resultChannel: MessagePort;
@@ -41,6 +49,7 @@ export interface PoolWorkerData {
 
 /** Worker → main (worker.on('message')). */
 export type FromWorker =
+  | { type: 'heap-hello' }
   | { type: 'ready' }
   | { type: 'load-error'; error: unknown }
   | { type: 'teardown-error'; error: unknown }
@@ -52,6 +61,8 @@ export type FromWorker =
 
 /** Main → worker (worker.postMessage). */
 export type ToWorker =
+  | { type: 'heap-grants'; grants: SegmentGrant[] }
+  | { type: 'heap-trimmed' }
   | { type: 'payload'; slot: number; task?: unknown; error?: unknown }
   | { type: 'abort'; slot: number; ticket: number; timeout?: boolean }
   | { type: 'broadcast'; id: number; task: unknown; name: string | undefined }

@@ -10,7 +10,7 @@
  * more than a tiny task's round trip (see latency.ts for when it spins).
  */
 import { type CompletionPacket, type CompletionPort, PortClosedError } from '../port/index.js';
-import { type ArenaViews, isErrorRecord, recordToError } from './codec.js';
+import { isErrorRecord, recordToError } from './codec.js';
 import { WorkerDiedError } from './errors.js';
 import { Reservoir } from './histogram.js';
 import {
@@ -30,6 +30,7 @@ import {
 } from './layout.js';
 import { SpinPolicy } from './latency.js';
 import type { ResultChannel } from './channel.js';
+import type { SlotCodec } from './payload.js';
 import type { TaskTable } from './tasks.js';
 
 const MISSING = Symbol('missing');
@@ -58,7 +59,7 @@ export interface DrainHooks {
 export class ResultDrain {
   readonly #port: CompletionPort;
   readonly #tasks: TaskTable;
-  readonly #arena: ArenaViews;
+  readonly #arena: SlotCodec;
   readonly #i32: Int32Array;
   readonly #concurrency: number;
   readonly #hooks: DrainHooks;
@@ -71,7 +72,7 @@ export class ResultDrain {
   readonly runTime = new Reservoir();
   readonly waitTime = new Reservoir();
 
-  constructor(port: CompletionPort, tasks: TaskTable, arena: ArenaViews, concurrency: number, hooks: DrainHooks) {
+  constructor(port: CompletionPort, tasks: TaskTable, arena: SlotCodec, concurrency: number, hooks: DrainHooks) {
     this.#port = port;
     this.#tasks = tasks;
     this.#arena = arena;
@@ -178,9 +179,12 @@ export class ResultDrain {
     const status = packet.bytesTransferred;
     const reject = tasks.reject[slot];
     if (reject === undefined && status !== R_CANCELLED) {
-      // Settled already: a timed-out task's late result frees its slot; anything else (destroy,
-      // a dead thread) freed it then.
-      if (tasks.orphaned(slot)) tasks.release(slot);
+      // Settled already: a timed-out task's late result frees its slot (and its heap block);
+      // anything else (destroy, a dead thread) freed it then.
+      if (tasks.orphaned(slot)) {
+        tasks.discard(slot);
+        tasks.release(slot);
+      }
       return;
     }
     const w = slotWord(tasks.slotBytes, slot);
@@ -217,6 +221,8 @@ export class ResultDrain {
           ok = status === R_OK_MESSAGE;
           break;
         case R_CANCELLED:
+          // Never ran: its task, if it went into the heap, was never read.
+          tasks.discard(slot);
           tasks.release(slot);
           return;
         default:

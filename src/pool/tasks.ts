@@ -14,16 +14,14 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import type { CompletionPort } from '../port/index.js';
-import { type ArenaViews, cloneError, TAG_FALLBACK } from './codec.js';
-import { AbortError, TimeoutError } from './errors.js';
+import { cloneError, TAG_FALLBACK } from './codec.js';
+import { AbortError } from './errors.js';
 import {
   A_INFLIGHT,
   A_STARTED,
   CANCELLED,
-  F_PROGRESS,
   F_SIGNAL,
   F_TIMED,
-  F_TIMEOUT,
   FREE,
   HANDLER_SHIFT,
   K_TASK,
@@ -33,13 +31,21 @@ import {
   T_FLAGS,
   T_OWNER,
   T_STATE,
-  T_START,
   T_TAG,
   T_TICKET,
 } from './layout.js';
+import type { SlotCodec } from './payload.js';
+import { ExtrasTable, type TaskExtras } from './task-extras.js';
 
-/** After a task's timeout, how long its handler has to return before its thread is terminated (ms). */
-export const TIMEOUT_GRACE_MS = 100;
+/** Why postMessage cannot clone `value` (its own error), or undefined when it can. Only on the error path: it clones. */
+function messageCloneError(value: unknown): unknown {
+  try {
+    structuredClone(value);
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
 
 type Resolve = (value: unknown) => void;
 type Reject = (error: unknown) => void;
@@ -57,11 +63,7 @@ function capture(resolve: (value: never) => void, reject: Reject): void {
   capturedReject = reject;
 }
 
-/** What only some tasks have: the rarely used run() options, kept off the common path. */
-export interface TaskExtras {
-  timeout: number | undefined;
-  onProgress: ((value: unknown) => void) | undefined;
-}
+export type { TaskExtras } from './task-extras.js';
 
 /** A run() that waits here because every slot is taken. */
 interface Backlogged {
@@ -92,7 +94,7 @@ export interface TaskHooks {
 export class TaskTable {
   readonly slots: number;
   readonly slotBytes: number;
-  readonly #arena: ArenaViews;
+  readonly #arena: SlotCodec;
   readonly #i32: Int32Array;
   readonly #taskPort: CompletionPort;
   readonly #concurrency: number;
@@ -107,12 +109,8 @@ export class TaskTable {
   readonly submittedAt: Float64Array;
   /** performance.now() at post, for tasks posted while few were in flight (0: not sampled); see latency.ts. */
   readonly postedAt: Float64Array;
-  /** onProgress of tasks that have one; timeouts (ms, 0: none) and their timers; tasks settled by a timeout whose result has not come (orphans). */
-  readonly #onProgress: (((value: unknown) => void) | undefined)[];
-  readonly #timeout: Float64Array;
-  readonly #timers: (NodeJS.Timeout | undefined)[];
-  readonly #orphan: Uint8Array;
-  readonly #f64: Float64Array;
+  /** Timeouts and onProgress of the tasks that have them; orphans (settled by a timeout, result not come). */
+  readonly #extras: ExtrasTable;
   /** Payloads that travel by MessagePort (too large, or with a transferList), by slot. */
   readonly fallback = new Map<number, { task: unknown; transferList: readonly TransferListItem[] | undefined }>();
   readonly #free: Int32Array;
@@ -131,10 +129,9 @@ export class TaskTable {
   completed = 0;
   failed = 0;
 
-  constructor(arena: ArenaViews, taskPort: CompletionPort, concurrency: number, hooks: TaskHooks) {
+  constructor(arena: SlotCodec, taskPort: CompletionPort, concurrency: number, hooks: TaskHooks) {
     this.#arena = arena;
     this.#i32 = arena.i32;
-    this.#f64 = arena.f64;
     this.slots = arena.slots;
     this.slotBytes = arena.slotBytes;
     this.#taskPort = taskPort;
@@ -146,10 +143,21 @@ export class TaskTable {
     this.#signal = new Array(slots).fill(undefined);
     this.#onAbort = new Array(slots).fill(undefined);
     this.submittedAt = new Float64Array(slots);
-    this.#onProgress = new Array(slots).fill(undefined);
-    this.#timeout = new Float64Array(slots);
-    this.#timers = new Array(slots).fill(undefined);
-    this.#orphan = new Uint8Array(slots);
+    this.#extras = new ExtrasTable({
+      slots,
+      slotBytes: this.slotBytes,
+      i32: arena.i32,
+      f64: arena.f64,
+      reject: this.reject,
+      timedOut: (slot) => {
+        this.resolve[slot] = undefined;
+        this.reject[slot] = undefined;
+        this.failed++;
+      },
+      wantsProgress: () => hooks.wantsProgress(),
+      abortRunning: (owner, slot, ticket, timeout) => hooks.abortRunning(owner, slot, ticket, timeout),
+      stopThread: (owner) => hooks.stopThread(owner),
+    });
     this.postedAt = new Float64Array(slots);
     this.#free = new Int32Array(slots);
     for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i; // slot 0 on top
@@ -218,18 +226,26 @@ export class TaskTable {
     let flags = handler << HANDLER_SHIFT;
     // From here the slot is in use; release() gives it back. The shared copy is a hint (plain store).
     i32[A_INFLIGHT] = ++this.inflight;
+    let fallback = transferList !== undefined;
     try {
-      if (transferList !== undefined || this.#arena.encode(w, task) === TAG_FALLBACK) {
-        i32[w + T_TAG] = TAG_FALLBACK;
-        this.fallback.set(slot, { task, transferList });
-      }
+      // Shared memory (the slot, or a block of the heap), or TAG_FALLBACK: too large for the heap.
+      if (!fallback) fallback = this.#arena.encode(w, task) === TAG_FALLBACK;
     } catch (error) {
-      // Not cloneable (a function…): fail now, in the caller's turn, like postMessage would.
-      const reject = this.reject[slot]!;
-      this.release(slot);
-      this.failed++;
-      reject(cloneError("run()'s task (its first argument)", error));
-      return;
+      // Not for the slot's codec. What postMessage can clone (a Blob, a KeyObject…) goes that way;
+      // what it cannot (a function…) fails now, in the caller's turn, as postMessage would.
+      const why = this.#arena.serialization === 'json' ? error : messageCloneError(task);
+      if (why !== undefined) {
+        const reject = this.reject[slot]!;
+        this.release(slot);
+        this.failed++;
+        reject(cloneError("run()'s task (its first argument)", why));
+        return;
+      }
+      fallback = true;
+    }
+    if (fallback) {
+      i32[w + T_TAG] = TAG_FALLBACK;
+      this.fallback.set(slot, { task, transferList });
     }
     if (signal !== undefined) {
       flags |= F_SIGNAL;
@@ -245,7 +261,7 @@ export class TaskTable {
       this.submittedAt[slot] = performance.timeOrigin + performance.now();
     }
     const ticket = (this.#tickets = (this.#tickets + 1) | 0);
-    if (extras !== undefined) flags |= this.#extras(slot, w, ticket, extras);
+    if (extras !== undefined) flags |= this.#extras.set(slot, w, ticket, extras);
     i32[w + T_FLAGS] = flags;
     i32[w + T_TICKET] = ticket;
     // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
@@ -280,86 +296,27 @@ export class TaskTable {
     }
   }
 
-  /** Sets up a task's timeout and onProgress; returns the flags they add. */
-  #extras(slot: number, w: number, ticket: number, extras: TaskExtras): number {
-    let flags = 0;
-    if (extras.onProgress !== undefined) {
-      flags |= F_PROGRESS;
-      this.#onProgress[slot] = extras.onProgress;
-      this.#hooks.wantsProgress();
-    }
-    if (extras.timeout !== undefined) {
-      flags |= F_TIMEOUT;
-      this.#timeout[slot] = extras.timeout;
-      this.#f64[(w >> 1) + T_START] = 0; // the thread writes when the handler starts
-      this.#armTimeout(slot, ticket, extras.timeout);
-    }
-    return flags;
-  }
-
   /** A progress value from the thread running the task with `ticket` in `slot`. */
   progress(slot: number, ticket: number, value: unknown): void {
-    // The index came from another thread: check it (A4); a value for a task that settled is dropped.
-    if (slot >>> 0 !== slot || slot >= this.slots) return;
-    if (this.#i32[slotWord(this.slotBytes, slot) + T_TICKET] !== ticket) return;
-    this.#onProgress[slot]?.(value);
+    this.#extras.progress(slot, ticket, value);
   }
 
   /** The task in `slot` settled by its timeout before its result came: the result only frees the slot. */
   orphaned(slot: number): boolean {
-    return this.#orphan[slot] === 1;
+    return this.#extras.orphaned(slot);
   }
 
   /**
-   * A timeout is counted from when the handler starts (T_START, written by the thread). The timer
-   * looks at the slot: not started yet → look again `timeout` ms later; started → fire at start +
-   * timeout exactly (however late the start was noticed, the deadline is computed from it).
+   * The payload in `slot` will never be read (a cancelled task, a late result nobody waits for, a
+   * dead thread's slot): give back the heap blocks it holds. Only for a slot this thread owns (A3).
    */
-  #armTimeout(slot: number, ticket: number, wait: number): void {
-    const timer = setTimeout(() => this.#checkTimeout(slot, ticket), Math.max(1, wait));
-    timer.unref(); // a task in flight keeps the pool ref'd anyway
-    this.#timers[slot] = timer;
-  }
-
-  #checkTimeout(slot: number, ticket: number): void {
-    this.#timers[slot] = undefined;
-    const w = slotWord(this.slotBytes, slot);
-    if (this.#i32[w + T_TICKET] !== ticket || this.reject[slot] === undefined) return; // settled
-    const timeout = this.#timeout[slot]!;
-    const started = Atomics.load(this.#i32, w + T_STATE) === RUNNING ? this.#f64[(w >> 1) + T_START]! : 0;
-    const left = started === 0 ? timeout : timeout - (performance.timeOrigin + performance.now() - started);
-    if (started === 0 || left > 0) {
-      this.#armTimeout(slot, ticket, left);
-      return;
-    }
-    // Expired: the run() rejects now; the handler sees its signal abort; the slot stays the
-    // thread's until its result comes (an orphan). Still running after the grace: stop the thread.
-    const reject = this.reject[slot]!;
-    this.resolve[slot] = undefined;
-    this.reject[slot] = undefined;
-    this.#onProgress[slot] = undefined;
-    this.#orphan[slot] = 1;
-    this.failed++;
-    reject(new TimeoutError(timeout));
-    const owner = this.#i32[w + T_OWNER]!;
-    this.#hooks.abortRunning(owner, slot, ticket, true);
-    const grace = setTimeout(() => {
-      this.#timers[slot] = undefined;
-      if (this.#orphan[slot] === 1 && this.#i32[w + T_TICKET] === ticket) this.#hooks.stopThread(owner);
-    }, TIMEOUT_GRACE_MS);
-    grace.unref();
-    this.#timers[slot] = grace;
+  discard(slot: number): void {
+    this.#arena.discard(slotWord(this.slotBytes, slot));
   }
 
   /** The slot is done: forget its promise and signal, give it back. */
   release(slot: number): void {
-    const timer = this.#timers[slot];
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      this.#timers[slot] = undefined;
-    }
-    this.#onProgress[slot] = undefined;
-    this.#orphan[slot] = 0;
+    this.#extras.clear(slot);
     const signal = this.#signal[slot];
     if (signal !== undefined) {
       signal.removeEventListener('abort', this.#onAbort[slot]!);
@@ -405,9 +362,13 @@ export class TaskTable {
       const w = slotWord(this.slotBytes, slot);
       if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
       const reject = this.reject[slot];
+      // The thread is gone: what the slot still holds in the heap (a task it had not read, a
+      // result it had written) is this thread's to free.
+      const orphan = this.#extras.orphaned(slot);
+      if (reject !== undefined || orphan) this.#arena.discard(w);
       if (reject === undefined) {
         // A task settled by its timeout, whose result will never come now: free its slot.
-        if (this.#orphan[slot] === 1) this.release(slot);
+        if (orphan) this.release(slot);
         continue;
       }
       this.release(slot);

@@ -21,19 +21,18 @@
  */
 import { EventEmitter } from 'node:events';
 import { CompletionPort } from '../port/index.js';
-import { ArenaViews } from './codec.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
+import { HeapKeeper } from './heap-keeper.js';
+import { KeepAlive } from './keep-alive.js';
 import { A_LIVE, A_MAGIC, A_MIN, A_REQ_POSTED, A_REQ_TAKEN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry, K_REQUEST } from './layout.js';
 import { Lifecycle, State } from './lifecycle.js';
-import { HandlerNames, nameError } from './names.js';
-import { type CloseOptions, resolveOptions, type RunOptions, runOptionsError, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import { HandlerNames } from './names.js';
+import { broadcastOptionsError, type CloseOptions, resolveOptions, type RunOptions, runOptionsError, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import { type Serialization, SlotCodec } from './payload.js';
 import { ResultDrain } from './results.js';
 import { type TaskExtras, TaskTable } from './tasks.js';
 import { LEFT, ThreadSet, type WorkerRecord } from './threads.js';
 import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js';
-
-/** How often an idle pool checks whether it may stop keeping the process alive (ms). */
-const IDLE_CHECK_MS = 50;
 
 /**
  * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
@@ -86,6 +85,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly concurrency: number;
   /** run() tasks that may wait to start (the `maxQueue` option, resolved; Infinity when unbounded). */
   readonly maxQueue: number;
+  /** How tasks and results are encoded: 'structured' (the structured clone) or 'json'. */
+  readonly serialization: Serialization;
 
   readonly #taskPort: CompletionPort;
   readonly #resultPort: CompletionPort;
@@ -96,12 +97,12 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly #threads: ThreadSet;
   readonly #names: HandlerNames;
   readonly #life: Lifecycle;
+  readonly #heap: HeapKeeper;
   /** needsDrain at or above this many queued run() tasks: maxQueue, or threads² without one. */
   readonly #drainAt: number;
   #drainNeeded = false;
 
-  #refed = true;
-  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #keepAlive: KeepAlive;
   /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
   #requestFailed = 0;
 
@@ -112,6 +113,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.minThreads = o.minThreads;
     this.concurrency = o.concurrency;
     this.maxQueue = o.maxQueue;
+    this.serialization = o.serialization;
     this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
     this.#queueCapacity = o.queueCapacity;
     const slots = o.slots;
@@ -124,8 +126,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     // death nothing more than its claim (records are maxThreads + 64).
     this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: this.threads + 8, spinCount: 0, backend });
 
+    // Tasks and results too large for a slot go into the shared heap; a retire there tells every thread.
+    const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapTrimmed()));
     const geo = arenaGeometry(slots, o.slotBytes);
-    const arena = new ArenaViews(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes);
+    const arena = new SlotCodec(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes, heap.heap, o.serialization);
     this.#names = new HandlerNames(arena.buffer, geo);
     const i32 = (this.#i32 = arena.i32);
     i32[A_MAGIC] = ARENA_MAGIC;
@@ -142,7 +146,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     const results = (this.#results = new ResultDrain(this.#resultPort, tasks, arena, this.concurrency, {
       resultChannel: (workerId) => this.#threads.resultChannel(workerId),
       afterBatch: () => this.#pump(),
-      idle: () => this.#armIdle(),
+      idle: () => this.#keepAlive.armIdle(),
       corrupt: (error) => this.emit('error', error),
     }));
     const threads = (this.#threads = new ThreadSet(
@@ -155,6 +159,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         arena: arena.buffer,
         slots,
         slotBytes: geo.slotBytes,
+        heap: heap.heap?.handle,
+        serialization: o.serialization,
         spinCount: o.spinCount,
         idleTimeout: this.minThreads < this.threads ? o.idleTimeout : Infinity,
         queueCapacity: o.queueCapacity,
@@ -164,6 +170,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       },
       o.workerOptions,
       tasks,
+      heap,
       {
         ready: (record) => {
           this.#life.threadReady();
@@ -177,6 +184,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         exit: (record, code) => this.#life.onExit(record, code),
       },
     ));
+    this.#keepAlive = new KeepAlive({ i32, taskPort: this.#taskPort, tasks, threads, life: () => this.#life });
     this.#life = new Lifecycle({
       filename: o.filename,
       size: this.threads,
@@ -186,19 +194,17 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       tasks,
       results,
       threads,
+      heap,
       spawn: () => this.#spawn(),
       report: (error, code) => this.#report(error, code),
       exited: (record, reason, code) => this.emit('threadExit', { threadId: record.threadId, workerId: record.id, reason, code }),
       pump: () => this.#pump(),
-      refAll: () => this.#refAll(),
-      armIdle: () => this.#armIdle(),
-      clearIdle: () => {
-        if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-        this.#idleTimer = undefined;
-      },
+      refAll: () => this.#keepAlive.refAll(),
+      armIdle: () => this.#keepAlive.armIdle(),
+      clearIdle: () => this.#keepAlive.clear(),
     });
     for (let i = 0; i < this.threads; i++) this.#spawn();
-    this.#armIdle();
+    this.#keepAlive.armIdle();
   }
 
   /** Resolves when the first thread has loaded the worker module; rejects with a WorkerLoadError. */
@@ -228,7 +234,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= this.#queueCapacity) return false;
     if (!this.#taskPort.post(K_REQUEST, wParam, 0)) return false;
     Atomics.add(i32, A_REQ_POSTED, 1);
-    if (!this.#refed) this.#refAll();
+    if (!this.#keepAlive.refed) this.#keepAlive.refAll();
     if (this.#threads.size < this.threads) this.#life.grow();
     return true;
   }
@@ -297,7 +303,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     const queued = this.#tasks.queued();
     if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
     if (queued + 1 >= this.#drainAt) this.#drainNeeded = true;
-    if (!this.#refed) this.#refAll();
+    if (!this.#keepAlive.refed) this.#keepAlive.refAll();
     if (this.#threads.size < this.threads) this.#life.grow();
     return this.#tasks.add(task, handler, signal, transferList, extras);
   }
@@ -340,15 +346,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   async broadcast(task: unknown, options?: { name?: string }): Promise<unknown[]> {
     const refused = this.#refused('broadcast()');
     if (refused !== undefined) throw refused;
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw new TypeError(`broadcast() options must be an object, got ${options === null ? 'null' : typeof options}`);
-    }
+    const bad = broadcastOptionsError(options);
+    if (bad !== undefined) throw bad;
     const name = options?.name;
-    if (name !== undefined) {
-      const bad = nameError('options.name', name);
-      if (bad !== undefined) throw bad;
-    }
-    this.#refAll();
+    this.#keepAlive.refAll();
     const results = await Promise.all(this.#threads.broadcast(task, name));
     return results.filter((result) => result !== LEFT);
   }
@@ -361,16 +362,31 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   async recycle(): Promise<void> {
     const refused = this.#refused('recycle()');
     if (refused !== undefined) throw refused;
-    this.#refAll();
+    this.#keepAlive.refAll();
     const old = this.#threads.recycle();
     await Promise.all(old.map((record) => new Promise<void>((resolve) => record.worker.once('exit', () => resolve()))));
     await Promise.all(old.map((record) => record.replacement?.ready));
   }
 
+  // ──────────────────────── shared memory: alloc / free ────────────────────────
+
+  /**
+   * A Uint8Array of byteLength bytes in the pool's shared heap (not zeroed) that crosses by
+   * reference in tasks and results. A RangeError above heap.maxBlockBytes or with the heap full.
+   */
+  alloc(byteLength: number): Uint8Array {
+    return this.#heap.alloc(byteLength);
+  }
+
+  /** Gives back a view from alloc() (here or in a thread). Twice, a subarray or a foreign view: a TypeError. */
+  free(view: ArrayBufferView): void {
+    this.#heap.free(view);
+  }
+
   // ───────────────────────────── threads ─────────────────────────────
 
   #spawn(): WorkerRecord {
-    const record = this.#threads.spawn(this.#refed);
+    const record = this.#threads.spawn(this.#keepAlive.refed);
     Atomics.add(this.#i32, A_LIVE, 1);
     return record;
   }
@@ -402,39 +418,6 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     return this.#life.destroy();
   }
 
-  // ───────────────────────── keep-alive policy ─────────────────────────
-
-  /** Work exists: the threads keep the process alive. */
-  #refAll(): void {
-    this.#refed = true;
-    this.#threads.ref();
-    this.#armIdle();
-  }
-
-  /**
-   * Idle pools must not keep the process alive (like piscina). Checked on a
-   * timer, not per task, so one-at-a-time run() does not ref/unref each time.
-   */
-  #armIdle(): void {
-    if (this.#idleTimer !== undefined || !this.#refed) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      const life = this.#life;
-      if (life.state !== State.Open) return;
-      // Requests count as work while queued or running synchronously (a thread holds a running
-      // slot); "taken", not "handled", so a thread that died in a handler cannot keep the pool ref'd.
-      const requestsIdle =
-        ((Atomics.load(this.#i32, A_REQ_TAKEN) - Atomics.load(this.#i32, A_REQ_POSTED)) | 0) === 0 && this.#taskPort.stats().running === 0;
-      if ((life.isReady || life.loadError !== undefined) && this.#tasks.inflight === 0 && this.#tasks.backlogEmpty && requestsIdle) {
-        this.#refed = false;
-        this.#threads.unref();
-      } else {
-        this.#armIdle();
-      }
-    }, IDLE_CHECK_MS);
-    this.#idleTimer.unref();
-  }
-
   // ─────────────────────────────── stats ───────────────────────────────
 
   /** Counters, timings and utilization (utilization over the time since the previous call). */
@@ -450,6 +433,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       runTime: this.#results.runTime.percentiles(),
       waitTime: this.#results.waitTime.percentiles(),
       utilization: this.#results.utilization(this.#threads.size),
+      heap: this.#heap.stats(),
     };
   }
 }

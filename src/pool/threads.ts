@@ -12,6 +12,7 @@ import workerSource from 'virtual:iocp-pool-worker-source';
 import { type ProgressSink, ResultChannel } from './channel.js';
 import { errorToRecord, recordToError } from './codec.js';
 import { WorkerDiedError } from './errors.js';
+import type { HeapKeeper } from './heap-keeper.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
 import type { TaskTable } from './tasks.js';
 
@@ -93,14 +94,16 @@ export class ThreadSet {
   readonly #data: SharedWorkerData;
   readonly #options: WorkerOptions;
   readonly #tasks: TaskTable;
+  readonly #heap: HeapKeeper;
   readonly #events: ThreadEvents;
   readonly #progress: ProgressSink;
   #nextBroadcast = 1;
 
-  constructor(data: SharedWorkerData, options: WorkerOptions, tasks: TaskTable, events: ThreadEvents) {
+  constructor(data: SharedWorkerData, options: WorkerOptions, tasks: TaskTable, heap: HeapKeeper, events: ThreadEvents) {
     this.#data = data;
     this.#options = options;
     this.#tasks = tasks;
+    this.#heap = heap;
     this.#events = events;
     this.#progress = (slot, ticket, value) => tasks.progress(slot, ticket, value);
   }
@@ -193,6 +196,11 @@ export class ThreadSet {
     return records;
   }
 
+  /** The heap retired segments: every thread lets its copies go (between tasks, on its event loop). */
+  heapTrimmed(): void {
+    for (const record of this.live.values()) if (!record.terminating) record.worker.postMessage({ type: 'heap-trimmed' } satisfies ToWorker);
+  }
+
   /** Terminates one thread whose task ran past its timeout; its exit is a death (its other tasks fail). */
   stopForTimeout(id: number): void {
     const record = this.live.get(id);
@@ -230,6 +238,11 @@ export class ThreadSet {
 
   #onMessage(record: WorkerRecord, message: FromWorker): void {
     switch (message.type) {
+      case 'heap-hello':
+        // The thread has subscribed to the heap's channel: every segment it may have missed is in
+        // this thread's grants, taken now (see heap.ts, "joining").
+        record.worker.postMessage({ type: 'heap-grants', grants: this.#heap.grants() } satisfies ToWorker);
+        break;
       case 'ready':
         record.loaded = true;
         record.readyAt = performance.now();

@@ -56,6 +56,12 @@ describe('bench summary', () => {
     expect(s.targets.map((t) => t.ok)).toEqual([true, false, false]);
   });
 
+  it('a row for the record (info) reports its ratio and neither meets nor misses a target', () => {
+    const s = summarizeCase({ ...def, targets: [{ metric: 'rate', label: 'for the record', ratioAtLeast: 0, info: true }] }, { me: [ok(50, 1)], a: [ok(100, 10)] });
+    expect(s.targets[0]).toMatchObject({ ok: null, info: true, measured: 0.5 });
+    expect(s.targets[0]!.detail).toMatch(/ratio 0\.500/);
+  });
+
   it('a skipped subject is reported as not measured, never as a number', () => {
     const s = summarizeCase(def, { a: [ok(100, 10)] }, { me: 'skipped' });
     expect(s.rows[0]!.note).toBe('skipped');

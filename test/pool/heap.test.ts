@@ -65,7 +65,7 @@ describe('SharedHeap in one thread', () => {
       list.sort((a, b) => a[0] - b[0]);
       for (let i = 1; i < list.length; i++) expect(list[i]![0]).toBeGreaterThanOrEqual(list[i - 1]![1]);
     }
-    views.forEach((v, i) => expect(v.every((b) => b === i + 1)).toBe(true));
+    for (const [i, v] of views.entries()) expect(v.every((b) => b === i + 1)).toBe(true);
     expect(heap.stats().blocks).toBe(sizes.length);
     for (const v of views) heap.free(v);
     expect(heap.stats().blocks).toBe(0);
@@ -145,13 +145,27 @@ describe('SharedHeap in one thread', () => {
   });
 
   it('keeps a segment used between two trims, and keeps its floor', () => {
-    const heap = SharedHeap.create({ floorBytes: 1 * MiB, retireAfterMs: 0 });
+    const heap = SharedHeap.create({ floorBytes: 2 * MiB, retireAfterMs: 0 });
     const a = heap.alloc(1000);
     heap.free(a);
     heap.trim(); // marked
     heap.free(heap.alloc(1000)); // used again: the mark is gone
     expect(heap.trim()).toBe(0);
-    expect(heap.trim(true)).toBe(0); // one 1 MiB segment is the floor
+    expect(heap.trim(true)).toBe(0); // one segment of about 1 MiB: under the floor
+    expect(heap.stats().segments).toBe(1);
+    heap.close();
+  });
+
+  it('shrinks an idle heap to its floor or below, largest segments first', () => {
+    const heap = SharedHeap.create({ floorBytes: 2 * MiB, retireAfterMs: 0 });
+    const big = heap.alloc(1400 * KiB); // a segment of four such blocks: far above the floor
+    const small = heap.alloc(1000);
+    const sizes = { big: heap.segmentOf(big.buffer)!.buffer.byteLength, small: heap.segmentOf(small.buffer)!.buffer.byteLength };
+    expect(sizes.big).toBeGreaterThan(2 * MiB);
+    heap.free(big);
+    heap.free(small);
+    expect(heap.trim(true)).toBe(Math.ceil(sizes.big / KiB) * KiB); // the large one goes; the small one is kept
+    expect(heap.stats().bytes).toBeLessThanOrEqual(2 * MiB);
     expect(heap.stats().segments).toBe(1);
     heap.close();
   });

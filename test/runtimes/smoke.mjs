@@ -105,6 +105,31 @@ await test('pool: run() resolves with the handler result; queueRequest() reaches
   await assert.rejects(pool.run({ n: 1 }), PoolClosedError);
 });
 
+await test('pool: payloads larger than a slot round-trip; alloc() views cross by reference (where the runtime has the shared heap)', async () => {
+  const counter = new Int32Array(new SharedArrayBuffer(8));
+  const pool = new ThreadPool({ filename: new URL('./handler.mjs', import.meta.url), threads: 2, concurrency: 2, workerData: { counter } });
+  const bytes = new Uint8Array(200_000).map((_, i) => (i * 7) & 255);
+  const value = { bytes, text: 'é€'.repeat(30_000), list: Array.from({ length: 2000 }, (_, i) => ({ i, s: `#${i}` })), when: new Date(5) };
+  assert.deepEqual(await pool.run({ echo: value }), value);
+  assert.equal(await pool.run({ echo: 'x'.repeat(100_000) }), 'x'.repeat(100_000));
+  let view;
+  try {
+    view = pool.alloc(4096);
+  } catch (error) {
+    // Deno: no synchronous BroadcastChannel read, so no shared heap (docs/runtimes.md).
+    assert.match(error.message, /cannot read a BroadcastChannel synchronously/);
+  }
+  if (view !== undefined) {
+    view[0] = 41;
+    const back = await pool.run({ poke: view });
+    assert.equal(view[1], 42, 'the handler wrote into the same memory');
+    assert.equal(back.byteOffset, view.byteOffset);
+    pool.free(back);
+    assert.throws(() => pool.free(view), TypeError);
+  }
+  await pool.close();
+});
+
 clearTimeout(watchdog);
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;

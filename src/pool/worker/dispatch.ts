@@ -255,14 +255,27 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
   for (let attempt = 0; ; attempt++) {
     const out = isError ? errorToRecord(value) : value;
     try {
-      if (views.encode(w, out) === TAG_FALLBACK) {
+      // Errors always structured: they keep their type whatever the pool's serialization.
+      if ((isError ? views.encodeStructured(w, out) : views.encode(w, out)) === TAG_FALLBACK) {
         data.resultChannel.postMessage({ kind: 'result', slot, value: out } satisfies ChannelMessage);
         status = isError ? R_ERROR_MESSAGE : R_OK_MESSAGE;
       } else {
         status = isError ? R_ERROR : R_OK;
       }
       break;
-    } catch (error) {
+    } catch (codecError) {
+      let error = codecError;
+      // Not for the slot's codec: what postMessage can clone (a Blob, a KeyObject…) goes that way —
+      // unless the 'json' codec refused a value (a cycle, a BigInt): that is JSON's answer.
+      if (isError || views.serialization !== 'json') {
+        try {
+          data.resultChannel.postMessage({ kind: 'result', slot, value: out } satisfies ChannelMessage);
+          status = isError ? R_ERROR_MESSAGE : R_OK_MESSAGE;
+          break;
+        } catch (messageError) {
+          error = messageError;
+        }
+      }
       if (attempt > 0) throw error;
       // The result cannot be cloned (a function, a class instance with private state…): the task fails with why.
       value = isError ? error : cloneError(`the result of ${handlers.describe(flags >>> HANDLER_SHIFT)}`, error);

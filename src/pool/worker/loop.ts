@@ -22,7 +22,7 @@ import { A_INFLIGHT, A_LIVE, A_MIN, A_SPIN } from '../layout.js';
 import { EXIT_RECYCLED, EXIT_RETIRED } from '../protocol.js';
 import { dispatch } from './dispatch.js';
 import { leave, maybeLeave, portFailed } from './leave.js';
-import { data, i32, port, state } from './thread.js';
+import { data, heap, i32, port, state } from './thread.js';
 
 // ── The event-loop rule ──
 // A pool thread is a Node thread: handlers set timers, write to stdout (a worker's stdout is a
@@ -154,6 +154,9 @@ export async function loop(): Promise<void> {
     if (state.taken >= data.maxTasksPerThread) recycle();
     if (state.stopping) return maybeLeave();
     if (--untilCheck === 0 && sliceOver()) {
+      // Catch up with the shared heap now and then (one load when nothing changed): drop retired
+      // segments. (An idle thread does it when the main thread says it retired some.)
+      heap?.sync();
       if (data.maxHeapUsedBeforeRecycle !== Infinity && getHeapStatistics().used_heap_size > data.maxHeapUsedBeforeRecycle) recycle();
       if (turned) newSlice();
       else sliceDue = true;

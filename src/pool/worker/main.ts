@@ -11,12 +11,31 @@ import { maybeLeave, portFailed, setTeardown } from './leave.js';
 import { loop, prepareLoop, recycle } from './loop.js';
 import { loadModule } from './module.js';
 import { installClient, runAnswered } from './pool-client.js';
-import { data, initThread, send } from './thread.js';
+import { data, heap, initThread, send } from './thread.js';
 
 export function startWorker(): void {
   initThread();
+  // Joining the heap (heap.ts): subscribed above; the main thread answers with the segments posted
+  // before that, which this thread adopts before it reads its first task.
+  let granted = (): void => {};
+  const grants =
+    heap === undefined
+      ? undefined
+      : new Promise<void>((resolve) => {
+          granted = resolve;
+        });
   parentPort!.on('message', (message: ToWorker) => {
     switch (message.type) {
+      case 'heap-grants':
+        heap?.adopt(message.grants);
+        granted();
+        break;
+      case 'heap-trimmed':
+        // Segments were retired: drop them and let a collection free their memory (this thread
+        // may be idle, and an idle thread never collects: see heap-shrink.ts).
+        heap?.sync();
+        heap?.releaseMemory();
+        break;
       case 'payload':
         payloadArrived(message.slot, message);
         break;
@@ -42,10 +61,10 @@ export function startWorker(): void {
   // Atomics.waitAsync, which does not keep an event loop alive, and this thread must not end on its
   // own — it leaves only by process.exit (sentinel, retirement, closed port). The owner's
   // worker.unref() decides whether an idle pool keeps the process alive.
+  if (heap !== undefined) send({ type: 'heap-hello' });
   installClient();
-  const ready = prepareLoop()
-    .then(loadModule)
-    .then(async (handlers) => {
+  const ready = Promise.all([prepareLoop().then(loadModule), grants])
+    .then(async ([handlers]) => {
       // setup(workerData) before the first task; a throw there means the module cannot be used.
       if (handlers.setup !== undefined) {
         try {

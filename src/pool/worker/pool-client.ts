@@ -6,8 +6,9 @@
 import { PortClosedError } from '../../port/index.js';
 import { CLIENT_KEY, type PoolClient, type RunInWorkerOptions } from '../client.js';
 import { recordToError } from '../codec.js';
+import { NO_HEAP } from '../heap-keeper.js';
 import { A_REQ_POSTED, A_REQ_TAKEN, K_REQUEST } from '../layout.js';
-import { data, i32, port, send } from './thread.js';
+import { data, heap, i32, port, send } from './thread.js';
 
 /** run() calls made from this thread, by id, until the main thread answers. */
 const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
@@ -40,6 +41,15 @@ export function installClient(): void {
         if (error instanceof PortClosedError) return false;
         throw error;
       }
+    },
+    alloc(byteLength: number): Uint8Array {
+      if (typeof byteLength !== 'number') throw new TypeError(`byteLength must be an integer ≥ 0, got ${typeof byteLength}`);
+      if (heap === undefined) throw new Error(NO_HEAP);
+      return heap.alloc(byteLength);
+    },
+    free(view: ArrayBufferView): void {
+      if (!ArrayBuffer.isView(view)) throw new TypeError(`free() takes a view returned by alloc(), got ${view === null ? 'null' : typeof view}`);
+      heap?.free(view);
     },
     run<R>(task: unknown, options?: RunInWorkerOptions): Promise<R> {
       const id = nextCallId++;

@@ -5,7 +5,8 @@
  */
 import { parentPort, type TransferListItem, workerData } from 'node:worker_threads';
 import { CompletionPort } from '../../port/index.js';
-import { ArenaViews } from '../codec.js';
+import { SharedHeap } from '../heap.js';
+import { SlotCodec } from '../payload.js';
 import { EXIT_SENTINEL, type FromWorker, type PoolWorkerData } from '../protocol.js';
 
 export let data: PoolWorkerData;
@@ -13,7 +14,9 @@ export let data: PoolWorkerData;
 export let port: CompletionPort;
 /** The result port: one packet per finished task, for the main thread. */
 export let results: CompletionPort;
-export let views: ArenaViews;
+export let views: SlotCodec;
+/** The pool's shared heap (tasks and results larger than a slot, alloc() views); undefined where the runtime cannot run one. */
+export let heap: SharedHeap | undefined;
 export let i32: Int32Array;
 export let f64: Float64Array;
 
@@ -35,7 +38,10 @@ export function initThread(): void {
   data = workerData as PoolWorkerData;
   port = CompletionPort.from(data.taskPort, { spinCount: data.spinCount });
   results = CompletionPort.from(data.resultPort);
-  views = new ArenaViews(data.arena, data.slots, data.slotBytes);
+  // First thing: subscribe to the heap's channel, so that from here on no new segment is missed
+  // (the ones posted before are in the main thread's answer to 'heap-hello': see main.ts).
+  heap = data.heap === undefined ? undefined : SharedHeap.attach(data.heap);
+  views = new SlotCodec(data.arena, data.slots, data.slotBytes, heap, data.serialization);
   i32 = views.i32;
   f64 = views.f64;
 }

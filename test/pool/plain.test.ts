@@ -1,0 +1,233 @@
+// The plain-data fast path (plain.ts) gives exactly what the slow path gives: V8's serializer for
+// 'structured', JSON for 'json' — checked on generated values (fast-check), and on the edge cases
+// it must refuse (identity, holes, array properties, "__proto__", proxies, getters that delete).
+import { serialize } from 'node:v8';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TAG_FALLBACK } from '../../src/pool/codec.js';
+import { SharedHeap } from '../../src/pool/heap.js';
+import { HeapDeserializer } from '../../src/pool/heap-serializer.js';
+import { arenaGeometry, slotWord, T_TAG } from '../../src/pool/layout.js';
+import { KIND, type Serialization, SlotCodec, TAG_PLAIN } from '../../src/pool/payload.js';
+
+const heap = SharedHeap.create();
+const geometry = arenaGeometry(4, 256);
+
+/**
+ * Encodes and decodes value with a new codec (a refused value makes a codec skip the fast path
+ * for the next few: each value here gets a fresh try); says whether the fast path took it.
+ */
+function roundTrip(serialization: Serialization, value: unknown): { value: unknown; plain: boolean } {
+  const c = new SlotCodec(new SharedArrayBuffer(geometry.byteLength), 4, geometry.slotBytes, heap, serialization);
+  const w = slotWord(geometry.slotBytes, 2);
+  const tag = c.encode(w, value);
+  expect(tag).not.toBe(TAG_FALLBACK);
+  const plain = (c.i32[w + T_TAG]! & KIND) === TAG_PLAIN;
+  return { value: c.decode(w), plain };
+}
+
+/** What the slow path gives: V8's serializer, read back as the pool reads it (views copied out). */
+function v8Clone(value: unknown): unknown {
+  const d = new HeapDeserializer(serialize(value), undefined);
+  d.readHeader();
+  return d.readValue();
+}
+
+/**
+ * The same value, down to what deep equality often misses: prototypes, -0, NaN, holes, property
+ * order, invalid Dates, and which objects are the same object (identity, cycles).
+ */
+function same(a: unknown, b: unknown, pairs = new Map<object, object>()): boolean {
+  if (a === null || typeof a !== 'object') return typeof a === 'function' ? false : Object.is(a, b);
+  if (b === null || typeof b !== 'object') return false;
+  const seen = pairs.get(a);
+  if (seen !== undefined) return seen === b;
+  for (const y of pairs.values()) if (y === b) return false; // b is already another object's counterpart
+  pairs.set(a, b);
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (a instanceof Date) return Object.is(a.getTime(), (b as Date).getTime());
+  if (a instanceof RegExp) return a.source === (b as RegExp).source && a.flags === (b as RegExp).flags;
+  if (ArrayBuffer.isView(a)) {
+    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const y = new Uint8Array((b as ArrayBufferView).buffer, (b as ArrayBufferView).byteOffset, (b as ArrayBufferView).byteLength);
+    return Buffer.compare(x, y) === 0;
+  }
+  if (a instanceof Error) return a.name === (b as Error).name && a.message === (b as Error).message;
+  if (a instanceof Map) {
+    const x = [...a.entries()];
+    const y = [...(b as Map<unknown, unknown>).entries()];
+    return x.length === y.length && x.every(([k, v], i) => same(k, y[i]![0], pairs) && same(v, y[i]![1], pairs));
+  }
+  if (a instanceof Set) {
+    const x = [...a];
+    const y = [...(b as Set<unknown>)];
+    return x.length === y.length && x.every((v, i) => same(v, y[i], pairs));
+  }
+  for (const boxed of [Number, String, Boolean, BigInt] as unknown as { prototype: { valueOf(): unknown } }[]) {
+    if (a instanceof (boxed as unknown as new () => object)) return Object.is(boxed.prototype.valueOf.call(a), boxed.prototype.valueOf.call(b));
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && a.length !== (b as unknown[]).length) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length || ka.some((k, i) => k !== kb[i])) return false; // holes, order
+  return ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], pairs));
+}
+
+/** Plain data, with the corners now and then: -0, NaN, undefined, holes, long and wide strings, odd keys, shared objects. */
+const plainData = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    { arbitrary: tie('leaf'), weight: 3 },
+    { arbitrary: tie('array'), weight: 2 },
+    { arbitrary: tie('object'), weight: 3 },
+    { arbitrary: tie('shared'), weight: 1 },
+  ),
+  leaf: fc.oneof(
+    fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 2 ** 31, -(2 ** 31), 2 ** 53, 0.1, true, false, null, undefined, ''),
+    fc.integer(),
+    fc.double(),
+    fc.string({ unit: 'grapheme', maxLength: 40 }),
+    fc.string({ unit: 'binary', maxLength: 300 }),
+    fc.string({ minLength: 120, maxLength: 2000 }),
+    fc.date({ noInvalidDate: false }),
+  ),
+  array: fc.oneof(
+    { arbitrary: fc.array(tie('value'), { maxLength: 8 }), weight: 5 },
+    { arbitrary: fc.sparseArray(tie('value'), { maxLength: 6 }), weight: 1 },
+  ),
+  object: fc.dictionary(
+    fc.oneof(
+      { arbitrary: fc.string({ maxLength: 6 }), weight: 12 },
+      { arbitrary: fc.constantFrom('__proto__', '0', '7', '-1', 'toJSON', 'length', '1e3', ''), weight: 1 },
+    ),
+    tie('value'),
+    { maxKeys: 6, noNullPrototype: true },
+  ),
+  // One object in two places: the structured clone keeps it one object.
+  shared: tie('object').map((o) => ({ a: o, b: [o] })),
+}));
+
+describe('the fast path gives what V8 gives (structured)', () => {
+  it('on generated plain data', () => {
+    let fast = 0;
+    let objects = 0;
+    fc.assert(
+      fc.property(plainData.value, (value) => {
+        const out = roundTrip('structured', value);
+        if (value !== null && typeof value === 'object') objects++;
+        if (out.plain) fast++;
+        return same(out.value, v8Clone(value));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(fast).toBeGreaterThan(objects / 5); // the fast path did take many (the rest hold holes, repeats, odd keys…)
+  });
+
+  it('on anything fast-check makes (Maps, typed arrays, boxed values, null prototypes…)', () => {
+    fc.assert(
+      fc.property(
+        fc.anything({
+          withBigInt: true,
+          withBoxedValues: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withSparseArray: true,
+          withTypedArray: true,
+          withNullPrototype: true,
+          withObjectString: true,
+          maxDepth: 4,
+        }),
+        (value) => same(roundTrip('structured', value).value, v8Clone(value)),
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses what it cannot prove plain, and the slow path gives the exact clone', () => {
+    const o = { x: 1 };
+    const cyclic: Record<string, unknown> = { name: 'c' };
+    cyclic.self = cyclic;
+    const match = 'abc'.match(/b/)!; // an array with index, input, groups
+    const extra = Object.assign([1, 2], { note: 'kept' });
+    const date = new Date(5);
+    const cases: [string, unknown][] = [
+      ['an object twice', [o, o]],
+      ['a cycle', cyclic],
+      ['a RegExp match', match],
+      ['an array with a property', extra],
+      ['a Date twice', [date, date]],
+      ['a Date twice, in an object', { d: date, again: date }],
+      ['a key __proto__', JSON.parse('{"__proto__": 1}')],
+      ['a null prototype', Object.create(null)],
+      [
+        'a class instance',
+        new (class A {
+          x = 1;
+        })(),
+      ],
+      // biome-ignore lint/suspicious/noSparseArray: a hole is what this checks
+      ['a hole', [1, , 3]],
+      ['too deep', JSON.parse('['.repeat(100) + ']'.repeat(100))],
+    ];
+    for (const [what, value] of cases) {
+      const out = roundTrip('structured', value);
+      expect(out.plain, what).toBe(false);
+      expect(same(out.value, v8Clone(value)), what).toBe(true);
+    }
+    // A Proxy: V8's serializer refuses it; so does the codec (the pool then tries postMessage).
+    expect(() => roundTrip('structured', new Proxy({ a: 1 }, {}))).toThrow();
+    expect(() => roundTrip('structured', { p: new Proxy([], {}) })).toThrow();
+  });
+
+  it('reads a getter once when it takes the value, and refuses an object whose getter deletes a key', () => {
+    let calls = 0;
+    const withGetter = {
+      get a() {
+        calls++;
+        return 'A';
+      },
+      b: 2,
+    };
+    expect(roundTrip('structured', withGetter)).toEqual({ value: { a: 'A', b: 2 }, plain: true });
+    expect(calls).toBe(1);
+    const deleting: Record<string, unknown> = {
+      get first() {
+        delete deleting.second;
+        return 1;
+      },
+      second: 2,
+    };
+    const out = roundTrip('structured', deleting);
+    expect(out.plain).toBe(false);
+    expect(out.value).toEqual({ first: 1 }); // V8 skips the deleted key
+  });
+});
+
+describe('the fast path gives what JSON gives (json)', () => {
+  it('on generated plain data', () => {
+    let fast = 0;
+    let objects = 0;
+    fc.assert(
+      fc.property(plainData.value, (value) => {
+        // Numbers, strings, booleans, null and undefined as the whole value travel as themselves
+        // with either codec (what the fast path does is the question here).
+        if (value === null || typeof value !== 'object') return true;
+        let expected: unknown;
+        try {
+          expected = JSON.parse(JSON.stringify(value));
+        } catch {
+          expect(() => roundTrip('json', value)).toThrow(TypeError); // what JSON cannot encode, the codec refuses
+          return true;
+        }
+        const out = roundTrip('json', value);
+        objects++;
+        if (out.plain) fast++;
+        return same(out.value, expected);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(fast).toBeGreaterThan(objects / 6); // fewer: JSON's Dates and undefined members go through JSON itself
+  });
+});
