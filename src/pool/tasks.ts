@@ -35,6 +35,7 @@ import {
   T_TICKET,
 } from './layout.js';
 import type { SlotCodec } from './payload.js';
+import { SignalWatch } from './signals.js';
 import { ExtrasTable, type TaskExtras } from './task-extras.js';
 
 /** Why postMessage cannot clone `value` (its own error), or undefined when it can. Only on the error path: it clones. */
@@ -75,7 +76,6 @@ interface Backlogged {
   transferList: readonly TransferListItem[] | undefined;
   resolve: Resolve;
   reject: Reject;
-  onAbort: (() => void) | undefined;
   done: boolean;
 }
 
@@ -104,7 +104,11 @@ export class TaskTable {
   readonly resolve: (Resolve | undefined)[];
   readonly reject: (Reject | undefined)[];
   readonly #signal: (AbortSignal | undefined)[];
-  readonly #onAbort: ((() => void) | undefined)[];
+  /** The 'abort' listeners: one per distinct signal, keyed by slot (submitted) or entry (backlogged). */
+  readonly #signals = new SignalWatch((key, signal) => {
+    if (typeof key === 'number') this.#abort(key);
+    else this.#abortBacklogged(key as Backlogged, signal);
+  });
   /** Wall-clock ms at submission, for tasks whose timing is sampled (F_TIMED). */
   readonly submittedAt: Float64Array;
   /** performance.now() at post, for tasks posted while few were in flight (0: not sampled); see latency.ts. */
@@ -141,7 +145,6 @@ export class TaskTable {
     this.resolve = new Array(slots).fill(undefined);
     this.reject = new Array(slots).fill(undefined);
     this.#signal = new Array(slots).fill(undefined);
-    this.#onAbort = new Array(slots).fill(undefined);
     this.submittedAt = new Float64Array(slots);
     this.#extras = new ExtrasTable({
       slots,
@@ -198,18 +201,18 @@ export class TaskTable {
     }
     const promise = new Promise<unknown>(capture);
     const reject = capturedReject!;
-    const entry: Backlogged = { task, extras, handler, signal, transferList, resolve: capturedResolve!, reject, onAbort: undefined, done: false };
-    if (signal !== undefined) {
-      entry.onAbort = () => {
-        if (entry.done) return;
-        entry.done = true; // the backlog skips it; it never takes a slot
-        this.failed++;
-        reject(new AbortError(signal.reason));
-      };
-      signal.addEventListener('abort', entry.onAbort, { once: true });
-    }
+    const entry: Backlogged = { task, extras, handler, signal, transferList, resolve: capturedResolve!, reject, done: false };
+    if (signal !== undefined) this.#signals.add(signal, entry);
     this.#backlog.push(entry);
     return promise;
+  }
+
+  /** The signal of a task still in the backlog aborted: it never takes a slot. */
+  #abortBacklogged(entry: Backlogged, signal: AbortSignal): void {
+    if (entry.done) return;
+    entry.done = true; // the backlog skips it
+    this.failed++;
+    entry.reject(new AbortError(signal.reason));
   }
 
   /** The slot is ours, its promise functions are set: write the task, post its packet. */
@@ -250,9 +253,7 @@ export class TaskTable {
     if (signal !== undefined) {
       flags |= F_SIGNAL;
       this.#signal[slot] = signal;
-      const onAbort = (): void => this.#abort(slot);
-      this.#onAbort[slot] = onAbort;
-      signal.addEventListener('abort', onAbort, { once: true });
+      this.#signals.add(signal, slot);
     }
     // Timing costs two clock reads per task: sample all of the first 64, then one in 16.
     const n = this.#timedCount++;
@@ -281,7 +282,7 @@ export class TaskTable {
       backlog[this.#backlogHead++] = undefined;
       if (entry.done) continue;
       entry.done = true;
-      if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
+      if (entry.signal !== undefined) this.#signals.remove(entry.signal, entry);
       const slot = this.#free[--this.#freeTop]!;
       this.resolve[slot] = entry.resolve;
       this.reject[slot] = entry.reject;
@@ -319,9 +320,8 @@ export class TaskTable {
     this.#extras.clear(slot);
     const signal = this.#signal[slot];
     if (signal !== undefined) {
-      signal.removeEventListener('abort', this.#onAbort[slot]!);
+      this.#signals.remove(signal, slot);
       this.#signal[slot] = undefined;
-      this.#onAbort[slot] = undefined;
     }
     this.resolve[slot] = undefined;
     this.reject[slot] = undefined;
@@ -399,7 +399,7 @@ export class TaskTable {
       const entry = backlog[i];
       if (entry === undefined || entry.done) continue;
       entry.done = true;
-      if (entry.onAbort !== undefined) entry.signal!.removeEventListener('abort', entry.onAbort);
+      if (entry.signal !== undefined) this.#signals.remove(entry.signal, entry);
       this.failed++;
       entry.reject(error);
     }

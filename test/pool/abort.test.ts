@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, QueueFullError, ThreadPool } from '../../dist/index.js';
 import { fixture, openGate, RAN, shared, started } from './helpers.js';
@@ -49,6 +50,41 @@ describe('ThreadPool: AbortSignal', () => {
     expect(await running).toBe('stopped early: AbortError');
     expect(await pool.run({ op: 'signal' })).toBe('no signal');
     await pool.close();
+  });
+
+  it('one signal shared by many tasks gets one listener: no MaxListenersExceededWarning, none left behind', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const { sab, words } = shared();
+      // 16 slots: of 500 tasks, at most 16 run or wait in slots, the rest wait in the backlog.
+      const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 2, slots: 16, workerData: { sab } });
+      pools.push(pool);
+      const controller = new AbortController();
+      const { signal } = controller;
+      // Settled normally: the listener goes with the last task.
+      await Promise.all(Array.from({ length: 500 }, (_, i) => pool.run({ op: 'echo', value: i }, { signal })));
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      // Aborted: running handlers see it, queued and backlogged tasks reject.
+      const runs = Array.from({ length: 500 }, () => pool.run({ op: 'signal' }, { signal }).catch((e: unknown) => e));
+      await started(words, 2);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+      controller.abort();
+      const outcomes = await Promise.all(runs);
+      const stopped = outcomes.filter((o) => o === 'stopped early: AbortError').length;
+      const rejected = outcomes.filter((o) => o instanceof AbortError).length;
+      // Async handlers: a thread takes more tasks while one awaits, so up to all 16 slots run.
+      expect(stopped).toBeGreaterThanOrEqual(2);
+      expect(stopped).toBeLessThanOrEqual(16);
+      expect(stopped + rejected).toBe(500);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      expect(await pool.run({ op: 'echo', value: 'after' })).toBe('after');
+      await pool.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).toEqual([]);
   });
 });
 
