@@ -41,6 +41,7 @@ import type { CompletionPacket } from '../../port/index.js';
 import type { ChannelMessage } from '../protocol.js';
 import type { HandlerContext } from '../types.js';
 import type { ModuleHandlers } from './module.js';
+import { TaskControl } from './task-control.js';
 import { data, f64, i32, results, send, state, views } from './thread.js';
 
 /** Handed to handlers of tasks without a signal: one frozen object, no allocation per task. */
@@ -55,8 +56,8 @@ let onPortError: (error: unknown) => void;
 /** A task's context gets a signal when run() had one, or a timeout (which aborts it). */
 const F_CONTROLLED = F_SIGNAL | F_TIMEOUT;
 
-/** Running tasks that were submitted with a signal or a timeout, by slot: their controller and ticket (T_TICKET). */
-const controllers = new Map<number, { controller: AbortController; ticket: number }>();
+/** Running tasks that were submitted with a signal or a timeout, by slot (their ticket is T_TICKET). */
+const controllers = new Map<number, TaskControl>();
 /** Payloads asked of the main thread (too large for the slot, or with a transferList), by slot. */
 const fetches = new Map<number, (payload: { task?: unknown; error?: unknown }) => void>();
 
@@ -70,7 +71,7 @@ export function initDispatch(h: ModuleHandlers, settled: () => void, portError: 
 export function abortTask(slot: number, ticket: number, timeout: boolean): void {
   const running = controllers.get(slot);
   if (running === undefined || running.ticket !== ticket) return;
-  running.controller.abort(timeout ? new DOMException('The task ran past its timeout', 'TimeoutError') : new DOMException('The task was aborted', 'AbortError'));
+  running.abort(timeout ? new DOMException('The task ran past its timeout', 'TimeoutError') : new DOMException('The task was aborted', 'AbortError'));
 }
 
 /** The main thread sent the payload this thread fetched. */
@@ -304,27 +305,34 @@ const progressOpen = new Map<number, { open: boolean }>();
 /** A context with a signal (run() had one, or a timeout) and/or progress() (run() had onProgress). */
 function makeContext(slot: number, w: number, flags: number): HandlerContext {
   const ticket = i32[w + T_TICKET]!;
-  let signal: AbortSignal | undefined;
+  let control: TaskControl | undefined;
   if ((flags & F_CONTROLLED) !== 0) {
-    const controller = new AbortController();
-    controllers.set(slot, { controller, ticket });
-    signal = controller.signal;
+    control = new TaskControl(ticket);
+    controllers.set(slot, control);
   }
   if ((flags & F_TIMEOUT) !== 0) {
     // The main thread counts the timeout from here (layout.ts T_START).
     f64[((w << 2) >> 3) + T_START] = performance.timeOrigin + performance.now();
   }
-  if ((flags & F_PROGRESS) === 0) return { signal, progress: ignoreProgress };
-  const channel = data.resultChannel;
-  const state = { open: true };
-  progressOpen.set(slot, state);
-  return {
-    signal,
-    progress(value: unknown): void {
+  let progress: (value: unknown) => void = ignoreProgress;
+  if ((flags & F_PROGRESS) !== 0) {
+    const channel = data.resultChannel;
+    const state = { open: true };
+    progressOpen.set(slot, state);
+    progress = (value: unknown): void => {
       // After the task settled its run() has too: a late value has nowhere to go.
       if (!state.open) return;
       channel.postMessage({ kind: 'progress', slot, ticket, value } satisfies ChannelMessage);
+    };
+  }
+  if (control === undefined) return { signal: undefined, progress };
+  const made = control;
+  // An own, enumerable accessor: destructuring and spreading the context both see the signal.
+  return {
+    get signal(): AbortSignal {
+      return made.signal;
     },
+    progress,
   };
 }
 
