@@ -29,7 +29,7 @@
  *                                             0: they sleep at once (chosen by the main thread, see latency.ts)
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
  *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
- *                            word +1  T_OWNER   id of the worker that took it (RUNNING)
+ *                            word +1  T_OWNER   id of the worker that took its packet (0: none yet; RUNNING: the one running it)
  *                            word +2  T_TAG     value tag of the payload (codec.ts 0-7; payload.ts: kinds 8-11,
  *                                               | TAG_HEAP 16, | TAG_JSON 32; 64 TAG_CONSUMED: read, block freed)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units); of a heap block's payload too

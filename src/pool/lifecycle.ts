@@ -158,9 +158,11 @@ export class Lifecycle {
     const failed = host.tasks.failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
     if (host.tasks.inflight === 0) host.armIdle();
     host.pump();
-    if (!record.timedOut && failed === 0 && performance.now() - record.readyAt < EARLY_DEATH_MS) {
-      // Died idle, right after it started: a module that kills every thread it runs in (a timer
-      // that throws at load…). Replacing such threads forever would be a spawn loop.
+    if (!record.timedOut && !record.working && performance.now() - record.readyAt < EARLY_DEATH_MS) {
+      // Died right after it started, before it took any packet: a module that kills every thread
+      // it runs in (a timer that throws at load…). Replacing such threads forever would be a spawn
+      // loop. A thread that took work and then died (a handler's timer that throws, process.exit)
+      // is replaced, however soon: its death is reported, and the pool goes on.
       if (++this.#earlyDeaths >= EARLY_DEATHS) {
         const message = `worker module ${host.filename} cannot run: ${EARLY_DEATHS} pool threads in a row died of ${why} within ${EARLY_DEATH_MS} ms of starting, so the pool stopped replacing them`;
         this.fail(new WorkerLoadError(message, cause));

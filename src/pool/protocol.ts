@@ -51,6 +51,7 @@ export interface PoolWorkerData {
 export type FromWorker =
   | { type: 'heap-hello' }
   | { type: 'ready' }
+  | { type: 'working' }
   | { type: 'load-error'; error: unknown }
   | { type: 'teardown-error'; error: unknown }
   | { type: 'broadcast-result'; id: number; ok: boolean; value: unknown }

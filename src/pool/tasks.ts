@@ -265,6 +265,8 @@ export class TaskTable {
     if (extras !== undefined) flags |= this.#extras.set(slot, w, ticket, extras);
     i32[w + T_FLAGS] = flags;
     i32[w + T_TICKET] = ticket;
+    // No thread holds it yet (a thread names itself here when it takes the packet: failOwned).
+    i32[w + T_OWNER] = 0;
     // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
     this.postedAt[slot] = this.inflight <= this.#concurrency ? performance.now() : 0;
     Atomics.store(i32, w + T_STATE, QUEUED);
@@ -354,13 +356,31 @@ export class TaskTable {
     }
   }
 
-  /** Rejects every task that thread `owner` had started (A_STARTED or fetching); returns how many. */
+  /**
+   * Thread `owner` is gone. Rejects every task it had started (A_STARTED or fetching); returns
+   * how many. A task packet it had taken and not started — it died while holding it across a
+   * turn of its event loop (loop.ts), or was terminated between its get() and its claim — never
+   * ran: its packet goes back to the port for another thread (still QUEUED: it runs there;
+   * CANCELLED: that thread acknowledges it, which frees the slot).
+   */
   failOwned(owner: number, makeError: () => Error): number {
     const i32 = this.#i32;
     let failed = 0;
     for (let slot = 0; slot < this.slots; slot++) {
       const w = slotWord(this.slotBytes, slot);
-      if (Atomics.load(i32, w + T_STATE) !== RUNNING || i32[w + T_OWNER] !== owner) continue;
+      if (i32[w + T_OWNER] !== owner) continue;
+      const state = Atomics.load(i32, w + T_STATE);
+      if (state === QUEUED || state === CANCELLED) {
+        i32[w + T_OWNER] = 0;
+        try {
+          // Room is certain: this packet left the port, and the port holds one per slot.
+          this.#taskPort.post(K_TASK, 0, slot);
+        } catch {
+          /* the port is closed (destroy): rejectAll settles the slot */
+        }
+        continue;
+      }
+      if (state !== RUNNING) continue;
       const reject = this.reject[slot];
       // The thread is gone: what the slot still holds in the heap (a task it had not read, a
       // result it had written) is this thread's to free.

@@ -52,6 +52,8 @@ export interface WorkerRecord {
   error: unknown;
   /** It loaded the worker module (and ran its setup()). */
   loaded: boolean;
+  /** It took a packet (its 'working' message; delivered before its 'exit', which drains the port). */
+  working: boolean;
   /** performance.now() when it said it was ready (0: not yet). */
   readyAt: number;
   /** The pool terminated it (load failure, destroy(), a close deadline): its exit is expected, never replaced or reported. */
@@ -126,6 +128,7 @@ export class ThreadSet {
       resultChannel: new ResultChannel(port1, this.#progress),
       error: undefined,
       loaded: false,
+      working: false,
       readyAt: 0,
       terminating: false,
       calls: new Map(),
@@ -242,6 +245,9 @@ export class ThreadSet {
         // The thread has subscribed to the heap's channel: every segment it may have missed is in
         // this thread's grants, taken now (see heap.ts, "joining").
         record.worker.postMessage({ type: 'heap-grants', grants: this.#heap.grants() } satisfies ToWorker);
+        break;
+      case 'working':
+        record.working = true;
         break;
       case 'ready':
         record.loaded = true;

@@ -24,6 +24,37 @@ describe('ThreadPool: threads that die', () => {
     await pool.close();
   });
 
+  it('a thread that dies holding the next packet (its event loop turning between slices) hands it on: every task settles (10 rounds)', async () => {
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 2 });
+    pools.push(pool);
+    const reported: Error[] = [];
+    pool.on('error', (error: Error) => void reported.push(error));
+    for (let round = 0; round < 10; round++) {
+      const runs = Array.from({ length: 300 }, (_, i) =>
+        // One killer in 100: a timer that throws after its task returned.
+        pool.run({ op: i % 100 === 50 ? 'throw-later' : 'echo', value: i }).then(
+          (value) => value,
+          (error: unknown) => error,
+        ),
+      );
+      // A deadline for a hang (300 tiny tasks take milliseconds), not a synchronisation.
+      let deadline: ReturnType<typeof setTimeout> | undefined;
+      const hang = new Promise<'hang'>((resolve) => {
+        deadline = setTimeout(() => resolve('hang'), 20_000);
+      });
+      const outcomes = await Promise.race([Promise.all(runs), hang]);
+      clearTimeout(deadline);
+      expect(outcomes, `round ${round}: some run() never settled`).not.toBe('hang');
+      // Each task settles with its value, or - running on the thread when it died - WorkerDiedError.
+      for (const [i, outcome] of (outcomes as unknown[]).entries()) {
+        if (outcome !== i) expect(outcome, `task ${i}`).toBeInstanceOf(WorkerDiedError);
+      }
+    }
+    expect(reported.every((e) => e instanceof WorkerDiedError)).toBe(true);
+    expect(await pool.run({ op: 'echo', value: 'after' })).toBe('after');
+    await pool.close();
+  }, 60_000);
+
   it('an uncaught error in a thread rejects its in-flight task with that error as the cause', async () => {
     const { sab } = shared();
     const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 2, concurrency: 1, workerData: { sab } });

@@ -86,7 +86,27 @@ function settled(): void {
   onSettled();
 }
 
+/**
+ * This thread holds `packet` across a turn of its event loop (loop.ts, the end of a slice): it
+ * names itself in the slot (T_OWNER) first, so that if it dies there — a handler's timer that
+ * throws runs in that turn — the main thread hands the packet to another thread (tasks.ts
+ * failOwned) instead of losing the task.
+ */
+export function hold(packet: CompletionPacket): void {
+  if (packet.bytesTransferred !== K_TASK) return;
+  const slot = packet.overlapped;
+  // A4: runTask reports a bad index; here it is only not marked.
+  if (slot >>> 0 !== slot || slot >= views.slots) return;
+  Atomics.store(i32, slotWord(data.slotBytes, slot) + T_OWNER, data.workerId);
+}
+
 export function dispatch(packet: CompletionPacket): void {
+  if (!state.working) {
+    // Once: this thread works. If it dies later, that is no module failing at start-up
+    // (lifecycle.ts counts early deaths of threads that never took a packet).
+    state.working = true;
+    send({ type: 'working' });
+  }
   if (packet.bytesTransferred === K_TASK) {
     runTask(packet.overlapped);
     return;

@@ -20,7 +20,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { CompletionPacket, GetAsyncOptions } from '../../port/index.js';
 import { A_INFLIGHT, A_LIVE, A_MIN, A_SPIN } from '../layout.js';
 import { EXIT_RECYCLED, EXIT_RETIRED } from '../protocol.js';
-import { dispatch } from './dispatch.js';
+import { dispatch, hold } from './dispatch.js';
 import { leave, maybeLeave, portFailed } from './leave.js';
 import { data, heap, i32, port, state } from './thread.js';
 
@@ -147,7 +147,10 @@ export async function loop(): Promise<void> {
       // a packet — it is running, not waiting, so a task posted meanwhile rightly goes to
       // another thread. (Yielding with no packet in hand would leave the waiter stack without
       // this thread just when its last result brings the next task.)
-      if (!turned) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!turned) {
+        hold(packet);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       newSlice();
     }
     dispatch(packet);

@@ -32,6 +32,8 @@ export const state = {
   taken: 0,
   /** The loop is waiting for a packet on the event loop: recycling must end that wait (detach()). */
   waitingOnLoop: false,
+  /** It took a packet and told the main thread so ('working'): a later death is not a start-up failure. */
+  working: false,
 };
 
 export function initThread(): void {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { SignalWatch } from '../../../src/pool/signals.js';
 import { TaskControl } from '../../../src/pool/worker/task-control.js';
@@ -33,8 +34,7 @@ describe('TaskControl: the handler’s signal, made only when read', () => {
 });
 
 describe('SignalWatch: one listener per signal', () => {
-  it('fires every key still watched, once, and leaves nothing behind', async () => {
-    const { getEventListeners } = await import('node:events');
+  it('fires every key still watched, once, and leaves nothing behind', () => {
     const fired: unknown[] = [];
     const watch = new SignalWatch((key) => fired.push(key));
     const controller = new AbortController();
@@ -49,8 +49,7 @@ describe('SignalWatch: one listener per signal', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
-  it('the last key removed takes the listener off', async () => {
-    const { getEventListeners } = await import('node:events');
+  it('the last key removed takes the listener off', () => {
     const watch = new SignalWatch(() => {
       throw new Error('must not fire');
     });
