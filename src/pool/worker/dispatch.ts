@@ -87,17 +87,18 @@ function settled(): void {
 }
 
 /**
- * This thread holds `packet` across a turn of its event loop (loop.ts, the end of a slice): it
- * names itself in the slot (T_OWNER) first, so that if it dies there — a handler's timer that
+ * This thread holds `packet` across a turn of its event loop (loop.ts, the end of a slice): for a
+ * task packet (returns true) it names itself in the slot (T_OWNER) first, so that if it dies there — a handler's timer that
  * throws runs in that turn — the main thread hands the packet to another thread (tasks.ts
  * failOwned) instead of losing the task.
  */
-export function hold(packet: CompletionPacket): void {
-  if (packet.bytesTransferred !== K_TASK) return;
+export function hold(packet: CompletionPacket): boolean {
+  if (packet.bytesTransferred !== K_TASK) return false;
   const slot = packet.overlapped;
   // A4: runTask reports a bad index; here it is only not marked.
-  if (slot >>> 0 !== slot || slot >= views.slots) return;
+  if (slot >>> 0 !== slot || slot >= views.slots) return false;
   Atomics.store(i32, slotWord(data.slotBytes, slot) + T_OWNER, data.workerId);
+  return true;
 }
 
 export function dispatch(packet: CompletionPacket): void {

@@ -146,14 +146,21 @@ export async function loop(): Promise<void> {
       // The slice ended and the loop has not turned since: turn it now, while this thread holds
       // a packet — it is running, not waiting, so a task posted meanwhile rightly goes to
       // another thread. (Yielding with no packet in hand would leave the waiter stack without
-      // this thread just when its last result brings the next task.)
+      // this thread just when its last result brings the next task.) A task packet is named in
+      // its slot first (hold), so that a death in that turn hands it on; a request or a sentinel
+      // has no slot to name it in, so it runs first and the loop turns after it.
       if (!turned) {
-        hold(packet);
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (hold(packet)) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        } else {
+          dispatch(packet);
+          packet = null;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
       newSlice();
     }
-    dispatch(packet);
+    if (packet !== null) dispatch(packet);
     if (state.taken >= data.maxTasksPerThread) recycle();
     if (state.stopping) return maybeLeave();
     if (--untilCheck === 0 && sliceOver()) {
