@@ -37,6 +37,7 @@ import type { SharedHeap } from './heap.js';
 import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE, viewType } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
 import { PlainDecoder } from './plain-decode.js';
+import { holdsNodeCloneable } from './node-cloneable.js';
 import { PlainEncoder } from './plain-encode.js';
 import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.js';
 
@@ -344,6 +345,8 @@ export class SlotCodec extends ArenaViews {
   }
 
   #serial(w: number, value: unknown): number {
+    // A Blob (and the like) on Node 22+: V8 would write {}; postMessage clones it (node-cloneable.ts).
+    if (holdsNodeCloneable(value)) return TAG_FALLBACK;
     const ser = new HeapSerializer(this.heap);
     let bytes: Buffer;
     try {

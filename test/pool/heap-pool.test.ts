@@ -116,6 +116,9 @@ describe("serialization 'structured' (the default)", () => {
     expect(view[6]).toBe(10); // shared, not copied
     const blob = (await pool.run(new Blob(['a blob']))) as Blob;
     expect(await blob.text()).toBe('a blob');
+    // Nested, beside data the serializer takes (Node 22+ would write the Blob as {} silently).
+    const nested = (await pool.run({ at: new Date(0), list: [new Map([[1, new Blob(['deep'])]])] })) as { list: [Map<number, Blob>] };
+    expect(await nested.list[0].get(1)!.text()).toBe('deep');
     await expect(pool.run({ f: () => 1 })).rejects.toThrow(/^run\(\)'s task \(its first argument\) could not be cloned/);
   });
 });
