@@ -1,5 +1,5 @@
 /**
- * NativeCompletionPort — the same interface as the portable CompletionPort,
+ * NativeCompletionPort — the CompletionPort contract (../port/completion-port.ts),
  * over a real Win32 I/O completion port (CreateIoCompletionPort,
  * PostQueuedCompletionStatus, GetQueuedCompletionStatus(Ex), CloseHandle)
  * called through koffi.
@@ -32,53 +32,24 @@
  * CloseHandle if it was the last one inside.
  */
 import { afterSettled } from '../port/after-settled.js';
-import { availableParallelism } from 'node:os';
 import { threadId } from 'node:worker_threads';
-import type { CompletionPort } from '../port/completion-port.js';
 import { PortClosedError } from '../port/errors.js';
-import type { CompletionPacket, CompletionPortOptions, GetAsyncOptions, PortHandle, PortStats, ReleasedThread } from '../port/types.js';
-import { checkFinite, checkFunction, checkInteger, checkOptions, checkTimeout, describe } from '../port/validate.js';
+import { badPacket, checkMax, isPacket, MAX_THREADS_LIMIT, parseGetAsync, parsePortConfig } from '../port/options.js';
+import { PortBase } from '../port/port-base.js';
+import type {
+  CompletionPacket,
+  CompletionPortOptions,
+  GetAsyncOptions,
+  NativePortHandle,
+  PortHandle,
+  PortStats,
+  ReleasedThread,
+} from '../port/types.js';
+import { checkFunction, checkInteger, checkTimeout, describe } from '../port/validate.js';
 import { completeBlock, type IoCompletionPacket, USER_ADDRESS_LIMIT } from './overlapped.js';
-import {
-  ERROR_ABANDONED_WAIT_0,
-  ERROR_INVALID_HANDLE,
-  INFINITE,
-  INVALID_HANDLE_VALUE,
-  WAIT_TIMEOUT,
-  type Win32,
-  win32,
-} from './win32.js';
+import { ERROR_ABANDONED_WAIT_0, ERROR_INVALID_HANDLE, INFINITE, INVALID_HANDLE_VALUE, WAIT_TIMEOUT, type Win32, win32 } from './win32.js';
 
-/** The public surface both backends share (checked at compile time by `implements`). */
-export type PortApi = Pick<
-  CompletionPort,
-  | 'post'
-  | 'get'
-  | 'getAsync'
-  | 'getMany'
-  | 'blocking'
-  | 'sleep'
-  | 'close'
-  | 'closed'
-  | 'stats'
-  | 'handle'
-  | 'concurrency'
-  | 'capacity'
-  | 'releaseThread'
-  | 'detach'
->;
-
-/** `port.handle` of a native port: structured-cloneable, valid in this process only. */
-export interface NativePortHandle extends PortHandle {
-  /** Always 'native'. */
-  readonly backend: 'native';
-  /** The HANDLE value, decimal. */
-  readonly port: string;
-  /** The process the handle belongs to: from() refuses it in any other. */
-  readonly pid: number;
-  /** The library's accounting for the port (waiting, running, queued, closed), shared by every thread. */
-  readonly buffer: SharedArrayBuffer;
-}
+export type { NativePortHandle } from '../port/types.js';
 
 // ── shared accounting (Int32Array words) ──
 const N_MAGIC = 0;
@@ -115,10 +86,6 @@ const E_WAITING = 3;
 const MAGIC = 0x4e494f43; // 'NIOC'
 const VERSION = 2;
 
-const DEFAULT_CAPACITY = 65536;
-const DEFAULT_MAX_THREADS = 1024;
-const MAX_CAPACITY = 1 << 24;
-const MAX_THREADS_LIMIT = 1 << 16;
 /** How many OVERLAPPED_ENTRYs one getMany asks the kernel for at most. */
 const MAX_BATCH = 1024;
 /** How long close() waits for issued I/O to complete so its blocks can be freed. */
@@ -178,7 +145,8 @@ const asyncQueue: Array<() => void> = [];
  * CompletionPort` holds. Real handles complete on it: NativeFile, NativeSocket. Guide:
  * docs/native.md.
  */
-export class NativeCompletionPort implements PortApi {
+export class NativeCompletionPort extends PortBase {
+  /** Structured-cloneable, valid in this process only: send it to a worker and call `CompletionPort.from(handle)` there. */
   readonly handle: NativePortHandle;
   readonly #w: Win32;
   readonly #port: bigint;
@@ -199,9 +167,9 @@ export class NativeCompletionPort implements PortApi {
   #entries = 0n;
   #entriesCount = 0;
   #entriesView: DataView | undefined;
-  #sleepCell: Int32Array | undefined;
 
   private constructor(token: typeof CREATE, w: Win32, port: bigint, buffer: SharedArrayBuffer) {
+    super();
     if (token !== CREATE) throw new TypeError('use new CompletionPort({ backend: "native" }) or CompletionPort.from(handle)');
     this.#w = w;
     this.#port = port;
@@ -214,13 +182,7 @@ export class NativeCompletionPort implements PortApi {
 
   /** CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, concurrency). Options as for the portable port. */
   static create(options?: CompletionPortOptions): NativeCompletionPort {
-    const o = checkOptions('options', options);
-    const concurrencyOpt = o.concurrency === undefined ? 0 : checkInteger('options.concurrency', o.concurrency, 0, MAX_THREADS_LIMIT);
-    const capacity = o.capacity === undefined ? DEFAULT_CAPACITY : checkInteger('options.capacity', o.capacity, 1, MAX_CAPACITY);
-    const maxThreads =
-      o.maxThreads === undefined ? DEFAULT_MAX_THREADS : checkInteger('options.maxThreads', o.maxThreads, 1, MAX_THREADS_LIMIT);
-    if (o.spinCount !== undefined) checkInteger('options.spinCount', o.spinCount, 0, 1e9);
-    const concurrency = concurrencyOpt === 0 ? availableParallelism() : concurrencyOpt;
+    const { concurrency, capacity, maxThreads } = parsePortConfig(options);
     const w = win32();
     const port = w.CreateIoCompletionPort(INVALID_HANDLE_VALUE, 0n, 0n, concurrency);
     if (port === 0n) throw new Error(`CreateIoCompletionPort failed: Win32 error ${w.GetLastError()}`);
@@ -273,11 +235,7 @@ export class NativeCompletionPort implements PortApi {
 
   /** PostQueuedCompletionStatus. Returns false when `capacity` posted packets are queued. */
   post(bytesTransferred = 0, completionKey = 0, overlapped = 0): boolean {
-    if (typeof bytesTransferred !== 'number' || bytesTransferred >>> 0 !== bytesTransferred) {
-      checkInteger('bytesTransferred', bytesTransferred, 0, 0xffffffff);
-    }
-    if (!Number.isFinite(completionKey)) checkFinite('completionKey', completionKey);
-    if (!Number.isFinite(overlapped)) checkFinite('overlapped', overlapped);
+    if (!isPacket(bytesTransferred, completionKey, overlapped)) badPacket(bytesTransferred, completionKey, overlapped);
     const i32 = this.#i32;
     this.#enter('post() on a closed completion port');
     try {
@@ -331,18 +289,15 @@ export class NativeCompletionPort implements PortApi {
   getAsync(timeoutMs?: number, options?: GetAsyncOptions): Promise<CompletionPacket | null> {
     let timeout: number;
     try {
-      timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
-      if (options !== undefined) {
-        // spinCount is accepted for interface parity; the kernel wait has no user-space spin to tune.
-        const o = checkOptions('options', options);
-        if (o.spinCount !== undefined) checkInteger('options.spinCount', o.spinCount, 0, 1e9);
-        // syncMs: a blocking GQCS first, then the asynchronous one.
-        const syncMs = o.syncMs === undefined ? 0 : checkTimeout('options.syncMs', o.syncMs);
-        if (syncMs > 0 && timeout > 0) {
-          const first = this.get(Math.min(syncMs, timeout));
-          if (first !== null || timeout <= syncMs) return Promise.resolve(first);
-          if (timeout !== Infinity) timeout -= syncMs;
-        }
+      // spinCount is accepted for interface parity; the kernel wait has no user-space spin to tune.
+      const config = parseGetAsync(timeoutMs, options);
+      timeout = config.timeout;
+      // syncMs: a blocking GQCS first, then the asynchronous one.
+      const syncMs = config.syncMs;
+      if (syncMs > 0 && timeout > 0) {
+        const first = this.get(Math.min(syncMs, timeout));
+        if (first !== null || timeout <= syncMs) return Promise.resolve(first);
+        if (timeout !== Infinity) timeout -= syncMs;
       }
       this.#register();
       this.#giveBack();
@@ -440,7 +395,7 @@ export class NativeCompletionPort implements PortApi {
 
   /** GetQueuedCompletionStatusEx: waits for at least one packet, returns up to max; [] on timeout. */
   getMany(max: number, timeoutMs?: number): CompletionPacket[] {
-    checkInteger('max', max, 1, 0x7fffffff);
+    checkMax(max);
     const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
     this.#beginWait();
     const entry = this.#slot;
@@ -523,13 +478,6 @@ export class NativeCompletionPort implements PortApi {
       Atomics.add(i32, N_RUNNING, held);
     };
     return afterSettled(fn, reacquire);
-  }
-
-  /** Sleeps as a blocking section (Atomics.wait: a kernel wait, so the kernel releases another waiter). */
-  sleep(ms: number): void {
-    checkTimeout('ms', ms);
-    const cell = (this.#sleepCell ??= new Int32Array(new SharedArrayBuffer(4)));
-    this.blocking(() => Atomics.wait(cell, 0, 0, ms));
   }
 
   // ───────────────────────────── close ─────────────────────────────
