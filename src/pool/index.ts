@@ -3,5 +3,5 @@ export type { CloseOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } fro
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';
-export type { Percentiles } from './histogram.js';
+export type { Percentiles } from './reservoir.js';
 export type { Handler, HandlerContext, HandlerName, PoolEvents, PoolThreadInfo, ThreadExitReason } from './types.js';

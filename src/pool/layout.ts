@@ -26,7 +26,7 @@
  *                          A_INFLIGHT   11    run() slots in use (written by the main thread alone, a hint
  *                                             for the threads' spin: more than the threads = pipe full)
  *                          A_SPIN       12    1: threads spin before sleeping when few tasks are in flight;
- *                                             0: they sleep at once (chosen by the main thread, see latency.ts)
+ *                                             0: they sleep at once (chosen by the main thread, see spin-policy.ts)
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
  *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
  *                            word +1  T_OWNER   id of the worker that took it (RUNNING)

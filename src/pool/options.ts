@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
-import type { Percentiles } from './histogram.js';
+import type { Percentiles } from './reservoir.js';
 import { nameError } from './names.js';
 
 /** The options of `new ThreadPool(options)`: `filename` is required, every other has a default. */

@@ -105,7 +105,7 @@ export class TaskTable {
   readonly #onAbort: ((() => void) | undefined)[];
   /** Wall-clock ms at submission, for tasks whose timing is sampled (F_TIMED). */
   readonly submittedAt: Float64Array;
-  /** performance.now() at post, for tasks posted while few were in flight (0: not sampled); see latency.ts. */
+  /** performance.now() at post, for tasks posted while few were in flight (0: not sampled); see spin-policy.ts. */
   readonly postedAt: Float64Array;
   /** onProgress of tasks that have one; timeouts (ms, 0: none) and their timers; tasks settled by a timeout whose result has not come (orphans). */
   readonly #onProgress: (((value: unknown) => void) | undefined)[];
@@ -248,7 +248,7 @@ export class TaskTable {
     if (extras !== undefined) flags |= this.#extras(slot, w, ticket, extras);
     i32[w + T_FLAGS] = flags;
     i32[w + T_TICKET] = ticket;
-    // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
+    // Few in flight: one-at-a-time territory, where the round trip is worth measuring (spin-policy.ts).
     this.postedAt[slot] = this.inflight <= this.#concurrency ? performance.now() : 0;
     Atomics.store(i32, w + T_STATE, QUEUED);
     // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.
