@@ -56,8 +56,8 @@
  *  A3  The payload area belongs to the main thread while the slot is QUEUED
  *      (before the post) and after the result packet was taken; to the worker
  *      between its CAS to RUNNING and its post of the result packet. The
- *      port's lock orders those writes (a post happens-before the get that
- *      returns the packet).
+ *      port orders those writes: a post happens-before the get that returns
+ *      its packet (the ring's sequentially consistent CASes on the cell).
  *  A4  Every slot index read from a packet is checked against A_SLOTS before use.
  *  A5  A name's entry and characters are written once, by the main thread, before any task
  *      that names it is posted (the post happens-before the get that returns the packet), and
