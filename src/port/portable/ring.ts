@@ -26,6 +26,12 @@
  *
  * A Ring works on its own too (standaloneRing below): the benchmark measures
  * it that way, as the ceiling of a one-by-one MPMC hand-off.
+ *
+ * test/port/fixtures/stall.mjs pauses a thread inside post() and get() with a
+ * debugger, finding the lines in dist/index.js by their text: the first line
+ * after `post(bytesTransferred = 0` that computes the payload's index, and
+ * the first `let pos = Atomics.load(i32, S_DEQ);` after `dequeueInto(s`.
+ * Renaming those breaks that test, not the port.
  */
 import { PortClosedError, PortCorruptedError } from '../errors.js';
 import {
@@ -221,7 +227,6 @@ export class Ring {
     this.#heldPos = pos;
     return true;
   }
-
 
   /** After dequeueInto(…, true), once the packet is handed over: frees the held cell and clears the record (I8). */
   freeHeld(): void {
