@@ -68,5 +68,13 @@ export default defineConfig(() => {
       shims: true,
       external: ['bullmq', 'ioredis'],
     },
+    {
+      ...common,
+      // The port's RING on its own, for the benchmarks (bench/workers/primitive.mjs measures the
+      // bare queue under the port with it): not exported, not in the package (package.json files).
+      entry: { 'internal/ring': 'src/port/portable/ring.ts' },
+      format: ['esm'],
+      dts: false,
+    },
   ];
 });

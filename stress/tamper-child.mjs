@@ -31,7 +31,7 @@ const OPS = [
 const MAX_THREADS = 8;
 
 if (isMainThread) {
-  const L = await import('../src/port/layout.ts');
+  const L = await import('../src/port/portable/layout.ts');
   const layout = Object.fromEntries(Object.entries(L).filter(([, v]) => typeof v === 'number'));
   layout.geometries = Object.fromEntries(CAPACITIES.map((c) => [c, L.geometry(c, MAX_THREADS)]));
   const [seed, first, count] = process.argv.slice(2).map(Number);

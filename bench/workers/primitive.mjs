@@ -5,9 +5,11 @@
  *   echo-spin      spins on the ping word, answers (no wait, no notify)
  *   ring-producer  / ring-consumer: single-producer single-consumer ring in shared memory,
  *                  items of 3 float64 like a completion packet; batch = 1 publishes each item alone;
- *                  strict: re-reads the other side's index per item; mpmc: Vyukov's MPMC ring
+ *                  strict: re-reads the other side's index per item; mpmc: the port's own
+ *                  MPMC ring (Vyukov's), from dist/internal/ring.js
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { attachRing } from '../../dist/internal/ring.js';
 
 const { role } = workerData;
 const now = process.hrtime.bigint;
@@ -52,42 +54,22 @@ if (role === 'echo-msgport') {
   parentPort.postMessage('ready');
   while (Atomics.load(i32, START) === 0) Atomics.wait(i32, START, 0);
   if (workerData.mpmc) {
-    // Vyukov's bounded MPMC ring, the queue under the port (src/port/layout.ts)
-    // with nothing else: a CAS claims each position and a store of the cell's
-    // sequence number publishes (producer) or frees (consumer) it. Any queue
-    // that many threads may post to and take from needs that claim and that
-    // publish per item: this is the ceiling of an MPMC one-by-one hand-off.
-    const seqs = new Int32Array(sab, HDR * 4 + cap * 3 * 8, cap); // set to 0..cap-1 by the parent
+    // Vyukov's bounded MPMC ring as the port has it (src/port/portable/ring.ts,
+    // the same type, alone in a buffer of its own: no waiters, no cap, no
+    // packet objects): a CAS claims each position and a CAS of the cell's
+    // sequence number publishes (producer) or frees (consumer) it, with the
+    // claim recorded around both. Any queue that many threads may post to and
+    // take from needs that claim and that publish per item: this is the
+    // ceiling of an MPMC one-by-one hand-off.
+    const ring = attachRing(workerData.ring);
+    const packet = new Float64Array(3);
     let sum = 0;
     for (let i = 0; i < n; i++) {
       if (role === 'ring-producer') {
-        let pos = Atomics.load(i32, TAIL);
-        for (;;) {
-          const dif = Atomics.load(seqs, pos & mask) - pos;
-          if (dif === 0) {
-            const seen = Atomics.compareExchange(i32, TAIL, pos, pos + 1);
-            if (seen === pos) break;
-            pos = seen;
-          } else pos = Atomics.load(i32, TAIL); // full (dif < 0) or stale: look again
-        }
-        const f = (pos & mask) * 3;
-        data[f] = 1;
-        data[f + 1] = 1;
-        data[f + 2] = i;
-        Atomics.store(seqs, pos & mask, pos + 1);
+        while (!ring.post(1, 1, i)); // full: look again
       } else {
-        let pos = Atomics.load(i32, HEAD);
-        for (;;) {
-          const dif = Atomics.load(seqs, pos & mask) - (pos + 1);
-          if (dif === 0) {
-            const seen = Atomics.compareExchange(i32, HEAD, pos, pos + 1);
-            if (seen === pos) break;
-            pos = seen;
-          } else pos = Atomics.load(i32, HEAD); // empty (dif < 0) or stale: look again
-        }
-        const f = (pos & mask) * 3;
-        sum += data[f + 2] * data[f] * data[f + 1];
-        Atomics.store(seqs, pos & mask, pos + cap);
+        while (!ring.dequeueInto(packet, 0, false)); // empty: look again
+        sum += packet[2] * packet[0] * packet[1];
       }
     }
     if (role === 'ring-producer') parentPort.postMessage({ done: true });

@@ -13,9 +13,11 @@
  * library with its error, so a failure always arrives as a packet.
  */
 import { checkFinite, checkInteger, checkOptions, describe } from '../port/validate.js';
-import { encodeNumber, N_IO_PENDING, NativeCompletionPort } from './native-port.js';
+import { N_IO_PENDING } from './ledger.js';
+import { internalsOf, NativeCompletionPort, type PortInternals } from './native-port.js';
+import { encodeNumber } from './values.js';
 import { allocBlock, BLOCK_HEADER, freeBlock, OP_READ, OP_WRITE, setBlockError, setOffset } from './overlapped.js';
-import { ERROR_IO_PENDING, INVALID_HANDLE_VALUE, type Win32 } from './win32.js';
+import { ERROR_IO_PENDING, INVALID_HANDLE_VALUE } from './win32.js';
 
 const GENERIC_READ = 0x80000000;
 const GENERIC_WRITE = 0x40000000;
@@ -34,14 +36,6 @@ export interface OpenFileOptions {
   key?: number;
   /** 'r' (default): open existing for reading; 'w': create or truncate for writing; 'r+': open or create, read and write. */
   flags?: 'r' | 'w' | 'r+';
-}
-
-interface PortInternals {
-  w: Win32;
-  port: bigint;
-  i32: Int32Array;
-  enter: () => void;
-  leave: () => void;
 }
 
 /**
@@ -76,7 +70,7 @@ export class NativeFile {
     const key = o.key === undefined ? 0 : checkFinite('options.key', o.key);
     const flags = o.flags ?? 'r';
     if (flags !== 'r' && flags !== 'w' && flags !== 'r+') throw new RangeError(`options.flags must be 'r', 'w' or 'r+', got ${describe(flags)}`);
-    const p = (port as unknown as Record<symbol, () => PortInternals>)[Symbol.for('iocp-pool.native')]!();
+    const p = internalsOf(port);
     const { w } = p;
     const access = flags === 'r' ? GENERIC_READ : flags === 'w' ? GENERIC_WRITE : GENERIC_READ | GENERIC_WRITE;
     const disposition = flags === 'r' ? OPEN_EXISTING : flags === 'w' ? CREATE_ALWAYS : OPEN_ALWAYS;

@@ -3,15 +3,14 @@
  * Importing this module registers the backend with the port layer; koffi is
  * loaded only when a native port is created or attached (never off Windows).
  */
-import { registerNativeBackend } from '../port/backends.js';
+import { registerNativeBackend } from '../port/native-registry.js';
 import { NativeCompletionPort } from './native-port.js';
 import { nativeAvailable } from './win32.js';
 
 registerNativeBackend({
-  create: (options) => NativeCompletionPort.create(options),
-  from: (handle) => NativeCompletionPort.from(handle),
+  create: (config) => NativeCompletionPort.create(config),
+  attach: (handle) => NativeCompletionPort.from(handle),
   available: nativeAvailable,
-  isPort: (value) => value instanceof NativeCompletionPort,
 });
 
 export { NativeCompletionPort, type NativePortHandle } from './native-port.js';

@@ -26,7 +26,9 @@
  * closesocket, Windows may give the same value to the next socket.
  */
 import { checkFinite, checkInteger, checkOptions, describe } from '../port/validate.js';
-import { encodeNumber, N_IO_PENDING, NativeCompletionPort } from './native-port.js';
+import { N_IO_PENDING } from './ledger.js';
+import { internalsOf, NativeCompletionPort, type PortInternals } from './native-port.js';
+import { encodeNumber } from './values.js';
 import {
   allocBlock,
   B_FLAGS,
@@ -98,17 +100,6 @@ export interface NativeSocketHandle {
   /** The completion key the socket's packets carry. */
   readonly key: number;
 }
-
-interface PortInternals {
-  w: Win32;
-  port: bigint;
-  i32: Int32Array;
-  enter: () => void;
-  leave: () => void;
-}
-
-const internals = (port: NativeCompletionPort): PortInternals =>
-  (port as unknown as Record<symbol, () => PortInternals>)[Symbol.for('iocp-pool.native')]!();
 
 function checkPort(port: unknown): NativeCompletionPort {
   if (!(port instanceof NativeCompletionPort)) {
@@ -205,7 +196,7 @@ export class NativeSocket {
     const key = o.key === undefined ? 0 : checkFinite('options.key', o.key);
     const { host, port: tcpPort } = checkHostPort(o, '0.0.0.0', false);
     const backlog = o.backlog === undefined ? SOMAXCONN : checkInteger('options.backlog', o.backlog, 1, SOMAXCONN);
-    const p = internals(np);
+    const p = internalsOf(np);
     const ws = winsock();
     const s = newSocket(ws);
     try {
@@ -232,7 +223,7 @@ export class NativeSocket {
     const o = checkOptions('options', options);
     const key = o.key === undefined ? 0 : checkFinite('options.key', o.key);
     const { host, port: tcpPort } = checkHostPort(o, '127.0.0.1', true);
-    const p = internals(np);
+    const p = internalsOf(np);
     const ws = winsock();
     const s = newSocket(ws);
     try {
@@ -259,7 +250,7 @@ export class NativeSocket {
     }
     const o = checkOptions('options', options);
     const key = o.key === undefined ? 0 : checkFinite('options.key', o.key);
-    const p = internals(np);
+    const p = internalsOf(np);
     const ws = winsock();
     const s = BigInt(packet.socket);
     try {
@@ -279,7 +270,7 @@ export class NativeSocket {
       throw new TypeError(`handle must be a socket handle (socket.handle), got ${describe(handle)}`);
     }
     const key = h.key === undefined ? 0 : checkFinite('handle.key', h.key);
-    return new NativeSocket(np, internals(np), winsock(), BigInt(h.socket), key);
+    return new NativeSocket(np, internalsOf(np), winsock(), BigInt(h.socket), key);
   }
 
   /** Structured-cloneable: `NativeSocket.from(port, handle)` in another thread of this process. */

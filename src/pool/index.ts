@@ -5,5 +5,5 @@ export type { Serialization } from './payload.js';
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';
-export type { Percentiles } from './histogram.js';
+export type { Percentiles } from './reservoir.js';
 export type { Handler, HandlerContext, HandlerName, PoolEvents, PoolThreadInfo, ThreadExitReason } from './types.js';

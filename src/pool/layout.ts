@@ -26,7 +26,7 @@
  *                          A_INFLIGHT   11    run() slots in use (written by the main thread alone, a hint
  *                                             for the threads' spin: more than the threads = pipe full)
  *                          A_SPIN       12    1: threads spin before sleeping when few tasks are in flight;
- *                                             0: they sleep at once (chosen by the main thread, see latency.ts)
+ *                                             0: they sleep at once (chosen by the main thread, see spin-policy.ts)
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
  *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
  *                            word +1  T_OWNER   id of the worker that took its packet (0: none yet; RUNNING: the one running it)
@@ -61,11 +61,12 @@
  *  A3  The payload area belongs to the main thread while the slot is QUEUED
  *      (before the post) and after the result packet was taken; to the worker
  *      between its CAS to RUNNING and its post of the result packet. The
- *      port's lock orders those writes (a post happens-before the get that
- *      returns the packet). So does a heap block the payload names: whoever
- *      owns the slot may free it (decode() does, marking TAG_CONSUMED first);
- *      a slot nobody will read (cancelled, a late result, a dead thread's) is
- *      discard()ed by the main thread, which alone owns it then.
+ *      port orders those writes: a post happens-before the get that returns
+ *      its packet (the ring's sequentially consistent CASes on the cell). So
+ *      does a heap block the payload names: whoever owns the slot may free it
+ *      (decode() does, marking TAG_CONSUMED first); a slot nobody will read
+ *      (cancelled, a late result, a dead thread's) is discard()ed by the main
+ *      thread, which alone owns it then.
  *  A4  Every slot index read from a packet is checked against A_SLOTS before use.
  *  A5  A name's entry and characters are written once, by the main thread, before any task
  *      that names it is posted (the post happens-before the get that returns the packet), and

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
 import { resolveHeapOptions, type SharedHeapOptions, type SharedHeapStats } from './heap-options.js';
-import type { Percentiles } from './histogram.js';
+import type { Percentiles } from './reservoir.js';
 import { nameError } from './names.js';
 import { checkSerialization, type Serialization } from './payload.js';
 

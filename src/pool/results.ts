@@ -7,12 +7,12 @@
  * batch, lets the callers' continuations run (they submit more), repeats —
  * many promises per wake-up. When only a few tasks are in flight it may first
  * spin on the arena's result counter (A_RESULTS), because a wake-up costs
- * more than a tiny task's round trip (see latency.ts for when it spins).
+ * more than a tiny task's round trip (see spin-policy.ts for when it spins).
  */
 import { type CompletionPacket, type CompletionPort, PortClosedError } from '../port/index.js';
 import { isErrorRecord, recordToError } from './codec.js';
 import { WorkerDiedError } from './errors.js';
-import { Reservoir } from './histogram.js';
+import { Reservoir } from './reservoir.js';
 import {
   A_RESULTS,
   A_SPIN,
@@ -28,7 +28,7 @@ import {
   T_RUN,
   T_START,
 } from './layout.js';
-import { SpinPolicy } from './latency.js';
+import { SpinPolicy } from './spin-policy.js';
 import type { ResultChannel } from './channel.js';
 import type { SlotCodec } from './payload.js';
 import type { TaskTable } from './tasks.js';
@@ -66,7 +66,7 @@ export class ResultDrain {
   #running = false;
   /** Current spin budget (ms), adapted by #spin: doubled on a hit, halved on a miss. */
   #spinBudget = SPIN_MAX_MS;
-  /** Spin or sleep for one-at-a-time run(), by measurement (latency.ts). */
+  /** Spin or sleep for one-at-a-time run(), by measurement (spin-policy.ts). */
   readonly policy = new SpinPolicy();
   /** Sampled ms handlers ran, and ms tasks waited between run() and their start. */
   readonly runTime = new Reservoir();

@@ -111,7 +111,7 @@ export class TaskTable {
   });
   /** Wall-clock ms at submission, for tasks whose timing is sampled (F_TIMED). */
   readonly submittedAt: Float64Array;
-  /** performance.now() at post, for tasks posted while few were in flight (0: not sampled); see latency.ts. */
+  /** performance.now() at post, for tasks posted while few were in flight (0: not sampled); see spin-policy.ts. */
   readonly postedAt: Float64Array;
   /** Timeouts and onProgress of the tasks that have them; orphans (settled by a timeout, result not come). */
   readonly #extras: ExtrasTable;
@@ -267,7 +267,7 @@ export class TaskTable {
     i32[w + T_TICKET] = ticket;
     // No thread holds it yet (a thread names itself here when it takes the packet: failOwned).
     i32[w + T_OWNER] = 0;
-    // Few in flight: one-at-a-time territory, where the round trip is worth measuring (latency.ts).
+    // Few in flight: one-at-a-time territory, where the round trip is worth measuring (spin-policy.ts).
     this.postedAt[slot] = this.inflight <= this.#concurrency ? performance.now() : 0;
     Atomics.store(i32, w + T_STATE, QUEUED);
     // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.

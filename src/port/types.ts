@@ -28,13 +28,30 @@ export interface PortStats {
   backend: 'portable' | 'native';
 }
 
-/** The structured-cloneable value that `CompletionPort.from()` attaches to. */
-export interface PortHandle {
-  /** Which implementation the port is. */
-  readonly backend: 'portable' | 'native';
-  /** The port's shared memory. */
-  readonly buffer?: SharedArrayBuffer;
-  readonly [key: string]: unknown;
+/**
+ * The structured-cloneable value that `CompletionPort.from()` attaches to:
+ * `port.handle`, one kind per backend, told apart by `backend`.
+ */
+export type PortHandle = PortablePortHandle | NativePortHandle;
+
+/** `port.handle` of a portable port: valid in any thread of the process. */
+export interface PortablePortHandle {
+  /** Always 'portable'. */
+  readonly backend: 'portable';
+  /** The port itself: every word of it lives in this buffer. */
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** `port.handle` of a native port: valid in the process that created the port only. */
+export interface NativePortHandle {
+  /** Always 'native'. */
+  readonly backend: 'native';
+  /** The HANDLE value, decimal. */
+  readonly port: string;
+  /** The process the handle belongs to: from() refuses it in any other. */
+  readonly pid: number;
+  /** The library's accounting for the port (waiting, running, queued, closed), shared by every thread. */
+  readonly buffer: SharedArrayBuffer;
 }
 
 /** The options of `new CompletionPort(options)`; every one is optional. */

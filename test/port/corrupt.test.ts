@@ -5,7 +5,7 @@
 // worker is ended) instead of hanging the run.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import * as L from '../../src/port/layout.js';
+import * as L from '../../src/port/portable/layout.js';
 
 const FIXTURE = new URL('./fixtures/tamper.mjs', import.meta.url);
 const libUrl = new URL('../../dist/index.js', import.meta.url).href;

@@ -5,7 +5,7 @@
 // own cells bound it) and for one that is not (the packet capacity back does).
 import { describe, expect, it } from 'vitest';
 import { CompletionPort } from '../../dist/index.js';
-import { CELL_WORDS, geometry, POS_MASK, S_DEQ, S_ENQ } from '../../src/port/layout.js';
+import { CELL_WORDS, geometry, POS_MASK, S_DEQ, S_ENQ } from '../../src/port/portable/layout.js';
 
 const MAX_THREADS = 8;
 

@@ -1,19 +1,28 @@
 /**
- * Finishing what a dead thread left unfinished (layout.ts I8, I9). Lock held
- * for every call here. Nothing in this file decides that a thread is dead:
- * its caller knows (releaseThread was told, or the thread's slots and
- * records were marked dead by an earlier releaseThread).
+ * Finishing what a dead thread left unfinished. Lock held for every call
+ * here. Nothing in this file decides that a thread is dead: its caller knows
+ * (releaseThread was told, or the thread's slots and records were marked
+ * dead by an earlier releaseThread).
+ *
+ * Keeps I8: only the claims a dead thread's records name are finished — a
+ * poster's position becomes VOID, a taker's packet goes back to FRONT (or
+ * to the caller once the port is closed), a FRONT packet already handed to
+ * a waiter is removed; a claim another live thread may have won is waited
+ * for, and left for later if it stays ambiguous (I9). And after a holder's
+ * death, the words that summarise the slots are rebuilt from the slots
+ * (rebuildAfterDeath: I3, I5, and FRONT_BIT for I1).
  */
-import { PortCorruptedError } from './errors.js';
-import { frontCount, type Memory, removeFrontHead, requeueFront, syncFrontBit } from './front.js';
+import { PortCorruptedError } from '../errors.js';
+import type { CompletionPacket } from '../types.js';
+import { frontCount, removeFrontHead, requeueFront, syncFrontBit } from './front.js';
 import {
   C_PAYLOAD,
   CELL_WORDS,
   CLAIM,
-  FREE,
-  HANDED,
-  IDLE,
-  OPEN,
+  KIND_FREE,
+  KIND_THREAD,
+  type Memory,
+  PORT_OPEN,
   POS_MASK,
   R_FRONT,
   R_POST,
@@ -27,18 +36,19 @@ import {
   S_THREADS,
   S_VOID,
   S_WAITING,
-  SLEEPING,
   SLOT_WORDS,
   STACK_BASE,
-  THREAD,
+  SLOT_HANDED,
+  SLOT_IDLE,
+  SLOT_SLEEPING,
+  SLOT_WAITING,
   VOID_BIT,
   W_KIND,
   W_RUNNING,
   W_STATE,
-  WAITING,
 } from './layout.js';
+import { num } from './packet.js';
 import { claimedPosition, liveContenders, owners } from './records.js';
-import type { CompletionPacket } from './types.js';
 
 /** Where packets recovered from the dead go: FRONT while the port is open, the caller once it is closed. */
 export interface Recovery {
@@ -46,21 +56,9 @@ export interface Recovery {
   abandoned: CompletionPacket[];
 }
 
-/**
- * A number read from a Float64Array is a heap double even when it is 7.
- * Handed to user code as is, it trains their functions on doubles (double
- * arithmetic, boxed results: 1.6× slower on a recursive integer function
- * here). Integers come back in V8's small-integer form; -0 and the rest as
- * they are.
- */
-export function num(value: number): number {
-  const int = value | 0;
-  return int === value && (int !== 0 || 1 / value > 0) ? int : value;
-}
-
 /** Puts a recovered packet back: in FRONT if the port is open, else into `abandoned`. */
 export function recover(m: Memory, out: Recovery, bytesTransferred: number, completionKey: number, overlapped: number): void {
-  if (m.i32[S_CLOSED] === OPEN) {
+  if (m.i32[S_CLOSED] === PORT_OPEN) {
     requeueFront(m, bytesTransferred, completionKey, overlapped);
     out.requeued++;
   } else {
@@ -108,7 +106,7 @@ function delivered(m: Memory, base: number): boolean {
   if (target >= m.geo.maxThreads) throw new PortCorruptedError(`record R_TARGET = ${target + 1}`);
   // While the holder held the lock, its waiter could only go from WAITING/SLEEPING to HANDED, then IDLE.
   const state = Atomics.load(m.i32, m.geo.slotBase + target * SLOT_WORDS + W_STATE);
-  return state === HANDED || state === IDLE;
+  return state === SLOT_HANDED || state === SLOT_IDLE;
 }
 
 /** A dead thread's R_TAKE: free its cell, and requeue the packet unless it reached a waiter. */
@@ -238,7 +236,7 @@ export function rebuildAfterDeath(m: Memory): void {
   const slotWord = (slot: number, field: number): number => m.geo.slotBase + slot * SLOT_WORDS + field;
   const isWaiting = (slot: number): boolean => {
     const state = Atomics.load(i32, slotWord(slot, W_STATE));
-    return i32[slotWord(slot, W_KIND)] !== FREE && (state === WAITING || state === SLEEPING);
+    return i32[slotWord(slot, W_KIND)] !== KIND_FREE && (state === SLOT_WAITING || state === SLOT_SLEEPING);
   };
   const depth = Math.min(Math.max(i32[S_WAITING]!, 0), maxThreads);
   const kept: number[] = [];
@@ -255,7 +253,7 @@ export function rebuildAfterDeath(m: Memory): void {
   let threads = 0;
   for (let slot = 0; slot < maxThreads; slot++) {
     if (!seen.has(slot) && isWaiting(slot)) stack.push(slot);
-    if (i32[slotWord(slot, W_KIND)] === THREAD) {
+    if (i32[slotWord(slot, W_KIND)] === KIND_THREAD) {
       running += Math.max(0, i32[slotWord(slot, W_RUNNING)]!);
       threads++;
     }

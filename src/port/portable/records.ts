@@ -1,13 +1,21 @@
 /**
- * Claim records (layout.ts I8): one 64-byte line per thread that uses the
- * port, where the thread writes what it is about to claim before the CAS
- * that claims it. A record is allocated lock-free by a CAS of its R_TID from
- * 0 to the thread's tag (threadId + 1), freed by detach() or by
- * releaseThread() of a dead thread, and looked up by tag.
+ * Claim records: one 64-byte line per thread that uses the port, where the
+ * thread writes what it is about to claim before the CAS that claims it.
+ *
+ * Keeps I8: while its thread lives, a record is written by that thread only
+ * (once it is dead, by the thread that releases it), so the claims of a
+ * thread that died are exactly those in its records. A record is allocated
+ * lock-free by a CAS of its R_TID from 0 to the thread's tag (threadId + 1),
+ * freed by detach() or by releaseThread() of a dead thread, and looked up by
+ * tag.
  */
-import { PortCorruptedError } from './errors.js';
-import type { Memory } from './front.js';
+import { threadId } from 'node:worker_threads';
+import { PortCorruptedError } from '../errors.js';
 import {
+  CLAIM,
+  type Memory,
+  POS_FLAGS,
+  POS_MASK,
   R_DEAD,
   R_FRONT,
   R_POST,
@@ -18,6 +26,9 @@ import {
   S_ANON,
   S_LOCK_ANON,
 } from './layout.js';
+
+/** This thread's tag in records (R_TID), slots and lock words: threadId + 1, never 0. */
+export const MY_TAG = threadId + 1;
 
 /** Int32 index of record r's first word. */
 export function recordBase(m: Memory, r: number): number {
@@ -34,6 +45,18 @@ export function allocRecord(m: Memory, tag: number): number {
   }
   Atomics.add(i32, S_ANON, 1);
   return -1;
+}
+
+/**
+ * A record for this thread's new port instance: a view of a free record's
+ * words (`base` its Int32 index), or, when every record is taken, a private
+ * array (`base` -1): the instance then claims unrecorded (S_ANON, I8).
+ */
+export function claimRecord(m: Memory): { base: number; view: Int32Array } {
+  const r = allocRecord(m, MY_TAG);
+  if (r < 0) return { base: -1, view: new Int32Array(RECORD_WORDS) };
+  const base = recordBase(m, r);
+  return { base, view: new Int32Array(m.i32.buffer, base * 4, RECORD_WORDS) };
 }
 
 /** Frees a record: fields first, R_TID last, so whoever takes it next finds it clean. */
@@ -103,6 +126,6 @@ export function threadKnown(m: Memory, tag: number): boolean {
 
 /** A record field's claim: CLAIM | position, or 0. Anything else is corrupt. */
 export function claimedPosition(value: number, what: string): number {
-  if ((value & ~0x3fffffff) !== 0x40000000) throw new PortCorruptedError(`${what} = ${value}`);
-  return value & 0x3fffffff;
+  if ((value & POS_FLAGS) !== CLAIM) throw new PortCorruptedError(`${what} = ${value}`);
+  return value & POS_MASK;
 }

@@ -1,20 +1,22 @@
 /**
  * Where the port layer finds the native backend without importing it: the
- * native layer (src/native) registers itself here when the package entry
- * loads it, and nothing in it touches koffi until create()/from() is called.
- * The port layer never imports src/native (upper layers import lower ones).
+ * native layer (src/native) registers itself here when it is loaded (the
+ * package entry, and the pool thread's entry, load it), and nothing in it
+ * touches koffi until create()/attach() is called. The port layer never
+ * imports src/native (upper layers import lower ones).
  */
-import type { CompletionPortOptions, PortHandle } from './types.js';
+import type { CompletionPort } from './completion-port.js';
+import type { PortConfig } from './options.js';
+import type { NativePortHandle } from './types.js';
 
+/** What the native layer gives the factory. */
 export interface NativeBackend {
-  /** A native port with the CompletionPort interface, or throws an error that says why it cannot load. */
-  create(options: CompletionPortOptions): unknown;
-  /** Attach to a native port's handle. */
-  from(handle: PortHandle): unknown;
+  /** A native port, or throws an error that says why it cannot load. */
+  create(config: PortConfig): CompletionPort;
+  /** Attach to a native port's handle (checks the rest of it). */
+  attach(handle: NativePortHandle): CompletionPort;
   /** Whether create() can work here (Windows, koffi loads). Never throws. */
   available(): boolean;
-  /** Whether value is one of its ports (for `instanceof CompletionPort`). */
-  isPort(value: unknown): boolean;
 }
 
 let native: NativeBackend | undefined;
@@ -31,11 +33,6 @@ export function requireNative(): NativeBackend {
     );
   }
   return native;
-}
-
-/** True for a native port: `native instanceof CompletionPort` holds, as the interface is the same. */
-export function isNativePort(value: unknown): boolean {
-  return native !== undefined && native.isPort(value);
 }
 
 /** For backend 'auto': native on Windows when it loads, else undefined (portable). */

@@ -1,8 +1,10 @@
 /**
  * FRONT: the packets recovered from threads that died holding them (a
  * packet handed to a waiter it never read, or taken off the ring and not yet
- * freed), queued again ahead of the RING (layout.ts I1, I8). Lock held for
- * every call here.
+ * freed), queued again ahead of the RING. Lock held for every call here.
+ *
+ * Keeps I1 (every FRONT packet is older than every RING packet, and FRONT_BIT
+ * is set in S_DEQ while FRONT holds packets, so takers go to FRONT first).
  *
  * FRONT is a deque used at one end only: a recovered packet goes in front
  * (S_FRONT_HEAD − 1) and takers take from S_FRONT_HEAD, so its order is
@@ -12,14 +14,8 @@
  * set), so a holder that dies between two of these writes leaves FRONT
  * whole: at worst FRONT_BIT is stale, which the repair recomputes.
  */
-import { PortCorruptedError } from './errors.js';
-import { FRONT_BIT, type Geometry, PACKET_F64, S_DEQ, S_FRONT_HEAD, S_FRONT_TAIL } from './layout.js';
-
-export interface Memory {
-  readonly i32: Int32Array;
-  readonly f64: Float64Array;
-  readonly geo: Geometry;
-}
+import { PortCorruptedError } from '../errors.js';
+import { FRONT_BIT, type Memory, PACKET_F64, S_DEQ, S_FRONT_HEAD, S_FRONT_TAIL } from './layout.js';
 
 /** Packets in FRONT, bounds-checked. */
 export function frontCount(m: Memory): number {

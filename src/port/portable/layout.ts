@@ -19,7 +19,7 @@
  *                              H_RECORDS      8           number of claim records (maxThreads + 64)
  *  64   STATE (64 B)           S_LOCK        16           mutex: 0 free, else holder's (threadId + 1) · 2,
  *                                                         | LOCK_CONTENDED (1) if it may have sleepers
- *                              S_CLOSED      17           OPEN (0), CLOSING (1: close() began), CLOSED (2: done)
+ *                              S_CLOSED      17           PORT_OPEN (0), PORT_CLOSING (1: close() began), PORT_CLOSED (2: done)
  *                              S_FRONT_HEAD  18           FRONT index of the oldest requeued packet
  *                              S_FRONT_TAIL  19           FRONT index after the newest (count = tail − head)
  *                              S_RUNNING     20           threads that count as running
@@ -36,8 +36,8 @@
  *  256  WAITER STACK           maxThreads words           slot indices; [0] oldest waiter,
  *                                                         [waiting-1] the newest (released first)
  *  ...  SLOTS (64 B each,      per slot i at word base = slotBase + 16·i:
- *       cache-line aligned)      +0 W_STATE      IDLE | WAITING | SLEEPING | HANDED | CLOSED
- *                                +1 W_KIND       FREE | THREAD | EXTRA
+ *       cache-line aligned)      +0 W_STATE      SLOT_: IDLE | WAITING | SLEEPING | HANDED | CLOSED
+ *                                +1 W_KIND       KIND_: FREE | THREAD | EXTRA
  *                                +2 W_OWNER      slot index of the THREAD slot that owns it
  *                                +3 W_THREAD_ID  worker_threads.threadId of the owner
  *                                +4 W_RUNNING    (THREAD slots) running slots this thread holds
@@ -56,6 +56,7 @@
  *                                +2..+7          3 float64 (bytesTransferred, completionKey, overlapped)
  *  ...  FRONT (24 B a packet,  frontSize = maxThreads + records + 1 packets: packets recovered
  *       frontSize packets)     from threads that died holding them, delivered before the RING's
+ *                              packets (I1); S_FRONT_HEAD / S_FRONT_TAIL index it (./front.ts)
  * ```
  *
  * The RING is Vyukov's bounded MPMC queue: posters and takers do not take
@@ -80,7 +81,13 @@
  * before and read after a C_SEQ access that sees the claim, so it is handed
  * over by that seq-cst pair.
  *
- * Invariants (I1–I7 hold whenever S_LOCK is free):
+ * Invariants I1–I9. They describe the port whenever S_LOCK is free: a lock
+ * holder may change several words that belong together, and restores them
+ * before it lets go (a holder that dies half way is repaired, I8/I9). Each
+ * file of this folder states at its top the ones it keeps:
+ *   ring.ts I1 I6 I7 I8 · front.ts I1 · records.ts I8 · lock.ts I8 I9 ·
+ *   state.ts I2 I9 · waiters.ts I2 I3 I4 I5 I8 · wait.ts I3 I4 ·
+ *   close.ts I7 · release.ts I8 I9 · repair.ts I8 I9.
  *
  *  I1  Packets are dequeued in the order they were queued: FRONT first
  *      (oldest), then the RING in position order. Positions are claimed by
@@ -192,9 +199,9 @@ export const S_LOCK_ANON = 27;
 export const LOCK_CONTENDED = 1;
 
 // S_CLOSED values.
-export const OPEN = 0;
-export const CLOSING = 1;
-export const CLOSED_DONE = 2;
+export const PORT_OPEN = 0;
+export const PORT_CLOSING = 1;
+export const PORT_CLOSED = 2;
 
 // Ring positions: each on its own cache line, written by one side only.
 export const S_ENQ = 32;
@@ -230,16 +237,16 @@ export const W_DEAD = 5;
 export const W_MAILBOX = 8; // word offset of the 3 mailbox float64s
 
 // W_STATE values.
-export const IDLE = 0;
-export const WAITING = 1; // on the stack, owner spinning
-export const SLEEPING = 2; // on the stack, owner in Atomics.wait / waitAsync
-export const HANDED = 3; // popped, mailbox holds a packet for the owner
-export const CLOSED = 4; // popped by close(): the owner must throw
+export const SLOT_IDLE = 0;
+export const SLOT_WAITING = 1; // on the stack, owner spinning
+export const SLOT_SLEEPING = 2; // on the stack, owner in Atomics.wait / waitAsync
+export const SLOT_HANDED = 3; // popped, mailbox holds a packet for the owner
+export const SLOT_CLOSED = 4; // popped by close(): the owner must throw
 
 // W_KIND values.
-export const FREE = 0;
-export const THREAD = 1; // one per attached thread: carries W_RUNNING
-export const EXTRA = 2; // extra slot for a concurrent getAsync of the same thread
+export const KIND_FREE = 0;
+export const KIND_THREAD = 1; // one per attached thread: carries W_RUNNING
+export const KIND_EXTRA = 2; // extra slot for a concurrent getAsync of the same thread
 
 // Record fields (word offsets within a 16-word record: one cache line, written by its own thread).
 export const RECORD_WORDS = 16;
@@ -253,6 +260,18 @@ export const R_DEAD = 5;
 export const EXTRA_RECORDS = 64;
 
 export const PACKET_F64 = 3; // float64s per packet
+
+/** The views every part of a port works on: one set per port instance, over the one buffer. */
+export interface Memory {
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly geo: Geometry;
+}
+
+/** Int32 index of field `field` of slot `slot`. */
+export function slotWord(m: Memory, slot: number, field: number): number {
+  return m.geo.slotBase + slot * SLOT_WORDS + field;
+}
 
 export interface Geometry {
   capacity: number;

@@ -1,0 +1,39 @@
+/**
+ * The base both backends' classes extend. Its prototype is
+ * `CompletionPort.prototype` (./completion-port.ts), so `instanceof
+ * CompletionPort` holds for either backend; it holds what both implement the
+ * same way.
+ */
+import type { CompletionPort } from './completion-port.js';
+import type { CompletionPacket, GetAsyncOptions, PortHandle, PortStats, ReleasedThread } from './types.js';
+import { checkTimeout } from './validate.js';
+
+export abstract class PortBase implements CompletionPort {
+  abstract readonly handle: PortHandle;
+  abstract readonly concurrency: number;
+  abstract readonly capacity: number;
+  abstract readonly closed: boolean;
+  abstract post(bytesTransferred?: number, completionKey?: number, overlapped?: number): boolean;
+  abstract get(timeoutMs?: number): CompletionPacket | null;
+  abstract getMany(max: number, timeoutMs?: number): CompletionPacket[];
+  abstract getAsync(timeoutMs?: number, options?: GetAsyncOptions): Promise<CompletionPacket | null>;
+  abstract blocking<T>(fn: () => T): T;
+  abstract close(): CompletionPacket[];
+  abstract stats(): PortStats;
+  abstract releaseThread(threadId: number): ReleasedThread;
+  abstract detach(): void;
+
+  /** Private cell for sleep(): Atomics.wait needs a shared Int32Array. */
+  #sleepCell: Int32Array | undefined;
+
+  /**
+   * Sleeps ms milliseconds as a blocking section (see blocking()). Blocks
+   * this thread. Atomics.wait is a kernel wait: on the native backend the
+   * kernel releases another waiter meanwhile, as it does for any wait.
+   */
+  sleep(ms: number): void {
+    checkTimeout('ms', ms);
+    const cell = (this.#sleepCell ??= new Int32Array(new SharedArrayBuffer(4)));
+    this.blocking(() => Atomics.wait(cell, 0, 0, ms));
+  }
+}
