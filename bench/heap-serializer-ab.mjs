@@ -18,14 +18,25 @@ const { arenaGeometry, slotWord } = await import('../src/pool/layout.ts');
 const { smallObjects } = await import('./lib/payloads.mjs');
 const mode = process.argv[2];
 const heap = SharedHeap.create();
-const g = arenaGeometry(1, 256); const codec = new SlotCodec(new SharedArrayBuffer(g.byteLength), 1, g.slotBytes, heap); const w = slotWord(g.slotBytes, 0);
+const g = arenaGeometry(1, 256);
+const codec = new SlotCodec(new SharedArrayBuffer(g.byteLength), 1, g.slotBytes, heap);
+const w = slotWord(g.slotBytes, 0);
 const view = heap.alloc(1000);
-for (let i = 0; i < 2000; i++) for (const v of [{ a: [1, 2] }, 'x'.repeat(5000), new Uint8Array(70000), { view }, { big: new Uint8Array(20000) }]) { codec.encode(w, v); codec.decode(w); }
+for (let i = 0; i < 2000; i++)
+  for (const v of [{ a: [1, 2] }, 'x'.repeat(5000), new Uint8Array(70000), { view }, { big: new Uint8Array(20000) }]) {
+    codec.encode(w, v);
+    codec.decode(w);
+  }
 const values = [{ a: 1 }, smallObjects()];
 let n = 0;
 for (let i = 0; i < 300000; i++) {
   const value = values[i & 1];
   if (mode === 'v8') n += v8.serialize(value).length;
-  else { const s = new HeapSerializer(heap); s.writeHeader(); s.writeValue(value); n += s.releaseBuffer().length; }
+  else {
+    const s = new HeapSerializer(heap);
+    s.writeHeader();
+    s.writeValue(value);
+    n += s.releaseBuffer().length;
+  }
 }
 console.log(n);

@@ -106,9 +106,7 @@ for (const { scenario, def } of selected) {
         continue;
       }
       (runs[s.id] ??= []).push(r);
-      const shown = r.ok
-        ? def.metrics.map((m) => `${fmt(r.result[m.key])} ${m.unit}`).join(', ')
-        : `FAILED: ${String(r.error).split('\n')[0]}`;
+      const shown = r.ok ? def.metrics.map((m) => `${fmt(r.result[m.key])} ${m.unit}`).join(', ') : `FAILED: ${String(r.error).split('\n')[0]}`;
       if (!r.ok) failures++;
       console.log(`  [${rep + 1}/${opts.runs}] ${s.label.padEnd(30)} ${shown}  (${duration(r.ms)})`);
       for (const w of r.warnings ?? []) console.log(`        ${w}`);
@@ -120,7 +118,9 @@ for (const { scenario, def } of selected) {
 
 info.loadEnd = load1().toFixed(2);
 const wall = duration(performance.now() - t0);
-console.log(`\n════ Results (${opts.quick ? 'QUICK MODE — smoke test, not for quoting' : 'full run'}; wall ${wall}; load ${info.loadStart} → ${info.loadEnd}) ════`);
+console.log(
+  `\n════ Results (${opts.quick ? 'QUICK MODE — smoke test, not for quoting' : 'full run'}; wall ${wall}; load ${info.loadStart} → ${info.loadEnd}) ════`,
+);
 for (const n of notes) console.log(`note: ${n}`);
 for (const { def, summary } of done) printCase(def, summary);
 

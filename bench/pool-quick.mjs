@@ -64,7 +64,12 @@ async function main() {
     },
   };
 
-  console.log(`node ${process.version}, ${os.availableParallelism()} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `node ${process.version}, ${os.availableParallelism()} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`${TASKS} tiny tasks, window ${WINDOW}, 2 threads`);
   for (const [name, make] of Object.entries(pools)) {
     const pool = make();
@@ -75,7 +80,12 @@ async function main() {
     console.log(`${name.padEnd(10)} ${String(tps).padStart(9)} tasks/s   one-at-a-time p50 ${lat.p50} µs  p99 ${lat.p99} µs`);
     await pool.close();
   }
-  console.log(`load after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 if (isMainThread) await main();

@@ -71,10 +71,13 @@ if (!isMainThread) {
     const port = new CompletionPort({ concurrency: consumers, capacity: 65536, backend });
     const control = new Int32Array(new SharedArrayBuffer(16));
     const seen = new SharedArrayBuffer(packets);
-    const spawn = (data) => new Worker(new URL(import.meta.url), { workerData: { handle: port.handle, control: control.buffer, seen, batch, ...data } });
+    const spawn = (data) =>
+      new Worker(new URL(import.meta.url), { workerData: { handle: port.handle, control: control.buffer, seen, batch, ...data } });
     const cs = Array.from({ length: consumers }, () => spawn({ role: 'consumer' }));
     const share = Math.floor(packets / producers);
-    const ps = Array.from({ length: producers }, (_, i) => spawn({ role: 'producer', from: i * share, count: i === producers - 1 ? packets - i * share : share }));
+    const ps = Array.from({ length: producers }, (_, i) =>
+      spawn({ role: 'producer', from: i * share, count: i === producers - 1 ? packets - i * share : share }),
+    );
     while (Atomics.load(control, 1) < producers || port.stats().waiting < consumers) await new Promise((r) => setTimeout(r, 1));
     const t0 = performance.now();
     Atomics.store(control, 0, 1);

@@ -33,7 +33,17 @@ for (const scenario of SCENARIOS) {
   try {
     result = await scenario.run({ seed, quick });
   } catch (error) {
-    result = { name: scenario.name, seed, volume: 0, unit: '', lost: '?', duplicated: '?', hangs: '?', ok: false, extra: `threw ${error?.stack ?? error}` };
+    result = {
+      name: scenario.name,
+      seed,
+      volume: 0,
+      unit: '',
+      lost: '?',
+      duplicated: '?',
+      hangs: '?',
+      ok: false,
+      extra: `threw ${error?.stack ?? error}`,
+    };
   }
   result.ms = performance.now() - start;
   if (!result.ok) failed++;

@@ -134,7 +134,8 @@ if (isMainThread) {
       try {
         await op.call(port, rand);
       } catch (error) {
-        if (!allowed(error)) return { trial, outcome: 'unexpected', detail: `${damage.join(', ')}; ${calls.join(' ')}: ${error?.name}: ${error?.message}` };
+        if (!allowed(error))
+          return { trial, outcome: 'unexpected', detail: `${damage.join(', ')}; ${calls.join(' ')}: ${error?.name}: ${error?.message}` };
       }
     }
     await new Promise((resolve) => setImmediate(resolve));
@@ -154,7 +155,22 @@ if (isMainThread) {
   }
 
   function pickWord(rand, geo) {
-    const state = ['S_LOCK', 'S_CLOSED', 'S_FRONT_HEAD', 'S_FRONT_TAIL', 'S_RUNNING', 'S_WAITING', 'S_THREADS', 'S_PENDING', 'S_ANON', 'S_STUCK_LOCK', 'S_NEED_SCAN', 'S_ENQ', 'S_DEQ', 'S_VOID'];
+    const state = [
+      'S_LOCK',
+      'S_CLOSED',
+      'S_FRONT_HEAD',
+      'S_FRONT_TAIL',
+      'S_RUNNING',
+      'S_WAITING',
+      'S_THREADS',
+      'S_PENDING',
+      'S_ANON',
+      'S_STUCK_LOCK',
+      'S_NEED_SCAN',
+      'S_ENQ',
+      'S_DEQ',
+      'S_VOID',
+    ];
     const r = rand();
     if (r < 0.5) {
       const name = rand.pick(state);
@@ -180,7 +196,18 @@ if (isMainThread) {
 
   function pickValue(rand, current, geo) {
     return rand.pick([
-      -1, 0, 1, 2, 3, 4, 7, 100, 0x3fffffff, 0x40000000, 0x7fffffff, -0x80000000,
+      -1,
+      0,
+      1,
+      2,
+      3,
+      4,
+      7,
+      100,
+      0x3fffffff,
+      0x40000000,
+      0x7fffffff,
+      -0x80000000,
       (rand() * 2 ** 32) | 0,
       current + 1,
       current - 1,

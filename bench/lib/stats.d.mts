@@ -1,4 +1,12 @@
-export interface Summary { n: number; median: number; min: number; max: number; q1: number; q3: number; spread: number }
+export interface Summary {
+  n: number;
+  median: number;
+  min: number;
+  max: number;
+  q1: number;
+  q3: number;
+  spread: number;
+}
 export function sorted(xs: number[]): number[];
 export function quantile(xs: number[], q: number): number;
 export function median(xs: number[]): number;

@@ -17,10 +17,11 @@ const BARE_WORKER = new URL('../workers/bare-fib.mjs', import.meta.url);
  */
 async function bareTimed(threads, tasks, n) {
   const workers = Array.from({ length: threads }, () => new Worker(BARE_WORKER, { workerData: { n, count: tasks / threads } }));
-  const next = (w) => new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
+  const next = (w) =>
+    new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
   await Promise.all(workers.map(next)); // warmed
   const t0 = performance.now();
   const done = workers.map(next);

@@ -125,7 +125,9 @@ export default {
     // Quick mode (CI's smoke run, ≲ 1 min for this scenario) leaves workerpool out: the slowest
     // to start, and never the best peer here.
     const subjects = () => poolSubjects().filter((x) => !quick || x.id !== 'workerpool');
-    const peersCopying = subjects().map((s) => (s.kind === 'iocp' ? { ...s, label: 'iocp-pool (alloc, by reference)' } : { ...s, label: `${s.label} (copying)` }));
+    const peersCopying = subjects().map((s) =>
+      s.kind === 'iocp' ? { ...s, label: 'iocp-pool (alloc, by reference)' } : { ...s, label: `${s.label} (copying)` },
+    );
     const note = 'Echo handler (the result is the task), 2 threads, the pipe kept full; every result checked. Each subject in a fresh process.';
     return [
       {

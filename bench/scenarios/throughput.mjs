@@ -23,8 +23,7 @@ export default {
       {
         id: 'queue-tiny',
         title: '(2) queueRequest throughput, 2 threads',
-        note:
-          "iocp-pool: queueRequest(x), timed until close() resolves (all handled). Peers have no fire-and-forget call: their cheapest path, run() with the result ignored, 128 in flight.",
+        note: 'iocp-pool: queueRequest(x), timed until close() resolves (all handled). Peers have no fire-and-forget call: their cheapest path, run() with the result ignored, 128 in flight.',
         subjects: poolSubjects(),
         compareTo: 'peer',
         metrics: rate,

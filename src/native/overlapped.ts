@@ -115,13 +115,7 @@ export function freeBlock(w: Win32, address: bigint): void {
  * returned FALSE with this OVERLAPPED); an error the library recorded itself
  * when it posted an immediate failure wins over a zero.
  */
-export function completeBlock(
-  w: Win32,
-  address: bigint,
-  bytesTransferred: number,
-  completionKey: number,
-  error: number,
-): IoCompletionPacket {
+export function completeBlock(w: Win32, address: bigint, bytesTransferred: number, completionKey: number, error: number): IoCompletionPacket {
   const v = new DataView(w.view(address, BLOCK_HEADER));
   const magic = v.getUint32(32, true);
   if (magic !== BLOCK_MAGIC) {

@@ -118,7 +118,9 @@ function load(): Win32 {
   const GetProcessHeap = big(f(k32, `${HANDLE} __stdcall GetProcessHeap()`));
   return {
     koffi,
-    CreateIoCompletionPort: big(f(k32, `${HANDLE} __stdcall CreateIoCompletionPort(${HANDLE} file, ${HANDLE} existing, uint64_t key, uint32_t threads)`)),
+    CreateIoCompletionPort: big(
+      f(k32, `${HANDLE} __stdcall CreateIoCompletionPort(${HANDLE} file, ${HANDLE} existing, uint64_t key, uint32_t threads)`),
+    ),
     PostQueuedCompletionStatus: f(k32, `int __stdcall PostQueuedCompletionStatus(${HANDLE} port, uint32_t bytes, uint64_t key, uint64_t overlapped)`),
     GetQueuedCompletionStatus: f(
       k32,

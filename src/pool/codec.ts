@@ -106,8 +106,7 @@ export class ArenaViews {
   protected decodeTag(w: number, tag: number): unknown {
     const i32 = this.i32;
     switch (tag) {
-      case TAG_NUMBER:
-      {
+      case TAG_NUMBER: {
         const value = this.f64[((w << 2) + PAYLOAD) >> 3]!;
         // A Float64Array read yields a heap double even for 27. Handed to the
         // user's code as is, it trains their functions on doubles: a recursive

@@ -152,7 +152,11 @@ export class SegmentDirectory {
     const h = new Int32Array(buffer, 0, 8);
     if (h[G_MAGIC] !== SEGMENT_MAGIC) return undefined;
     const mine = this.lookup(segWordOf(h[G_INDEX]! & 0xffff, h[G_GEN]!));
-    return mine !== undefined && mine.index === h[G_INDEX] && mine.gen === h[G_GEN] && mine.nonce === h[G_NONCE] && mine.buffer.byteLength === buffer.byteLength
+    return mine !== undefined &&
+      mine.index === h[G_INDEX] &&
+      mine.gen === h[G_GEN] &&
+      mine.nonce === h[G_NONCE] &&
+      mine.buffer.byteLength === buffer.byteLength
       ? mine
       : undefined;
   }

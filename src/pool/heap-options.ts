@@ -76,7 +76,8 @@ export function resolveHeapOptions(options: SharedHeapOptions, prefix = 'options
 
 function intOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${value === null ? 'null' : typeof value}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${value === null ? 'null' : typeof value}`);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }

@@ -121,7 +121,12 @@ export class SharedHeap {
     }
     const c = new Int32Array(control);
     const entries = c[H_SEGMENTS]!;
-    if (c[H_MAGIC] !== HEAP_MAGIC || c[H_VERSION] !== HEAP_VERSION || !(entries >= 1 && entries <= MAX_SEGMENTS) || control.byteLength !== controlBytes(entries)) {
+    if (
+      c[H_MAGIC] !== HEAP_MAGIC ||
+      c[H_VERSION] !== HEAP_VERSION ||
+      !(entries >= 1 && entries <= MAX_SEGMENTS) ||
+      control.byteLength !== controlBytes(entries)
+    ) {
       throw new TypeError('not a shared heap handle (bad control block)');
     }
     const maxBlock = c[H_MAX_BLOCK]!;
@@ -229,7 +234,8 @@ export class SharedHeap {
    */
   resolve(segWord: number, offset: number, byteLength: number): HeapSegment {
     const seg = this.#dir.lookup(segWord);
-    if (seg === undefined) throw new RangeError(`heap reference names segment ${segWord & 0xffff} (generation ${segWord >>> 16}), which this thread does not hold`);
+    if (seg === undefined)
+      throw new RangeError(`heap reference names segment ${segWord & 0xffff} (generation ${segWord >>> 16}), which this thread does not hold`);
     const rel = offset - seg.dataOffset;
     if (!(rel >= 0 && byteLength >= 0 && (rel | 0) === rel)) throw new RangeError(`heap reference (${offset}, ${byteLength}) is outside its segment`);
     const k = Math.floor(rel / seg.blockBytes);

@@ -217,7 +217,8 @@ export class Lifecycle {
   /** queueRequest packets that no thread will take: never dropped silently. */
   #reportUnhandled(leftover: CompletionPacket[], why: string): void {
     const requests = leftover.filter((p) => p.bytesTransferred === K_REQUEST && p.overlapped !== SENTINEL).length;
-    if (requests > 0) this.#host.report(new PoolClosedError(`${requests} queueRequest packet(s) were not handled: ${why}`), 'IOCP_POOL_REQUEST_ERROR');
+    if (requests > 0)
+      this.#host.report(new PoolClosedError(`${requests} queueRequest packet(s) were not handled: ${why}`), 'IOCP_POOL_REQUEST_ERROR');
   }
 
   /** See ThreadPool.close(). */

@@ -59,6 +59,7 @@ export function readName(buffer: SharedArrayBuffer, geo: ArenaGeometry, index: n
 /** What is wrong with a handler name (a TypeError/RangeError naming `what`), or undefined. */
 export function nameError(what: string, name: unknown): Error | undefined {
   if (typeof name !== 'string') return new TypeError(`${what} must be the name of a function the worker module exports, got ${typeof name}`);
-  if (name === '' || name.length > MAX_NAME_LENGTH) return new RangeError(`${what} must be 1 to ${MAX_NAME_LENGTH} characters long, got ${name.length}`);
+  if (name === '' || name.length > MAX_NAME_LENGTH)
+    return new RangeError(`${what} must be 1 to ${MAX_NAME_LENGTH} characters long, got ${name.length}`);
   return undefined;
 }

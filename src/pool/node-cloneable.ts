@@ -35,7 +35,14 @@ export function holdsNodeCloneable(value: unknown): boolean {
     seen.add(object);
     if (clone in object) return true;
     // What V8 writes as bytes or as itself holds nothing more to search.
-    if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer || object instanceof SharedArrayBuffer || object instanceof Date || object instanceof RegExp) continue;
+    if (
+      ArrayBuffer.isView(object) ||
+      object instanceof ArrayBuffer ||
+      object instanceof SharedArrayBuffer ||
+      object instanceof Date ||
+      object instanceof RegExp
+    )
+      continue;
     if (object instanceof Map) {
       for (const [k, v] of object) {
         if (k !== null && typeof k === 'object') stack.push(k);

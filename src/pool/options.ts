@@ -163,20 +163,24 @@ export function runOptionsError(options: unknown): Error | undefined {
     if (typeof timeout !== 'number') return new TypeError(`options.timeout must be a number of milliseconds, got ${describe(timeout)}`);
     if (!(timeout > 0)) return new RangeError(`options.timeout must be a number of milliseconds > 0, got ${timeout}`);
   }
-  if (onProgress !== undefined && typeof onProgress !== 'function') return new TypeError(`options.onProgress must be a function, got ${describe(onProgress)}`);
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    return new TypeError(`options.onProgress must be a function, got ${describe(onProgress)}`);
   if (name !== undefined) {
     const bad = nameError('options.name', name);
     if (bad !== undefined) return bad as TypeError;
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) return new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
-  if (transferList !== undefined && !Array.isArray(transferList)) return new TypeError(`options.transferList must be an array, got ${describe(transferList)}`);
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    return new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
+  if (transferList !== undefined && !Array.isArray(transferList))
+    return new TypeError(`options.transferList must be an array, got ${describe(transferList)}`);
   return undefined;
 }
 
 /** What is wrong with broadcast()'s options, or undefined. */
 export function broadcastOptionsError(options: unknown): Error | undefined {
   if (options === undefined) return undefined;
-  if (options === null || typeof options !== 'object') return new TypeError(`broadcast() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  if (options === null || typeof options !== 'object')
+    return new TypeError(`broadcast() options must be an object, got ${options === null ? 'null' : typeof options}`);
   const name = (options as { name?: unknown }).name;
   return name === undefined ? undefined : nameError('options.name', name);
 }
@@ -188,7 +192,8 @@ function describe(value: unknown): string {
 /** Checks close()'s options; returns the deadline in ms (Infinity: none). */
 export function closeTimeout(options: unknown): number {
   if (options === undefined) return Infinity;
-  if (options === null || typeof options !== 'object') throw new TypeError(`close() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`close() options must be an object, got ${options === null ? 'null' : typeof options}`);
   const timeout = (options as CloseOptions).timeout;
   if (timeout === undefined) return Infinity;
   if (typeof timeout !== 'number') throw new TypeError(`options.timeout must be a number of milliseconds, got ${typeof timeout}`);

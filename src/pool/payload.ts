@@ -70,7 +70,8 @@ const BYTES_AT = PAYLOAD + BYTES_SKIP;
 export function checkSerialization(value: unknown): Serialization {
   if (value === undefined) return 'structured';
   if (value === 'structured' || value === 'json') return value;
-  if (typeof value !== 'string') throw new TypeError(`options.serialization must be 'structured' or 'json', got ${value === null ? 'null' : typeof value}`);
+  if (typeof value !== 'string')
+    throw new TypeError(`options.serialization must be 'structured' or 'json', got ${value === null ? 'null' : typeof value}`);
   throw new RangeError(`options.serialization must be 'structured' or 'json', got ${String(value)}`);
 }
 

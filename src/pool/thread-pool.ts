@@ -24,10 +24,30 @@ import { CompletionPort } from '../port/index.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
 import { HeapKeeper } from './heap-keeper.js';
 import { KeepAlive } from './keep-alive.js';
-import { A_LIVE, A_MAGIC, A_MIN, A_REQ_POSTED, A_REQ_TAKEN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry, K_REQUEST } from './layout.js';
+import {
+  A_LIVE,
+  A_MAGIC,
+  A_MIN,
+  A_REQ_POSTED,
+  A_REQ_TAKEN,
+  A_REQUESTS,
+  A_SLOT_BYTES,
+  A_SLOTS,
+  ARENA_MAGIC,
+  arenaGeometry,
+  K_REQUEST,
+} from './layout.js';
 import { Lifecycle, State } from './lifecycle.js';
 import { HandlerNames } from './names.js';
-import { broadcastOptionsError, type CloseOptions, resolveOptions, type RunOptions, runOptionsError, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import {
+  broadcastOptionsError,
+  type CloseOptions,
+  resolveOptions,
+  type RunOptions,
+  runOptionsError,
+  type ThreadPoolOptions,
+  type ThreadPoolStats,
+} from './options.js';
 import { type Serialization, SlotCodec } from './payload.js';
 import { ResultDrain } from './results.js';
 import { type TaskExtras, TaskTable } from './tasks.js';
@@ -120,7 +140,12 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
 
     // The task port holds every slot's packet plus the queueRequest packets and sentinels.
     const backend = o.backend;
-    this.#taskPort = new CompletionPort({ concurrency: this.concurrency, capacity: o.queueCapacity + slots, maxThreads: 2 * this.threads + 16, backend });
+    this.#taskPort = new CompletionPort({
+      concurrency: this.concurrency,
+      capacity: o.queueCapacity + slots,
+      maxThreads: 2 * this.threads + 16,
+      backend,
+    });
     // One consumer (this thread); one packet per slot at most, so a post can never find it full.
     // maxThreads: every pool thread posts to it, and a poster with a claim record of its own costs a
     // death nothing more than its claim (records are maxThreads + 64).
@@ -175,11 +200,20 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         ready: (record) => {
           this.#life.threadReady();
           const { worker } = record;
-          this.emit('threadStart', { threadId: record.threadId, workerId: record.id, stdout: o.workerOptions.stdout ? worker.stdout : null, stderr: o.workerOptions.stderr ? worker.stderr : null });
+          this.emit('threadStart', {
+            threadId: record.threadId,
+            workerId: record.id,
+            stdout: o.workerOptions.stdout ? worker.stdout : null,
+            stderr: o.workerOptions.stderr ? worker.stderr : null,
+          });
         },
         loadError: (_, cause) => this.#life.fail(new WorkerLoadError(cause?.message ?? String(cause), cause)),
         requestError: (wParam, error) => this.#requestError(wParam, error),
-        teardownError: (_, error) => this.#report(Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }), 'IOCP_POOL_TEARDOWN_ERROR'),
+        teardownError: (_, error) =>
+          this.#report(
+            Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }),
+            'IOCP_POOL_TEARDOWN_ERROR',
+          ),
         run: (task, signal) => this.#run(task, signal === undefined ? undefined : { signal }),
         exit: (record, code) => this.#life.onExit(record, code),
       },
@@ -311,7 +345,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   /** Why the pool takes no more work (closed, destroyed, a module that cannot be used), or undefined. */
   #refused(what: string): Error | undefined {
     const state = this.#life.state;
-    if (state !== State.Open) return new PoolClosedError(`${what} after ${state === State.Closing ? 'close()' : 'destroy()'}: the pool takes no more tasks`);
+    if (state !== State.Open)
+      return new PoolClosedError(`${what} after ${state === State.Closing ? 'close()' : 'destroy()'}: the pool takes no more tasks`);
     return this.#life.loadError;
   }
 

@@ -266,7 +266,10 @@ export class ThreadSet {
         const payload = this.#tasks.fallback.get(slot);
         this.#tasks.fallback.delete(slot);
         try {
-          record.worker.postMessage({ type: 'payload', slot, task: payload?.task } satisfies ToWorker, payload?.transferList as TransferListItem[] | undefined);
+          record.worker.postMessage(
+            { type: 'payload', slot, task: payload?.task } satisfies ToWorker,
+            payload?.transferList as TransferListItem[] | undefined,
+          );
         } catch (error) {
           // Not cloneable or not transferable: the task fails with why, on the thread that took it.
           record.worker.postMessage({ type: 'payload', slot, error: errorToRecord(error) } satisfies ToWorker);

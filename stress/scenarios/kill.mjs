@@ -21,7 +21,19 @@ export async function run({ seed, quick }) {
   const killsPerRound = quick ? 8 : 10;
   const keysPerProducer = 1_000_000;
   const limitMs = 30_000;
-  const totals = { volume: 0, lost: 0, allowed: 0, duplicated: 0, hangs: 0, kills: 0, deferred: 0, maxReleaseMs: 0, abandoned: 0, outOfOrder: 0, corrupt: 0 };
+  const totals = {
+    volume: 0,
+    lost: 0,
+    allowed: 0,
+    duplicated: 0,
+    hangs: 0,
+    kills: 0,
+    deferred: 0,
+    maxReleaseMs: 0,
+    abandoned: 0,
+    outOfOrder: 0,
+    corrupt: 0,
+  };
   const lib = await loadLib();
   for (let round = 0; round < rounds; round++) {
     const capacity = CAPACITIES[round % CAPACITIES.length];
@@ -40,8 +52,22 @@ export async function run({ seed, quick }) {
     const start = (role, index) => {
       const agent =
         role === 'producer'
-          ? spawn('producer', { handle: port.handle, control: control.buffer, posted, index, from: index * keysPerProducer, to: (index + 1) * keysPerProducer })
-          : spawn('consumer', { handle: port.handle, control: control.buffer, seen, index, mode: index % 2 === 0 ? 'get' : 'getAsync', seed: seed * 104729 + round * 100 + index });
+          ? spawn('producer', {
+              handle: port.handle,
+              control: control.buffer,
+              posted,
+              index,
+              from: index * keysPerProducer,
+              to: (index + 1) * keysPerProducer,
+            })
+          : spawn('consumer', {
+              handle: port.handle,
+              control: control.buffer,
+              seen,
+              index,
+              mode: index % 2 === 0 ? 'get' : 'getAsync',
+              seed: seed * 104729 + round * 100 + index,
+            });
       agent.index = index;
       live.add(agent);
       // As a pool does: on every exit, give back what the thread held.

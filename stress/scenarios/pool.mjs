@@ -15,7 +15,12 @@ export async function run({ seed, quick }) {
   const tasks = quick ? 1000 : 20_000;
   const limitMs = quick ? 60_000 : 300_000;
   const { ThreadPool } = await loadLib();
-  const pool = new ThreadPool({ filename: FIXTURE, threads: 4, concurrency: 2, resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } });
+  const pool = new ThreadPool({
+    filename: FIXTURE,
+    threads: 4,
+    concurrency: 2,
+    resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 },
+  });
   let poolErrors = 0;
   pool.on('error', () => poolErrors++);
   const counts = { echo: 0, exit: 0, oom: 0, timer: 0 };
@@ -55,7 +60,11 @@ export async function run({ seed, quick }) {
   // The pool still serves.
   let after = 0;
   try {
-    const values = await within(Promise.all(Array.from({ length: 500 }, (_, i) => pool.run({ op: 'echo', v: -i }))), 'a last batch of echoes', limitMs);
+    const values = await within(
+      Promise.all(Array.from({ length: 500 }, (_, i) => pool.run({ op: 'echo', v: -i }))),
+      'a last batch of echoes',
+      limitMs,
+    );
     after = values.filter((v, i) => v === -i).length;
   } catch (error) {
     if (!(error instanceof Hang)) throw error;

@@ -16,7 +16,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function batch(seed, first, count) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, String(seed), String(first), String(count)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, String(seed), String(first), String(count)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

@@ -57,7 +57,10 @@ describe('bench summary', () => {
   });
 
   it('a row for the record (info) reports its ratio and neither meets nor misses a target', () => {
-    const s = summarizeCase({ ...def, targets: [{ metric: 'rate', label: 'for the record', ratioAtLeast: 0, info: true }] }, { me: [ok(50, 1)], a: [ok(100, 10)] });
+    const s = summarizeCase(
+      { ...def, targets: [{ metric: 'rate', label: 'for the record', ratioAtLeast: 0, info: true }] },
+      { me: [ok(50, 1)], a: [ok(100, 10)] },
+    );
     expect(s.targets[0]).toMatchObject({ ok: null, info: true, measured: 0.5 });
     expect(s.targets[0]!.detail).toMatch(/ratio 0\.500/);
   });

@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { startEchoServer } from '../../examples/echo-server.mjs';
 import { echo, pattern } from '../fixtures/echo-client.mjs';
 
-
 describe('examples/echo-server.mjs (the Winsock echo server on port 5150)', () => {
   it('echoes every byte to 8 concurrent clients through its worker threads, then closes cleanly', async () => {
     const server = await startEchoServer({ port: 0, host: '127.0.0.1', threads: 4 });

@@ -9,7 +9,7 @@ import { echo, pattern } from '../fixtures/echo-client.mjs';
 
 export function echoExampleSuite(t) {
   const { describe, it } = t;
-  describe('examples/echo-server-native.mjs (the original articles\' echo server on Winsock and the kernel port)', () => {
+  describe("examples/echo-server-native.mjs (the original articles' echo server on Winsock and the kernel port)", () => {
     it('echoes every byte to 6 concurrent clients through worker threads blocked in GQCS, then shuts down cleanly', async () => {
       const { startNativeEchoServer } = await import('../../examples/echo-server-native.mjs');
       const server = await startNativeEchoServer({ port: 0, host: '127.0.0.1', threads: 4 });

@@ -101,7 +101,6 @@ const KNOWN = [
   },
 ];
 
-
 const STRICT = process.env.IOCP_NATIVE_STRICT === '1';
 
 const known = (name) => KNOWN.find((k) => name.includes(k.match) && (!k.wineOnly || (wine !== null && !REAL_WINDOWS)));
@@ -133,7 +132,13 @@ const trackedLib = { ...lib, CompletionPort: TrackedCompletionPort };
 portSuite(
   { describe, it: markedIt, after },
   // 1,000,000 packets at Wine's ~20k/s would take minutes; the exactly-once check is the same at 20,000.
-  { backend: 'native', lib: trackedLib, libUrl, stressPackets: Number(process.env.IOCP_NATIVE_STRESS ?? 20_000), raceRounds: Number(process.env.IOCP_NATIVE_RACE_ROUNDS ?? 5) },
+  {
+    backend: 'native',
+    lib: trackedLib,
+    libUrl,
+    stressPackets: Number(process.env.IOCP_NATIVE_STRESS ?? 20_000),
+    raceRounds: Number(process.env.IOCP_NATIVE_RACE_ROUNDS ?? 5),
+  },
 );
 handleSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)), after }, { lib: trackedLib, libUrl, realLib: lib });
 socketSuite({ describe, it: (name, fn) => it(name, { timeout: 60_000 }, record(name, false, fn)) }, { lib, libUrl });

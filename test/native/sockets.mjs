@@ -218,10 +218,19 @@ export function socketSuite(t, { lib, libUrl }) {
       assert.equal(new TextDecoder().decode(recvAll(port, client, 13)), 'from a worker');
       assert.throws(() => NativeSocket.listen(new CompletionPort(), {}), TypeError);
       assert.throws(() => NativeSocket.listen(port, { host: 'localhost' }), RangeError);
-      assert.throws(() => NativeSocket.listen(port, { port: 70_000 }), (e) => e instanceof RangeError && e.message.includes('port'));
-      assert.throws(() => NativeSocket.connect(port, {}), (e) => e instanceof TypeError && e.message.includes('port'));
+      assert.throws(
+        () => NativeSocket.listen(port, { port: 70_000 }),
+        (e) => e instanceof RangeError && e.message.includes('port'),
+      );
+      assert.throws(
+        () => NativeSocket.connect(port, {}),
+        (e) => e instanceof TypeError && e.message.includes('port'),
+      );
       assert.throws(() => NativeSocket.from(port, { socket: 'x' }), TypeError);
-      assert.throws(() => server.recv(0), (e) => e instanceof RangeError && e.message.includes('length'));
+      assert.throws(
+        () => server.recv(0),
+        (e) => e instanceof RangeError && e.message.includes('length'),
+      );
       assert.throws(() => server.send(42), TypeError);
       assert.throws(() => server.shutdown('sideways'), RangeError);
       const refusedPort = listener.localPort;

@@ -18,7 +18,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe('ThreadPool: defects found by adversarial tests', () => {
-  it("aborting a running task never aborts the next task that reuses its slot (200 rounds)", async () => {
+  it('aborting a running task never aborts the next task that reuses its slot (200 rounds)', async () => {
     const { sab, words } = shared();
     // One slot, one thread: task B always reuses task A's slot on A's thread.
     const pool = new ThreadPool({ filename: fixture('sync-ops.mjs'), threads: 1, slots: 1, workerData: { sab } });

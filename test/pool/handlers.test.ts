@@ -54,7 +54,7 @@ describe('ThreadPool: named handlers', () => {
     expect(Atomics.load(words, COUNTER)).toBe(2);
   });
 
-  it("a pool whose name option names no export fails with WorkerLoadError", async () => {
+  it('a pool whose name option names no export fails with WorkerLoadError', async () => {
     const pool = make({ filename: fixture('handlers.mjs'), threads: 1, name: 'resize' });
     await expect(pool.run(1)).rejects.toBeInstanceOf(WorkerLoadError);
     await expect(pool.ready).rejects.toThrow(/no export named "resize"/);
@@ -101,7 +101,12 @@ describe('ThreadPool: the Worker options', () => {
     });
     const seen = await Promise.all([pool.run('IOCP_PROBE'), pool.run('IOCP_PROBE')]);
     for (const s of seen) {
-      expect(s).toEqual({ env: 'from env', argv: ['one', 'two'], execArgv: ['--import', pathToFileURL(fixture('set-flag.mjs')).href], imported: 'yes' });
+      expect(s).toEqual({
+        env: 'from env',
+        argv: ['one', 'two'],
+        execArgv: ['--import', pathToFileURL(fixture('set-flag.mjs')).href],
+        imported: 'yes',
+      });
     }
   });
 
@@ -138,10 +143,17 @@ describe('ThreadPool: TypeScript worker modules', () => {
 
   // Node 22.6+ strips types itself (run by npm run test:node-versions); Node 20 cannot.
   const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-  it.runIf(major > 22 || (major === 22 && minor >= 6))("runs a .ts worker module through execArgv: ['--experimental-strip-types'] (Node 22.6+)", async () => {
-    const pool = make<typeof import('./fixtures/typed.js')>({ filename: fixture('typed.ts'), threads: 1, execArgv: ['--experimental-strip-types', '--no-warnings'] });
-    expect(await pool.run({ width: 2, height: 5 }, { name: 'area' })).toBe(10);
-  });
+  it.runIf(major > 22 || (major === 22 && minor >= 6))(
+    "runs a .ts worker module through execArgv: ['--experimental-strip-types'] (Node 22.6+)",
+    async () => {
+      const pool = make<typeof import('./fixtures/typed.js')>({
+        filename: fixture('typed.ts'),
+        threads: 1,
+        execArgv: ['--experimental-strip-types', '--no-warnings'],
+      });
+      expect(await pool.run({ width: 2, height: 5 }, { name: 'area' })).toBe(10);
+    },
+  );
 
   it.runIf(major === 20)('without a loader, a .ts module fails with a WorkerLoadError that says how to load TypeScript', async () => {
     const pool = make({ filename: fixture('typed.ts'), threads: 1, execArgv: [] });
@@ -165,7 +177,9 @@ describe('ThreadPool: errors that say where to look', () => {
     expect(error.name).toBe('DataCloneError');
     expect(error.message).toMatch(/^the result of the default handler could not be cloned: /);
     const named = make({ filename: fixture('ops.mjs'), threads: 1, name: 'default' });
-    expect(((await named.run({ op: 'fn' }).catch((e: unknown) => e)) as Error).message).toMatch(/^the result of handler "default" could not be cloned/);
+    expect(((await named.run({ op: 'fn' }).catch((e: unknown) => e)) as Error).message).toMatch(
+      /^the result of handler "default" could not be cloned/,
+    );
   });
 
   it('CompletionPort.from(port) says to pass port.handle', async () => {

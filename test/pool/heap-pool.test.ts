@@ -61,7 +61,10 @@ describe.each(['structured', 'json'] as const)("payloads through run(), serializ
 
   it('keeps an error thrown by a handler its type, message and properties', async () => {
     const pool = make({ serialization });
-    const error = (await pool.run({ message: 'x'.repeat(10_000) }, { name: 'fail' }).catch((e: unknown) => e)) as RangeError & { code: string; detail: { at: Date } };
+    const error = (await pool.run({ message: 'x'.repeat(10_000) }, { name: 'fail' }).catch((e: unknown) => e)) as RangeError & {
+      code: string;
+      detail: { at: Date };
+    };
     expect(error).toBeInstanceOf(RangeError);
     expect(error.message).toBe('x'.repeat(10_000));
     expect(error.code).toBe('E_TEST');
@@ -76,7 +79,10 @@ describe("serialization 'structured' (the default)", () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;
     const value = {
-      map: new Map<unknown, unknown>([['a', 1], [2, { b: [3] }]]),
+      map: new Map<unknown, unknown>([
+        ['a', 1],
+        [2, { b: [3] }],
+      ]),
       set: new Set(['x', 'y']),
       date: new Date(1_700_000_000_000),
       re: /a+b/gi,

@@ -58,7 +58,11 @@ function arena(heap: SharedHeap) {
   const g = arenaGeometry(SLOTS, SLOT_BYTES);
   const buffer = new SharedArrayBuffer(g.byteLength);
   const codec = new SlotCodec(buffer, SLOTS, g.slotBytes, heap);
-  return { codec, data: { handle: heap.handle, arena: buffer, slots: SLOTS, slotBytes: g.slotBytes }, w: (slot: number) => slotWord(g.slotBytes, slot) };
+  return {
+    codec,
+    data: { handle: heap.handle, arena: buffer, slots: SLOTS, slotBytes: g.slotBytes },
+    w: (slot: number) => slotWord(g.slotBytes, slot),
+  };
 }
 
 describe('the shared heap across threads', () => {

@@ -65,7 +65,12 @@ describe('ThreadPool: destroy()', () => {
     const blocked = [pool.run({ op: 'gate' }), pool.run({ op: 'gate' })];
     await started(words, 2);
     const queued = Array.from({ length: 20 }, (_, i) => pool.run({ op: 'echo', value: i }));
-    const all = [...blocked, ...queued].map((p) => p.then(() => 'resolved', (e: Error) => e));
+    const all = [...blocked, ...queued].map((p) =>
+      p.then(
+        () => 'resolved',
+        (e: Error) => e,
+      ),
+    );
     await pool.destroy();
     for (const outcome of await Promise.all(all)) {
       expect(outcome).toBeInstanceOf(PoolClosedError);

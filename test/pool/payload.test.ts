@@ -4,7 +4,20 @@ import { describe, expect, it } from 'vitest';
 import { TAG_FALLBACK, TAG_NUMBER, TAG_SERIAL, TAG_STRING } from '../../src/pool/codec.js';
 import { SharedHeap } from '../../src/pool/heap.js';
 import { arenaGeometry, slotWord, T_LEN, T_TAG } from '../../src/pool/layout.js';
-import { checkSerialization, P_OFF, P_SEG, type Serialization, SlotCodec, TAG_BYTES, TAG_CONSUMED, TAG_HEAP, TAG_JSON, TAG_LATIN1, TAG_PLAIN, TAG_VIEW } from '../../src/pool/payload.js';
+import {
+  checkSerialization,
+  P_OFF,
+  P_SEG,
+  type Serialization,
+  SlotCodec,
+  TAG_BYTES,
+  TAG_CONSUMED,
+  TAG_HEAP,
+  TAG_JSON,
+  TAG_LATIN1,
+  TAG_PLAIN,
+  TAG_VIEW,
+} from '../../src/pool/payload.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -43,7 +56,9 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
       const f64 = new Float64Array(bytes.buffer, 0, n >> 3);
       const f64Back = roundTrip(f64) as Float64Array;
       expect(f64Back).toBeInstanceOf(Float64Array);
-      expect(Buffer.compare(new Uint8Array(f64Back.buffer, f64Back.byteOffset, f64Back.byteLength), new Uint8Array(f64.buffer, 0, f64.byteLength))).toBe(0);
+      expect(
+        Buffer.compare(new Uint8Array(f64Back.buffer, f64Back.byteOffset, f64Back.byteLength), new Uint8Array(f64.buffer, 0, f64.byteLength)),
+      ).toBe(0);
     }
     expect(Buffer.isBuffer(roundTrip(Buffer.from('a Buffer stays a Buffer')))).toBe(true);
     expect(codec.encode(w, randomBytes(100_000)) & TAG_HEAP).toBe(TAG_HEAP);
@@ -73,7 +88,8 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
 
   it('round-trips numbers, booleans, null and undefined inline', () => {
     const { heap, codec, w, roundTrip } = setup(serialization);
-    for (const v of [0, -0, 1, -1, 2 ** 31, 1.5, NaN, Infinity, -Infinity, true, false, null, undefined]) expect(Object.is(roundTrip(v), v)).toBe(true);
+    for (const v of [0, -0, 1, -1, 2 ** 31, 1.5, NaN, Infinity, -Infinity, true, false, null, undefined])
+      expect(Object.is(roundTrip(v), v)).toBe(true);
     expect(codec.encode(w, 42)).toBe(TAG_NUMBER);
     expect(heap.stats().segments).toBe(0);
     heap.close();
@@ -81,7 +97,14 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
 
   it('round-trips plain data of every size', () => {
     const { heap, roundTrip } = setup(serialization);
-    const objects = Array.from({ length: 16 }, (_, i) => ({ id: i, name: `item-${i}`, price: i * 1.25, tags: ['a', 'b'], active: i % 2 === 0, nested: { x: [i, null, 'é€😀'] } }));
+    const objects = Array.from({ length: 16 }, (_, i) => ({
+      id: i,
+      name: `item-${i}`,
+      price: i * 1.25,
+      tags: ['a', 'b'],
+      active: i % 2 === 0,
+      nested: { x: [i, null, 'é€😀'] },
+    }));
     expect(roundTrip(objects)).toEqual(objects);
     expect(roundTrip({ a: 1 })).toEqual({ a: 1 });
     const big = Array.from({ length: 20_000 }, (_, i) => ({ i, s: `${i}` }));
@@ -101,7 +124,11 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
     expect(back.byteLength).toBe(5000);
     if (serialization === 'structured') {
       const f32 = new Float32Array(view.buffer, view.byteOffset + 64, 10);
-      const nested = roundTrip({ view, list: [f32], map: new Map([['v', view]]) }) as { view: Uint8Array; list: Float32Array[]; map: Map<string, Uint8Array> };
+      const nested = roundTrip({ view, list: [f32], map: new Map([['v', view]]) }) as {
+        view: Uint8Array;
+        list: Float32Array[];
+        map: Map<string, Uint8Array>;
+      };
       expect(nested.view.buffer).toBe(view.buffer);
       expect(nested.view.byteOffset).toBe(view.byteOffset);
       expect(nested.list[0]).toBeInstanceOf(Float32Array);
@@ -172,7 +199,10 @@ describe("the 'structured' codec", () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;
     const value = {
-      map: new Map<unknown, unknown>([['a', 1], [2, { b: [3] }]]),
+      map: new Map<unknown, unknown>([
+        ['a', 1],
+        [2, { b: [3] }],
+      ]),
       set: new Set(['x', 'y']),
       date: new Date(1_700_000_000_000),
       re: /a+b/gi,

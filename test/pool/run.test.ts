@@ -35,8 +35,24 @@ describe('ThreadPool: construction and run()', () => {
     const { sab } = shared();
     const pool = make({ filename: fixture('ops.mjs'), threads: 2, slotBytes: 256, workerData: { sab } });
     const values: unknown[] = [
-      0, -1.5, Number.MAX_VALUE, NaN, Infinity, true, false, null, undefined, '', 'short', 'é€😀',
-      'y'.repeat(5000), { a: [1, 2, { b: 'c' }] }, new Map([[1, 2]]), 12n, new Date(0), new Uint8Array([1, 2, 3]),
+      0,
+      -1.5,
+      Number.MAX_VALUE,
+      NaN,
+      Infinity,
+      true,
+      false,
+      null,
+      undefined,
+      '',
+      'short',
+      'é€😀',
+      'y'.repeat(5000),
+      { a: [1, 2, { b: 'c' }] },
+      new Map([[1, 2]]),
+      12n,
+      new Date(0),
+      new Uint8Array([1, 2, 3]),
       Array.from({ length: 2000 }, (_, i) => i),
     ];
     for (const value of values) expect(await pool.run({ op: 'echo', value })).toEqual(value);

@@ -114,7 +114,9 @@ describe('ThreadPool: a worker module that cannot be used', () => {
     const outcome = await pool.run(1).catch((error: unknown) => error);
     expect(outcome).toBeInstanceOf(WorkerLoadError);
     // (A thread whose timer beats its 'ready' message counts as one that failed to load.)
-    expect((outcome as Error).message).toMatch(/in a row died of an uncaught error \(a timer at load time throws\)|failed to load: a timer at load time throws/);
+    expect((outcome as Error).message).toMatch(
+      /in a row died of an uncaught error \(a timer at load time throws\)|failed to load: a timer at load time throws/,
+    );
     await expect(pool.run(2)).rejects.toBeInstanceOf(WorkerLoadError);
     expect(pool.queueRequest(1)).toBe(false);
     await pool.close();

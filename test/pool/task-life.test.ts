@@ -12,7 +12,11 @@ afterEach(async () => {
 const RAN = 2;
 const SAW_TIMEOUT = 3;
 
-function syncPool(options: Partial<ConstructorParameters<typeof ThreadPool>[0]> = {}): { pool: ThreadPool; words: Int32Array; sab: SharedArrayBuffer } {
+function syncPool(options: Partial<ConstructorParameters<typeof ThreadPool>[0]> = {}): {
+  pool: ThreadPool;
+  words: Int32Array;
+  sab: SharedArrayBuffer;
+} {
   const { sab, words } = shared();
   const pool = new ThreadPool({ filename: fixture('sync-ops.mjs'), threads: 1, workerData: { sab }, ...options });
   pools.push(pool);
@@ -259,7 +263,9 @@ describe('progress', () => {
   it('many tasks in flight: each run() gets its own values; a run() without onProgress is untouched', async () => {
     const { pool } = syncPool({ threads: 2 });
     const seen = Array.from({ length: 50 }, () => [] as unknown[]);
-    const runs = seen.map((s, i) => (i % 5 === 0 ? pool.run({ op: 'progress', steps: 3 }) : pool.run({ op: 'progress', steps: i % 7 }, { onProgress: (v) => s.push(v) })));
+    const runs = seen.map((s, i) =>
+      i % 5 === 0 ? pool.run({ op: 'progress', steps: 3 }) : pool.run({ op: 'progress', steps: i % 7 }, { onProgress: (v) => s.push(v) }),
+    );
     expect(await Promise.all(runs)).toEqual(seen.map(() => 'done'));
     seen.forEach((s, i) => {
       expect(s).toEqual(i % 5 === 0 ? [] : Array.from({ length: i % 7 }, (_, k) => k + 1));

@@ -36,10 +36,14 @@ describe('CompletionPort.getAsync({ syncMs })', () => {
   it('takes a packet posted during the blocking phase, without a turn of the event loop', async () => {
     const port = new CompletionPort({ concurrency: 4 });
     // The agent posts once it sees this thread on the waiter stack: the packet comes during the block.
-    agent(port, new SharedArrayBuffer(8), `async (port) => {
+    agent(
+      port,
+      new SharedArrayBuffer(8),
+      `async (port) => {
       while (port.stats().waiting === 0) await new Promise((r) => setTimeout(r, 1));
       port.post(1, 7, 0);
-    }`);
+    }`,
+    );
     let turned = false;
     setImmediate(() => (turned = true));
     const packet = await port.getAsync(20_000, { syncMs: 10_000 });
@@ -70,14 +74,18 @@ describe('CompletionPort.getAsync({ syncMs })', () => {
     const words = new Int32Array(sab);
     // The agent's wait begins first and blocks 100 ms before it goes asynchronous; ours begins
     // after it, while it still blocks. Ours is the newer wait, and must stay so after the move.
-    agent(port, sab, `async (port, words) => {
+    agent(
+      port,
+      sab,
+      `async (port, words) => {
       // Runs at the agent's first turn of the event loop: once its wait has left the blocking phase.
       setImmediate(() => Atomics.store(words, 2, 1));
       const got = port.getAsync(Infinity, { syncMs: 100 });
       const packet = await got;
       Atomics.store(words, 1, packet.completionKey);
       Atomics.notify(words, 1);
-    }`);
+    }`,
+    );
     await until(() => port.stats().waiting === 1);
     const ours = port.getAsync();
     expect(port.stats().waiting).toBe(2);

@@ -242,9 +242,7 @@ export function portSuite(t, config) {
         const N = 4000;
         const seen = new SharedArrayBuffer(N);
         const timeouts = [0, 0.02, 0.05, 0.1, 0.2, 0.5, 1];
-        const racers = [0, 1].map((index) =>
-          spawn(port, 'racer', { control: control.buffer, seen, timeouts, index, spinCount }),
-        );
+        const racers = [0, 1].map((index) => spawn(port, 'racer', { control: control.buffer, seen, timeouts, index, spinCount }));
         // Post in bursts with gaps around the racers' timeouts, so posts land
         // just before, at and just after the moment a wait times out.
         for (let key = 0; key < N; key++) {
@@ -439,12 +437,8 @@ export function portSuite(t, config) {
         const control = newControl();
         const seen = new SharedArrayBuffer(2 * share);
         const posted = new SharedArrayBuffer(2 * share);
-        const consumers = [0, 1].map((index) =>
-          spawn(port, 'consumer', { control: control.buffer, seen, index, batch: index === 0 ? 0 : 8 }),
-        );
-        const producers = [0, 1].map((index) =>
-          spawn(port, 'postUntilClosed', { posted, from: index * share, count: share, index }),
-        );
+        const consumers = [0, 1].map((index) => spawn(port, 'consumer', { control: control.buffer, seen, index, batch: index === 0 ? 0 : 8 }));
+        const producers = [0, 1].map((index) => spawn(port, 'postUntilClosed', { posted, from: index * share, count: share, index }));
         // Close at a different point of the stream each round, while both sides run.
         const at = 1 + ((round * 7919) % Math.floor(share / 2));
         await until(() => Atomics.load(control, C_DONE) >= at, `${at} packets consumed`);
@@ -497,9 +491,7 @@ export function portSuite(t, config) {
         spawn(port, 'consumer', { control: control.buffer, seen, index, batch: index % 2 === 0 ? 0 : 16 }),
       );
       const share = STRESS / 4;
-      const producers = [0, 1, 2, 3].map((index) =>
-        spawn(port, 'producer', { from: index * share, count: share, index }),
-      );
+      const producers = [0, 1, 2, 3].map((index) => spawn(port, 'producer', { from: index * share, count: share, index }));
       await Promise.all(producers.map((p) => p.done));
       await until(() => Atomics.load(control, C_DONE) === STRESS, 'all packets consumed', 120_000);
       assert.deepEqual(port.close(), []);
@@ -554,8 +546,7 @@ export function portSuite(t, config) {
 
     it('rejects bad arguments with TypeError/RangeError naming the argument', async () => {
       const port = makePort();
-      const throwsNamed = (fn, type, name) =>
-        assert.throws(fn, (e) => e instanceof type && e.message.includes(name), `${type.name} naming ${name}`);
+      const throwsNamed = (fn, type, name) => assert.throws(fn, (e) => e instanceof type && e.message.includes(name), `${type.name} naming ${name}`);
       throwsNamed(() => port.post('1', 0, 0), TypeError, 'bytesTransferred');
       throwsNamed(() => port.post(-1, 0, 0), RangeError, 'bytesTransferred');
       throwsNamed(() => port.post(2 ** 32, 0, 0), RangeError, 'bytesTransferred');
@@ -583,11 +574,7 @@ export function portSuite(t, config) {
       throwsNamed(() => CompletionPort.from({}), TypeError, 'handle');
       throwsNamed(() => CompletionPort.from(null), TypeError, 'handle');
       throwsNamed(() => CompletionPort.from(42), TypeError, 'handle');
-      throwsNamed(
-        () => CompletionPort.from({ backend: 'portable', buffer: new SharedArrayBuffer(4096) }),
-        TypeError,
-        'handle',
-      );
+      throwsNamed(() => CompletionPort.from({ backend: 'portable', buffer: new SharedArrayBuffer(4096) }), TypeError, 'handle');
       throwsNamed(() => CompletionPort.from({ backend: 'portable', buffer: new ArrayBuffer(4096) }), TypeError, 'handle');
       // A real header on a buffer of the wrong size is refused too.
       const fake = new SharedArrayBuffer(port.handle.buffer ? port.handle.buffer.byteLength + 64 : 8192);
@@ -656,7 +643,10 @@ export function portSuite(t, config) {
         port.detach();
         assert.deepEqual([port.stats().waiting, port.stats().threads], [0, 0], 'detach took the waiter off and freed the slot');
         await until(() => settled !== null, 'the pending getAsync settled after detach()', 5000);
-        assert.ok(settled.error instanceof Error && /detach/.test(settled.error.message), `the pending getAsync was settled: ${JSON.stringify(settled)}`);
+        assert.ok(
+          settled.error instanceof Error && /detach/.test(settled.error.message),
+          `the pending getAsync was settled: ${JSON.stringify(settled)}`,
+        );
         // A worker attaches, takes the freed slot, and waits in it.
         const worker = spawn(port, 'waitOnce', { index: 0 });
         await until(() => port.stats().waiting === 1, 'worker waiting in the reused slot');
@@ -739,7 +729,11 @@ export function portSuite(t, config) {
           { running: 0, threads: 1 },
           "the dead thread's count and table entry are gone; the replacement's entry stays",
         );
-        assert.deepEqual(port.releaseThread(victim.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false }, 'a second call finds nothing');
+        assert.deepEqual(
+          port.releaseThread(victim.threadId),
+          { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false },
+          'a second call finds nothing',
+        );
         await closeAndJoin(port, [next]);
       });
 
@@ -795,7 +789,11 @@ export function portSuite(t, config) {
         assert.equal(port.stats().threads, 0, 'detached');
         assert.equal(port.post(1, 2, 3), true);
         assert.deepEqual(await pending, { bytesTransferred: 1, completionKey: 2, overlapped: 3 });
-        assert.deepEqual([port.stats().running, port.stats().waiting, port.stats().threads], [0, 0, 0], 'a detached thread is not counted as running');
+        assert.deepEqual(
+          [port.stats().running, port.stats().waiting, port.stats().threads],
+          [0, 0, 0],
+          'a detached thread is not counted as running',
+        );
         // Attached again by its next call, normally.
         port.post(4, 5, 6);
         assert.deepEqual(await port.getAsync(), { bytesTransferred: 4, completionKey: 5, overlapped: 6 });
@@ -803,7 +801,7 @@ export function portSuite(t, config) {
       });
     }
 
-    it('detach() gives back the calling thread\'s running slot and thread entry; its next call attaches again', () => {
+    it("detach() gives back the calling thread's running slot and thread entry; its next call attaches again", () => {
       const port = makePort({ concurrency: 2 });
       port.post(1, 2, 3);
       assert.deepEqual(port.get(), { bytesTransferred: 1, completionKey: 2, overlapped: 3 });
@@ -850,11 +848,7 @@ export function portSuite(t, config) {
         await assert.rejects(port.getAsync(), (e) => e instanceof RangeError && e.message.includes('maxThreads'));
         assert.equal(port.post(0, 1, 0), true);
         assert.equal(port.post(0, 2, 0), true);
-        assert.deepEqual(
-          [(await b).completionKey, (await a).completionKey],
-          [1, 2],
-          'newest waiter first',
-        );
+        assert.deepEqual([(await b).completionKey, (await a).completionKey], [1, 2], 'newest waiter first');
         assert.deepEqual(port.close(), []);
       });
     }

@@ -226,4 +226,3 @@ export function recycle(): void {
   state.exitCode = EXIT_RECYCLED;
   if (state.waitingOnLoop) port.detach();
 }
-

@@ -63,19 +63,20 @@ export function startWorker(): void {
   // worker.unref() decides whether an idle pool keeps the process alive.
   if (heap !== undefined) send({ type: 'heap-hello' });
   installClient();
-  const ready = Promise.all([prepareLoop().then(loadModule), grants])
-    .then(async ([handlers]) => {
-      // setup(workerData) before the first task; a throw there means the module cannot be used.
-      if (handlers.setup !== undefined) {
-        try {
-          await handlers.setup(data.workerData);
-        } catch (error) {
-          throw Object.assign(new Error(`worker module ${data.filename}: setup() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error });
-        }
+  const ready = Promise.all([prepareLoop().then(loadModule), grants]).then(async ([handlers]) => {
+    // setup(workerData) before the first task; a throw there means the module cannot be used.
+    if (handlers.setup !== undefined) {
+      try {
+        await handlers.setup(data.workerData);
+      } catch (error) {
+        throw Object.assign(new Error(`worker module ${data.filename}: setup() failed: ${(error as Error)?.message ?? String(error)}`), {
+          cause: error,
+        });
       }
-      setTeardown(handlers.teardown);
-      initDispatch(handlers, maybeLeave, portFailed);
-    });
+    }
+    setTeardown(handlers.teardown);
+    initDispatch(handlers, maybeLeave, portFailed);
+  });
   ready.then(
     () => {
       send({ type: 'ready' });

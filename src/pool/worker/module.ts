@@ -98,7 +98,9 @@ export async function loadModule(): Promise<ModuleHandlers> {
   const exports: Exports = { ...(def !== null && typeof def === 'object' ? def : {}), ...mod };
   if (typeof def === 'function') exports.default = def;
   if (!Object.values(exports).some((v) => typeof v === 'function')) {
-    throw new TypeError(`worker module ${data.filename} exports no function: default-export the handler (or export named functions and call them by name)`);
+    throw new TypeError(
+      `worker module ${data.filename} exports no function: default-export the handler (or export named functions and call them by name)`,
+    );
   }
   if (data.defaultName !== undefined) {
     const named = exports[data.defaultName];
