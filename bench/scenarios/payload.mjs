@@ -132,7 +132,7 @@ export default {
     return [
       {
         id: 'payload-objects',
-        title: `(7a) echo 16 small objects (931 B serialized), 2 threads, ${objects.window} in flight`,
+        title: `(8a) echo 16 small objects (931 B serialized), 2 threads, ${objects.window} in flight`,
         note,
         subjects: subjects(),
         compareTo: 'peer',
@@ -142,8 +142,8 @@ export default {
       },
       {
         id: 'payload-objects-json',
-        title: `(7b) echo 16 small objects, iocp-pool with serialization 'json', ${objects.window} in flight`,
-        note: `${note} The peers use their structured clone, as in (7a).`,
+        title: `(8b) echo 16 small objects, iocp-pool with serialization 'json', ${objects.window} in flight`,
+        note: `${note} The peers use their structured clone, as in (8a).`,
         subjects: subjects(),
         compareTo: 'peer',
         metrics: rate,
@@ -152,7 +152,7 @@ export default {
       },
       {
         id: 'payload-string',
-        title: `(7c) echo a 10 KB string, 2 threads, ${string.window} in flight`,
+        title: `(8c) echo a 10 KB string, 2 threads, ${string.window} in flight`,
         note,
         subjects: subjects(),
         compareTo: 'peer',
@@ -162,7 +162,7 @@ export default {
       },
       {
         id: 'payload-bytes64k',
-        title: `(7d) echo a 64 KB Uint8Array (copied), 2 threads, ${k64.window} in flight`,
+        title: `(8d) echo a 64 KB Uint8Array (copied), 2 threads, ${k64.window} in flight`,
         note,
         subjects: subjects(),
         compareTo: 'peer',
@@ -172,7 +172,7 @@ export default {
       },
       {
         id: 'payload-alloc64k',
-        title: `(7e) echo 64 KB: iocp-pool through pool.alloc() (by reference) vs the peers copying, ${k64.window} in flight`,
+        title: `(8e) echo 64 KB: iocp-pool through pool.alloc() (by reference) vs the peers copying, ${k64.window} in flight`,
         note: `${note} iocp-pool: alloc(65536) per task, run(view), free(view) when the echo is back; the peers copy 64 KB both ways.`,
         subjects: peersCopying,
         compareTo: 'peer',
@@ -182,7 +182,7 @@ export default {
       },
       {
         id: 'payload-bytes1m',
-        title: `(7f) echo a 1 MB Uint8Array (copied), 2 threads, ${m1.window} in flight`,
+        title: `(8f) echo a 1 MB Uint8Array (copied), 2 threads, ${m1.window} in flight`,
         note,
         subjects: subjects(),
         compareTo: 'peer',
