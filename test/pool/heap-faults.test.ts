@@ -180,7 +180,8 @@ describe('churn', () => {
     const summary = `${tasks} tasks in ${rss.length} bursts, ${shrinks} shrinks; rss max ${(early / MiB).toFixed(0)} MiB in the first half, ${(late / MiB).toFixed(0)} MiB in the second`;
     expect(shrinks, summary).toBeGreaterThan(10);
     // Bounded: no growth from the first half of the hour to the second beyond noise. (Without the
-    // collections that free retired segments, the second half measured 275 MiB above the first.)
-    expect(late, summary).toBeLessThan(early + 64 * MiB);
+    // collections that free retired segments, the second half measured 275 MiB above the first;
+    // the process's own garbage, collected later on Node 24, once made 75 MiB of noise.)
+    expect(late, summary).toBeLessThan(early + 128 * MiB);
   });
 });
