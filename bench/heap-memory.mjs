@@ -15,7 +15,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { register } from 'tsx/esm/api';
 
 register();
-const { SharedHeap } = await import('../src/pool/heap.ts');
+const { SharedHeap } = await import('../src/heap/heap.ts');
 
 const MiB = 1024 * 1024;
 const quick = process.argv.includes('--quick');

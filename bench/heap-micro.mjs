@@ -23,8 +23,8 @@ import { register } from 'tsx/esm/api';
 import { bytes, smallObjects, string10k } from './lib/payloads.mjs';
 
 register();
-const { SharedHeap } = await import('../src/pool/heap.ts');
-const { SlotCodec } = await import('../src/pool/payload.ts');
+const { SharedHeap } = await import('../src/heap/heap.ts');
+const { SlotCodec } = await import('../src/codec/slot-codec.ts');
 const { arenaGeometry, slotWord } = await import('../src/pool/layout.ts');
 
 const quick = process.argv.includes('--quick');

@@ -11,9 +11,9 @@
 import v8 from 'node:v8';
 import { register } from 'tsx/esm/api';
 register();
-const { HeapSerializer } = await import('../src/pool/heap-serializer.ts');
-const { SharedHeap } = await import('../src/pool/heap.ts');
-const { SlotCodec } = await import('../src/pool/payload.ts');
+const { HeapSerializer } = await import('../src/codec/heap-serializer.ts');
+const { SharedHeap } = await import('../src/heap/heap.ts');
+const { SlotCodec } = await import('../src/codec/slot-codec.ts');
 const { arenaGeometry, slotWord } = await import('../src/pool/layout.ts');
 const { smallObjects } = await import('./lib/payloads.mjs');
 const mode = process.argv[2];

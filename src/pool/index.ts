@@ -1,9 +1,8 @@
 export { ThreadPool } from './thread-pool.js';
 export type { CloseOptions, PoolHeapOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
-export type { SharedHeapStats } from './heap-options.js';
-export type { Serialization } from './payload.js';
+export type { SharedHeapStats } from '../heap/options.js';
+export type { Serialization } from '../codec/slot-codec.js';
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';
-export type { Percentiles } from './reservoir.js';
-export type { Handler, HandlerContext, HandlerName, PoolEvents, PoolThreadInfo, ThreadExitReason } from './types.js';
+export type { Handler, HandlerContext, HandlerName, Percentiles, PoolEvents, PoolThreadInfo, ThreadExitReason } from './types.js';

@@ -26,11 +26,11 @@
  *                          A_INFLIGHT   11    run() slots in use (written by the main thread alone, a hint
  *                                             for the threads' spin: more than the threads = pipe full)
  *                          A_SPIN       12    1: threads spin before sleeping when few tasks are in flight;
- *                                             0: they sleep at once (chosen by the main thread, see spin-policy.ts)
+ *                                             0: they sleep at once (chosen by the main thread, see main/spin-policy.ts)
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
  *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
  *                            word +1  T_OWNER   id of the worker that took its packet (0: none yet; RUNNING: the one running it)
- *                            word +2  T_TAG     value tag of the payload (codec.ts 0-7; payload.ts: kinds 8-11,
+ *                            word +2  T_TAG     value tag of the payload (codec/slot-views.ts 0-7; codec/slot-codec.ts: kinds 8-11,
  *                                               | TAG_HEAP 16, | TAG_JSON 32; 64 TAG_CONSUMED: read, block freed)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units); of a heap block's payload too
  *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing),
@@ -42,7 +42,7 @@
  *                            f64  +4  T_RUN     ms the handler ran (F_TIMED)
  *                            byte +40 .. slotBytes  payload: task, then the result, in place; a payload in the shared
  *                                               heap (TAG_HEAP) leaves its block's reference here instead:
- *                            word +10 P_SEG     segment index | generation << 16 (heap-layout.ts)
+ *                            word +10 P_SEG     segment index | generation << 16 (heap/layout.ts)
  *                            word +11 P_OFF     byte offset of the block in its segment
  *                            word +12 P_TYPE    view type of a typed array (TAG_BYTES, TAG_VIEW)
  *  NAMES (after the slots)  the handler names run() has used, by index (1 … MAX_NAMES):
@@ -74,6 +74,10 @@
  *      index against MAX_NAMES and the entry against the characters' area before use.
  */
 
+import { PAYLOAD, T_LEN, T_TAG } from '../codec/slot-record.js';
+
+export { PAYLOAD, T_LEN, T_TAG };
+
 export const ARENA_MAGIC = 0x4c4f4f50;
 export const HEADER_BYTES = 64;
 
@@ -94,15 +98,12 @@ export const A_SPIN = 12;
 // Slot words (Int32 offsets from the slot's first word).
 export const T_STATE = 0;
 export const T_OWNER = 1;
-export const T_TAG = 2;
-export const T_LEN = 3;
+// T_TAG and T_LEN (words 2 and 3) and PAYLOAD are the codec's record (codec/slot-record.ts).
 export const T_FLAGS = 4;
 export const T_TICKET = 5;
 // Slot float64s (Float64 offsets from the slot's first float64).
 export const T_START = 3;
 export const T_RUN = 4;
-/** Byte offset of the payload inside a slot (8-aligned, after the words and the two float64s). */
-export const PAYLOAD = 40;
 
 // T_STATE values.
 export const FREE = 0;

@@ -2,12 +2,12 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptions } from 'node:worker_threads';
-import { resolveHeapOptions, type SharedHeapOptions, type SharedHeapStats } from './heap-options.js';
-import type { Percentiles } from './reservoir.js';
+import { resolveHeapOptions, type SharedHeapOptions, type SharedHeapStats } from '../heap/options.js';
+import type { Percentiles } from './types.js';
 import { nameError } from './names.js';
-import { checkSerialization, type Serialization } from './payload.js';
+import { checkSerialization, type Serialization } from '../codec/slot-codec.js';
 
-export type { Serialization } from './payload.js';
+export type { Serialization } from '../codec/slot-codec.js';
 
 /**
  * The pool's shared heap: the memory that carries tasks and results too large for their slot,

@@ -6,8 +6,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PortHandle } from '../port/index.js';
-import type { SegmentGrant, SharedHeapHandle } from './heap.js';
-import type { Serialization } from './payload.js';
+import type { SegmentGrant, SharedHeapHandle } from '../heap/heap.js';
+import type { Serialization } from '../codec/slot-codec.js';
 
 /** Exit codes a pool thread uses for its own, orderly exits (anything else is a death). */
 export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: close()
@@ -32,8 +32,8 @@ export interface PoolWorkerData {
   slots: number;
   slotBytes: number;
   /**
-   * The pool's shared heap (heap.ts): attach at once, then adopt the grants the main thread answers
-   * 'heap-hello' with. Undefined on a runtime that cannot run one (heap-keeper.ts).
+   * The pool's shared heap (heap/heap.ts): attach at once, then adopt the grants the main thread answers
+   * 'heap-hello' with. Undefined on a runtime that cannot run one (main/heap-keeper.ts).
    */
   heap: SharedHeapHandle | undefined;
   serialization: Serialization;

@@ -7,23 +7,23 @@
  *   CThreadPools::Close         close()               one sentinel (overlapped -1) per thread
  *
  * The run() hot path never calls postMessage: the task is written into a
- * slot of the pool's shared arena (layout.ts, codec.ts, tasks.ts) and the
+ * slot of the pool's shared arena (layout.ts, codec/slot-codec.ts, main/tasks.ts) and the
  * slot's index is posted on the task port; the worker writes the result into
  * the same slot and posts the index on the result port, which this thread
- * drains in batches (results.ts) and resolves many promises per wake-up. Per
+ * drains in batches (main/results.ts) and resolves many promises per wake-up. Per
  * task the main thread allocates the promise, nothing else.
  *
- * This file is the public face and wires the parts: tasks.ts (slots and
- * backlog), results.ts (the result loop), threads.ts (starting and hearing
- * threads), lifecycle.ts (close, destroy, what a thread's exit means). It
+ * This file is the public face and wires the parts: main/tasks.ts (slots and
+ * backlog), main/results.ts (the result loop), main/threads.ts (starting and hearing
+ * threads), main/lifecycle.ts (close, destroy, what a thread's exit means). It
  * decides what run() and queueRequest() accept and when the pool keeps the
  * process alive.
  */
 import { EventEmitter } from 'node:events';
 import { CompletionPort } from '../port/index.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
-import { HeapKeeper } from './heap-keeper.js';
-import { KeepAlive } from './keep-alive.js';
+import { HeapKeeper } from './main/heap-keeper.js';
+import { KeepAlive } from './main/keep-alive.js';
 import {
   A_LIVE,
   A_MAGIC,
@@ -37,7 +37,7 @@ import {
   arenaGeometry,
   K_REQUEST,
 } from './layout.js';
-import { Lifecycle, State } from './lifecycle.js';
+import { Lifecycle, State } from './main/lifecycle.js';
 import { HandlerNames } from './names.js';
 import {
   broadcastOptionsError,
@@ -48,10 +48,10 @@ import {
   type ThreadPoolOptions,
   type ThreadPoolStats,
 } from './options.js';
-import { type Serialization, SlotCodec } from './payload.js';
-import { ResultDrain } from './results.js';
-import { type TaskExtras, TaskTable } from './tasks.js';
-import { LEFT, ThreadSet, type WorkerRecord } from './threads.js';
+import { type Serialization, SlotCodec } from '../codec/slot-codec.js';
+import { ResultDrain } from './main/results.js';
+import { type TaskExtras, TaskTable } from './main/tasks.js';
+import { LEFT, ThreadSet, type WorkerRecord } from './main/threads.js';
 import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js';
 
 /**

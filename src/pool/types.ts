@@ -112,3 +112,17 @@ export interface PoolEvents {
    */
   error: [error: Error, wParam?: number];
 }
+
+/** Percentiles of a sampled duration, as stats() reports them. */
+export interface Percentiles {
+  /** Samples taken since the pool started (the percentiles are over the latest of them, a fixed number). */
+  samples: number;
+  /** The median, in ms. */
+  p50: number;
+  /** The 90th percentile, in ms. */
+  p90: number;
+  /** The 99th percentile, in ms. */
+  p99: number;
+  /** The largest of the samples kept, in ms. */
+  max: number;
+}

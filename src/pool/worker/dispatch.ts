@@ -1,10 +1,11 @@
 /**
  * A packet taken from the task port, run: a queueRequest(wParam) calls the
  * handler with the number; a run() task (its packet names an arena slot,
- * layout.ts) is claimed, decoded, handed to the handler, and its result (or
+ * pool/layout.ts) is claimed, decoded, handed to the handler, and its result (or
  * error) written back into the slot before the result packet is posted.
  */
-import { cloneError, errorToRecord, recordToError, TAG_FALLBACK } from '../codec.js';
+import { cloneError, errorToRecord, recordToError } from '../../codec/error-record.js';
+import { TAG_FALLBACK } from '../../codec/slot-views.js';
 import {
   A_REQ_TAKEN,
   A_REQUESTS,
@@ -89,7 +90,7 @@ function settled(): void {
 /**
  * This thread holds `packet` across a turn of its event loop (loop.ts, the end of a slice): for a
  * task packet (returns true) it names itself in the slot (T_OWNER) first, so that if it dies there — a handler's timer that
- * throws runs in that turn — the main thread hands the packet to another thread (tasks.ts
+ * throws runs in that turn — the main thread hands the packet to another thread (pool/main/tasks.ts
  * failOwned) instead of losing the task.
  */
 export function hold(packet: CompletionPacket): boolean {
@@ -104,7 +105,7 @@ export function hold(packet: CompletionPacket): boolean {
 export function dispatch(packet: CompletionPacket): void {
   if (!state.working) {
     // Once: this thread works. If it dies later, that is no module failing at start-up
-    // (lifecycle.ts counts early deaths of threads that never took a packet).
+    // (pool/main/lifecycle.ts counts early deaths of threads that never took a packet).
     state.working = true;
     send({ type: 'working' });
   }
@@ -332,7 +333,7 @@ function makeContext(slot: number, w: number, flags: number): HandlerContext {
     controllers.set(slot, control);
   }
   if ((flags & F_TIMEOUT) !== 0) {
-    // The main thread counts the timeout from here (layout.ts T_START).
+    // The main thread counts the timeout from here (pool/layout.ts T_START).
     f64[((w << 2) >> 3) + T_START] = performance.timeOrigin + performance.now();
   }
   let progress: (value: unknown) => void = ignoreProgress;

@@ -6,7 +6,7 @@
  * (destroy) exits at once, without teardown.
  */
 import { PortClosedError } from '../../port/index.js';
-import { errorToRecord } from '../codec.js';
+import { errorToRecord } from '../../codec/error-record.js';
 import { EXIT_PORT_CLOSED } from '../protocol.js';
 import { port, send, state } from './thread.js';
 

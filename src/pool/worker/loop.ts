@@ -68,7 +68,7 @@ function newSlice(): void {
 
 // ── Spin, block, or wait on the event loop ──
 // The main thread measures which is faster for one-at-a-time run() and publishes it in A_SPIN
-// (see spin-policy.ts); with the pipe full (A_INFLIGHT > threads) a spinning waiter spares the main
+// (see pool/main/spin-policy.ts); with the pipe full (A_INFLIGHT > threads) a spinning waiter spares the main
 // thread an Atomics.notify per post, so threads spin. After the spin a thread that has just gone
 // idle blocks in Atomics.wait for up to BLOCK_MS — a wake-up from Atomics.wait costs less than
 // one through Atomics.waitAsync and the event loop, and one-at-a-time tasks usually come back

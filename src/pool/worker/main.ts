@@ -4,7 +4,7 @@
  * say ready, and loop (loop.ts).
  */
 import { parentPort } from 'node:worker_threads';
-import { errorToRecord } from '../codec.js';
+import { errorToRecord } from '../../codec/error-record.js';
 import type { ToWorker } from '../protocol.js';
 import { abortTask, initDispatch, payloadArrived, runBroadcast } from './dispatch.js';
 import { maybeLeave, portFailed, setTeardown } from './leave.js';
@@ -15,7 +15,7 @@ import { data, heap, initThread, send } from './thread.js';
 
 export function startWorker(): void {
   initThread();
-  // Joining the heap (heap.ts): subscribed above; the main thread answers with the segments posted
+  // Joining the heap (heap/heap.ts): subscribed above; the main thread answers with the segments posted
   // before that, which this thread adopts before it reads its first task.
   let granted = (): void => {};
   const grants =
@@ -32,7 +32,7 @@ export function startWorker(): void {
         break;
       case 'heap-trimmed':
         // Segments were retired: drop them and let a collection free their memory (this thread
-        // may be idle, and an idle thread never collects: see heap-shrink.ts).
+        // may be idle, and an idle thread never collects: see heap/shrink.ts).
         heap?.sync();
         heap?.releaseMemory();
         break;

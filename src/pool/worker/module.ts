@@ -23,7 +23,7 @@ export class ModuleHandlers {
   /** `export function teardown()`: awaited when the thread leaves in an orderly way. */
   readonly teardown: (() => unknown) | undefined;
   readonly #exports: Exports;
-  /** Handlers by the index a task carries (layout.ts NAMES), resolved on first use. */
+  /** Handlers by the index a task carries (pool/layout.ts NAMES), resolved on first use. */
   readonly #byIndex: (Handler | undefined)[] = [];
 
   constructor(exports: Exports, fallback: Handler | undefined) {

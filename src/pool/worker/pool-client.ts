@@ -5,8 +5,8 @@
  */
 import { PortClosedError } from '../../port/index.js';
 import { CLIENT_KEY, type PoolClient, type RunInWorkerOptions } from '../client.js';
-import { recordToError } from '../codec.js';
-import { NO_HEAP } from '../heap-keeper.js';
+import { recordToError } from '../../codec/error-record.js';
+import { NO_HEAP } from '../../heap/directory.js';
 import { A_REQ_POSTED, A_REQ_TAKEN, K_REQUEST } from '../layout.js';
 import { data, heap, i32, port, send } from './thread.js';
 
@@ -31,7 +31,7 @@ export function installClient(): void {
       if (typeof wParam !== 'number' || !Number.isFinite(wParam)) {
         throw new TypeError(`wParam must be a finite number, got ${String(wParam)}`);
       }
-      // The same bound as the owner's queueRequest (see layout.ts A_REQ_POSTED).
+      // The same bound as the owner's queueRequest (see pool/layout.ts A_REQ_POSTED).
       if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= data.queueCapacity) return false;
       try {
         if (!port.post(K_REQUEST, wParam, 0)) return false;

@@ -5,8 +5,8 @@
  */
 import { parentPort, type TransferListItem, workerData } from 'node:worker_threads';
 import { CompletionPort } from '../../port/index.js';
-import { SharedHeap } from '../heap.js';
-import { SlotCodec } from '../payload.js';
+import { SharedHeap } from '../../heap/heap.js';
+import { SlotCodec } from '../../codec/slot-codec.js';
 import { EXIT_SENTINEL, type FromWorker, type PoolWorkerData } from '../protocol.js';
 
 export let data: PoolWorkerData;

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { SignalWatch } from '../../../src/pool/signals.js';
+import { SignalWatch } from '../../../src/pool/main/signals.js';
 import { TaskControl } from '../../../src/pool/worker/task-control.js';
 
 describe('TaskControl: the handler’s signal, made only when read', () => {

@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
 import workerSource from 'virtual:iocp-pool-worker-source';
 import { type ProgressSink, ResultChannel } from './channel.js';
-import { errorToRecord, recordToError } from './codec.js';
-import { WorkerDiedError } from './errors.js';
+import { errorToRecord, recordToError } from '../../codec/error-record.js';
+import { WorkerDiedError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
-import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from './protocol.js';
+import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from '../protocol.js';
 import type { TaskTable } from './tasks.js';
 
 /** A broadcast() answer from a thread that left in order before it ran it: left out of the results. */
@@ -243,7 +243,7 @@ export class ThreadSet {
     switch (message.type) {
       case 'heap-hello':
         // The thread has subscribed to the heap's channel: every segment it may have missed is in
-        // this thread's grants, taken now (see heap.ts, "joining").
+        // this thread's grants, taken now (see heap/heap.ts, "joining").
         record.worker.postMessage({ type: 'heap-grants', grants: this.#heap.grants() } satisfies ToWorker);
         break;
       case 'working':

@@ -1,6 +1,6 @@
 /** The shared heap's options, their defaults and checks, and the shapes it hands out (handle, stats). */
-import { classOf, MAX_BLOCK_LIMIT, MAX_SEGMENTS, segmentGeometry } from './heap-layout.js';
-import type { SegmentGrant } from './heap-directory.js';
+import { classOf, MAX_BLOCK_LIMIT, MAX_SEGMENTS, segmentGeometry } from './layout.js';
+import type { SegmentGrant } from './directory.js';
 
 export interface SharedHeapOptions {
   /** Bound on the bytes of all segments together. Default 256 MiB. */

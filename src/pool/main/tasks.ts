@@ -3,7 +3,7 @@
  * the backlog of tasks waiting for one.
  *
  * A task lives in one arena slot from submission until its result has been
- * read back (layout.ts states the slot's words and invariants A1–A5). This
+ * read back (pool/layout.ts states the slot's words and invariants A1–A5). This
  * class alone allocates and frees slots (A1): a free stack in this thread's
  * memory, LIFO so the slot just freed is still in cache. What belongs to a
  * task but cannot live in shared memory — its promise's functions, its
@@ -13,9 +13,10 @@
  * pump() moves it into the next free slot.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import type { CompletionPort } from '../port/index.js';
-import { cloneError, TAG_FALLBACK } from './codec.js';
-import { AbortError } from './errors.js';
+import type { CompletionPort } from '../../port/index.js';
+import { cloneError } from '../../codec/error-record.js';
+import { TAG_FALLBACK } from '../../codec/slot-views.js';
+import { AbortError } from '../errors.js';
 import {
   A_INFLIGHT,
   A_STARTED,
@@ -33,8 +34,8 @@ import {
   T_STATE,
   T_TAG,
   T_TICKET,
-} from './layout.js';
-import type { SlotCodec } from './payload.js';
+} from '../layout.js';
+import type { SlotCodec } from '../../codec/slot-codec.js';
 import { SignalWatch } from './signals.js';
 import { ExtrasTable, type TaskExtras } from './task-extras.js';
 
@@ -70,7 +71,7 @@ export type { TaskExtras } from './task-extras.js';
 interface Backlogged {
   task: unknown;
   extras: TaskExtras | undefined;
-  /** Its handler's index (layout.ts NAMES; 0: the default). */
+  /** Its handler's index (pool/layout.ts NAMES; 0: the default). */
   handler: number;
   signal: AbortSignal | undefined;
   transferList: readonly TransferListItem[] | undefined;

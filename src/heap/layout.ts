@@ -73,7 +73,7 @@
  *      its KiB. Each thread drops its views of it when it sees H_EPOCH move
  *      (sync()); the memory is freed once every thread has, and has run a
  *      garbage collection (V8 counts SharedArrayBuffers in no GC trigger:
- *      releaseMemory() in heap-shrink.ts).
+ *      releaseMemory() in shrink.ts).
  *  H5  H_TOTAL_KB ≤ H_MAX_KB: a creator adds the segment's KiB with a CAS
  *      that checks the bound before it claims an entry (EMPTY → CREATING).
  *  H6  Everything read from shared memory that addresses memory is checked

@@ -4,11 +4,11 @@
 import { serialize } from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TAG_FALLBACK } from '../../src/pool/codec.js';
-import { SharedHeap } from '../../src/pool/heap.js';
-import { HeapDeserializer } from '../../src/pool/heap-serializer.js';
+import { TAG_FALLBACK } from '../../src/codec/slot-views.js';
+import { SharedHeap } from '../../src/heap/heap.js';
+import { HeapDeserializer } from '../../src/codec/heap-serializer.js';
 import { arenaGeometry, slotWord, T_TAG } from '../../src/pool/layout.js';
-import { KIND, type Serialization, SlotCodec, TAG_PLAIN } from '../../src/pool/payload.js';
+import { KIND, type Serialization, SlotCodec, TAG_PLAIN } from '../../src/codec/slot-codec.js';
 
 const heap = SharedHeap.create();
 const geometry = arenaGeometry(4, 256);

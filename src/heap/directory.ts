@@ -1,7 +1,7 @@
 /**
  * One thread's view of the shared heap's segments: which SharedArrayBuffers
  * it holds, by table index, by buffer and by size class, kept in step with
- * the shared table (H1, H4 in heap-layout.ts) through the heap's
+ * the shared table (H1, H4 in layout.ts) through the heap's
  * BroadcastChannel.
  *
  * A creator posts a new segment on the channel before it publishes it; the
@@ -32,10 +32,14 @@ import {
   segmentGeometry,
   segWordOf,
   TABLE_WORD,
-} from './heap-layout.js';
-import { type HeapSegment, openSegment } from './heap-segment.js';
+} from './layout.js';
+import { type HeapSegment, openSegment } from './segment.js';
 
 let readable: boolean | undefined;
+
+/** Why alloc() cannot work here (a runtime without a synchronous BroadcastChannel read). */
+export const NO_HEAP =
+  'this runtime cannot read a BroadcastChannel synchronously (receiveMessageOnPort), which the shared heap needs: alloc() is not available, and payloads larger than a slot go by MessagePort';
 
 /**
  * Whether this runtime takes a BroadcastChannel's queued messages synchronously

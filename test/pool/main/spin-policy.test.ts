@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SpinPolicy } from '../../src/pool/spin-policy.js';
+import { SpinPolicy } from '../../../src/pool/main/spin-policy.js';
 
 /** Feeds n round trips of ms each; returns how many times the mode changed. */
 function feed(policy: SpinPolicy, n: number, ms: number | ((mode: number) => number)): number {

@@ -6,16 +6,16 @@
  * which fails that thread's tasks and replaces it — unless the module kills
  * every thread it runs in, which would be a spawn loop.
  */
-import type { CompletionPacket, CompletionPort } from '../port/index.js';
-import { PoolClosedError, WorkerDiedError, WorkerLoadError } from './errors.js';
+import type { CompletionPacket, CompletionPort } from '../../port/index.js';
+import { PoolClosedError, WorkerDiedError, WorkerLoadError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
-import { A_LIVE, A_REQ_POSTED, A_REQ_TAKEN, A_SENTINELS, K_REQUEST, SENTINEL } from './layout.js';
-import { closeTimeout } from './options.js';
-import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from './protocol.js';
+import { A_LIVE, A_REQ_POSTED, A_REQ_TAKEN, A_SENTINELS, K_REQUEST, SENTINEL } from '../layout.js';
+import { closeTimeout } from '../options.js';
+import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from '../protocol.js';
 import type { ResultDrain } from './results.js';
 import type { TaskTable } from './tasks.js';
 import type { ThreadSet, WorkerRecord } from './threads.js';
-import type { ThreadExitReason } from './types.js';
+import type { ThreadExitReason } from '../types.js';
 
 /** A thread that dies idle within this long of starting is an early death (ms)… */
 const EARLY_DEATH_MS = 1000;

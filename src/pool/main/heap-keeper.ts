@@ -1,6 +1,6 @@
 /**
- * The pool's shared heap as the main thread keeps it (heap.ts; layout and
- * invariants H1–H6 in heap-layout.ts): created with the pool, handed to every
+ * The pool's shared heap as the main thread keeps it (heap/heap.ts; layout and
+ * invariants H1–H6 in heap/layout.ts): created with the pool, handed to every
  * thread, shrunk while the pool is idle, closed with the pool.
  *
  * Shrinking. A timer (unref'd: it never keeps the process alive) calls
@@ -15,18 +15,15 @@
  * A runtime that cannot read a BroadcastChannel synchronously (Deno) gets no
  * heap: payloads larger than a slot go by MessagePort, and alloc() throws.
  */
-import { PoolClosedError } from './errors.js';
-import type { SegmentGrant } from './heap-directory.js';
-import { SharedHeap } from './heap.js';
-import type { SharedHeapOptions, SharedHeapStats } from './heap-options.js';
+import { PoolClosedError } from '../errors.js';
+import type { SegmentGrant } from '../../heap/directory.js';
+import { SharedHeap } from '../../heap/heap.js';
+import { NO_HEAP } from '../../heap/directory.js';
+import type { SharedHeapOptions, SharedHeapStats } from '../../heap/options.js';
 
 /** Longest pause between two trims (ms); shorter when retireAfterMs is short, so a retire is not late by more than it. */
 const TRIM_EVERY_MS = 1000;
 const TRIM_MIN_MS = 20;
-
-/** Why alloc() cannot work here (a runtime without a synchronous BroadcastChannel read). */
-export const NO_HEAP =
-  'this runtime cannot read a BroadcastChannel synchronously (receiveMessageOnPort), which the shared heap needs: alloc() is not available, and payloads larger than a slot go by MessagePort';
 
 export class HeapKeeper {
   /** undefined: this runtime cannot run one (see NO_HEAP). */
@@ -59,7 +56,7 @@ export class HeapKeeper {
     return retired;
   }
 
-  /** What a thread that joins gets (after it subscribed: see heap.ts, "joining"). */
+  /** What a thread that joins gets (after it subscribed: see heap/heap.ts, "joining"). */
   grants(): SegmentGrant[] {
     return this.#closed || this.heap === undefined ? [] : this.heap.grants();
   }

@@ -3,10 +3,10 @@
 // and bounded memory that shrinks back. Handshakes are messages and shared words, never sleeps.
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TAG_SERIAL } from '../../src/pool/codec.js';
-import { SharedHeap } from '../../src/pool/heap.js';
+import { TAG_SERIAL } from '../../src/codec/slot-views.js';
+import { SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord } from '../../src/pool/layout.js';
-import { SlotCodec, TAG_BYTES, TAG_HEAP, TAG_VIEW } from '../../src/pool/payload.js';
+import { SlotCodec, TAG_BYTES, TAG_HEAP, TAG_VIEW } from '../../src/codec/slot-codec.js';
 
 const AGENT = new URL('./fixtures/heap-agent.mjs', import.meta.url);
 const KiB = 1024;

@@ -3,8 +3,8 @@
  * idle pool does not). Checked on a timer, not per task, so one-at-a-time
  * run() does not ref and unref the threads each time.
  */
-import type { CompletionPort } from '../port/index.js';
-import { A_REQ_POSTED, A_REQ_TAKEN } from './layout.js';
+import type { CompletionPort } from '../../port/index.js';
+import { A_REQ_POSTED, A_REQ_TAKEN } from '../layout.js';
 import { type Lifecycle, State } from './lifecycle.js';
 import type { TaskTable } from './tasks.js';
 import type { ThreadSet } from './threads.js';

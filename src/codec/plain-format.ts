@@ -29,7 +29,6 @@
  *   9 object: u32 index of a shape this payload defined, then its values in the shape's order
  */
 import { types } from 'node:util';
-import type { PlainEncoder } from './plain-encode.js';
 
 export const P_UNDEFINED = 0;
 export const P_NULL = 1;
@@ -86,10 +85,15 @@ export const ucs2Write = direct
 /** Whether `new Function` works here (not under --disallow-code-generation-from-strings). */
 let canGenerate = true;
 
+/** What a generated writer calls for each value, in key order (the encoder). */
+export interface MemberWriter {
+  member(value: unknown, parent: object, key: string): boolean;
+}
+
 /** A shape as the encoder knows it: its keys (Object.keys order) and the function that writes an object's values. */
 export interface EncodeShape {
   keys: string[];
-  write: (o: Record<string, unknown>, e: PlainEncoder) => boolean;
+  write: (o: Record<string, unknown>, e: MemberWriter) => boolean;
   /** The payload (encode() call) that last defined it, and its index in that payload. */
   payload: number;
   index: number;

@@ -1,5 +1,5 @@
 /**
- * The shrinking half of the shared heap (invariants H4, H5 in heap-layout.ts):
+ * The shrinking half of the shared heap (invariants H4, H5 in layout.ts):
  * retiring segments that stayed empty, making room under the bound, letting
  * the memory of dropped segments go, and repairing after a dead thread.
  */
@@ -20,9 +20,9 @@ import {
   OCC_CANDIDATE,
   OCC_RETIRED,
   TABLE_WORD,
-} from './heap-layout.js';
-import type { SegmentDirectory } from './heap-directory.js';
-import type { HeapSegment } from './heap-segment.js';
+} from './layout.js';
+import type { SegmentDirectory } from './directory.js';
+import type { HeapSegment } from './segment.js';
 
 /** See releaseMemory(): above V8's external-memory limits (64 MiB soft, more for a synchronous collection). */
 const GC_NUDGE_BYTES = 256 * 1024 * 1024;

@@ -9,9 +9,9 @@
  * spin on the arena's result counter (A_RESULTS), because a wake-up costs
  * more than a tiny task's round trip (see spin-policy.ts for when it spins).
  */
-import { type CompletionPacket, type CompletionPort, PortClosedError } from '../port/index.js';
-import { isErrorRecord, recordToError } from './codec.js';
-import { WorkerDiedError } from './errors.js';
+import { type CompletionPacket, type CompletionPort, PortClosedError } from '../../port/index.js';
+import { isErrorRecord, recordToError } from '../../codec/error-record.js';
+import { WorkerDiedError } from '../errors.js';
 import { Reservoir } from './reservoir.js';
 import {
   A_RESULTS,
@@ -27,10 +27,10 @@ import {
   T_FLAGS,
   T_RUN,
   T_START,
-} from './layout.js';
+} from '../layout.js';
 import { SpinPolicy } from './spin-policy.js';
 import type { ResultChannel } from './channel.js';
-import type { SlotCodec } from './payload.js';
+import type { SlotCodec } from '../../codec/slot-codec.js';
 import type { TaskTable } from './tasks.js';
 
 const MISSING = Symbol('missing');

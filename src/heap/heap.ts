@@ -1,7 +1,7 @@
 /**
  * SharedHeap — blocks of shared memory that every thread of a pool can
  * allocate from and free into, concurrently and without a lock (the layout
- * and its invariants H1–H6 are in heap-layout.ts).
+ * and its invariants H1–H6 are in layout.ts).
  *
  * Segments. A segment is a SharedArrayBuffer of blocks of one size class.
  * The heap grows by adding segments (any thread may) up to `maxBytes`, and
@@ -35,7 +35,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
-import { channelsReadable, type SegmentGrant, SegmentDirectory } from './heap-directory.js';
+import { channelsReadable, type SegmentGrant, SegmentDirectory } from './directory.js';
 import {
   ACTIVE,
   classOf,
@@ -66,15 +66,15 @@ import {
   OCC_COUNT,
   segmentGeometry,
   TABLE_WORD,
-} from './heap-layout.js';
-import { createSegmentBuffer, type HeapSegment, isTaken, release, take } from './heap-segment.js';
+} from './layout.js';
+import { createSegmentBuffer, type HeapSegment, isTaken, release, take } from './segment.js';
 
-import { HeapShrinker } from './heap-shrink.js';
-import { resolveHeapOptions, type SharedHeapHandle, type SharedHeapOptions, type SharedHeapStats } from './heap-options.js';
+import { HeapShrinker } from './shrink.js';
+import { resolveHeapOptions, type SharedHeapHandle, type SharedHeapOptions, type SharedHeapStats } from './options.js';
 
-export type { HeapSegment } from './heap-segment.js';
-export type { SegmentGrant } from './heap-directory.js';
-export type { SharedHeapHandle, SharedHeapOptions, SharedHeapStats } from './heap-options.js';
+export type { HeapSegment } from './segment.js';
+export type { SegmentGrant } from './directory.js';
+export type { SharedHeapHandle, SharedHeapOptions, SharedHeapStats } from './options.js';
 
 export class SharedHeap {
   readonly control: SharedArrayBuffer;
@@ -88,7 +88,7 @@ export class SharedHeap {
   readonly #dir: SegmentDirectory;
   readonly #shrink: HeapShrinker;
 
-  /** Whether this runtime can run a shared heap (see channelsReadable() in heap-directory.ts). */
+  /** Whether this runtime can run a shared heap (see channelsReadable() in directory.ts). */
   static get supported(): boolean {
     return channelsReadable();
   }
@@ -256,7 +256,7 @@ export class SharedHeap {
   /**
    * Retires segments that have stayed empty for retireAfterMs (a block taken
    * in between restarts the clock), keeping floorBytes; with `force`, every
-   * empty segment now. Returns the bytes retired. See heap-shrink.ts.
+   * empty segment now. Returns the bytes retired. See shrink.ts.
    */
   trim(force = false): number {
     const retired = this.#shrink.trim(force);
@@ -264,7 +264,7 @@ export class SharedHeap {
     return retired;
   }
 
-  /** Lets a garbage collection free the segments this thread dropped (see heap-shrink.ts). Returns the bytes it was for. */
+  /** Lets a garbage collection free the segments this thread dropped (see shrink.ts). Returns the bytes it was for. */
   releaseMemory(minBytes = 1024 * 1024): number {
     return this.#shrink.releaseMemory(minBytes);
   }

@@ -1,16 +1,5 @@
 /** A fixed reservoir of the latest samples, for percentiles in stats(): no allocation per sample. */
-export interface Percentiles {
-  /** Samples taken since the pool started (the percentiles are over the latest of them, a fixed number). */
-  samples: number;
-  /** The median, in ms. */
-  p50: number;
-  /** The 90th percentile, in ms. */
-  p90: number;
-  /** The 99th percentile, in ms. */
-  p99: number;
-  /** The largest of the samples kept, in ms. */
-  max: number;
-}
+import type { Percentiles } from '../types.js';
 
 export class Reservoir {
   readonly #values: Float64Array;

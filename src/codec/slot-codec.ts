@@ -2,16 +2,16 @@
  * Values in arena slots, with the shared heap behind them: what does not fit
  * a slot goes into one heap block, and the slot holds its reference. Only a
  * value the heap cannot take (above its largest block, or the heap at its
- * bound) is TAG_FALLBACK, for the caller to send by MessagePort as before.
+ * bound) is TAG_FALLBACK, for the caller to send by MessagePort.
  *
- * Slot words (layout.ts): T_TAG, T_LEN, and the payload area at PAYLOAD.
+ * Slot words (slot-record.ts): T_TAG, T_LEN, and the payload area at PAYLOAD.
  * A heap payload keeps its reference in the first payload words:
  *   P_SEG   segWord (segment index | generation << 16)
  *   P_OFF   byte offset of the block in its segment
  *   P_TYPE  view type (TAG_BYTES, TAG_VIEW: Node's type index, heap-serializer.ts)
  *   T_LEN   byte length of the payload in the block
  *
- * Tags: codec.ts's 0…7, plus kinds and two flags:
+ * Tags: slot-views.ts's 0…7, plus kinds and two flags:
  *   TAG_LATIN1  a string whose characters are all ASCII, one byte each
  *   TAG_BYTES   a copied ArrayBufferView: P_TYPE, then (inline) the bytes at PAYLOAD + 16
  *   TAG_VIEW    a view over the shared heap, by reference (heap only; never freed by decode)
@@ -32,10 +32,10 @@
  * which skip that buffer (heap-serializer.ts). The reader deserializes
  * straight from the shared block.
  */
-import { ArenaViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, TAG_STRING, TAG_TRUE, TAG_UNDEFINED } from './codec.js';
-import type { SharedHeap } from './heap.js';
+import { SlotViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, TAG_STRING, TAG_TRUE, TAG_UNDEFINED } from './slot-views.js';
+import type { SharedHeap } from '../heap/heap.js';
 import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE, viewType } from './heap-serializer.js';
-import { PAYLOAD, T_LEN, T_TAG } from './layout.js';
+import { PAYLOAD, T_LEN, T_TAG } from './slot-record.js';
 import { PlainDecoder } from './plain-decode.js';
 import { holdsNodeCloneable } from './node-cloneable.js';
 import { PlainEncoder } from './plain-encode.js';
@@ -51,7 +51,7 @@ export type Serialization = 'structured' | 'json';
 export const TAG_LATIN1 = 8;
 export const TAG_BYTES = 9;
 export const TAG_VIEW = 10;
-/** Plain data in the fast format of plain.ts (what the structured clone or JSON would give, by codec). */
+/** Plain data in the fast format of plain-*.ts (what the structured clone or JSON would give, by codec). */
 export const TAG_PLAIN = 11;
 export const KIND = 15;
 export const TAG_HEAP = 16;
@@ -78,7 +78,7 @@ export function checkSerialization(value: unknown): Serialization {
 /** After a value the plain path refused, it is skipped for the next 2^k − 1 values (k: refusals in a row, ≤ 10). */
 const MAX_BACKOFF = 10;
 
-export class SlotCodec extends ArenaViews {
+export class SlotCodec extends SlotViews {
   readonly #buf: Buffer;
   readonly #dv: DataView;
   readonly #json: boolean;
@@ -104,8 +104,8 @@ export class SlotCodec extends ArenaViews {
   }
 
   /** Writes value into slot w with the codec's serialization; returns its tag (TAG_FALLBACK: nothing written). */
-  override encode(w: number, value: unknown): number {
-    // The tiny-task path first, as before the heap: a number is one store and the tag.
+  encode(w: number, value: unknown): number {
+    // The tiny-task path first: a number is one store and the tag (no call, no branch on the heap).
     if (typeof value === 'number') {
       this.f64[((w << 2) + PAYLOAD) >> 3] = value;
       return (this.i32[w + T_TAG] = TAG_NUMBER);
@@ -147,7 +147,7 @@ export class SlotCodec extends ArenaViews {
    */
   override decode(w: number): unknown {
     const tag = this.i32[w + T_TAG]!;
-    // The tiny-task path first: numbers, booleans, null, undefined, short strings, as before.
+    // The tiny-task path first: numbers, booleans, null, undefined and short strings are the inline tags.
     if (tag <= TAG_STRING) return this.decodeTag(w, tag);
     if ((tag & TAG_HEAP) === 0) return this.#inline(w, tag);
     const heap = this.heap;
@@ -240,11 +240,11 @@ export class SlotCodec extends ArenaViews {
       return JSON.parse(ucs2Slice(this.#buf, at, at + 2 * n));
     }
     if (tag > TAG_FALLBACK) throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
-    return this.decodeTag(w, tag); // numbers, booleans, null, undefined, UTF-16 strings: as before
+    return this.decodeTag(w, tag); // numbers, booleans, null, undefined, UTF-16 strings: the inline tags
   }
 
   /**
-   * An object: plain data goes the fast way (plain.ts); anything else through JSON or V8's
+   * An object: plain data goes the fast way (plain-*.ts); anything else through JSON or V8's
    * serializer. Refusals back off the fast path, so a stream of values it cannot take pays for
    * few attempts. (An attempt reads the properties it meets: a getter among them runs twice
    * when the value turns out not to be plain.)
@@ -294,7 +294,7 @@ export class SlotCodec extends ArenaViews {
     const n = s.length;
     const capacity = this.capacity;
     if (n * 2 <= capacity) {
-      // Short: a char loop into the slot beats any call (as before).
+      // Short: a char loop into the slot beats any call (Buffer's writers cost more than they save here).
       const u16 = this.u16;
       const base = ((w << 2) + PAYLOAD) >> 1;
       for (let i = 0; i < n; i++) u16[base + i] = s.charCodeAt(i);

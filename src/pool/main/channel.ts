@@ -10,7 +10,7 @@
  * are sent. Both readers take from the one queue, in order.
  */
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import type { ChannelMessage } from './protocol.js';
+import type { ChannelMessage } from '../protocol.js';
 
 export type ProgressSink = (slot: number, ticket: number, value: unknown) => void;
 

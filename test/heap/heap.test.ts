@@ -1,7 +1,7 @@
 // The shared heap in one thread: size classes, alloc/free, misuse, growth, shrinking, bounds.
 import { describe, expect, it } from 'vitest';
-import { SharedHeap } from '../../src/pool/heap.js';
-import { CLASS_COUNT, classBytes, classOf, MAX_BLOCK_LIMIT, MIN_BLOCK, segmentGeometry } from '../../src/pool/heap-layout.js';
+import { SharedHeap } from '../../src/heap/heap.js';
+import { CLASS_COUNT, classBytes, classOf, MAX_BLOCK_LIMIT, MIN_BLOCK, segmentGeometry } from '../../src/heap/layout.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -1,11 +1,11 @@
 /**
  * What only some run() tasks have, kept off the common path: a timeout and an
- * onProgress, per slot (the slot's words are in layout.ts). TaskTable owns the
+ * onProgress, per slot (the slot's words are in pool/layout.ts). TaskTable owns the
  * slots; this keeps the timers, the progress callbacks, and which slots are
  * orphans — tasks settled by their timeout whose result has not come yet.
  */
-import { TimeoutError } from './errors.js';
-import { F_PROGRESS, F_TIMEOUT, RUNNING, slotWord, T_OWNER, T_START, T_STATE, T_TICKET } from './layout.js';
+import { TimeoutError } from '../errors.js';
+import { F_PROGRESS, F_TIMEOUT, RUNNING, slotWord, T_OWNER, T_START, T_STATE, T_TICKET } from '../layout.js';
 
 /** After a task's timeout, how long its handler has to return before its thread is terminated (ms). */
 export const TIMEOUT_GRACE_MS = 100;

@@ -1,8 +1,8 @@
 // The slot codec over the shared heap, in one thread: what goes in comes out, byte for byte, and no block is left behind.
 import { randomFillSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TAG_FALLBACK, TAG_NUMBER, TAG_SERIAL, TAG_STRING } from '../../src/pool/codec.js';
-import { SharedHeap } from '../../src/pool/heap.js';
+import { TAG_FALLBACK, TAG_NUMBER, TAG_SERIAL, TAG_STRING } from '../../src/codec/slot-views.js';
+import { SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord, T_LEN, T_TAG } from '../../src/pool/layout.js';
 import {
   checkSerialization,
@@ -17,7 +17,7 @@ import {
   TAG_LATIN1,
   TAG_PLAIN,
   TAG_VIEW,
-} from '../../src/pool/payload.js';
+} from '../../src/codec/slot-codec.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

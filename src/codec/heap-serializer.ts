@@ -20,7 +20,7 @@
  * the memory is reused. Every ordinary view is copied out here.
  */
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
-import type { SharedHeap } from './heap.js';
+import type { SharedHeap } from '../heap/heap.js';
 
 /** Node's type indices (lib/v8.js), which the default format writes first. */
 type ViewCtor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT?: number };

@@ -1,5 +1,5 @@
 /**
- * One segment of the shared heap (layout in heap-layout.ts): creating its
+ * One segment of the shared heap (layout in layout.ts): creating its
  * SharedArrayBuffer, checking one received from another thread, and the two
  * lock-free hot paths, take() (H2) and release() (H3).
  */
@@ -18,7 +18,7 @@ import {
   SEGMENT_MAGIC,
   type SegmentGeometry,
   segWordOf,
-} from './heap-layout.js';
+} from './layout.js';
 
 /** One segment as this thread sees it. */
 export interface HeapSegment {
@@ -31,7 +31,7 @@ export interface HeapSegment {
   readonly u8: Uint8Array;
   /** A Buffer over the whole segment, for its string codecs (latin1, utf16le) with no view per call. */
   readonly buf: Buffer;
-  /** A DataView over the whole segment, for the plain codec's numbers (plain.ts). */
+  /** A DataView over the whole segment, for the plain codec's numbers (codec/plain-decode.ts). */
   readonly dv: DataView;
   readonly cls: number;
   readonly blockBytes: number;
