@@ -5,16 +5,16 @@
  * touches koffi until create()/attach() is called. The port layer never
  * imports src/native (upper layers import lower ones).
  */
-import type { CompletionPort } from './completion-port.js';
 import type { PortConfig } from './options.js';
+import type { PortBase } from './port-base.js';
 import type { NativePortHandle } from './types.js';
 
 /** What the native layer gives the factory. */
 export interface NativeBackend {
   /** A native port, or throws an error that says why it cannot load. */
-  create(config: PortConfig): CompletionPort;
+  create(config: PortConfig): PortBase;
   /** Attach to a native port's handle (checks the rest of it). */
-  attach(handle: NativePortHandle): CompletionPort;
+  attach(handle: NativePortHandle): PortBase;
   /** Whether create() can work here (Windows, koffi loads). Never throws. */
   available(): boolean;
 }
@@ -29,7 +29,7 @@ export function registerNativeBackend(backend: NativeBackend): void {
 export function requireNative(): NativeBackend {
   if (native === undefined) {
     throw new Error(
-      "the native completion port backend is not available: src/native was not loaded (import CompletionPort from the 'iocp-pool' package entry)",
+      "the native completion port backend is not available: the package's native layer was not loaded (import CompletionPort from the 'iocp-pool' package entry, not from an internal file)",
     );
   }
   return native;

@@ -2,13 +2,14 @@
  * The base both backends' classes extend. Its prototype is
  * `CompletionPort.prototype` (./completion-port.ts), so `instanceof
  * CompletionPort` holds for either backend; it holds what both implement the
- * same way.
+ * same way. Its abstract members are the CompletionPort interface (the
+ * factory in ./completion-port.ts checks that a PortBase is one); it does not
+ * name that interface, which would make the two files import each other.
  */
-import type { CompletionPort } from './completion-port.js';
 import type { CompletionPacket, GetAsyncOptions, PortHandle, PortStats, ReleasedThread } from './types.js';
 import { checkTimeout } from './validate.js';
 
-export abstract class PortBase implements CompletionPort {
+export abstract class PortBase {
   abstract readonly handle: PortHandle;
   abstract readonly concurrency: number;
   abstract readonly capacity: number;

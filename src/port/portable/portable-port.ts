@@ -57,11 +57,14 @@ import {
 } from './layout.js';
 import { packetAt } from './packet.js';
 import { freeRecord } from './records.js';
-import { releaseThread } from './release.js';
+import { finishPending, releaseThread } from './release.js';
 import type { Ring } from './ring.js';
-import { PortState } from './state.js';
+import { PortState, type StateParts } from './state.js';
 import { finish, waitForAsync, waitSync } from './wait.js';
-import { dispatch, freeSlot, pushWaiter, removeWaiter } from './waiters.js';
+import { allocSlot, dispatch, freeSlot, pushWaiter, removeWaiter } from './waiters.js';
+
+/** The parts the state calls back into (see StateParts: the state cannot import them). */
+const PARTS: StateParts = Object.freeze({ finishPending, dispatch, allocSlot });
 
 /** begin()'s answers besides a waiter slot (slot indices are ≥ 0): a packet was taken into scratch, or none and no wait. */
 const TAKE = -1;
@@ -79,7 +82,7 @@ export class PortablePort extends PortBase {
 
   private constructor(buffer: SharedArrayBuffer, geo: Geometry, spin: number) {
     super();
-    const s = new PortState(buffer, geo, spin);
+    const s = new PortState(buffer, geo, spin, PARTS);
     this.#s = s;
     this.#ring = s.ring;
     this.#i32 = s.i32;

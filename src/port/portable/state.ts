@@ -36,9 +36,19 @@ import {
 import { PortLock } from './lock.js';
 import { packetAt } from './packet.js';
 import { claimRecord } from './records.js';
-import { finishPending } from './release.js';
 import { Ring } from './ring.js';
-import { allocSlot, dispatch } from './waiters.js';
+
+/**
+ * What the state needs of the parts built on it (./release.ts, ./waiters.ts), handed in by
+ * ./portable-port.ts: the parts import this file (for the type), so it must not import them.
+ * Both are called off the hot path: finishing a death left to the next lock holder (I9), and
+ * registering this instance's THREAD slot once.
+ */
+export interface StateParts {
+  finishPending(p: PortState, out: { requeued: number; abandoned: CompletionPacket[] | null }, waitMs: number): void;
+  dispatch(p: PortState): void;
+  allocSlot(p: PortState, kind: number, owner: number): number;
+}
 
 /** A pending getAsync of this instance; detach() settles it (`done`) before it frees the slot. */
 export interface AsyncWait {
@@ -83,7 +93,10 @@ export class PortState implements Memory {
   asyncWaits = 0;
   keepAlive: ReturnType<typeof setInterval> | undefined;
 
-  constructor(buffer: SharedArrayBuffer, geo: Geometry, spin: number) {
+  readonly #parts: StateParts;
+
+  constructor(buffer: SharedArrayBuffer, geo: Geometry, spin: number, parts: StateParts) {
+    this.#parts = parts;
     this.i32 = new Int32Array(buffer);
     this.f64 = new Float64Array(buffer);
     this.geo = geo;
@@ -146,8 +159,8 @@ export class PortState implements Memory {
     if (!this.#finishing && Atomics.load(this.i32, S_PENDING) !== 0) {
       this.#finishing = true;
       try {
-        finishPending(this, { requeued: 0, abandoned: null }, 0);
-        dispatch(this);
+        this.#parts.finishPending(this, { requeued: 0, abandoned: null }, 0);
+        this.#parts.dispatch(this);
       } catch {
         // Corrupt: the call that finds it first in its own work reports it.
       } finally {
@@ -168,7 +181,7 @@ export class PortState implements Memory {
     this.enter();
     let slot: number;
     try {
-      slot = allocSlot(this, KIND_THREAD, -1);
+      slot = this.#parts.allocSlot(this, KIND_THREAD, -1);
       this.i32[S_THREADS] = this.i32[S_THREADS]! + 1;
     } finally {
       this.leave();
