@@ -21,7 +21,6 @@ export class NativeBackendUnavailableError extends Error {
   }
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn<A extends unknown[], R> = ((...args: A) => R) & { async: (...args: [...A, (err: unknown, res: R) => void]) => void };
 
 export interface Win32 {

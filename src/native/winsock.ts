@@ -16,7 +16,6 @@
  */
 import { big, HEAP_ZERO_MEMORY, win32, type Win32 } from './win32.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
 export interface Winsock {
