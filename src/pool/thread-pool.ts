@@ -24,21 +24,10 @@ import { CompletionPort } from '../port/index.js';
 import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
 import { HeapKeeper } from './main/heap-keeper.js';
 import { KeepAlive } from './main/keep-alive.js';
-import {
-  A_LIVE,
-  A_MAGIC,
-  A_MIN,
-  A_REQ_POSTED,
-  A_REQ_TAKEN,
-  A_REQUESTS,
-  A_SLOT_BYTES,
-  A_SLOTS,
-  ARENA_MAGIC,
-  arenaGeometry,
-  K_REQUEST,
-} from './layout.js';
+import { A_LIVE, A_MAGIC, A_MIN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry } from './layout.js';
 import { Lifecycle, State } from './main/lifecycle.js';
 import { HandlerNames } from './names.js';
+import { checkWParam, postRequest } from './requests.js';
 import {
   broadcastOptionsError,
   type CloseOptions,
@@ -259,15 +248,9 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    * full or the pool is closed. The handler's errors go to the 'error' event.
    */
   queueRequest(wParam: number): boolean {
-    if (typeof wParam !== 'number' || !Number.isFinite(wParam)) {
-      throw new TypeError(`wParam must be a finite number, got ${typeof wParam === 'number' ? wParam : typeof wParam}`);
-    }
+    checkWParam(wParam);
     if (!this.#life.accepting) return false;
-    const i32 = this.#i32;
-    // The port's capacity is queueCapacity + slots: the slots' share is reserved for run() tasks.
-    if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= this.#queueCapacity) return false;
-    if (!this.#taskPort.post(K_REQUEST, wParam, 0)) return false;
-    Atomics.add(i32, A_REQ_POSTED, 1);
+    if (!postRequest(this.#taskPort, this.#i32, this.#queueCapacity, wParam)) return false;
     if (!this.#keepAlive.refed) this.#keepAlive.refAll();
     if (this.#threads.size < this.threads) this.#life.grow();
     return true;

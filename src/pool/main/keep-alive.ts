@@ -4,7 +4,7 @@
  * run() does not ref and unref the threads each time.
  */
 import type { CompletionPort } from '../../port/index.js';
-import { A_REQ_POSTED, A_REQ_TAKEN } from '../layout.js';
+import { requestsQueued } from '../requests.js';
 import { type Lifecycle, State } from './lifecycle.js';
 import type { TaskTable } from './tasks.js';
 import type { ThreadSet } from './threads.js';
@@ -47,7 +47,7 @@ export class KeepAlive {
       if (life.state !== State.Open) return;
       // Requests count as work while queued or running synchronously (a thread holds a running
       // slot); "taken", not "handled", so a thread that died in a handler cannot keep the pool ref'd.
-      const requestsIdle = ((Atomics.load(i32, A_REQ_TAKEN) - Atomics.load(i32, A_REQ_POSTED)) | 0) === 0 && taskPort.stats().running === 0;
+      const requestsIdle = requestsQueued(i32) <= 0 && taskPort.stats().running === 0;
       if ((life.isReady || life.loadError !== undefined) && tasks.inflight === 0 && tasks.backlogEmpty && requestsIdle) {
         this.refed = false;
         threads.unref();

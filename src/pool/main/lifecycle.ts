@@ -9,7 +9,8 @@
 import type { CompletionPacket, CompletionPort } from '../../port/index.js';
 import { PoolClosedError, WorkerDiedError, WorkerLoadError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
-import { A_LIVE, A_REQ_POSTED, A_REQ_TAKEN, A_SENTINELS, K_REQUEST, SENTINEL } from '../layout.js';
+import { A_LIVE, A_SENTINELS, K_REQUEST, SENTINEL } from '../layout.js';
+import { requestsQueued } from '../requests.js';
 import { closeTimeout } from '../options.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from '../protocol.js';
 import type { ResultDrain } from './results.js';
@@ -128,7 +129,7 @@ export class Lifecycle {
   #afterRetirement(): void {
     const host = this.#host;
     if (!this.accepting || host.threads.size >= host.size) return;
-    const requests = ((Atomics.load(host.i32, A_REQ_POSTED) - Atomics.load(host.i32, A_REQ_TAKEN)) | 0) > 0;
+    const requests = requestsQueued(host.i32) > 0;
     if (host.tasks.inflight > 0 || requests || !host.tasks.backlogEmpty) this.grow();
   }
 

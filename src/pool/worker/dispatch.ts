@@ -7,7 +7,6 @@
 import { cloneError, errorToRecord, recordToError } from '../../codec/error-record.js';
 import { TAG_FALLBACK } from '../../codec/slot-views.js';
 import {
-  A_REQ_TAKEN,
   A_REQUESTS,
   A_RESULTS,
   A_SENTINELS,
@@ -42,6 +41,7 @@ import type { CompletionPacket } from '../../port/index.js';
 import type { ChannelMessage } from '../protocol.js';
 import type { HandlerContext } from '../types.js';
 import type { ModuleHandlers } from './module.js';
+import { requestTaken } from '../requests.js';
 import { TaskControl } from './task-control.js';
 import { data, f64, i32, results, send, state, views } from './thread.js';
 
@@ -120,7 +120,7 @@ export function dispatch(packet: CompletionPacket): void {
     return;
   }
   state.taken++;
-  Atomics.add(i32, A_REQ_TAKEN, 1);
+  requestTaken(i32);
   runRequest(packet.completionKey);
 }
 

@@ -7,7 +7,7 @@ import { PortClosedError } from '../../port/index.js';
 import { CLIENT_KEY, type PoolClient, type RunInWorkerOptions } from '../client.js';
 import { recordToError } from '../../codec/error-record.js';
 import { NO_HEAP } from '../../heap/directory.js';
-import { A_REQ_POSTED, A_REQ_TAKEN, K_REQUEST } from '../layout.js';
+import { checkWParam, postRequest } from '../requests.js';
 import { data, heap, i32, port, send } from './thread.js';
 
 /** run() calls made from this thread, by id, until the main thread answers. */
@@ -28,15 +28,9 @@ export function installClient(): void {
     workerData: data.workerData,
     workerId: data.workerId,
     queueRequest(wParam: number): boolean {
-      if (typeof wParam !== 'number' || !Number.isFinite(wParam)) {
-        throw new TypeError(`wParam must be a finite number, got ${String(wParam)}`);
-      }
-      // The same bound as the owner's queueRequest (see pool/layout.ts A_REQ_POSTED).
-      if (((Atomics.load(i32, A_REQ_POSTED) - Atomics.load(i32, A_REQ_TAKEN)) | 0) >= data.queueCapacity) return false;
+      checkWParam(wParam);
       try {
-        if (!port.post(K_REQUEST, wParam, 0)) return false;
-        Atomics.add(i32, A_REQ_POSTED, 1);
-        return true;
+        return postRequest(port, i32, data.queueCapacity, wParam);
       } catch (error) {
         if (error instanceof PortClosedError) return false;
         throw error;
