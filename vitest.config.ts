@@ -9,15 +9,5 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // npm run coverage. The tests import the built dist/index.js: it must be
-    // included to be measured at all, and its source map then reports it per
-    // src/ file. Only the test process is measured: code that runs inside the
-    // pool's and the tests' worker threads is not counted.
-    coverage: {
-      provider: 'v8',
-      include: ['src/**/*.ts', 'dist/index.js'],
-      reporter: ['text', 'html'],
-      reportsDirectory: 'coverage',
-    },
   },
 });
