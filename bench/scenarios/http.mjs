@@ -53,7 +53,7 @@ function generateLoad(spec, onMeasuring) {
 export default {
   id: 'http',
   cases: ({ quick }) => {
-    const params = { connections: 64, warmS: quick ? 0.5 : 1, durationS: quick ? 1 : 3, rows: ROWS };
+    const params = { connections: 64, warmS: quick ? 0.3 : 1, durationS: quick ? 1 : 3, rows: ROWS };
     return [
       {
         id: 'http-render',
