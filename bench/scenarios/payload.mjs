@@ -115,7 +115,7 @@ export default {
     );
     const note =
       'Echo handler (the result is the task), 2 threads, the pipe kept full; every task a fresh value made when it is submitted; every result checked. Each subject in a fresh process.';
-    const at = (params, window) => ({ ...params, window, n: Math.max(params.n, 2 * window), warm: Math.max(params.warm, window) });
+    const at = (params, window) => ({ ...params, window, n: Math.max(params.n, size(2, 1) * window), warm: Math.max(params.warm, window) });
     const echo = (id, letter, what, params, target) => ({
       id,
       title: `(8${letter}) echo ${what}, 2 threads, ${params.window.toLocaleString('en-US')} in flight`,
