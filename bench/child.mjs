@@ -5,6 +5,8 @@
  * for the parent. Nothing else in this process has run before, so no other
  * library's JIT state, threads or heap can affect the number.
  */
+import { inspect } from 'node:util';
+
 const spec = JSON.parse(process.argv[2]);
 const MARK = '@@RESULT ';
 
@@ -17,7 +19,8 @@ try {
   // and then) never settles. process.exit ends every worker thread.
   process.exit(0);
 } catch (error) {
-  const message = error?.stack ? error.stack : String(error);
+  // inspect, not String: some pools reject with a plain object, which String() makes "[object Object]".
+  const message = error?.stack ? error.stack : inspect(error);
   process.stdout.write(`@@ERROR ${JSON.stringify(message)}\n`);
   process.exit(1);
 }

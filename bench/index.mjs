@@ -54,7 +54,7 @@ const modules = await loadScenarios();
 const allCases = modules.flatMap(({ id, mod }) => mod.cases({ quick: opts.quick }).map((c) => ({ scenario: id, def: c })));
 
 if (opts.list) {
-  for (const c of allCases) console.log(`${c.scenario.padEnd(11)} ${c.def.id.padEnd(12)} ${c.def.title}`);
+  for (const c of allCases) console.log(`${c.scenario.padEnd(11)} ${c.def.id.padEnd(22)} ${c.def.title}`);
   process.exit(0);
 }
 const selected = opts.only ? allCases.filter((c) => opts.only.includes(c.scenario) || opts.only.includes(c.def.id)) : allCases;

@@ -10,6 +10,15 @@
  *
  * `options` (iocp-pool only) go to its ThreadPool, e.g. { serialization: 'json' }.
  *
+ * `asyncTasksPerThread: n` asks a peer to run up to n async handlers on one
+ * thread at once (their option for handlers that await I/O): piscina and
+ * tinypool `concurrentTasksPerWorker: n` (piscina with `atomics: 'async'`, as
+ * its README says for tasks that keep the thread's event loop busy).
+ * poolifier does so already (a thread takes every task sent to it), and
+ * iocp-pool too (a thread whose handler awaits takes the next packet).
+ * workerpool runs one task per thread and has no such option:
+ * `ADAPTERS.workerpool.overlapsAsync` is false.
+ *
  * Each peer is configured the way its README recommends for throughput:
  * fixed size (min = max threads, so no thread is created or retired while
  * measuring), default queue and messaging options.
@@ -51,6 +60,7 @@ export const ADAPTERS = {
     label: 'iocp-pool',
     kind: 'iocp',
     needsPool: true,
+    overlapsAsync: true,
     async create({ threads, job, options = {} }) {
       const ThreadPool = await loadThreadPool();
       if (!ThreadPool) throw new Error('iocp-pool ThreadPool is not in dist/ (branch pool not merged or not built)');
@@ -73,9 +83,11 @@ export const ADAPTERS = {
   piscina: {
     label: 'piscina',
     kind: 'peer',
-    async create({ threads, job }) {
+    overlapsAsync: true,
+    async create({ threads, job, asyncTasksPerThread }) {
       const { Piscina } = await import('piscina');
-      const pool = new Piscina({ filename: worker(job), minThreads: threads, maxThreads: threads });
+      const overlap = asyncTasksPerThread ? { concurrentTasksPerWorker: asyncTasksPerThread, atomics: 'async' } : {};
+      const pool = new Piscina({ filename: worker(job), minThreads: threads, maxThreads: threads, ...overlap });
       return { run: (x) => pool.run(x), destroy: () => bounded(pool.destroy(), 'piscina destroy()') };
     },
   },
@@ -83,9 +95,11 @@ export const ADAPTERS = {
   tinypool: {
     label: 'tinypool',
     kind: 'peer',
-    async create({ threads, job }) {
+    overlapsAsync: true,
+    async create({ threads, job, asyncTasksPerThread }) {
       const { Tinypool } = await import('tinypool');
-      const pool = new Tinypool({ filename: worker(job), minThreads: threads, maxThreads: threads });
+      const overlap = asyncTasksPerThread ? { concurrentTasksPerWorker: asyncTasksPerThread } : {};
+      const pool = new Tinypool({ filename: worker(job), minThreads: threads, maxThreads: threads, ...overlap });
       return { run: (x) => pool.run(x), destroy: () => bounded(pool.destroy(), 'tinypool destroy()') };
     },
   },
@@ -93,6 +107,7 @@ export const ADAPTERS = {
   workerpool: {
     label: 'workerpool',
     kind: 'peer',
+    overlapsAsync: false,
     async create({ threads, job }) {
       const { default: workerpool } = await import('workerpool');
       const pool = workerpool.pool(worker(`workerpool-${job}`), {
@@ -107,6 +122,7 @@ export const ADAPTERS = {
   poolifier: {
     label: 'poolifier',
     kind: 'peer',
+    overlapsAsync: true,
     async create({ threads, job }) {
       const { FixedThreadPool } = await import('poolifier');
       const pool = new FixedThreadPool(threads, worker(`poolifier-${job}`), {

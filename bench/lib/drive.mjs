@@ -48,3 +48,69 @@ export async function oneByOne(run, n) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Keeps `window` tasks in flight (a new one is submitted as each settles)
+ * until at least `tasks` were submitted and `ms` have passed, then lets the
+ * last ones settle. source.task(i) makes task i (a fresh value each time, as
+ * an app makes them); source.check(result, task) says whether the result is
+ * right, so a pool that drops or garbles work cannot post a number.
+ * Resolves with { done, ms }. Time as well as a count: a fast subject
+ * measured on a count alone would be timed over a few milliseconds, still
+ * warming up (its JIT, its heap).
+ */
+export function keepFullFor(run, source, { tasks, ms, window }) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let sent = 0;
+    let done = 0;
+    let failed = false;
+    let stopped = false;
+    const submit = () => {
+      const task = source.task(sent++);
+      run(task).then((r) => onDone(r, task), onError);
+    };
+    const onDone = (r, task) => {
+      if (failed) return;
+      if (!source.check(r, task)) {
+        failed = true;
+        return reject(new Error(`task ${done}: wrong result`));
+      }
+      done++;
+      if (!stopped && sent >= tasks && performance.now() - t0 >= ms) stopped = true;
+      if (!stopped) submit();
+      else if (done === sent) resolve({ done, ms: performance.now() - t0 });
+    };
+    const onError = (e) => {
+      if (!failed) reject(e);
+      failed = true;
+    };
+    for (let i = 0; i < window; i++) submit();
+  });
+}
+
+/** The tiny task as a keepFullFor source: task i is i, its result must be i + 1. */
+export const incSource = { task: (i) => i, check: (r, t) => r === t + 1 };
+
+/**
+ * One task at a time, as oneByOne, for at least `n` calls and `ms`
+ * milliseconds. Returns the per-call latencies in ns (a Float64Array).
+ */
+export async function oneByOneFor(run, { n, ms }) {
+  let lat = new Float64Array(Math.max(n, 1024));
+  const now = process.hrtime.bigint;
+  const t0 = performance.now();
+  let i = 0;
+  for (; i < n || performance.now() - t0 < ms; i++) {
+    if (i === lat.length) {
+      const grown = new Float64Array(lat.length * 2);
+      grown.set(lat);
+      lat = grown;
+    }
+    const t = now();
+    const r = await run(i);
+    lat[i] = Number(now() - t);
+    if (r !== i + 1) throw new Error(`run(${i}) returned ${r}, expected ${i + 1}`);
+  }
+  return lat.subarray(0, i);
+}

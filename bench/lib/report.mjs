@@ -6,9 +6,10 @@ import { barChart } from './svg.mjs';
 
 const pad = (s, n) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
-function cells(row, m) {
+/** A row's median, spread and ratio for metric m; a row not measured says why once, under its first metric. */
+function cells(row, m, first = true) {
   const s = row.stats?.[m.key];
-  if (!s) return [row.note ?? '—', '', ''];
+  if (!s) return [first ? (row.note ?? '—') : '', '', ''];
   const spread = s.n > 1 ? `${fmt(s.min)}–${fmt(s.max)}` : 'n=1';
   return [`${fmt(s.median)} ${m.unit}`, spread, ratio(row.ratio[m.key])];
 }
@@ -26,7 +27,10 @@ export function printCase(caseDef, summary, log = console.log) {
   log(caseDef.title);
   const header = ['subject'];
   for (const m of caseDef.metrics) header.push(`${m.label} (median)`, 'min–max', 'ratio');
-  const table = [header, ...summary.rows.map((r) => [r.label + (r.runs > 0 ? ` ×${r.runs}` : ''), ...caseDef.metrics.flatMap((m) => cells(r, m))])];
+  const table = [
+    header,
+    ...summary.rows.map((r) => [r.label + (r.runs > 0 ? ` ×${r.runs}` : ''), ...caseDef.metrics.flatMap((m, i) => cells(r, m, i === 0))]),
+  ];
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
   for (const [i, row] of table.entries()) {
     log(`  ${row.map((c, j) => pad(c, widths[j])).join('  ')}`);
@@ -48,8 +52,8 @@ function mdCase(caseDef, summary, svgPath) {
   out.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
   for (const r of summary.rows) {
     const name = r.kind === 'iocp' ? `**${r.label}**` : r.label;
-    const c = caseDef.metrics.flatMap((m) => {
-      const [med, spread, rat] = cells(r, m);
+    const c = caseDef.metrics.flatMap((m, i) => {
+      const [med, spread, rat] = cells(r, m, i === 0);
       return [med.replace(` ${m.unit}`, ''), spread, rat];
     });
     out.push(`| ${[name, String(r.runs), ...c].join(' | ')} |`);
@@ -118,6 +122,7 @@ const METHOD = [
   '- **Statistics.** The table gives the median over runs, min–max over runs, and the ratio of medians to the best reference (the best peer for pool scenarios; the one-by-one ring for the port hand-off; the best primitive for ping-pong). Targets are printed ✓/✗ and never asserted.',
   "- **Peers** are used as their READMEs recommend, at a fixed size (min = max threads): piscina `new Piscina({ filename, minThreads, maxThreads })` and `run()`; tinypool the same; workerpool `pool(script, { minWorkers, maxWorkers, workerType: 'thread' })` and `exec()`; poolifier `new FixedThreadPool(n, file)` with a `ThreadWorker` and `execute()`. Default queue and messaging options (piscina `atomics: 'sync'`, unbounded queue). iocp-pool: `new ThreadPool({ filename, threads, concurrency: threads })`. Code: `bench/adapters/index.mjs`; worker modules: `bench/workers/`.",
   '- **Tasks** are the same functions for all (`bench/workers/tasks.mjs`): `x → x + 1` and recursive `fib(n)`. Every result is checked; a wrong or missing result fails the measurement instead of posting a number.',
+  "- **Workloads as apps make them** (scenarios 8–12, `bench/workers/app-tasks.mjs`): every task is a fresh value made when it is submitted (objects built per task, a string made by concatenation, a new typed array), so no pool can reuse what it learnt of the previous one. CPU work is fixed work (rounds of an integer hash), not a clock: a loaded machine stretches it as it would a real handler. Async handlers (9) run on the peers at their defaults and, where a peer has one, with its option for async handlers (piscina and tinypool `concurrentTasksPerWorker`, piscina with `atomics: 'async'`); workerpool has none. The open loop (10) submits on a schedule from a 1 ms timer and reads the main thread's own CPU time (Linux `/proc/self/task/<pid>/schedstat`, or `process.threadCpuUsage()`). The loaded machine (11) runs one busy-loop process per core from before the pool is made until the numbers are taken. The HTTP server (12) is driven by autocannon from a process of its own, which shares the cores: its CPU is in the table.",
   "- **Pipe kept full** means 128 tasks in flight, a new one submitted as each settles. Scenario (2): none of the peers has a fire-and-forget call, so their cheapest path, `run()` with the result ignored, stands against iocp-pool's `queueRequest()` (timed until `close()` resolves, i.e. every request handled).",
   "- **The ring** (ceiling of the port hand-off) is a single-producer single-consumer ring of 3-number packets in a SharedArrayBuffer, capacity 1,024 like the port; one by one = every item published with its own `Atomics.store` of the index, each side re-reading the other's index only when it looks full/empty.",
   '- **Teardown is not measured**: a child exits (process.exit) once its numbers are taken.',

@@ -6,7 +6,20 @@
 import { readFileSync } from 'node:fs';
 import { summarizeCase } from './summary.mjs';
 
-export const SCENARIOS = ['port', 'primitives', 'throughput', 'latency', 'offload', 'idle', 'memory', 'payload'];
+export const SCENARIOS = [
+  'port',
+  'primitives',
+  'throughput',
+  'latency',
+  'offload',
+  'idle',
+  'memory',
+  'payload',
+  'async',
+  'openloop',
+  'loaded',
+  'http',
+];
 
 /** [{ id, mod }] for every scenario module of bench/scenarios/. */
 export async function loadScenarios() {
@@ -21,10 +34,26 @@ export async function loadStoredRun(root) {
   const quick = stored.mode === 'quick';
   const defs = (await loadScenarios()).flatMap(({ mod }) => mod.cases({ quick }));
   const cases = stored.cases.map((c) => {
-    const def = defs.find((d) => d.id === c.case);
-    if (!def) throw new Error(`docs/bench/results.json has case ${c.case}, which no scenario defines any more`);
+    const current = defs.find((d) => d.id === c.case);
+    if (!current) throw new Error(`docs/bench/results.json has case ${c.case}, which no scenario defines any more`);
+    const def = asMeasured(current, c);
     const skipped = c.skipped ?? {};
     return { def, runs: c.runs, skipped, summary: summarizeCase(def, c.runs, skipped) };
   });
   return { machine: stored.machine, mode: stored.mode, wall: stored.wall, notes: stored.notes ?? [], cases };
+}
+
+/**
+ * The case as the stored run measured it. A case whose title has changed since (its workload
+ * changed: a fresh payload per task, another size) keeps the stored title, and says that the
+ * figures predate the change, until a full run measures it again.
+ */
+export function asMeasured(def, stored) {
+  if (stored.title === undefined || stored.title === def.title) return def;
+  return {
+    ...def,
+    title: stored.title,
+    params: stored.params ?? def.params,
+    note: `Measured before this case changed, as the title says; the next full run measures it as it is now: ${def.title}.`,
+  };
 }

@@ -18,6 +18,7 @@ export interface Target {
   ratioAtLeast?: number;
   ratioAtMost?: number;
   atLeast?: number;
+  atMost?: number;
   below?: number;
   info?: boolean;
 }

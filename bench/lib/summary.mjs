@@ -84,7 +84,7 @@ function checkTarget(caseDef, rows, best, t) {
     return out;
   }
   out.measured = value;
-  out.ok = t.atLeast !== undefined ? value >= t.atLeast : value < t.below;
+  out.ok = t.atLeast !== undefined ? value >= t.atLeast : t.atMost !== undefined ? value <= t.atMost : value < t.below;
   out.detail = `${subject.label}: ${fmtV(value)} ${metric.unit}`;
   return out;
 }

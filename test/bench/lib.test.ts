@@ -65,6 +65,12 @@ describe('bench summary', () => {
     expect(s.targets[0]!.detail).toMatch(/ratio 0\.500/);
   });
 
+  it('an absolute "at most" target is met at the bound and missed above it', () => {
+    const atMost = { ...def, targets: [{ metric: 'lat', label: 'lat ≤ 60', atMost: 60 }] };
+    expect(summarizeCase(atMost, { me: [ok(1, 60)] }).targets[0]!.ok).toBe(true);
+    expect(summarizeCase(atMost, { me: [ok(1, 60.5)] }).targets[0]!.ok).toBe(false);
+  });
+
   it('a skipped subject is reported as not measured, never as a number', () => {
     const s = summarizeCase(def, { a: [ok(100, 10)] }, { me: 'skipped' });
     expect(s.rows[0]!.note).toBe('skipped');

@@ -1,0 +1,1 @@
+export function startBusyLoops(n: number): Promise<{ pids: number[]; stop: () => Promise<void> }>;

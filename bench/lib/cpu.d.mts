@@ -1,0 +1,2 @@
+export function statCpuMicros(): number;
+export function mainThreadClock(): { source: string | null; read: () => number };

@@ -1,0 +1,5 @@
+// poolifier wants a ThreadWorker instance as the module's default export.
+import { ThreadWorker } from 'poolifier';
+import { sleepThenEcho } from './app-tasks.mjs';
+
+export default new ThreadWorker(sleepThenEcho);

@@ -1,0 +1,2 @@
+// Worker module for iocp-pool, piscina and tinypool: the default export is the handler.
+export { renderPage as default } from './app-tasks.mjs';
