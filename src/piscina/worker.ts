@@ -1,0 +1,112 @@
+/**
+ * The worker module a Piscina pool gives its ThreadPool: in each thread it loads the user's
+ * module(s) the way piscina does, and calls handlers with the task alone.
+ *
+ * - `setup()` publishes the thread's state (isWorkerThread, workerData) before any user module
+ *   loads, applies niceIncrement, and loads the default module so the first task finds it ready.
+ * - The default export runs a task on the default module's handler: synchronously when the
+ *   handler is, so a sync handler keeps the pool's synchronous fast path.
+ * - `dispatch([filename, name, task])` runs a task on another module or export
+ *   (`run(task, { filename, name })`).
+ * - A handler's result made by Piscina.move() is unwrapped: its value is sent.
+ *
+ * This file is its own bundle (dist/piscina-worker.js): it imports nothing from the pool.
+ */
+import { createRequire } from 'node:module';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isMovable, valueSymbol } from './move.js';
+import { type ShimData, WORKER_STATE } from './state.js';
+
+type Handler = (task: unknown) => unknown;
+
+const require = createRequire(import.meta.url);
+/** Handlers by `${filename}\0${name}`, once loaded. */
+const handlers = new Map<string, Handler>();
+let config: ShimData = { filename: null, name: 'default', niceIncrement: 0, workerData: undefined };
+/** The default module's handler once loaded: the fast path's one lookup. */
+let defaultHandler: Handler | undefined;
+
+/** Before the first task: the thread's state, its nice value, the default module. */
+export async function setup(data: ShimData): Promise<void> {
+  config = data;
+  (globalThis as Record<symbol, unknown>)[WORKER_STATE] = Object.freeze({ workerData: data.workerData });
+  if (data.niceIncrement !== 0) renice(data.niceIncrement);
+  if (data.filename !== null) {
+    try {
+      defaultHandler = await load(data.filename, data.name);
+    } catch {
+      // Not fatal here: each task that needs it loads it again and rejects with why (as piscina).
+    }
+  }
+}
+
+/** A task for the default module and export. */
+export default function runDefault(task: unknown): unknown {
+  if (defaultHandler !== undefined) return settle(defaultHandler(task));
+  if (config.filename === null) throw new Error('filename must be provided to run() or in options object');
+  return load(config.filename, config.name).then((handler) => {
+    defaultHandler = handler;
+    return settle(handler(task));
+  });
+}
+
+/** A task that names its module or export: [filename, name, task]. */
+export function dispatch(envelope: [string, string, unknown]): unknown {
+  const [filename, name, task] = envelope;
+  const handler = handlers.get(`${filename}\0${name}`);
+  if (handler !== undefined) return settle(handler(task));
+  return load(filename, name).then((loaded) => settle(loaded(task)));
+}
+
+/** A moved result sends its value (copied by the pool); a promise is settled first. */
+function settle(result: unknown): unknown {
+  if (result === null || typeof result !== 'object') return result;
+  if (isMovable(result)) return result[valueSymbol];
+  if (typeof (result as PromiseLike<unknown>).then === 'function') return Promise.resolve(result).then(settle);
+  return result;
+}
+
+/**
+ * The handler of `name` in `filename`, as piscina finds it: the module itself when it is a
+ * function (module.exports = fn), else its export `name` (awaited: a module may export a
+ * promise of its handler). require() first (CommonJS, and TypeScript through a require hook such
+ * as ts-node's), then import() (ES modules).
+ */
+async function load(filename: string, name: string): Promise<Handler> {
+  const key = `${filename}\0${name}`;
+  const known = handlers.get(key);
+  if (known !== undefined) return known;
+  let handler: unknown;
+  try {
+    handler = await pick(require(filename), name);
+  } catch {
+    // An ES module (or not loadable by require()): import() below says why if it fails too.
+  }
+  if (typeof handler !== 'function') {
+    const url = isAbsolute(filename) ? pathToFileURL(filename).href : filename;
+    handler = await pick(await import(url), name);
+  }
+  if (typeof handler !== 'function') throw new Error(`No handler function exported from ${filename}`);
+  handlers.set(key, handler as Handler);
+  return handler as Handler;
+}
+
+async function pick(mod: unknown, name: string): Promise<unknown> {
+  if (typeof mod === 'function') return mod;
+  return mod !== null && typeof mod === 'object' ? await (mod as Record<string, unknown>)[name] : undefined;
+}
+
+/** niceIncrement: through @napi-rs/nice (an optional peer dependency), loaded only when asked for. */
+function renice(increment: number): void {
+  try {
+    (require('@napi-rs/nice') as { nice(increment: number): number }).nice(increment);
+  } catch (error) {
+    process.emitWarning(
+      `niceIncrement ${increment} was not applied: ${(error as Error)?.message ?? String(error)} (it needs @napi-rs/nice installed)`,
+      {
+        code: 'IOCP_POOL_NICE_UNAVAILABLE',
+      },
+    );
+  }
+}
