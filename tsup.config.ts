@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build, type Plugin } from 'esbuild';
 import { defineConfig, type Options } from 'tsup';
 
@@ -69,6 +69,9 @@ const piscinaWorkerSource: Plugin = {
  */
 const piscinaDts = { compilerOptions: { paths: { 'iocp-pool': ['./src/index.ts'] } } };
 
+/** Piscina.version: the package's version, written into the bundle (a bundled application has no package.json to read). */
+const piscinaDefine = { __IOCP_POOL_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) };
+
 export default defineConfig(() => {
   rmSync('dist', { recursive: true, force: true });
   return [
@@ -107,6 +110,7 @@ export default defineConfig(() => {
       format: ['esm'],
       dts: piscinaDts,
       external: ['iocp-pool'],
+      define: piscinaDefine,
       esbuildPlugins: [piscinaWorkerSource],
     },
     {
@@ -117,6 +121,7 @@ export default defineConfig(() => {
       dts: piscinaDts,
       shims: true,
       external: ['iocp-pool'],
+      define: piscinaDefine,
       esbuildPlugins: [piscinaWorkerSource],
     },
     {

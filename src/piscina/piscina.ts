@@ -8,7 +8,6 @@
  */
 import { AsyncResource } from 'node:async_hooks';
 import { EventEmitterAsyncResource } from 'node:events';
-import { createRequire } from 'node:module';
 import type { TransferListItem } from 'node:worker_threads';
 import { type RunOptions as CoreRunOptions, ThreadPool, type ThreadPoolStats } from 'iocp-pool';
 import { type AbortSignalAny, isAborted, onAbort, reasonOf } from './abort.js';
@@ -48,7 +47,6 @@ export interface PiscinaThread {
 
 const NO_RUN_OPTIONS: PiscinaRunOptions = Object.freeze({});
 const TASK = 'Piscina.Task';
-const { version } = createRequire(import.meta.url)('iocp-pool/package.json') as { version: string };
 
 /**
  * A pool of worker threads with piscina's interface: `new Piscina({ filename })`, `run(task)`,
@@ -378,7 +376,7 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
   }
   /** The version of the package that provides this class (iocp-pool's). */
   static get version(): string {
-    return version;
+    return __IOCP_POOL_VERSION__;
   }
   /** The class itself: `const { Piscina } = require(…)` and `require(…).Piscina` both work. */
   static get Piscina(): typeof Piscina {
