@@ -59,12 +59,25 @@ export function dispatch(envelope: [string, string, unknown]): unknown {
   return load(filename, name).then((loaded) => settle(loaded(task)));
 }
 
-/** A moved result sends its value (copied by the pool); a promise is settled first. */
+/**
+ * A moved result sends its value (copied by the pool); a promise is settled first. Output the
+ * handler wrote and the thread has not yet handed to the main thread is flushed before the result
+ * goes: a program that exits once its last task settles would lose it otherwise (as piscina).
+ */
 function settle(result: unknown): unknown {
-  if (result === null || typeof result !== 'object') return result;
-  if (isMovable(result)) return result[valueSymbol];
-  if (typeof (result as PromiseLike<unknown>).then === 'function') return Promise.resolve(result).then(settle);
+  if (result !== null && typeof result === 'object') {
+    if (typeof (result as PromiseLike<unknown>).then === 'function') return Promise.resolve(result).then(settle);
+    if (isMovable(result)) result = result[valueSymbol];
+  }
+  if (process.stdout.writableLength > 0 || process.stderr.writableLength > 0) return flushed().then(() => result);
   return result;
+}
+
+/** Resolves once stdout and stderr have handed every pending write on. */
+function flushed(): Promise<unknown> {
+  return Promise.all(
+    [process.stdout, process.stderr].map((stream) => stream.writableLength > 0 && new Promise((resolve) => stream.write('', resolve))),
+  );
 }
 
 /**
