@@ -93,7 +93,11 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
       ...(o.argv !== undefined && { argv: o.argv }),
       ...(o.execArgv !== undefined && { execArgv: o.execArgv }),
     }));
-    pool.on('error', (error: unknown) => this.emit('error', error));
+    // A thread that died of an uncaught error: piscina's 'error' event carries that error itself.
+    pool.on('error', (error: unknown) => {
+      const e = error as (Error & { cause?: unknown }) | null;
+      this.emit('error', e?.name === 'WorkerDiedError' && e.cause instanceof Error ? e.cause : error);
+    });
     pool.on('threadStart', ({ threadId, workerId }: PiscinaThread) => {
       const thread = Object.freeze({ threadId, workerId });
       this.#threads.set(workerId, thread);

@@ -8,14 +8,15 @@
  *   handler is, so a sync handler keeps the pool's synchronous fast path.
  * - `dispatch([filename, name, task])` runs a task on another module or export
  *   (`run(task, { filename, name })`).
- * - A handler's result made by Piscina.move() is unwrapped: its value is sent.
+ * - A handler's result made by Piscina.move() is unwrapped: its value is sent, its buffer detached here.
  *
  * This file is its own bundle (dist/piscina-worker.js): it imports nothing from the pool.
  */
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isMovable, valueSymbol } from './move.js';
+import type { Transferable } from 'node:worker_threads';
+import { isMovable, transferableSymbol, valueSymbol } from './move.js';
 import { type ShimData, WORKER_STATE } from './state.js';
 
 type Handler = (task: unknown) => unknown;
@@ -67,7 +68,9 @@ export function dispatch(envelope: [string, string, unknown]): unknown {
 function settle(result: unknown): unknown {
   if (result !== null && typeof result === 'object') {
     if (typeof (result as PromiseLike<unknown>).then === 'function') return Promise.resolve(result).then(settle);
-    if (isMovable(result)) result = result[valueSymbol];
+    // Moved: transferred out of this thread (the sender's buffer is detached, as with piscina),
+    // then copied to the caller by the pool.
+    if (isMovable(result)) result = structuredClone(result[valueSymbol], { transfer: [result[transferableSymbol] as Transferable] });
   }
   if (process.stdout.writableLength > 0 || process.stderr.writableLength > 0) return flushed().then(() => result);
   return result;
@@ -81,9 +84,8 @@ function flushed(): Promise<unknown> {
 }
 
 /**
- * The handler of `name` in `filename`, as piscina finds it: the module itself when it is a
- * function (module.exports = fn), else its export `name` (awaited: a module may export a
- * promise of its handler). require() first (CommonJS, and TypeScript through a require hook such
+ * The handler of `name` in `filename`, as piscina finds it: its export `name` (see pick();
+ * awaited: a module may export a promise of its handler). require() first (CommonJS, and TypeScript through a require hook such
  * as ts-node's), then import() (ES modules).
  */
 async function load(filename: string, name: string): Promise<Handler> {
@@ -105,8 +107,12 @@ async function load(filename: string, name: string): Promise<Handler> {
   return handler as Handler;
 }
 
+/**
+ * A module's export `name` as piscina reads it: through a namespace object, so a CommonJS module
+ * that is a function is its own default export and its properties are its named ones.
+ */
 async function pick(mod: unknown, name: string): Promise<unknown> {
-  if (typeof mod === 'function') return mod;
+  if (typeof mod === 'function') return name === 'default' ? mod : await (mod as unknown as Record<string, unknown>)[name];
   return mod !== null && typeof mod === 'object' ? await (mod as Record<string, unknown>)[name] : undefined;
 }
 

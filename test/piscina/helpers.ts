@@ -5,6 +5,7 @@ import Piscina from '../../dist/piscina.js';
 
 export const OPS = fileURLToPath(new URL('./fixtures/ops.mjs', import.meta.url));
 export const LEGACY = fileURLToPath(new URL('./fixtures/legacy.cjs', import.meta.url));
+export const FUNCTION_WITH_EXPORTS = fileURLToPath(new URL('./fixtures/function-with-exports.cjs', import.meta.url));
 export const EXPORTS_OBJECT = fileURLToPath(new URL('./fixtures/exports-object.cjs', import.meta.url));
 
 /** Pools made with it are destroyed after each test. */

@@ -114,6 +114,13 @@ describe('Piscina: events and counters', () => {
     expect(p.threads).toHaveLength(0);
   });
 
+  it("a thread that dies of an uncaught error after its task: 'error' carries that error", async () => {
+    const p = pool({ maxThreads: 1 });
+    const error = once(p, 'error');
+    expect(await p.run({ op: 'throw-later' })).toBe('returned');
+    expect((await error)[0]).toMatchObject({ message: 'not caught' });
+  });
+
   it('runTime, waitTime, utilization and duration come from the pool’s measurements; null with recordTiming: false', async () => {
     const p = pool();
     await Promise.all(Array.from({ length: 20 }, () => p.run({ op: 'async', value: 1 })));

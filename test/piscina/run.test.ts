@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import Piscina, { isWorkerThread, workerData } from '../../dist/piscina.js';
-import { EXPORTS_OBJECT, LEGACY, OPS, pools } from './helpers.js';
+import { EXPORTS_OBJECT, FUNCTION_WITH_EXPORTS, LEGACY, OPS, pools } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -37,6 +37,12 @@ describe('Piscina: run()', () => {
     expect(await bare.run({ op: 'add', a: 1, b: 2 }, { filename: OPS })).toBe(3);
   });
 
+  it('a CommonJS module that is a function: it is the default handler, its properties the named ones', async () => {
+    const p = pool({ filename: FUNCTION_WITH_EXPORTS });
+    expect(await p.run(0)).toBe('first');
+    expect(await p.run(0, { name: 'second' })).toBe('second');
+  });
+
   it('rejects with what the handler threw: class, message, properties', async () => {
     const error = await pool()
       .run({ op: 'throw', message: 'bad input' })
@@ -63,7 +69,9 @@ describe('Piscina: run()', () => {
     const bytes = new Uint8Array(32).fill(7);
     expect(await p.run(Piscina.move(bytes))).toEqual(new Uint8Array(32).fill(7));
     expect(bytes.byteLength).toBe(0);
-    expect(await p.run({ op: 'move' })).toEqual(new Uint8Array([1, 2, 3]));
+    const one = pool({ minThreads: 1, maxThreads: 1 });
+    expect(await one.run({ op: 'move' })).toEqual(new Uint8Array([1, 2, 3]));
+    expect(await one.run({ op: 'moved-length' })).toBe(0);
     const ab = new ArrayBuffer(16);
     expect(await p.run({ op: 'length', buffer: ab }, { transferList: [ab] })).toBe(16);
     expect(ab.byteLength).toBe(0);
