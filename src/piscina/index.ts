@@ -17,7 +17,7 @@ export type { PiscinaCloseOptions, PiscinaRunOptions, PiscinaThread } from './pi
 export type { FilledPiscinaOptions, PiscinaOptions } from './options.js';
 export type { PiscinaTask, Task, TaskQueue } from './queue.js';
 export { ArrayTaskQueue } from './queue.js';
-export type { AbortSignalAny } from './abort.js';
+export type { AbortEventEmitter, AbortEventTarget, AbortSignalAny } from './abort.js';
 export type { TimingSummary } from './timing.js';
 export { move, queueOptionsSymbol, type Transferable, transferableSymbol, valueSymbol } from './move.js';
 export default Piscina;

@@ -21,7 +21,9 @@ const movable = Symbol.for('iocp-pool.piscina.movable');
 
 /** An object that says how it is transferred: `[transferableSymbol]` goes into the transfer list, `[valueSymbol]` is sent. */
 export interface Transferable {
+  /** What goes into the transfer list (an ArrayBuffer, a MessagePort…). */
   readonly [transferableSymbol]: object;
+  /** What the receiving side gets. */
   readonly [valueSymbol]: object;
 }
 
