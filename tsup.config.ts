@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { build, type Plugin } from 'esbuild';
 import { defineConfig, type Options } from 'tsup';
 
@@ -118,7 +118,10 @@ export default defineConfig(() => {
       // Its CommonJS build: require('iocp-pool/piscina') is the class itself (export =), as piscina's.
       entry: { piscina: 'src/piscina/index.cts' },
       format: ['cjs'],
-      dts: piscinaDts,
+      // Its declarations say `export =` (the bundler of declarations would turn it into a default
+      // export): written by hand over the ES module's, copied beside them.
+      dts: false,
+      onSuccess: async () => copyFileSync('src/piscina/require.d.cts', 'dist/piscina.d.cts'),
       shims: true,
       external: ['iocp-pool'],
       define: piscinaDefine,

@@ -1,7 +1,7 @@
 // iocp-pool/piscina as a user installs it (the packed tarball in an application outside the
 // repository), in ESM and CommonJS, and bundled by esbuild.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,34 @@ describe('iocp-pool/piscina: the packed package', () => {
       version,
       result: { sum: 2, inWorker: true },
     });
+  });
+
+  it('types: require() is the class (export =) with its types as Piscina.X; import has default and named exports', () => {
+    for (const dep of ['@types/node', 'undici-types']) {
+      mkdirSync(path.dirname(path.join(app, 'node_modules', dep)), { recursive: true });
+      symlinkSync(path.join(root, 'node_modules', dep), path.join(app, 'node_modules', dep));
+    }
+    writeFileSync(
+      path.join(app, 'types.cts'),
+      `import Piscina = require('iocp-pool/piscina');
+       const options: Piscina.PiscinaOptions = { filename: __dirname + '/worker.cjs', maxThreads: 2 };
+       const pool: Piscina<number, number> = new Piscina<number, number>(options);
+       const result: Promise<number> = pool.run(1, { name: 'x' });
+       const moved: Uint8Array = Piscina.move(new Uint8Array(1));
+       const queue: Piscina.TaskQueue = new Piscina.ArrayTaskQueue();
+       export { result, moved, queue };`,
+    );
+    writeFileSync(
+      path.join(app, 'types.mts'),
+      `import Piscina, { type PiscinaOptions, move } from 'iocp-pool/piscina';
+       const options: PiscinaOptions = { filename: new URL('./worker.cjs', import.meta.url) };
+       export const result: Promise<unknown> = new Piscina(options).run(move(new Uint8Array(1)));`,
+    );
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const args = [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--types', 'node'];
+    const out = node(app, [...args, 'types.cts', 'types.mts']);
+    expect(out.stdout + out.stderr).toBe('');
+    expect(out.status).toBe(0);
   });
 
   it('the subpath bundles no copy of the pool: it imports iocp-pool by name', () => {
