@@ -52,8 +52,12 @@ if (values.child !== undefined) {
   const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const m = (subject, key) => median(results[subject].map((r) => r[key]));
   for (const subject of subjects) {
-    console.log(`${subject.padEnd(10)} throughput ${(m(subject, 'rate') / 1e3).toFixed(0)} k tasks/s   latency p50 ${m(subject, 'p50').toFixed(2)} µs`);
+    console.log(
+      `${subject.padEnd(10)} throughput ${(m(subject, 'rate') / 1e3).toFixed(0)} k tasks/s   latency p50 ${m(subject, 'p50').toFixed(2)} µs`,
+    );
   }
-  console.log(`Piscina / ThreadPool: throughput ${(m('Piscina', 'rate') / m('ThreadPool', 'rate')).toFixed(3)}, latency ${(m('Piscina', 'p50') / m('ThreadPool', 'p50')).toFixed(3)}`);
+  console.log(
+    `Piscina / ThreadPool: throughput ${(m('Piscina', 'rate') / m('ThreadPool', 'rate')).toFixed(3)}, latency ${(m('Piscina', 'p50') / m('ThreadPool', 'p50')).toFixed(3)}`,
+  );
   console.log(`load average (1 min) before ${before.toFixed(2)}, after ${loadavg()[0].toFixed(2)}; ${values.rounds} rounds, n = ${n}`);
 }
