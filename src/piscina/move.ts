@@ -21,7 +21,7 @@ const movable = Symbol.for('iocp-pool.piscina.movable');
 
 /** An object that says how it is transferred: `[transferableSymbol]` goes into the transfer list, `[valueSymbol]` is sent. */
 export interface Transferable {
-  /** What goes into the transfer list (an ArrayBuffer, a MessagePort…). */
+  /** What goes into the transfer list: an ArrayBuffer, a MessagePort…, or an array of them. */
   readonly [transferableSymbol]: object;
   /** What the receiving side gets. */
   readonly [valueSymbol]: object;
@@ -81,8 +81,10 @@ export function isMovable(value: unknown): value is Transferable {
   return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[movable] === true;
 }
 
-/** What a moved value sends, and adds to `transferList`. */
+/** What a moved value sends; what it transfers (one item or an array of them) is added to `transferList`. */
 export function unwrapMoved(value: Transferable, transferList: TransferListItem[]): unknown {
-  transferList.push(value[transferableSymbol] as TransferListItem);
+  const transfers = value[transferableSymbol];
+  if (Array.isArray(transfers)) transferList.push(...(transfers as TransferListItem[]));
+  else transferList.push(transfers as TransferListItem);
   return value[valueSymbol];
 }

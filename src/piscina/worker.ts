@@ -15,8 +15,8 @@
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Transferable } from 'node:worker_threads';
-import { isMovable, transferableSymbol, valueSymbol } from './move.js';
+import type { Transferable, TransferListItem } from 'node:worker_threads';
+import { isMovable, unwrapMoved } from './move.js';
 import { type ShimData, WORKER_STATE } from './state.js';
 
 type Handler = (task: unknown) => unknown;
@@ -70,7 +70,10 @@ function settle(result: unknown): unknown {
     if (typeof (result as PromiseLike<unknown>).then === 'function') return Promise.resolve(result).then(settle);
     // Moved: transferred out of this thread (the sender's buffer is detached, as with piscina),
     // then copied to the caller by the pool.
-    if (isMovable(result)) result = structuredClone(result[valueSymbol], { transfer: [result[transferableSymbol] as Transferable] });
+    if (isMovable(result)) {
+      const transfer: TransferListItem[] = [];
+      result = structuredClone(unwrapMoved(result, transfer), { transfer: transfer as Transferable[] });
+    }
   }
   if (process.stdout.writableLength > 0 || process.stderr.writableLength > 0) return flushed().then(() => result);
   return result;

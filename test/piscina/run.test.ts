@@ -72,6 +72,20 @@ describe('Piscina: run()', () => {
     const one = pool({ minThreads: 1, maxThreads: 1 });
     expect(await one.run({ op: 'move' })).toEqual(new Uint8Array([1, 2, 3]));
     expect(await one.run({ op: 'moved-length' })).toBe(0);
+    // A Transferable of one's own, whose transfer list is an array.
+    const data = new ArrayBuffer(8);
+    const shared = {
+      get [Piscina.transferableSymbol]() {
+        return [data];
+      },
+      get [Piscina.valueSymbol]() {
+        return { data };
+      },
+    };
+    expect(await p.run(Piscina.move(shared))).toEqual({ data: new ArrayBuffer(8) });
+    expect(data.byteLength).toBe(0);
+    expect(await one.run({ op: 'move-shared' })).toEqual({ data: new ArrayBuffer(4) });
+    expect(await one.run({ op: 'moved-length' })).toBe(0);
     const ab = new ArrayBuffer(16);
     expect(await p.run({ op: 'length', buffer: ab }, { transferList: [ab] })).toBe(16);
     expect(ab.byteLength).toBe(0);
