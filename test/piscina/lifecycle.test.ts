@@ -121,6 +121,18 @@ describe('Piscina: events and counters', () => {
     expect((await error)[0]).toMatchObject({ message: 'not caught' });
   });
 
+  it('idleTimeout 0: threads above minThreads do not leave and come back between tasks', async () => {
+    const p = pool({ minThreads: 1, maxThreads: 3, idleTimeout: 0 });
+    let started = 0;
+    p.on('workerCreate', () => started++);
+    // Tasks with idle gaps between them (the workload, not a synchronisation).
+    for (let i = 0; i < 30; i++) {
+      await p.run({ op: 'add', a: i, b: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(started).toBeLessThanOrEqual(3);
+  });
+
   it('runTime, waitTime, utilization and duration come from the pool’s measurements; null with recordTiming: false', async () => {
     const p = pool();
     await Promise.all(Array.from({ length: 20 }, () => p.run({ op: 'async', value: 1 })));
