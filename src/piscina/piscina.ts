@@ -197,6 +197,8 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
       transfers = list;
     }
     const handler = name ?? this.#options.name;
+    // What a custom queue sees as the task (its queue options): the value, before any envelope.
+    const value = task;
     const core: CoreRunOptions = {};
     if (filename !== this.#options.filename || handler !== this.#options.name) {
       task = [filename, handler, task];
@@ -242,7 +244,7 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
       const refused = this.#refusal();
       if (refused !== undefined) return finish(false, refused);
       if (this.#queue !== undefined && (this.#inFlight >= this.#capacity || this.#queue.size > 0)) {
-        queued = new QueuedTask(task, filename, handler, signal !== null, submit, (error) => finish(false, error));
+        queued = new QueuedTask(value, filename, handler, signal !== null, submit, (error) => finish(false, error));
         this.#queue.push(queued);
         this.#maybeNeedsDrain();
       } else {

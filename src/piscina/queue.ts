@@ -13,6 +13,8 @@ export interface Task {
 
 /** A task as a TaskQueue sees it: what it will run, and since when it waits. */
 export interface PiscinaTask extends Task {
+  /** The value run() was given. */
+  readonly task: unknown;
   /** A number unique in this process. */
   readonly taskId: number;
   /** The worker module it runs on. */
@@ -92,6 +94,11 @@ export class QueuedTask implements PiscinaTask {
     this.isAbortable = isAbortable;
     this.submit = submit;
     this.fail = fail;
+  }
+
+  /** The value run() was given (a moved value's value). */
+  get task(): unknown {
+    return this.#value;
   }
 
   /** The task's queue options (`task[queueOptionsSymbol]` of the value run() was given), or null. */

@@ -2,7 +2,7 @@
 import { AsyncLocalStorage, createHook } from 'node:async_hooks';
 import { EventEmitter, once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import Piscina, { ArrayTaskQueue, type Task } from '../../dist/piscina.js';
+import Piscina, { ArrayTaskQueue, type PiscinaTask, type Task } from '../../dist/piscina.js';
 import { blocker, pools } from './helpers.js';
 
 describe('Piscina: abort', () => {
@@ -75,10 +75,10 @@ describe('Piscina: backpressure', () => {
   });
 
   it('a custom taskQueue holds what waits, and sees each task’s queue options', async () => {
-    const seen: unknown[] = [];
+    const seen: [unknown, unknown][] = [];
     class Recording extends ArrayTaskQueue {
       override push(task: Task): void {
-        seen.push(task[Piscina.queueOptionsSymbol]);
+        seen.push([(task as PiscinaTask).task, task[Piscina.queueOptionsSymbol]]);
         super.push(task);
       }
     }
@@ -89,11 +89,15 @@ describe('Piscina: backpressure', () => {
     await b.started;
     const second = p.run({ op: 'add', a: 1, b: 2, [Piscina.queueOptionsSymbol]: { priority: 1 } });
     const third = p.run({ op: 'add', a: 2, b: 2 });
-    expect(taskQueue.size).toBe(2);
-    expect(p.queueSize).toBe(2);
-    expect(seen).toEqual([{ priority: 1 }, null]);
+    // Another export: the queue still sees the value and its options.
+    const fourth = p.run(3, { name: 'double' });
+    const fifth = p.run({ [Piscina.queueOptionsSymbol]: { priority: 2 } }, { name: 'double' });
+    expect(taskQueue.size).toBe(4);
+    expect(p.queueSize).toBe(4);
+    expect(seen.map(([value]) => (typeof value === 'object' ? (value as { a?: number }).a : value))).toEqual([1, 2, 3, undefined]);
+    expect(seen.map(([, options]) => options)).toEqual([{ priority: 1 }, null, null, { priority: 2 }]);
     b.release();
-    expect(await Promise.all([first, second, third])).toEqual(['released', 3, 4]);
+    expect(await Promise.all([first, second, third, fourth, fifth])).toEqual(['released', 3, 4, 6, NaN]);
   });
 });
 
