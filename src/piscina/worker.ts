@@ -87,23 +87,24 @@ function flushed(): Promise<unknown> {
 }
 
 /**
- * The handler of `name` in `filename`, as piscina finds it: its export `name` (see pick();
- * awaited: a module may export a promise of its handler). require() first (CommonJS, and TypeScript through a require hook such
- * as ts-node's), then import() (ES modules).
+ * The handler of `name` in `filename`, as piscina finds it (see exportOf(); awaited: a module may
+ * export a promise of its handler). Loaded with import() — never require(), which on Node 20.19+
+ * would load an ES module through require(esm), and Node 20.20 can abort the process there — and
+ * with require() only for a file import() does not know but a require hook does (TypeScript
+ * through ts-node…).
  */
 async function load(filename: string, name: string): Promise<Handler> {
   const key = `${filename}\0${name}`;
   const known = handlers.get(key);
   if (known !== undefined) return known;
+  const url = isAbsolute(filename) ? pathToFileURL(filename).href : filename;
   let handler: unknown;
   try {
-    handler = await pick(require(filename), name);
-  } catch {
-    // An ES module (or not loadable by require()): import() below says why if it fails too.
-  }
-  if (typeof handler !== 'function') {
-    const url = isAbsolute(filename) ? pathToFileURL(filename).href : filename;
-    handler = await pick(await import(url), name);
+    handler = await exportOf((await import(url)) as Record<string, unknown>, name);
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !isAbsolute(filename)) throw error;
+    const exports: unknown = require(filename);
+    handler = await exportOf({ default: exports }, name);
   }
   if (typeof handler !== 'function') throw new Error(`No handler function exported from ${filename}`);
   handlers.set(key, handler as Handler);
@@ -111,12 +112,17 @@ async function load(filename: string, name: string): Promise<Handler> {
 }
 
 /**
- * A module's export `name` as piscina reads it: through a namespace object, so a CommonJS module
- * that is a function is its own default export and its properties are its named ones.
+ * A module's export `name` as piscina reads it (through a namespace object over require()): an
+ * ES module's export; a CommonJS module's module.exports as its default, and module.exports'
+ * properties as its named exports — so module.exports = fn is the default handler and fn.b the
+ * handler "b", and a compiled ES module's exports.default is its default.
  */
-async function pick(mod: unknown, name: string): Promise<unknown> {
-  if (typeof mod === 'function') return name === 'default' ? mod : await (mod as unknown as Record<string, unknown>)[name];
-  return mod !== null && typeof mod === 'object' ? await (mod as Record<string, unknown>)[name] : undefined;
+async function exportOf(namespace: Record<string, unknown>, name: string): Promise<unknown> {
+  const own = await namespace[name];
+  if (typeof own === 'function') return own;
+  const cjs = namespace.default;
+  if (cjs === null || (typeof cjs !== 'object' && typeof cjs !== 'function')) return own;
+  return name === 'default' && typeof cjs === 'function' ? cjs : await (cjs as Record<string, unknown>)[name];
 }
 
 /** niceIncrement: through @napi-rs/nice (an optional peer dependency), loaded only when asked for. */
