@@ -13,7 +13,8 @@ import { Piscina } from './piscina.js';
 import { workerState } from './state.js';
 
 export { Piscina } from './piscina.js';
-export type { PiscinaCloseOptions, PiscinaRunOptions, PiscinaThread } from './piscina.js';
+export type { PiscinaCloseOptions, PiscinaThread } from './piscina.js';
+export type { PiscinaRunOptions } from './run-args.js';
 export type { FilledPiscinaOptions, PiscinaOptions } from './options.js';
 export type { PiscinaTask, Task, TaskQueue } from './queue.js';
 export { ArrayTaskQueue } from './queue.js';

@@ -10,26 +10,15 @@ import { AsyncResource } from 'node:async_hooks';
 import { EventEmitterAsyncResource } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
 import { type RunOptions as CoreRunOptions, ThreadPool, type ThreadPoolStats } from 'iocp-pool';
-import { type AbortSignalAny, isAborted, onAbort, reasonOf } from './abort.js';
+import { isAborted, onAbort, reasonOf } from './abort.js';
 import { AbortError, Errors } from './errors.js';
 import { isMovable, move, queueOptionsSymbol, transferableSymbol, unwrapMoved, valueSymbol } from './move.js';
 import { type FilledPiscinaOptions, fillOptions, type PiscinaOptions, toPath } from './options.js';
+import { type PiscinaRunOptions, type RunArguments, runArguments, runTaskArguments } from './run-args.js';
 import { ArrayTaskQueue, QueuedTask, type TaskQueue } from './queue.js';
 import { shimFilename } from './shim-file.js';
 import { DISPATCH, type ShimData, workerState } from './state.js';
 import { summary, type TimingSummary, Utilization } from './timing.js';
-
-/** The options of `pool.run(task, options)`. */
-export interface PiscinaRunOptions {
-  /** Objects to transfer with the task (not copied). */
-  transferList?: readonly TransferListItem[];
-  /** Another worker module for this task (a path or a file: URL). */
-  filename?: string | URL | null;
-  /** Another export of the module for this task. */
-  name?: string | null;
-  /** Aborting it rejects run() with an AbortError, whether the task waits or runs. */
-  signal?: AbortSignalAny | null;
-}
 
 /** The options of `pool.close(options)`. */
 export interface PiscinaCloseOptions {
@@ -122,14 +111,8 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
    */
   run(task: T, options: PiscinaRunOptions = NO_RUN_OPTIONS): Promise<R> {
     if (options === NO_RUN_OPTIONS && this.#queue === undefined && !isMovable(task)) return this.#runPlain(task);
-    if (options === null || typeof options !== 'object') return Promise.reject(new TypeError('options must be an object'));
-    const { transferList, filename, name, signal } = options;
-    if (transferList !== undefined && !Array.isArray(transferList)) return Promise.reject(new TypeError('transferList argument must be an Array'));
-    if (filename != null && typeof filename !== 'string' && !(filename instanceof URL))
-      return Promise.reject(new TypeError('filename argument must be a string'));
-    if (name != null && typeof name !== 'string') return Promise.reject(new TypeError('name argument must be a string'));
-    if (signal != null && typeof signal !== 'object') return Promise.reject(new TypeError('signal argument must be an object'));
-    return this.#runWith(task, transferList, filename ?? null, name ?? null, signal ?? null);
+    const args = runArguments(options);
+    return args instanceof TypeError ? Promise.reject(args) : this.#runWith(task, args);
   }
 
   /**
@@ -138,25 +121,8 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
    * @deprecated Use run(task, options).
    */
   runTask(task: T, transferList?: unknown, filename?: unknown, signal?: unknown): Promise<R> {
-    if ((typeof transferList === 'object' && transferList !== null && !Array.isArray(transferList)) || typeof transferList === 'string') {
-      signal = filename;
-      filename = transferList;
-      transferList = undefined;
-    }
-    if (typeof filename === 'object' && filename !== null && !Array.isArray(filename)) {
-      signal = filename;
-      filename = undefined;
-    }
-    if (transferList !== undefined && !Array.isArray(transferList)) return Promise.reject(new TypeError('transferList argument must be an Array'));
-    if (filename !== undefined && typeof filename !== 'string') return Promise.reject(new TypeError('filename argument must be a string'));
-    if (signal !== undefined && typeof signal !== 'object') return Promise.reject(new TypeError('signal argument must be an object'));
-    return this.#runWith(
-      task,
-      transferList as TransferListItem[] | undefined,
-      (filename as string) || null,
-      null,
-      (signal as AbortSignalAny) || null,
-    );
+    const args = runTaskArguments(transferList, filename, signal);
+    return args instanceof TypeError ? Promise.reject(args) : this.#runWith(task, args);
   }
 
   /** The hot path: the default module and export, no options, no custom queue. */
@@ -179,20 +145,14 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
     });
   }
 
-  #runWith(
-    task: unknown,
-    transferList: readonly TransferListItem[] | undefined,
-    file: string | URL | null,
-    name: string | null,
-    signal: AbortSignalAny | null,
-  ) {
+  #runWith(task: unknown, { transferList, filename: file, name, signal }: RunArguments): Promise<R> {
     if (this.#closing) return Promise.reject(new AbortError('queue is closing up'));
     const filename = file === null ? this.#options.filename : toPath(file);
     if (filename === null) return Promise.reject(Errors.filenameNotProvided());
     if (signal !== null && isAborted(signal)) return Promise.reject(new AbortError(reasonOf(signal)));
     let transfers = transferList;
     if (isMovable(task)) {
-      const list = transferList === undefined ? [] : [...transferList];
+      const list: TransferListItem[] = transferList === undefined ? [] : [...transferList];
       task = unwrapMoved(task, list);
       transfers = list;
     }
