@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { build, type Plugin } from 'esbuild';
 import { defineConfig, type Options } from 'tsup';
 
@@ -38,6 +38,40 @@ const workerSource: Plugin = {
   },
 };
 
+/**
+ * The Piscina worker shim (src/piscina/worker.ts) as an ES module's source, for iocp-pool/piscina:
+ * a bundled application has no dist/piscina-worker.js beside it, and the shim is then written to a
+ * temporary file from this copy (src/piscina/shim-file.ts).
+ */
+const piscinaWorkerSource: Plugin = {
+  name: 'iocp-pool-piscina-worker-source',
+  setup(plugin) {
+    plugin.onResolve({ filter: /^virtual:iocp-pool-piscina-worker-source$/ }, (args) => ({ path: args.path, namespace: 'piscina-worker-source' }));
+    plugin.onLoad({ filter: /.*/, namespace: 'piscina-worker-source' }, async () => {
+      const out = await build({
+        entryPoints: ['src/piscina/worker.ts'],
+        bundle: true,
+        write: false,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        minifyWhitespace: true,
+        logLevel: 'silent',
+      });
+      return { contents: `export default ${JSON.stringify(out.outputFiles[0]!.text)};`, loader: 'js' };
+    });
+  },
+};
+
+/**
+ * iocp-pool/piscina imports the pool as 'iocp-pool' (external: one copy of the pool's classes);
+ * its declarations are built before dist/index.d.ts exists, so they read the types from src/.
+ */
+const piscinaDts = { compilerOptions: { paths: { 'iocp-pool': ['./src/index.ts'] } } };
+
+/** Piscina.version: the package's version, written into the bundle (a bundled application has no package.json to read). */
+const piscinaDefine = { __IOCP_POOL_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) };
+
 export default defineConfig(() => {
   rmSync('dist', { recursive: true, force: true });
   return [
@@ -67,6 +101,38 @@ export default defineConfig(() => {
       dts: true,
       shims: true,
       external: ['bullmq', 'ioredis'],
+    },
+    {
+      ...common,
+      // iocp-pool/piscina, its own bundle: piscina's API over the ThreadPool, which it imports
+      // by the package's own name (an external), so the pool's classes are not bundled twice.
+      entry: { piscina: 'src/piscina/index.ts' },
+      format: ['esm'],
+      dts: piscinaDts,
+      external: ['iocp-pool'],
+      define: piscinaDefine,
+      esbuildPlugins: [piscinaWorkerSource],
+    },
+    {
+      ...common,
+      // Its CommonJS build: require('iocp-pool/piscina') is the class itself (export =), as piscina's.
+      entry: { piscina: 'src/piscina/index.cts' },
+      format: ['cjs'],
+      // Its declarations say `export =` (the bundler of declarations would turn it into a default
+      // export): written by hand over the ES module's, copied beside them.
+      dts: false,
+      onSuccess: async () => copyFileSync('src/piscina/require.d.cts', 'dist/piscina.d.cts'),
+      shims: true,
+      external: ['iocp-pool'],
+      define: piscinaDefine,
+      esbuildPlugins: [piscinaWorkerSource],
+    },
+    {
+      ...common,
+      // The worker module every Piscina's ThreadPool loads: it loads the user's modules as piscina does.
+      entry: { 'piscina-worker': 'src/piscina/worker.ts' },
+      format: ['esm'],
+      dts: false,
     },
     {
       ...common,

@@ -1,0 +1,26 @@
+/** The errors a Piscina rejects with, with piscina's names and messages (applications match on them). */
+
+/** run() rejects with it when its signal aborts, queued or running. `cause` is the signal's reason. */
+export class AbortError extends Error {
+  constructor(reason?: unknown) {
+    super('The task has been aborted', reason === undefined ? undefined : { cause: reason });
+  }
+  /** 'AbortError', as piscina's and the DOM's. */
+  override get name(): string {
+    return 'AbortError';
+  }
+}
+
+/** piscina's plain errors, by what happened. */
+export const Errors = {
+  /** destroy() (or close()'s deadline) ended a task that had not finished. */
+  threadTermination: (): Error => new Error('Terminating worker thread'),
+  /** run() named no module and the pool has no filename. */
+  filenameNotProvided: (): Error => new Error('filename must be provided to run() or in options object'),
+  /** maxQueue tasks already wait. */
+  taskQueueAtLimit: (): Error => new Error('Task queue is at limit'),
+  /** maxQueue is 0 and every thread is busy. */
+  noTaskQueueAvailable: (): Error => new Error('No task queue available and all Workers are busy'),
+  /** close() waited closeTimeout ms for the running tasks. */
+  closeTimeout: (): Error => new Error('Close operation timed out'),
+};
