@@ -79,7 +79,6 @@ export function checkSerialization(value: unknown): Serialization {
 const MAX_BACKOFF = 10;
 
 export class SlotCodec extends SlotViews {
-  readonly #buf: Buffer;
   readonly #dv: DataView;
   readonly #json: boolean;
   #plain: PlainEncoder | undefined;
@@ -98,7 +97,6 @@ export class SlotCodec extends SlotViews {
     readonly serialization: Serialization = 'structured',
   ) {
     super(buffer, slots, slotBytes);
-    this.#buf = Buffer.from(buffer);
     this.#dv = new DataView(buffer);
     this.#json = serialization === 'json';
   }
@@ -212,12 +210,12 @@ export class SlotCodec extends SlotViews {
     if (kind === TAG_PLAIN) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
-      return this.#plainDecoder.decode(this.u8, this.#dv, this.#buf, at, at + n);
+      return this.#plainDecoder.decode(this.u8, this.#dv, this.buf, at, at + n);
     }
     if (kind === TAG_LATIN1) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
-      const s = latin1Slice(this.#buf, at, at + n);
+      const s = latin1Slice(this.buf, at, at + n);
       return (tag & TAG_JSON) !== 0 ? JSON.parse(s) : s;
     }
     if (kind === TAG_BYTES) {
@@ -237,7 +235,7 @@ export class SlotCodec extends SlotViews {
     if (kind === TAG_STRING && (tag & TAG_JSON) !== 0) {
       const n = this.#length(w, 2);
       const at = (w << 2) + PAYLOAD;
-      return JSON.parse(ucs2Slice(this.#buf, at, at + 2 * n));
+      return JSON.parse(ucs2Slice(this.buf, at, at + 2 * n));
     }
     if (tag > TAG_FALLBACK) throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
     return this.decodeTag(w, tag); // numbers, booleans, null, undefined, UTF-16 strings: the inline tags
@@ -304,7 +302,7 @@ export class SlotCodec extends SlotViews {
     // Pure ASCII (byteLength counts it in one pass) travels as one byte a character.
     const ascii = Buffer.byteLength(s, 'utf8') === n;
     if (ascii && n <= capacity) {
-      latin1Write(this.#buf, s, (w << 2) + PAYLOAD, n);
+      latin1Write(this.buf, s, (w << 2) + PAYLOAD, n);
       i32[w + T_LEN] = n;
       return (i32[w + T_TAG] = TAG_LATIN1 | json);
     }
