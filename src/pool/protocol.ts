@@ -7,6 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { PortHandle } from '../port/index.js';
 import type { SegmentGrant, SharedHeapHandle } from '../heap/heap.js';
+import type { ThrownRecord } from '../codec/error-record.js';
 import type { Serialization } from '../codec/slot-codec.js';
 
 /** Exit codes a pool thread uses for its own, orderly exits (anything else is a death). */
@@ -52,11 +53,12 @@ export type FromWorker =
   | { type: 'heap-hello' }
   | { type: 'ready' }
   | { type: 'working' }
-  | { type: 'load-error'; error: unknown }
-  | { type: 'teardown-error'; error: unknown }
+  | { type: 'load-error'; error: ThrownRecord }
+  | { type: 'teardown-error'; error: ThrownRecord }
+  /** value: the result, or (ok false) what was thrown, recorded (codec/error-record.ts). */
   | { type: 'broadcast-result'; id: number; ok: boolean; value: unknown }
   | { type: 'fetch'; slot: number }
-  | { type: 'request-error'; wParam: number; error: unknown }
+  | { type: 'request-error'; wParam: number; error: ThrownRecord }
   | { type: 'run'; id: number; task: unknown; hasSignal: boolean }
   | { type: 'abort-run'; id: number };
 
@@ -64,10 +66,11 @@ export type FromWorker =
 export type ToWorker =
   | { type: 'heap-grants'; grants: SegmentGrant[] }
   | { type: 'heap-trimmed' }
-  | { type: 'payload'; slot: number; task?: unknown; error?: unknown }
+  | { type: 'payload'; slot: number; task?: unknown; error?: ThrownRecord }
   | { type: 'abort'; slot: number; ticket: number; timeout?: boolean }
   | { type: 'broadcast'; id: number; task: unknown; name: string | undefined }
   | { type: 'recycle' }
+  /** value: the result, or (ok false) what was thrown, recorded (codec/error-record.ts). */
   | { type: 'run-result'; id: number; ok: boolean; value: unknown };
 
 /**

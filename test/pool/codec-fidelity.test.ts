@@ -28,3 +28,27 @@ describe.each(['structured', 'json'] as const)("serialization '%s'", (serializat
     }
   });
 });
+
+describe.each(['structured', 'json'] as const)("the error tag cannot be forged, serialization '%s'", (serialization) => {
+  const MiB = 1024 * 1024;
+
+  it('a result shaped like an error record stays a plain object, in the heap and past it', async () => {
+    const pool = make({ serialization });
+    for (const n of [10, 100_000, 5 * MiB]) {
+      const made = (await pool.run(n, { name: 'lookalike' })) as Record<string, unknown>;
+      expect(made, `made, ${n}`).not.toBeInstanceOf(Error);
+      expect(Object.getPrototypeOf(made), `made, ${n}`).toBe(Object.prototype);
+      expect(made.__iocpError, `made, ${n}`).toBe(true);
+      expect(made.error, `made, ${n}`).toEqual({ name: 'TypeError', message: 'not an error either' });
+      const sent = { __iocpError: true, name: 'RangeError', message: 'sent', error: { name: 'RangeError', message: 'x' }, pad: 'y'.repeat(n) };
+      expect(await pool.run(sent), `echo, ${n}`).toEqual(sent);
+    }
+  });
+
+  it('a thrown plain object shaped like an error record is thrown as that object', async () => {
+    const pool = make({ serialization });
+    const thrown = await pool.run(null, { name: 'throwLookalike' }).catch((e: unknown) => e);
+    expect(thrown).not.toBeInstanceOf(Error);
+    expect(thrown).toEqual({ __iocpError: true, name: 'TypeError', message: 'a plain object', error: { name: 'TypeError', message: 'still plain' } });
+  });
+});

@@ -10,7 +10,7 @@
  * more than a tiny task's round trip (see spin-policy.ts for when it spins).
  */
 import { type CompletionPacket, type CompletionPort, PortClosedError } from '../../port/index.js';
-import { isErrorRecord, recordToError } from '../../codec/error-record.js';
+import { recordToError, type ThrownRecord } from '../../codec/error-record.js';
 import { WorkerDiedError } from '../errors.js';
 import { Reservoir } from './reservoir.js';
 import {
@@ -211,13 +211,14 @@ export class ResultDrain {
           ok = true;
           break;
         case R_ERROR:
-          value = recordToError(this.#arena.decode(w));
+          value = recordToError(this.#arena.decode(w) as ThrownRecord);
           ok = false;
           break;
         case R_OK_MESSAGE:
         case R_ERROR_MESSAGE:
           value = this.#fallbackResult(packet.completionKey, slot);
-          if (status === R_ERROR_MESSAGE || isErrorRecord(value)) value = recordToError(value);
+          // Only the status says a value was thrown: a result that looks like a record is a result.
+          if (status === R_ERROR_MESSAGE) value = recordToError(value as ThrownRecord);
           ok = status === R_OK_MESSAGE;
           break;
         case R_CANCELLED:

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
 import workerSource from 'virtual:iocp-pool-worker-source';
 import { type ProgressSink, ResultChannel } from './channel.js';
-import { errorToRecord, recordToError } from '../../codec/error-record.js';
+import { errorToRecord, recordToError, type ThrownRecord } from '../../codec/error-record.js';
 import { WorkerDiedError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from '../protocol.js';
@@ -286,7 +286,7 @@ export class ThreadSet {
         const call = record.broadcasts.get(message.id);
         record.broadcasts.delete(message.id);
         if (message.ok) call?.resolve(message.value);
-        else call?.reject(recordToError(message.value));
+        else call?.reject(recordToError(message.value as ThrownRecord));
         break;
       }
       case 'run': {

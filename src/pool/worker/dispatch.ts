@@ -4,7 +4,7 @@
  * pool/layout.ts) is claimed, decoded, handed to the handler, and its result (or
  * error) written back into the slot before the result packet is posted.
  */
-import { cloneError, errorToRecord, recordToError } from '../../codec/error-record.js';
+import { cloneError, errorToRecord, recordToError, type ThrownRecord } from '../../codec/error-record.js';
 import { TAG_FALLBACK } from '../../codec/slot-views.js';
 import {
   A_REQ_TAKEN,
@@ -60,7 +60,7 @@ const F_CONTROLLED = F_SIGNAL | F_TIMEOUT;
 /** Running tasks that were submitted with a signal or a timeout, by slot (their ticket is T_TICKET). */
 const controllers = new Map<number, TaskControl>();
 /** Payloads asked of the main thread (too large for the slot, or with a transferList), by slot. */
-const fetches = new Map<number, (payload: { task?: unknown; error?: unknown }) => void>();
+const fetches = new Map<number, (payload: { task?: unknown; error?: ThrownRecord }) => void>();
 
 export function initDispatch(h: ModuleHandlers, settled: () => void, portError: (error: unknown) => void): void {
   handlers = h;
@@ -76,7 +76,7 @@ export function abortTask(slot: number, ticket: number, timeout: boolean): void 
 }
 
 /** The main thread sent the payload this thread fetched. */
-export function payloadArrived(slot: number, payload: { task?: unknown; error?: unknown }): void {
+export function payloadArrived(slot: number, payload: { task?: unknown; error?: ThrownRecord }): void {
   const resolve = fetches.get(slot);
   fetches.delete(slot);
   resolve?.(payload);
@@ -213,7 +213,7 @@ function runTask(slot: number): void {
   if (i32[w + T_TAG] === TAG_FALLBACK) {
     // Large payload or transferList: ask the main thread for it (it knows no thread in advance).
     state.pending++;
-    new Promise<{ task?: unknown; error?: unknown }>((resolve) => {
+    new Promise<{ task?: unknown; error?: ThrownRecord }>((resolve) => {
       fetches.set(slot, resolve);
       send({ type: 'fetch', slot });
     }).then((payload) => {
