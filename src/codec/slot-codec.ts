@@ -13,7 +13,9 @@
  *
  * Tags: slot-views.ts's 0…7, plus kinds and two flags:
  *   TAG_LATIN1  a string whose characters are all ASCII, one byte each
- *   TAG_BYTES   a copied ArrayBufferView: P_TYPE, then (inline) the bytes at PAYLOAD + 16
+ *   TAG_BYTES   a copied ArrayBufferView that spans its whole ArrayBuffer: P_TYPE (its standard
+ *               type: a Buffer is a Uint8Array, as with structuredClone), then (inline) the bytes at
+ *               PAYLOAD + 16; any other view is TAG_SERIAL (heap-serializer.ts keeps its buffer)
  *   TAG_VIEW    a view over the shared heap, by reference (heap only; never freed by decode)
  *   | TAG_HEAP  the payload is in a heap block
  *   | TAG_JSON  the string is JSON text ('json' serialization): decode parses it
@@ -28,13 +30,13 @@
  * block) and read once (into the new string); a typed array likewise; a
  * heap view not at all. A structured value is written by V8 into its own
  * buffer and copied once into the block (Node's serializer cannot write
- * into memory it is given) — except views of OUT_OF_LINE bytes or more,
- * which skip that buffer (heap-serializer.ts). The reader deserializes
- * straight from the shared block.
+ * into memory it is given) — except ArrayBuffers of OUT_OF_LINE bytes or
+ * more under views, which skip that buffer (heap-serializer.ts). The reader
+ * deserializes straight from the shared block.
  */
 import { SlotViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, TAG_STRING, TAG_TRUE, TAG_UNDEFINED } from './slot-views.js';
 import type { SharedHeap } from '../heap/heap.js';
-import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE, viewType } from './heap-serializer.js';
+import { BY_MESSAGE, baseViewType, copyView, HeapDeserializer, HeapSerializer, isResizable, makeView } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './slot-record.js';
 import { PlainDecoder } from './plain-decode.js';
 import { holdsNodeCloneable } from './node-cloneable.js';
@@ -317,18 +319,22 @@ export class SlotCodec extends SlotViews {
   }
 
   #view(w: number, v: ArrayBufferView): number {
-    const t = viewType(v);
-    if (t < 0) return this.#serial(w, v); // a subclass of a typed array: as the structured clone does it
+    const t = baseViewType(v);
+    const buffer = v.buffer;
     const n = v.byteLength;
     const heap = this.heap;
-    if (v.buffer instanceof SharedArrayBuffer) {
-      const seg = heap?.segmentOf(v.buffer);
+    if (buffer instanceof SharedArrayBuffer) {
+      const seg = heap?.segmentOf(buffer);
       // Memory shared some other way: postMessage shares it too (a copy here would not).
-      if (seg === undefined) return TAG_FALLBACK;
+      if (seg === undefined || t < 0) return TAG_FALLBACK;
       this.i32[w + P_TYPE] = t;
       return this.#ref(w, seg.segWord, v.byteOffset, n, TAG_VIEW | TAG_HEAP);
     }
-    const src = new Uint8Array(v.buffer, v.byteOffset, n);
+    // A view of all of its buffer (the usual case) is its type and its bytes. Anything else —
+    // a subarray, a pooled Buffer's slice, a resizable buffer, an empty or detached one — is
+    // what the structured clone makes of it (its whole buffer, its offset), by V8's serializer.
+    if (t < 0 || n === 0 || v.byteOffset !== 0 || n !== buffer.byteLength || isResizable(buffer)) return this.#serial(w, v);
+    const src = new Uint8Array(buffer, 0, n);
     if (n + BYTES_SKIP <= this.capacity) {
       this.u8.set(src, (w << 2) + BYTES_AT);
       this.i32[w + P_TYPE] = t;
@@ -354,7 +360,7 @@ export class SlotCodec extends SlotViews {
       bytes = ser.releaseBuffer();
     } catch (error) {
       ser.abandon();
-      if (error === SHARED_ELSEWHERE) return TAG_FALLBACK;
+      if (error === BY_MESSAGE) return TAG_FALLBACK;
       throw error;
     }
     const n = bytes.length;

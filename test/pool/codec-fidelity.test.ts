@@ -3,7 +3,18 @@
 // Each test here failed before its fix.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadPool } from '../../dist/index.js';
+import { same } from '../codec/same.js';
 import { fixture } from './helpers.js';
+
+const KiB = 1024;
+/** A heap that takes no block above 64 KiB: a payload larger than that takes the MessagePort fallback. */
+const SMALL_HEAP = { maxBlockBytes: 64 * KiB, maxBytes: 2 * 1024 * KiB };
+/** The three paths a payload can take, by the pool it goes through and its size (pad: bytes added to it). */
+const PATHS = [
+  { path: 'slot', heap: undefined, pad: 0 },
+  { path: 'heap', heap: undefined, pad: 100 * KiB },
+  { path: 'fallback', heap: SMALL_HEAP, pad: 100 * KiB },
+] as const;
 
 const pools: ThreadPool[] = [];
 afterEach(async () => {
@@ -50,5 +61,38 @@ describe.each(['structured', 'json'] as const)("the error tag cannot be forged, 
     const thrown = await pool.run(null, { name: 'throwLookalike' }).catch((e: unknown) => e);
     expect(thrown).not.toBeInstanceOf(Error);
     expect(thrown).toEqual({ __iocpError: true, name: 'TypeError', message: 'a plain object', error: { name: 'TypeError', message: 'still plain' } });
+  });
+});
+
+describe.each(PATHS)("views give what structuredClone gives, on the $path path ('structured')", ({ heap, pad }) => {
+  it('two views over one ArrayBuffer arrive over one buffer, at their offsets, as task and as result', async () => {
+    const pool = make({ heap });
+    const buffer = new ArrayBuffer(64);
+    new Uint8Array(buffer).forEach((_, i, a) => {
+      a[i] = i;
+    });
+    const task = { a: new Uint8Array(buffer, 8, 16), b: new Uint32Array(buffer, 16, 4), pad: new Uint8Array(pad) };
+    const echoed = (await pool.run(task)) as typeof task;
+    expect(echoed.a.buffer).toBe(echoed.b.buffer);
+    expect([echoed.a.byteOffset, echoed.b.byteOffset, echoed.a.buffer.byteLength]).toEqual([8, 16, 64]);
+    expect(same(echoed, structuredClone(task))).toBe(true);
+    const made = (await pool.run({ pad }, { name: 'sharedViews' })) as typeof task;
+    expect(made.a.buffer).toBe(made.b.buffer);
+    expect(same(made, structuredClone(task))).toBe(true);
+  });
+
+  it('a Buffer arrives as the Uint8Array structuredClone makes of it, as task and as result', async () => {
+    const pool = make({ heap });
+    const n = Math.max(pad, 10);
+    for (const buffer of [Buffer.alloc(n, 7), Buffer.from('a pooled one')]) {
+      const echoed = (await pool.run(buffer)) as Uint8Array;
+      expect(Object.getPrototypeOf(echoed)).toBe(Uint8Array.prototype);
+      expect(same(echoed, structuredClone(buffer))).toBe(true);
+    }
+    const made = (await pool.run(n, { name: 'buffer' })) as Uint8Array;
+    expect(Object.getPrototypeOf(made)).toBe(Uint8Array.prototype);
+    expect(same(made, structuredClone(Buffer.alloc(n, 7)))).toBe(true);
+    const nested = (await pool.run({ b: Buffer.alloc(n, 7) })) as { b: Uint8Array };
+    expect(Object.getPrototypeOf(nested.b)).toBe(Uint8Array.prototype);
   });
 });
