@@ -2,7 +2,11 @@
  * Values in arena slots, with the shared heap behind them: what does not fit
  * a slot goes into one heap block, and the slot holds its reference. Only a
  * value the heap cannot take (above its largest block, or the heap at its
- * bound) is TAG_FALLBACK, for the caller to send by MessagePort.
+ * bound) is TAG_FALLBACK, for the caller to send by MessagePort: carried()
+ * says what to send — the codec's own encoding when it made one (plain data;
+ * 'json': JSON text), so the receiver's uncarry() gives what the slot or the
+ * heap would have, else the value itself (postMessage's structured clone,
+ * which the 'structured' paths match).
  *
  * Slot words (slot-record.ts): T_TAG, T_LEN, and the payload area at PAYLOAD.
  * A heap payload keeps its reference in the first payload words:
@@ -50,6 +54,17 @@ import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.j
  */
 export type Serialization = 'structured' | 'json';
 
+/**
+ * What travels by MessagePort in place of a payload (see carried()): the value itself, or an
+ * encoding the codec made of it — plain-data bytes, or JSON text — that uncarry() decodes.
+ */
+export type Carried = { value: unknown } | { json: string } | { plain: Uint8Array<ArrayBuffer> };
+
+/** What to transfer with a Carried: the buffer of its plain-data bytes (a copy of its own), else nothing. */
+export function transferOf(carried: Carried): ArrayBuffer[] | undefined {
+  return 'plain' in carried ? [carried.plain.buffer] : undefined;
+}
+
 export const TAG_LATIN1 = 8;
 export const TAG_BYTES = 9;
 export const TAG_VIEW = 10;
@@ -90,6 +105,8 @@ export class SlotCodec extends SlotViews {
   readonly #plainDecoder = new PlainDecoder();
   #plainRefused = 0;
   #plainSkip = 0;
+  /** What the last TAG_FALLBACK answer made of its value, for carried() (undefined: the value itself). */
+  #carry: Carried | undefined;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -207,6 +224,40 @@ export class SlotCodec extends SlotViews {
     }
   }
 
+  /**
+   * What to send by MessagePort for `value`, which encode() (or encodeStructured()) just answered
+   * TAG_FALLBACK for, or which never went through them (a transferList, a value the codec threw on):
+   * its plain-data bytes or JSON text if the codec made them, else the value itself.
+   */
+  carried(value: unknown): Carried {
+    const carry = this.#carry;
+    this.#carry = undefined;
+    return carry ?? { value };
+  }
+
+  /** The value a Carried stands for: decoded as the slot or the heap would have decoded it. */
+  uncarry(carried: Carried | undefined): unknown {
+    if (carried === undefined) return undefined;
+    if ('value' in carried) return carried.value;
+    if ('json' in carried) return JSON.parse(carried.json);
+    const bytes = carried.plain;
+    if (!(bytes instanceof Uint8Array)) throw new RangeError('a payload sent by message is not what was sent');
+    const start = bytes.byteOffset;
+    return this.#plainDecoder.decode(
+      new Uint8Array(bytes.buffer),
+      new DataView(bytes.buffer),
+      Buffer.from(bytes.buffer),
+      start,
+      start + bytes.byteLength,
+    );
+  }
+
+  /** TAG_FALLBACK, remembering what carried() is to send (undefined: the value itself). */
+  #fallback(carry: Carried | undefined): number {
+    this.#carry = carry;
+    return TAG_FALLBACK;
+  }
+
   #inline(w: number, tag: number): unknown {
     const kind = tag & KIND;
     if (kind === TAG_PLAIN) {
@@ -283,7 +334,8 @@ export class SlotCodec extends SlotViews {
     }
     const heap = this.heap;
     const off = heap === undefined ? -1 : heap.allocRaw(n);
-    if (off < 0) return TAG_FALLBACK;
+    // The encoding itself crosses (a copy: the encoder's buffer is reused): read as the heap's would be.
+    if (off < 0) return this.#fallback({ plain: bytes.slice(0, n) });
     const seg = heap!.lastSegment!;
     seg.u8.set(bytes.subarray(0, n), off);
     return this.#ref(w, seg.segWord, off, n, tag | TAG_HEAP);
@@ -311,7 +363,8 @@ export class SlotCodec extends SlotViews {
     const bytes = ascii ? n : 2 * n;
     const heap = this.heap;
     const off = heap === undefined ? -1 : heap.allocRaw(bytes);
-    if (off < 0) return TAG_FALLBACK;
+    // JSON text crosses as text, for the receiver to parse; a string as itself.
+    if (off < 0) return this.#fallback(json === 0 ? undefined : { json: s });
     const seg = heap!.lastSegment!;
     if (ascii) latin1Write(seg.buf, s, off, bytes);
     else ucs2Write(seg.buf, s, off, bytes);
@@ -326,7 +379,7 @@ export class SlotCodec extends SlotViews {
     if (buffer instanceof SharedArrayBuffer) {
       const seg = heap?.segmentOf(buffer);
       // Memory shared some other way: postMessage shares it too (a copy here would not).
-      if (seg === undefined || t < 0) return TAG_FALLBACK;
+      if (seg === undefined || t < 0) return this.#fallback(undefined);
       this.i32[w + P_TYPE] = t;
       return this.#ref(w, seg.segWord, v.byteOffset, n, TAG_VIEW | TAG_HEAP);
     }
@@ -342,7 +395,7 @@ export class SlotCodec extends SlotViews {
       return (this.i32[w + T_TAG] = TAG_BYTES);
     }
     const off = heap === undefined ? -1 : heap.allocRaw(n);
-    if (off < 0) return TAG_FALLBACK;
+    if (off < 0) return this.#fallback(undefined);
     const seg = heap!.lastSegment!;
     seg.u8.set(src, off);
     this.i32[w + P_TYPE] = t;
@@ -351,7 +404,7 @@ export class SlotCodec extends SlotViews {
 
   #serial(w: number, value: unknown): number {
     // A Blob (and the like) on Node 22+: V8 would write {}; postMessage clones it (node-cloneable.ts).
-    if (holdsNodeCloneable(value)) return TAG_FALLBACK;
+    if (holdsNodeCloneable(value)) return this.#fallback(undefined);
     const ser = new HeapSerializer(this.heap);
     let bytes: Buffer;
     try {
@@ -360,7 +413,7 @@ export class SlotCodec extends SlotViews {
       bytes = ser.releaseBuffer();
     } catch (error) {
       ser.abandon();
-      if (error === BY_MESSAGE) return TAG_FALLBACK;
+      if (error === BY_MESSAGE) return this.#fallback(undefined);
       throw error;
     }
     const n = bytes.length;
@@ -373,7 +426,7 @@ export class SlotCodec extends SlotViews {
     const off = heap === undefined ? -1 : heap.allocRaw(n);
     if (off < 0) {
       ser.abandon();
-      return TAG_FALLBACK;
+      return this.#fallback(undefined);
     }
     const seg = heap!.lastSegment!;
     seg.u8.set(bytes, off);

@@ -8,7 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { PortHandle } from '../port/index.js';
 import type { SegmentGrant, SharedHeapHandle } from '../heap/heap.js';
 import type { ThrownRecord } from '../codec/error-record.js';
-import type { Serialization } from '../codec/slot-codec.js';
+import type { Carried, Serialization } from '../codec/slot-codec.js';
 
 /** Exit codes a pool thread uses for its own, orderly exits (anything else is a death). */
 export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: close()
@@ -66,7 +66,8 @@ export type FromWorker =
 export type ToWorker =
   | { type: 'heap-grants'; grants: SegmentGrant[] }
   | { type: 'heap-trimmed' }
-  | { type: 'payload'; slot: number; task?: unknown; error?: ThrownRecord }
+  /** task: what the codec's carried() gave (for the thread's uncarry()). */
+  | { type: 'payload'; slot: number; task?: Carried; error?: ThrownRecord }
   | { type: 'abort'; slot: number; ticket: number; timeout?: boolean }
   | { type: 'broadcast'; id: number; task: unknown; name: string | undefined }
   | { type: 'recycle' }
@@ -77,4 +78,6 @@ export type ToWorker =
  * Worker → main on the worker's result channel, in the order written: results too large for their
  * slot (read synchronously when their packet says so) and progress values (run()'s onProgress).
  */
-export type ChannelMessage = { kind: 'result'; slot: number; value: unknown } | { kind: 'progress'; slot: number; ticket: number; value: unknown };
+export type ChannelMessage =
+  /** value: what the codec's carried() gave (for the main thread's uncarry()). */
+  { kind: 'result'; slot: number; value: Carried } | { kind: 'progress'; slot: number; ticket: number; value: unknown };

@@ -162,6 +162,30 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
     heap.close();
   });
 
+  it('carries what the heap cannot take as its own encoding, which uncarry() reads as the heap would have', () => {
+    const { heap, codec, w } = setup(serialization, { maxBytes: 2 * MiB, maxBlockBytes: 256 * KiB });
+    const { codec: roomy, w: w2 } = setup(serialization);
+    const plain = { list: Array.from({ length: 30_000 }, (_, i) => ({ i, s: 'é', a: [undefined, -0] })) };
+    const other = { when: new Date(0), map: new Map([[1, 2]]), nan: Number.NaN, pad: 'x'.repeat(300 * KiB) };
+    const text = 'y'.repeat(300 * KiB);
+    for (const [what, value, kind] of [
+      ['plain data', plain, 'plain'],
+      ['anything else', other, serialization === 'json' ? 'json' : 'value'],
+      ['a string', text, 'value'],
+    ] as const) {
+      expect(codec.encode(w, value), what).toBe(TAG_FALLBACK);
+      const carried = codec.carried(value);
+      expect(Object.keys(carried), what).toEqual([kind]);
+      // Across a MessagePort (a structured clone), then read: what the heap's path gives.
+      const back = codec.uncarry(structuredClone(carried));
+      expect(roomy.encode(w2, value), what).not.toBe(TAG_FALLBACK);
+      expect(back, what).toStrictEqual(roomy.decode(w2));
+      expect(codec.carried(value), `${what}: taken once`).toEqual({ value });
+    }
+    expect(heap.stats().blocks).toBe(0);
+    heap.close();
+  });
+
   it('gives back the block of a payload never decoded (discard)', () => {
     const { heap, codec, w } = setup(serialization);
     codec.encode(w, { big: 'y'.repeat(50_000), bytes: new Uint8Array(100 * KiB) });

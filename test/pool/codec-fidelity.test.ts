@@ -96,3 +96,52 @@ describe.each(PATHS)("views give what structuredClone gives, on the $path path (
     expect(Object.getPrototypeOf(nested.b)).toBe(Uint8Array.prototype);
   });
 });
+
+describe.each(PATHS)("'json' gives what JSON gives, on the $path path", ({ heap, pad }) => {
+  /** What JSON makes of the value jsonish() returns, padded with `pad` characters. */
+  function jsonish(): Record<string, unknown> {
+    return {
+      date: new Date(0),
+      map: new Map([[1, 2]]),
+      nan: Number.NaN,
+      negZero: -0,
+      list: [undefined, () => 1, Number.POSITIVE_INFINITY],
+      gone: undefined,
+      fn() {},
+      bytes: new Uint8Array([1, 2]),
+      pad: 'x'.repeat(pad),
+    };
+  }
+
+  it('as task and as result: Dates as strings, Maps as {}, NaN as null, functions and undefined dropped', async () => {
+    const pool = make({ serialization: 'json', heap });
+    const expected = JSON.parse(JSON.stringify(jsonish()));
+    expect(await pool.run(jsonish())).toStrictEqual(expected);
+    expect(await pool.run({ pad }, { name: 'jsonish' })).toStrictEqual(expected);
+    // Plain data (the fast path's share): undefined in an array is null, an undefined property is dropped.
+    const plain = { a: [1, undefined, 'é'], u: undefined, n: -0, pad: 'y'.repeat(pad) };
+    expect(await pool.run(plain)).toStrictEqual(JSON.parse(JSON.stringify(plain)));
+    // What JSON cannot encode rejects with JSON's TypeError, on every path.
+    const cyclic: Record<string, unknown> = { pad: 'z'.repeat(pad) };
+    cyclic.self = cyclic;
+    await expect(pool.run(cyclic)).rejects.toThrow(TypeError);
+    await expect(pool.run({ big: 1n, pad: 'z'.repeat(pad) })).rejects.toThrow(TypeError);
+  });
+});
+
+describe("'json' gives what JSON gives with the heap full", () => {
+  it('a payload that finds no room in the heap is still JSON', async () => {
+    const pool = make({ serialization: 'json', heap: { maxBytes: 2 * 1024 * KiB, maxBlockBytes: 256 * KiB } });
+    const views: Uint8Array[] = [];
+    for (;;) {
+      try {
+        views.push(pool.alloc(200 * KiB));
+      } catch {
+        break; // the heap is at maxBytes
+      }
+    }
+    const value = { date: new Date(0), nan: Number.NaN, fn() {}, pad: 'x'.repeat(20 * KiB) };
+    expect(await pool.run(value)).toStrictEqual(JSON.parse(JSON.stringify(value)));
+    for (const view of views) pool.free(view);
+  });
+});

@@ -30,7 +30,7 @@ import {
 } from '../layout.js';
 import { SpinPolicy } from './spin-policy.js';
 import type { ResultChannel } from './channel.js';
-import type { SlotCodec } from '../../codec/slot-codec.js';
+import type { Carried, SlotCodec } from '../../codec/slot-codec.js';
 import type { TaskTable } from './tasks.js';
 
 const MISSING = Symbol('missing');
@@ -247,9 +247,9 @@ export class ResultDrain {
   #fallbackResult(workerId: number, slot: number): unknown {
     const channel = this.#hooks.resultChannel(workerId);
     if (channel === undefined) throw new WorkerDiedError(`the result of this task was lost with its thread (${workerId})`);
-    const value = channel.take(slot, MISSING);
-    if (value === MISSING) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
-    return value;
+    const carried = channel.take(slot, MISSING);
+    if (carried === MISSING) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
+    return this.#arena.uncarry(carried as Carried);
   }
 
   // ── Utilization: tasks completed × their sampled mean run time, over threads × the interval ──
