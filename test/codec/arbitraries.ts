@@ -1,5 +1,5 @@
 // Values for the codec's property tests (plain.test.ts, pool-paths.test.ts): plain data with its
-// corners, and views that share ArrayBuffers.
+// corners, anything the structured clone knows, strings of any units, views that share ArrayBuffers.
 import fc from 'fast-check';
 
 /** Plain data, with the corners now and then: -0, NaN, undefined, holes, long and wide strings, odd keys, shared objects. */
@@ -37,6 +37,22 @@ export const plainData = fc.letrec((tie) => ({
   // One object in two places: the structured clone keeps it one object.
   shared: tie('object').map((o) => ({ a: o, b: [o] })),
 }));
+
+/** fc.anything with what the structured clone knows: Maps, Sets, Dates, typed arrays, BigInts, boxed values, null prototypes… */
+export function cloneable(maxDepth: number): fc.Arbitrary<unknown> {
+  return fc.anything({
+    withBigInt: true,
+    withBoxedValues: true,
+    withDate: true,
+    withMap: true,
+    withSet: true,
+    withSparseArray: true,
+    withTypedArray: true,
+    withNullPrototype: true,
+    withObjectString: true,
+    maxDepth,
+  });
+}
 
 /** Strings of any UTF-16 units — lone surrogates among them — at every length a slot holds, and longer. */
 export const anyString = fc.oneof(
