@@ -116,6 +116,21 @@ describe.each(PATHS)("'json' gives what JSON gives, on the $path path", ({ heap,
   });
 });
 
+describe("'json' and a transferList", () => {
+  it('a task with a transferList is a structured clone (moving buffers is what it asks for)', async () => {
+    const pool = make({ serialization: 'json' });
+    const buffer = new ArrayBuffer(8);
+    const seen = await pool.run({ when: new Date(0), buffer }, { name: 'kinds', transferList: [buffer] });
+    expect(buffer.byteLength).toBe(0); // moved
+    expect(seen).toEqual({ when: '[object Date]', buffer: '[object ArrayBuffer]' });
+    // Without one, the same task is JSON.
+    expect(await pool.run({ when: new Date(0), buffer: new ArrayBuffer(8) }, { name: 'kinds' })).toEqual({
+      when: '[object String]',
+      buffer: '[object Object]',
+    });
+  });
+});
+
 describe("'json' gives what JSON gives with the heap full", () => {
   it('a payload that finds no room in the heap is still JSON', async () => {
     const pool = make({ serialization: 'json', heap: { maxBytes: 2 * 1024 * KiB, maxBlockBytes: 256 * KiB } });
