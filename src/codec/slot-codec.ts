@@ -3,10 +3,7 @@
  * a slot goes into one heap block, and the slot holds its reference. Only a
  * value the heap cannot take (above its largest block, or the heap at its
  * bound) is TAG_FALLBACK, for the caller to send by MessagePort: carried()
- * says what to send — the codec's own encoding when it made one (plain data;
- * 'json': JSON text), so the receiver's uncarry() gives what the slot or the
- * heap would have, else the value itself (postMessage's structured clone,
- * which the 'structured' paths match).
+ * says what to send (carried.ts), uncarry() reads it on the other side.
  *
  * Slot words (slot-record.ts): T_TAG, T_LEN, and the payload area at PAYLOAD.
  * A heap payload keeps its reference in the first payload words:
@@ -42,28 +39,12 @@ import { SlotViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, T
 import type { SharedHeap } from '../heap/heap.js';
 import { BY_MESSAGE, baseViewType, copyView, HeapDeserializer, HeapSerializer, isResizable, makeView } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './slot-record.js';
+import { type Carried, uncarry } from './carried.js';
 import { PlainDecoder } from './plain-decode.js';
+import { type Serialization, toJson } from './serialization.js';
 import { holdsNodeCloneable } from './node-cloneable.js';
 import { PlainEncoder } from './plain-encode.js';
 import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.js';
-
-/**
- * How tasks and results are written into shared memory: `'structured'` (the default) keeps what
- * structured clone keeps (Map, Set, Date, typed arrays, errors…); `'json'` is for plain data only
- * (as JSON.stringify/parse see it) and is the faster for objects.
- */
-export type Serialization = 'structured' | 'json';
-
-/**
- * What travels by MessagePort in place of a payload (see carried()): the value itself, or an
- * encoding the codec made of it — plain-data bytes, or JSON text — that uncarry() decodes.
- */
-export type Carried = { value: unknown } | { json: string } | { plain: Uint8Array<ArrayBuffer> };
-
-/** What to transfer with a Carried: the buffer of its plain-data bytes (a copy of its own), else nothing. */
-export function transferOf(carried: Carried): ArrayBuffer[] | undefined {
-  return 'plain' in carried ? [carried.plain.buffer] : undefined;
-}
 
 export const TAG_LATIN1 = 8;
 export const TAG_BYTES = 9;
@@ -83,14 +64,6 @@ export const P_TYPE = P_SEG + 2;
 /** Inline bytes of a TAG_BYTES payload start here (16 bytes in: after P_TYPE, 8-aligned). */
 const BYTES_SKIP = 16;
 const BYTES_AT = PAYLOAD + BYTES_SKIP;
-
-export function checkSerialization(value: unknown): Serialization {
-  if (value === undefined) return 'structured';
-  if (value === 'structured' || value === 'json') return value;
-  if (typeof value !== 'string')
-    throw new TypeError(`options.serialization must be 'structured' or 'json', got ${value === null ? 'null' : typeof value}`);
-  throw new RangeError(`options.serialization must be 'structured' or 'json', got ${String(value)}`);
-}
 
 /** After a value the plain path refused, it is skipped for the next 2^k − 1 values (k: refusals in a row, ≤ 10). */
 const MAX_BACKOFF = 10;
@@ -237,19 +210,7 @@ export class SlotCodec extends SlotViews {
 
   /** The value a Carried stands for: decoded as the slot or the heap would have decoded it. */
   uncarry(carried: Carried | undefined): unknown {
-    if (carried === undefined) return undefined;
-    if ('value' in carried) return carried.value;
-    if ('json' in carried) return JSON.parse(carried.json);
-    const bytes = carried.plain;
-    if (!(bytes instanceof Uint8Array)) throw new RangeError('a payload sent by message is not what was sent');
-    const start = bytes.byteOffset;
-    return this.#plainDecoder.decode(
-      new Uint8Array(bytes.buffer),
-      new DataView(bytes.buffer),
-      Buffer.from(bytes.buffer),
-      start,
-      start + bytes.byteLength,
-    );
+    return uncarry(carried, this.#plainDecoder);
   }
 
   /** TAG_FALLBACK, remembering what carried() is to send (undefined: the value itself). */
@@ -447,10 +408,4 @@ export class SlotCodec extends SlotViews {
     if (n >>> 0 !== n || n * unit + skip > this.capacity) throw new RangeError(`task arena is corrupted: payload length ${n}`);
     return n;
   }
-}
-
-function toJson(value: unknown): string {
-  const s = JSON.stringify(value);
-  if (s === undefined) throw new TypeError(`a ${typeof value} cannot be sent with serialization 'json'`);
-  return s;
 }

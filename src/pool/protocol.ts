@@ -8,7 +8,8 @@ import type { MessagePort } from 'node:worker_threads';
 import type { PortHandle } from '../port/index.js';
 import type { SegmentGrant, SharedHeapHandle } from '../heap/heap.js';
 import type { ThrownRecord } from '../codec/error-record.js';
-import type { Carried, Serialization } from '../codec/slot-codec.js';
+import type { Carried } from '../codec/carried.js';
+import type { Serialization } from '../codec/serialization.js';
 
 /** Exit codes a pool thread uses for its own, orderly exits (anything else is a death). */
 export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: close()

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { TAG_FALLBACK } from '../../src/codec/slot-views.js';
 import { SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord, T_TAG } from '../../src/pool/layout.js';
-import { KIND, type Serialization, SlotCodec, TAG_PLAIN } from '../../src/codec/slot-codec.js';
+import type { Serialization } from '../../src/codec/serialization.js';
+import { KIND, SlotCodec, TAG_PLAIN } from '../../src/codec/slot-codec.js';
 import { cloneable, plainData } from './arbitraries.js';
 import { same } from './same.js';
 

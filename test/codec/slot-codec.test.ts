@@ -4,20 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { TAG_FALLBACK, TAG_NUMBER, TAG_SERIAL, TAG_STRING } from '../../src/codec/slot-views.js';
 import { SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord, T_LEN, T_TAG } from '../../src/pool/layout.js';
-import {
-  checkSerialization,
-  P_OFF,
-  P_SEG,
-  type Serialization,
-  SlotCodec,
-  TAG_BYTES,
-  TAG_CONSUMED,
-  TAG_HEAP,
-  TAG_JSON,
-  TAG_LATIN1,
-  TAG_PLAIN,
-  TAG_VIEW,
-} from '../../src/codec/slot-codec.js';
+import { P_OFF, P_SEG, SlotCodec, TAG_BYTES, TAG_CONSUMED, TAG_HEAP, TAG_JSON, TAG_LATIN1, TAG_PLAIN, TAG_VIEW } from '../../src/codec/slot-codec.js';
+import { checkSerialization, type Serialization } from '../../src/codec/serialization.js';
 import { same } from './same.js';
 
 const KiB = 1024;

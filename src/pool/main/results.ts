@@ -30,7 +30,8 @@ import {
 } from '../layout.js';
 import { SpinPolicy } from './spin-policy.js';
 import type { ResultChannel } from './channel.js';
-import type { Carried, SlotCodec } from '../../codec/slot-codec.js';
+import type { Carried } from '../../codec/carried.js';
+import type { SlotCodec } from '../../codec/slot-codec.js';
 import type { TaskTable } from './tasks.js';
 
 const MISSING = Symbol('missing');

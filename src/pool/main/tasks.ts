@@ -35,7 +35,8 @@ import {
   T_TAG,
   T_TICKET,
 } from '../layout.js';
-import { type Carried, type SlotCodec, transferOf } from '../../codec/slot-codec.js';
+import { type Carried, transferOf } from '../../codec/carried.js';
+import type { SlotCodec } from '../../codec/slot-codec.js';
 import { SignalWatch } from './signals.js';
 import { ExtrasTable, type TaskExtras } from './task-extras.js';
 

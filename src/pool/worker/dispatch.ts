@@ -5,7 +5,7 @@
  * error) written back into the slot before the result packet is posted.
  */
 import { cloneError, errorToRecord, recordToError, type ThrownRecord } from '../../codec/error-record.js';
-import { type Carried, transferOf } from '../../codec/slot-codec.js';
+import { type Carried, transferOf } from '../../codec/carried.js';
 import { TAG_FALLBACK } from '../../codec/slot-views.js';
 import {
   A_REQ_TAKEN,
