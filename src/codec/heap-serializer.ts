@@ -3,22 +3,41 @@
  * RegExp, typed arrays, errors, cycles…) that knows the shared heap.
  *
  * Node's DefaultSerializer writes every ArrayBufferView as a host object
- * (_writeHostObject: type index, byte length, the bytes). These subclasses
- * keep that format for ordinary views and add two records:
+ * (_writeHostObject) of its own bytes: two views over one ArrayBuffer arrive
+ * over two buffers, a view's byteOffset is lost, a Buffer stays a Buffer —
+ * not what structuredClone and postMessage give. These subclasses write a view
+ * as one of two records instead:
  *
- *   MARK_VIEW  type, segWord, offset, byteLength   a view over the shared heap
- *              (from alloc()): crosses by reference, the reader gets a view of
- *              the same bytes — nothing copied, nothing freed by the reader.
- *   MARK_COPY  type, segWord, offset, byteLength   an ordinary view of at least
- *              OUT_OF_LINE bytes, copied once straight into its own heap block
- *              instead of into V8's growing buffer (and from there into the
- *              payload block): the reader copies it out and frees the block.
+ *   MARK_BUFFER  type, byteOffset, byteLength, out-of-line?, then the view's
+ *                ArrayBuffer as a value of its own (writeValue): the structured
+ *                clone's answer — the whole buffer, copied once per payload
+ *                however many views (and plain references) share it, V8's own
+ *                object references keeping them one buffer; the view's type is
+ *                its standard one (a Buffer or a subclass arrives as the typed
+ *                array it extends, as with structuredClone).
+ *                Out of line (a buffer of OUT_OF_LINE bytes or more, its first
+ *                view, a heap with room): + transfer id, segWord, offset,
+ *                byteLength of a heap block the buffer's bytes were copied
+ *                into, straight from the buffer. The buffer is registered as
+ *                "transferred" under that id, so V8 writes only the id for it;
+ *                the reader copies the block into a new ArrayBuffer, frees the
+ *                block, and registers that buffer under the id before V8 reads
+ *                it. (The buffer met as a plain value earlier: V8 writes a
+ *                reference to that instead, and the block was a spare copy.)
+ *   MARK_VIEW    type, segWord, offset, byteLength   a view over the shared heap
+ *                (from alloc()): crosses by reference, the reader gets a view of
+ *                the same bytes — nothing copied, nothing freed by the reader.
  *
- * And one fix: Node's reader returns views *into the buffer it reads from*
- * when they are aligned. Reading from shared memory, that would hand the
- * receiver a view of the whole arena or heap segment, overwritten as soon as
- * the memory is reused. Every ordinary view is copied out here.
+ * A view the records cannot express — over a resizable ArrayBuffer (a view may
+ * track its length), of a type this table does not know (Float16Array), or
+ * over a SharedArrayBuffer that is not the heap's — throws BY_MESSAGE, and the
+ * value goes by MessagePort, where postMessage gives its own answer.
+ *
+ * The reader never returns a view into the memory it reads (Node's reader
+ * does, for aligned views: here that would be the arena or a heap segment,
+ * overwritten as soon as the memory is reused): every buffer is a new one.
  */
+import { types } from 'node:util';
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
 import type { SharedHeap } from '../heap/heap.js';
 
@@ -43,23 +62,41 @@ const BUFFER_TYPE = 10;
 const DATAVIEW_TYPE = 9;
 
 /**
- * Thrown by HeapSerializer for a SharedArrayBuffer that is not the heap's (itself, or under a
- * view): V8's serializer would refuse it or copy it, where postMessage shares it. The slot codec
- * catches it and sends the value by MessagePort, so it keeps postMessage's meaning.
+ * Thrown by HeapSerializer for what only postMessage clones right: a SharedArrayBuffer that is not
+ * the heap's (itself, or under a view: postMessage shares it, a copy would not), a view over a
+ * resizable ArrayBuffer, a view type the table does not know. The slot codec catches it and sends
+ * the value by MessagePort, so it keeps postMessage's meaning.
  */
-export const SHARED_ELSEWHERE: unique symbol = Symbol('a SharedArrayBuffer outside the heap');
+export const BY_MESSAGE: unique symbol = Symbol('a value only postMessage clones right');
 
 export const MARK_VIEW = 1000;
-export const MARK_COPY = 1001;
-/** Views at least this large are copied out of line (see MARK_COPY). */
+export const MARK_BUFFER = 1002;
+/** Buffers at least this large are copied out of line (see MARK_BUFFER). */
 export const OUT_OF_LINE = 16 * 1024;
 
-/** The type index of a view (Node's table), or -1. */
-export function viewType(view: ArrayBufferView): number {
-  if (Buffer.isBuffer(view)) return BUFFER_TYPE;
+/** The getter of %TypedArray%.prototype[Symbol.toStringTag]: a typed array's standard type name, whatever its class. */
+const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get! as (
+  this: unknown,
+) => string | undefined;
+const TYPE_BY_NAME = new Map<string, number>();
+for (let i = 0; i < VIEW_TYPES.length; i++) if (i !== BUFFER_TYPE) TYPE_BY_NAME.set((VIEW_TYPES[i] as unknown as { name: string }).name, i);
+
+/**
+ * The index (Node's table) of the standard type a view is — a Buffer, or a subclass, is the typed
+ * array it extends, as the structured clone sees it — or -1 for a type the table lacks.
+ */
+export function baseViewType(view: ArrayBufferView): number {
   const ctor = view.constructor;
-  for (let i = 0; i < VIEW_TYPES.length; i++) if (VIEW_TYPES[i] === ctor) return i;
-  return -1;
+  // The exact standard constructors first: one comparison for the common Uint8Array.
+  for (let i = 0; i < VIEW_TYPES.length; i++) if (VIEW_TYPES[i] === ctor && i !== BUFFER_TYPE) return i;
+  const name = typedArrayName.call(view);
+  if (name === undefined) return types.isDataView(view) ? DATAVIEW_TYPE : -1;
+  return TYPE_BY_NAME.get(name) ?? -1;
+}
+
+/** Whether a buffer is a resizable ArrayBuffer (a view over one may track its length: only postMessage keeps that). */
+export function isResizable(buffer: ArrayBufferLike): boolean {
+  return (buffer as { resizable?: boolean }).resizable === true;
 }
 
 /** A view of type t over [offset, offset + byteLength) of buffer (no copy). */
@@ -100,12 +137,11 @@ function tuneMalloc(): void {
   }
 }
 
-/** A private copy of `bytes` as a view of type t (a Buffer for a Buffer, like v8.deserialize). */
+/** A private copy of `bytes` as a view of type t over all of a new ArrayBuffer (a Buffer for a Buffer, like v8.deserialize). */
 export function copyView(t: number, bytes: Uint8Array): ArrayBufferView {
   const ctor = VIEW_TYPES[t];
   if (ctor === undefined) throw new RangeError(`payload names view type ${t}`);
   const n = bytes.byteLength;
-  if (!tuned && n >= LARGE_COPY) tuneMalloc();
   if (t === BUFFER_TYPE) {
     const b = Buffer.allocUnsafe(n);
     b.set(bytes);
@@ -113,10 +149,17 @@ export function copyView(t: number, bytes: Uint8Array): ArrayBufferView {
   }
   const size = ctor.BYTES_PER_ELEMENT ?? 1;
   if (n % size !== 0) throw new RangeError(`payload view of ${n} bytes is not a whole number of elements`);
-  // Unpooled and not zero-filled: the copy writes every byte.
+  return new ctor(copyBuffer(bytes), 0, t === DATAVIEW_TYPE ? n : n / size);
+}
+
+/** A new ArrayBuffer of exactly bytes.byteLength bytes, holding them. */
+export function copyBuffer(bytes: Uint8Array): ArrayBuffer {
+  const n = bytes.byteLength;
+  if (!tuned && n >= LARGE_COPY) tuneMalloc();
+  // Unpooled (a buffer of its own, exactly n bytes) and not zero-filled: the copy writes every byte.
   const b = Buffer.allocUnsafeSlow(n);
   b.set(bytes);
-  return new ctor(b.buffer, 0, t === DATAVIEW_TYPE ? n : n / size);
+  return b.buffer as ArrayBuffer;
 }
 
 /** Node's own _writeHostObject (not in its type declarations). */
@@ -125,38 +168,57 @@ const defaultWriteHostObject = (DefaultSerializer.prototype as unknown as { _wri
 export class HeapSerializer extends DefaultSerializer {
   /** Blocks this serializer filled out of line: freed by the reader, or by abandon() if the payload is dropped. */
   outOfLine: number[] | undefined;
+  /** Large buffers met so far (their first view decided whether they go out of line). */
+  #large: Set<ArrayBufferLike> | undefined;
+  #transfers = 0;
 
   constructor(readonly heap: SharedHeap | undefined) {
     super();
   }
 
   _getSharedArrayBufferId(): number {
-    throw SHARED_ELSEWHERE;
+    throw BY_MESSAGE;
   }
 
   _writeHostObject(view: NodeJS.TypedArray | DataView): void {
+    if (!ArrayBuffer.isView(view)) {
+      // Another host object (a Blob on Node 20…): Node's own method refuses it, and the pool tries postMessage.
+      defaultWriteHostObject.call(this, view);
+      return;
+    }
+    const t = baseViewType(view);
+    if (t < 0) throw BY_MESSAGE;
+    const buffer = view.buffer;
+    if (buffer instanceof SharedArrayBuffer) {
+      const seg = this.heap?.segmentOf(buffer);
+      if (seg === undefined) throw BY_MESSAGE;
+      this.#words(MARK_VIEW, t, seg.segWord, view.byteOffset, view.byteLength);
+      return;
+    }
+    if (isResizable(buffer)) throw BY_MESSAGE;
+    this.#words(MARK_BUFFER, t, view.byteOffset, view.byteLength);
+    const n = buffer.byteLength;
     const heap = this.heap;
-    if (heap !== undefined) {
-      const buffer = view.buffer;
-      if (buffer instanceof SharedArrayBuffer) {
-        const seg = heap.segmentOf(buffer);
-        if (seg === undefined) throw SHARED_ELSEWHERE;
-        this.#record(MARK_VIEW, view, seg.segWord, view.byteOffset);
-        return;
-      }
-      const n = view.byteLength;
-      if (n >= OUT_OF_LINE) {
-        const off = heap.allocRaw(n);
-        if (off >= 0) {
-          const seg = heap.lastSegment!;
-          seg.u8.set(new Uint8Array(buffer, view.byteOffset, n), off);
-          (this.outOfLine ??= []).push(seg.segWord, off);
-          this.#record(MARK_COPY, view, seg.segWord, off);
-          return;
-        }
+    let off = -1;
+    if (n >= OUT_OF_LINE && heap !== undefined) {
+      const large = (this.#large ??= new Set());
+      if (!large.has(buffer)) {
+        large.add(buffer);
+        off = heap.allocRaw(n);
       }
     }
-    defaultWriteHostObject.call(this, view);
+    if (off < 0) {
+      this.writeUint32(0);
+    } else {
+      const seg = heap!.lastSegment!;
+      seg.u8.set(new Uint8Array(buffer), off);
+      (this.outOfLine ??= []).push(seg.segWord, off);
+      const id = this.#transfers++;
+      this.transferArrayBuffer(id, buffer as ArrayBuffer);
+      this.#words(1, id, seg.segWord, off);
+      this.writeUint32(n);
+    }
+    this.writeValue(buffer);
   }
 
   /** The payload will not be read: give back the out-of-line blocks. */
@@ -167,14 +229,12 @@ export class HeapSerializer extends DefaultSerializer {
     for (let i = 0; i < list.length; i += 2) this.heap.freeRaw(list[i]!, list[i + 1]!);
   }
 
-  #record(mark: number, view: ArrayBufferView, segWord: number, offset: number): void {
-    const t = viewType(view);
-    if (t < 0) throw new TypeError(`cannot serialize a ${view.constructor.name}`);
-    this.writeUint32(mark);
-    this.writeUint32(t);
-    this.writeUint32(segWord);
-    this.writeUint32(offset);
-    this.writeUint32(view.byteLength);
+  #words(a: number, b: number, c: number, d: number, e?: number): void {
+    this.writeUint32(a);
+    this.writeUint32(b);
+    this.writeUint32(c);
+    this.writeUint32(d);
+    if (e !== undefined) this.writeUint32(e);
   }
 }
 
@@ -189,22 +249,46 @@ export class HeapDeserializer extends DefaultDeserializer {
 
   _readHostObject(): unknown {
     const mark = this.readUint32();
-    if (mark === MARK_VIEW || mark === MARK_COPY) {
+    if (mark === MARK_BUFFER) {
+      const t = this.readUint32();
+      const byteOffset = this.readUint32();
+      const byteLength = this.readUint32();
+      if (this.readUint32() !== 0) {
+        // Out of line: the buffer's bytes are in a block; V8 reads the buffer as this transfer id.
+        const id = this.readUint32();
+        const segWord = this.readUint32();
+        const offset = this.readUint32();
+        const n = this.readUint32();
+        const seg = this.#heap().resolve(segWord, offset, n); // H6: checked before use
+        let copy: ArrayBuffer;
+        try {
+          copy = copyBuffer(new Uint8Array(seg.buffer, offset, n));
+        } finally {
+          this.heap!.freeRaw(segWord, offset);
+        }
+        this.transferArrayBuffer(id, copy);
+      }
+      const buffer = this.readValue();
+      if (!(buffer instanceof ArrayBuffer)) throw new RangeError('payload view is over something that is not an ArrayBuffer');
+      return makeView(t, buffer, byteOffset, byteLength);
+    }
+    if (mark === MARK_VIEW) {
       const t = this.readUint32();
       const segWord = this.readUint32();
       const offset = this.readUint32();
       const byteLength = this.readUint32();
-      const heap = this.heap;
-      if (heap === undefined) throw new RangeError('payload refers to a shared heap this thread does not have');
-      const seg = heap.resolve(segWord, offset, byteLength); // H6: checked before use
-      if (mark === MARK_VIEW) return makeView(t, seg.buffer, offset, byteLength);
-      const copy = copyView(t, new Uint8Array(seg.buffer, offset, byteLength));
-      heap.freeRaw(segWord, offset);
-      return copy;
+      const seg = this.#heap().resolve(segWord, offset, byteLength); // H6: checked before use
+      return makeView(t, seg.buffer, offset, byteLength);
     }
+    // Node's own format (v8.serialize): type index, byte length, the bytes.
     const byteLength = this.readUint32();
     const at = (this as unknown as { _readRawBytes(n: number): number })._readRawBytes(byteLength);
     const input = this.input;
     return copyView(mark, input.subarray(at, at + byteLength));
+  }
+
+  #heap(): SharedHeap {
+    if (this.heap === undefined) throw new RangeError('payload refers to a shared heap this thread does not have');
+    return this.heap;
   }
 }

@@ -2,7 +2,8 @@
  * Values in arena slots, with the shared heap behind them: what does not fit
  * a slot goes into one heap block, and the slot holds its reference. Only a
  * value the heap cannot take (above its largest block, or the heap at its
- * bound) is TAG_FALLBACK, for the caller to send by MessagePort.
+ * bound) is TAG_FALLBACK, for the caller to send by MessagePort: carried()
+ * says what to send (carried.ts), uncarry() reads it on the other side.
  *
  * Slot words (slot-record.ts): T_TAG, T_LEN, and the payload area at PAYLOAD.
  * A heap payload keeps its reference in the first payload words:
@@ -13,7 +14,9 @@
  *
  * Tags: slot-views.ts's 0…7, plus kinds and two flags:
  *   TAG_LATIN1  a string whose characters are all ASCII, one byte each
- *   TAG_BYTES   a copied ArrayBufferView: P_TYPE, then (inline) the bytes at PAYLOAD + 16
+ *   TAG_BYTES   a copied ArrayBufferView that spans its whole ArrayBuffer: P_TYPE (its standard
+ *               type: a Buffer is a Uint8Array, as with structuredClone), then (inline) the bytes at
+ *               PAYLOAD + 16; any other view is TAG_SERIAL (heap-serializer.ts keeps its buffer)
  *   TAG_VIEW    a view over the shared heap, by reference (heap only; never freed by decode)
  *   | TAG_HEAP  the payload is in a heap block
  *   | TAG_JSON  the string is JSON text ('json' serialization): decode parses it
@@ -28,25 +31,20 @@
  * block) and read once (into the new string); a typed array likewise; a
  * heap view not at all. A structured value is written by V8 into its own
  * buffer and copied once into the block (Node's serializer cannot write
- * into memory it is given) — except views of OUT_OF_LINE bytes or more,
- * which skip that buffer (heap-serializer.ts). The reader deserializes
- * straight from the shared block.
+ * into memory it is given) — except ArrayBuffers of OUT_OF_LINE bytes or
+ * more under views, which skip that buffer (heap-serializer.ts). The reader
+ * deserializes straight from the shared block.
  */
 import { SlotViews, TAG_FALLBACK, TAG_FALSE, TAG_NULL, TAG_NUMBER, TAG_SERIAL, TAG_STRING, TAG_TRUE, TAG_UNDEFINED } from './slot-views.js';
 import type { SharedHeap } from '../heap/heap.js';
-import { copyView, HeapDeserializer, HeapSerializer, makeView, SHARED_ELSEWHERE, viewType } from './heap-serializer.js';
+import { BY_MESSAGE, baseViewType, copyView, HeapDeserializer, HeapSerializer, isResizable, makeView } from './heap-serializer.js';
 import { PAYLOAD, T_LEN, T_TAG } from './slot-record.js';
+import { type Carried, uncarry } from './carried.js';
 import { PlainDecoder } from './plain-decode.js';
+import { type Serialization, toJson } from './serialization.js';
 import { holdsNodeCloneable } from './node-cloneable.js';
 import { PlainEncoder } from './plain-encode.js';
 import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.js';
-
-/**
- * How tasks and results are written into shared memory: `'structured'` (the default) keeps what
- * structured clone keeps (Map, Set, Date, typed arrays, errors…); `'json'` is for plain data only
- * (as JSON.stringify/parse see it) and is the faster for objects.
- */
-export type Serialization = 'structured' | 'json';
 
 export const TAG_LATIN1 = 8;
 export const TAG_BYTES = 9;
@@ -67,19 +65,10 @@ export const P_TYPE = P_SEG + 2;
 const BYTES_SKIP = 16;
 const BYTES_AT = PAYLOAD + BYTES_SKIP;
 
-export function checkSerialization(value: unknown): Serialization {
-  if (value === undefined) return 'structured';
-  if (value === 'structured' || value === 'json') return value;
-  if (typeof value !== 'string')
-    throw new TypeError(`options.serialization must be 'structured' or 'json', got ${value === null ? 'null' : typeof value}`);
-  throw new RangeError(`options.serialization must be 'structured' or 'json', got ${String(value)}`);
-}
-
 /** After a value the plain path refused, it is skipped for the next 2^k − 1 values (k: refusals in a row, ≤ 10). */
 const MAX_BACKOFF = 10;
 
 export class SlotCodec extends SlotViews {
-  readonly #buf: Buffer;
   readonly #dv: DataView;
   readonly #json: boolean;
   #plain: PlainEncoder | undefined;
@@ -89,6 +78,8 @@ export class SlotCodec extends SlotViews {
   readonly #plainDecoder = new PlainDecoder();
   #plainRefused = 0;
   #plainSkip = 0;
+  /** What the last TAG_FALLBACK answer made of its value, for carried() (undefined: the value itself). */
+  #carry: Carried | undefined;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -98,7 +89,6 @@ export class SlotCodec extends SlotViews {
     readonly serialization: Serialization = 'structured',
   ) {
     super(buffer, slots, slotBytes);
-    this.#buf = Buffer.from(buffer);
     this.#dv = new DataView(buffer);
     this.#json = serialization === 'json';
   }
@@ -207,17 +197,39 @@ export class SlotCodec extends SlotViews {
     }
   }
 
+  /**
+   * What to send by MessagePort for `value`, which encode() (or encodeStructured()) just answered
+   * TAG_FALLBACK for, or which never went through them (a transferList, a value the codec threw on):
+   * its plain-data bytes or JSON text if the codec made them, else the value itself.
+   */
+  carried(value: unknown): Carried {
+    const carry = this.#carry;
+    this.#carry = undefined;
+    return carry ?? { value };
+  }
+
+  /** The value a Carried stands for: decoded as the slot or the heap would have decoded it. */
+  uncarry(carried: Carried | undefined): unknown {
+    return uncarry(carried, this.#plainDecoder);
+  }
+
+  /** TAG_FALLBACK, remembering what carried() is to send (undefined: the value itself). */
+  #fallback(carry: Carried | undefined): number {
+    this.#carry = carry;
+    return TAG_FALLBACK;
+  }
+
   #inline(w: number, tag: number): unknown {
     const kind = tag & KIND;
     if (kind === TAG_PLAIN) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
-      return this.#plainDecoder.decode(this.u8, this.#dv, this.#buf, at, at + n);
+      return this.#plainDecoder.decode(this.u8, this.#dv, this.buf, at, at + n);
     }
     if (kind === TAG_LATIN1) {
       const n = this.#length(w, 1);
       const at = (w << 2) + PAYLOAD;
-      const s = latin1Slice(this.#buf, at, at + n);
+      const s = latin1Slice(this.buf, at, at + n);
       return (tag & TAG_JSON) !== 0 ? JSON.parse(s) : s;
     }
     if (kind === TAG_BYTES) {
@@ -237,7 +249,7 @@ export class SlotCodec extends SlotViews {
     if (kind === TAG_STRING && (tag & TAG_JSON) !== 0) {
       const n = this.#length(w, 2);
       const at = (w << 2) + PAYLOAD;
-      return JSON.parse(ucs2Slice(this.#buf, at, at + 2 * n));
+      return JSON.parse(ucs2Slice(this.buf, at, at + 2 * n));
     }
     if (tag > TAG_FALLBACK) throw new RangeError(`task arena is corrupted: slot tag ${tag}`);
     return this.decodeTag(w, tag); // numbers, booleans, null, undefined, UTF-16 strings: the inline tags
@@ -283,7 +295,8 @@ export class SlotCodec extends SlotViews {
     }
     const heap = this.heap;
     const off = heap === undefined ? -1 : heap.allocRaw(n);
-    if (off < 0) return TAG_FALLBACK;
+    // The encoding itself crosses (a copy: the encoder's buffer is reused): read as the heap's would be.
+    if (off < 0) return this.#fallback({ plain: bytes.slice(0, n) });
     const seg = heap!.lastSegment!;
     seg.u8.set(bytes.subarray(0, n), off);
     return this.#ref(w, seg.segWord, off, n, tag | TAG_HEAP);
@@ -304,14 +317,15 @@ export class SlotCodec extends SlotViews {
     // Pure ASCII (byteLength counts it in one pass) travels as one byte a character.
     const ascii = Buffer.byteLength(s, 'utf8') === n;
     if (ascii && n <= capacity) {
-      latin1Write(this.#buf, s, (w << 2) + PAYLOAD, n);
+      latin1Write(this.buf, s, (w << 2) + PAYLOAD, n);
       i32[w + T_LEN] = n;
       return (i32[w + T_TAG] = TAG_LATIN1 | json);
     }
     const bytes = ascii ? n : 2 * n;
     const heap = this.heap;
     const off = heap === undefined ? -1 : heap.allocRaw(bytes);
-    if (off < 0) return TAG_FALLBACK;
+    // JSON text crosses as text, for the receiver to parse; a string as itself.
+    if (off < 0) return this.#fallback(json === 0 ? undefined : { json: s });
     const seg = heap!.lastSegment!;
     if (ascii) latin1Write(seg.buf, s, off, bytes);
     else ucs2Write(seg.buf, s, off, bytes);
@@ -319,18 +333,22 @@ export class SlotCodec extends SlotViews {
   }
 
   #view(w: number, v: ArrayBufferView): number {
-    const t = viewType(v);
-    if (t < 0) return this.#serial(w, v); // a subclass of a typed array: as the structured clone does it
+    const t = baseViewType(v);
+    const buffer = v.buffer;
     const n = v.byteLength;
     const heap = this.heap;
-    if (v.buffer instanceof SharedArrayBuffer) {
-      const seg = heap?.segmentOf(v.buffer);
+    if (buffer instanceof SharedArrayBuffer) {
+      const seg = heap?.segmentOf(buffer);
       // Memory shared some other way: postMessage shares it too (a copy here would not).
-      if (seg === undefined) return TAG_FALLBACK;
+      if (seg === undefined || t < 0) return this.#fallback(undefined);
       this.i32[w + P_TYPE] = t;
       return this.#ref(w, seg.segWord, v.byteOffset, n, TAG_VIEW | TAG_HEAP);
     }
-    const src = new Uint8Array(v.buffer, v.byteOffset, n);
+    // A view of all of its buffer (the usual case) is its type and its bytes. Anything else —
+    // a subarray, a pooled Buffer's slice, a resizable buffer, an empty or detached one — is
+    // what the structured clone makes of it (its whole buffer, its offset), by V8's serializer.
+    if (t < 0 || n === 0 || v.byteOffset !== 0 || n !== buffer.byteLength || isResizable(buffer)) return this.#serial(w, v);
+    const src = new Uint8Array(buffer, 0, n);
     if (n + BYTES_SKIP <= this.capacity) {
       this.u8.set(src, (w << 2) + BYTES_AT);
       this.i32[w + P_TYPE] = t;
@@ -338,7 +356,7 @@ export class SlotCodec extends SlotViews {
       return (this.i32[w + T_TAG] = TAG_BYTES);
     }
     const off = heap === undefined ? -1 : heap.allocRaw(n);
-    if (off < 0) return TAG_FALLBACK;
+    if (off < 0) return this.#fallback(undefined);
     const seg = heap!.lastSegment!;
     seg.u8.set(src, off);
     this.i32[w + P_TYPE] = t;
@@ -347,7 +365,7 @@ export class SlotCodec extends SlotViews {
 
   #serial(w: number, value: unknown): number {
     // A Blob (and the like) on Node 22+: V8 would write {}; postMessage clones it (node-cloneable.ts).
-    if (holdsNodeCloneable(value)) return TAG_FALLBACK;
+    if (holdsNodeCloneable(value)) return this.#fallback(undefined);
     const ser = new HeapSerializer(this.heap);
     let bytes: Buffer;
     try {
@@ -356,7 +374,7 @@ export class SlotCodec extends SlotViews {
       bytes = ser.releaseBuffer();
     } catch (error) {
       ser.abandon();
-      if (error === SHARED_ELSEWHERE) return TAG_FALLBACK;
+      if (error === BY_MESSAGE) return this.#fallback(undefined);
       throw error;
     }
     const n = bytes.length;
@@ -369,7 +387,7 @@ export class SlotCodec extends SlotViews {
     const off = heap === undefined ? -1 : heap.allocRaw(n);
     if (off < 0) {
       ser.abandon();
-      return TAG_FALLBACK;
+      return this.#fallback(undefined);
     }
     const seg = heap!.lastSegment!;
     seg.u8.set(bytes, off);
@@ -390,10 +408,4 @@ export class SlotCodec extends SlotViews {
     if (n >>> 0 !== n || n * unit + skip > this.capacity) throw new RangeError(`task arena is corrupted: payload length ${n}`);
     return n;
   }
-}
-
-function toJson(value: unknown): string {
-  const s = JSON.stringify(value);
-  if (s === undefined) throw new TypeError(`a ${typeof value} cannot be sent with serialization 'json'`);
-  return s;
 }

@@ -13,6 +13,7 @@
  * shared heap) and of plain data (plain-*.ts).
  */
 import { HeapDeserializer } from './heap-serializer.js';
+import { ucs2Slice } from './plain-format.js';
 import { PAYLOAD, T_LEN, T_TAG } from './slot-record.js';
 
 export const TAG_UNDEFINED = 0;
@@ -24,14 +25,14 @@ export const TAG_STRING = 5;
 export const TAG_SERIAL = 6;
 export const TAG_FALLBACK = 7;
 
-const utf16 = new TextDecoder('utf-16le');
-
 /** Typed views over one buffer of slots plus its geometry, and the decoding of the inline tags. */
 export class SlotViews {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
+  /** The same memory as a Buffer, for Buffer's string codecs. */
+  readonly buf: Buffer;
   /** Payload capacity of a slot, in bytes. */
   readonly capacity: number;
 
@@ -44,6 +45,7 @@ export class SlotViews {
     this.f64 = new Float64Array(buffer);
     this.u8 = new Uint8Array(buffer);
     this.u16 = new Uint16Array(buffer);
+    this.buf = Buffer.from(buffer);
     this.capacity = slotBytes - PAYLOAD;
   }
 
@@ -69,7 +71,7 @@ export class SlotViews {
       case TAG_STRING: {
         const n = this.#length(i32[w + T_LEN]!, 2);
         const start = (w << 2) + PAYLOAD;
-        // Short strings: a loop beats creating a view for TextDecoder.
+        // Short strings: a loop beats any call.
         if (n <= 16) {
           const u16 = this.u16;
           const base = start >> 1;
@@ -77,7 +79,8 @@ export class SlotViews {
           for (let i = 0; i < n; i++) s += String.fromCharCode(u16[base + i]!);
           return s;
         }
-        return utf16.decode(new Uint16Array(this.buffer, start, n));
+        // Code unit for code unit, lone surrogates included (a TextDecoder would replace them with U+FFFD).
+        return ucs2Slice(this.buf, start, start + 2 * n);
       }
       case TAG_UNDEFINED:
         return undefined;

@@ -1,7 +1,7 @@
 export { ThreadPool } from './thread-pool.js';
 export type { CloseOptions, PoolHeapOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
 export type { SharedHeapStats } from '../heap/options.js';
-export type { Serialization } from '../codec/slot-codec.js';
+export type { Serialization } from '../codec/serialization.js';
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';

@@ -5,9 +5,9 @@ import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptio
 import { resolveHeapOptions, type SharedHeapOptions, type SharedHeapStats } from '../heap/options.js';
 import type { Percentiles } from './types.js';
 import { nameError } from './names.js';
-import { checkSerialization, type Serialization } from '../codec/slot-codec.js';
+import { checkSerialization, type Serialization } from '../codec/serialization.js';
 
-export type { Serialization } from '../codec/slot-codec.js';
+export type { Serialization } from '../codec/serialization.js';
 
 /**
  * The pool's shared heap: the memory that carries tasks and results too large for their slot,

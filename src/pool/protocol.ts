@@ -7,7 +7,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { PortHandle } from '../port/index.js';
 import type { SegmentGrant, SharedHeapHandle } from '../heap/heap.js';
-import type { Serialization } from '../codec/slot-codec.js';
+import type { ThrownRecord } from '../codec/error-record.js';
+import type { Carried } from '../codec/carried.js';
+import type { Serialization } from '../codec/serialization.js';
 
 /** Exit codes a pool thread uses for its own, orderly exits (anything else is a death). */
 export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: close()
@@ -52,11 +54,12 @@ export type FromWorker =
   | { type: 'heap-hello' }
   | { type: 'ready' }
   | { type: 'working' }
-  | { type: 'load-error'; error: unknown }
-  | { type: 'teardown-error'; error: unknown }
+  | { type: 'load-error'; error: ThrownRecord }
+  | { type: 'teardown-error'; error: ThrownRecord }
+  /** value: the result, or (ok false) what was thrown, recorded (codec/error-record.ts). */
   | { type: 'broadcast-result'; id: number; ok: boolean; value: unknown }
   | { type: 'fetch'; slot: number }
-  | { type: 'request-error'; wParam: number; error: unknown }
+  | { type: 'request-error'; wParam: number; error: ThrownRecord }
   | { type: 'run'; id: number; task: unknown; hasSignal: boolean }
   | { type: 'abort-run'; id: number };
 
@@ -64,14 +67,18 @@ export type FromWorker =
 export type ToWorker =
   | { type: 'heap-grants'; grants: SegmentGrant[] }
   | { type: 'heap-trimmed' }
-  | { type: 'payload'; slot: number; task?: unknown; error?: unknown }
+  /** task: what the codec's carried() gave (for the thread's uncarry()). */
+  | { type: 'payload'; slot: number; task?: Carried; error?: ThrownRecord }
   | { type: 'abort'; slot: number; ticket: number; timeout?: boolean }
   | { type: 'broadcast'; id: number; task: unknown; name: string | undefined }
   | { type: 'recycle' }
+  /** value: the result, or (ok false) what was thrown, recorded (codec/error-record.ts). */
   | { type: 'run-result'; id: number; ok: boolean; value: unknown };
 
 /**
  * Worker → main on the worker's result channel, in the order written: results too large for their
  * slot (read synchronously when their packet says so) and progress values (run()'s onProgress).
  */
-export type ChannelMessage = { kind: 'result'; slot: number; value: unknown } | { kind: 'progress'; slot: number; ticket: number; value: unknown };
+export type ChannelMessage =
+  /** value: what the codec's carried() gave (for the main thread's uncarry()). */
+  { kind: 'result'; slot: number; value: Carried } | { kind: 'progress'; slot: number; ticket: number; value: unknown };

@@ -37,7 +37,8 @@ import {
   type ThreadPoolOptions,
   type ThreadPoolStats,
 } from './options.js';
-import { type Serialization, SlotCodec } from '../codec/slot-codec.js';
+import type { Serialization } from '../codec/serialization.js';
+import { SlotCodec } from '../codec/slot-codec.js';
 import { ResultDrain } from './main/results.js';
 import { type TaskExtras, TaskTable } from './main/tasks.js';
 import { LEFT, ThreadSet, type WorkerRecord } from './main/threads.js';

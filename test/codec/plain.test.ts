@@ -1,14 +1,15 @@
-// The plain-data fast path (plain.ts) gives exactly what the slow path gives: V8's serializer for
+// The plain-data fast path (plain-*.ts) gives exactly what the slow path gives: structuredClone for
 // 'structured', JSON for 'json' — checked on generated values (fast-check), and on the edge cases
 // it must refuse (identity, holes, array properties, "__proto__", proxies, getters that delete).
-import { serialize } from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TAG_FALLBACK } from '../../src/codec/slot-views.js';
 import { SharedHeap } from '../../src/heap/heap.js';
-import { HeapDeserializer } from '../../src/codec/heap-serializer.js';
 import { arenaGeometry, slotWord, T_TAG } from '../../src/pool/layout.js';
-import { KIND, type Serialization, SlotCodec, TAG_PLAIN } from '../../src/codec/slot-codec.js';
+import type { Serialization } from '../../src/codec/serialization.js';
+import { KIND, SlotCodec, TAG_PLAIN } from '../../src/codec/slot-codec.js';
+import { cloneable, plainData } from './arbitraries.js';
+import { same } from './same.js';
 
 const heap = SharedHeap.create();
 const geometry = arenaGeometry(4, 256);
@@ -26,89 +27,7 @@ function roundTrip(serialization: Serialization, value: unknown): { value: unkno
   return { value: c.decode(w), plain };
 }
 
-/** What the slow path gives: V8's serializer, read back as the pool reads it (views copied out). */
-function v8Clone(value: unknown): unknown {
-  const d = new HeapDeserializer(serialize(value), undefined);
-  d.readHeader();
-  return d.readValue();
-}
-
-/**
- * The same value, down to what deep equality often misses: prototypes, -0, NaN, holes, property
- * order, invalid Dates, and which objects are the same object (identity, cycles).
- */
-function same(a: unknown, b: unknown, pairs = new Map<object, object>()): boolean {
-  if (a === null || typeof a !== 'object') return typeof a === 'function' ? false : Object.is(a, b);
-  if (b === null || typeof b !== 'object') return false;
-  const seen = pairs.get(a);
-  if (seen !== undefined) return seen === b;
-  for (const y of pairs.values()) if (y === b) return false; // b is already another object's counterpart
-  pairs.set(a, b);
-  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
-  if (a instanceof Date) return Object.is(a.getTime(), (b as Date).getTime());
-  if (a instanceof RegExp) return a.source === (b as RegExp).source && a.flags === (b as RegExp).flags;
-  if (ArrayBuffer.isView(a)) {
-    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    const y = new Uint8Array((b as ArrayBufferView).buffer, (b as ArrayBufferView).byteOffset, (b as ArrayBufferView).byteLength);
-    return Buffer.compare(x, y) === 0;
-  }
-  if (a instanceof Error) return a.name === (b as Error).name && a.message === (b as Error).message;
-  if (a instanceof Map) {
-    const x = [...a.entries()];
-    const y = [...(b as Map<unknown, unknown>).entries()];
-    return x.length === y.length && x.every(([k, v], i) => same(k, y[i]![0], pairs) && same(v, y[i]![1], pairs));
-  }
-  if (a instanceof Set) {
-    const x = [...a];
-    const y = [...(b as Set<unknown>)];
-    return x.length === y.length && x.every((v, i) => same(v, y[i], pairs));
-  }
-  for (const boxed of [Number, String, Boolean, BigInt] as unknown as { prototype: { valueOf(): unknown } }[]) {
-    if (a instanceof (boxed as unknown as new () => object)) return Object.is(boxed.prototype.valueOf.call(a), boxed.prototype.valueOf.call(b));
-  }
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && a.length !== (b as unknown[]).length) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length || ka.some((k, i) => k !== kb[i])) return false; // holes, order
-  return ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], pairs));
-}
-
-/** Plain data, with the corners now and then: -0, NaN, undefined, holes, long and wide strings, odd keys, shared objects. */
-const plainData = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    { arbitrary: tie('leaf'), weight: 3 },
-    { arbitrary: tie('array'), weight: 2 },
-    { arbitrary: tie('object'), weight: 3 },
-    { arbitrary: tie('shared'), weight: 1 },
-  ),
-  leaf: fc.oneof(
-    fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 2 ** 31, -(2 ** 31), 2 ** 53, 0.1, true, false, null, undefined, ''),
-    fc.integer(),
-    fc.double(),
-    fc.string({ unit: 'grapheme', maxLength: 40 }),
-    fc.string({ unit: 'binary', maxLength: 300 }),
-    fc.string({ minLength: 120, maxLength: 2000 }),
-    fc.date({ noInvalidDate: false }),
-  ),
-  array: fc.oneof(
-    { arbitrary: fc.array(tie('value'), { maxLength: 8 }), weight: 5 },
-    { arbitrary: fc.sparseArray(tie('value'), { maxLength: 6 }), weight: 1 },
-  ),
-  object: fc.dictionary(
-    fc.oneof(
-      { arbitrary: fc.string({ maxLength: 6 }), weight: 12 },
-      { arbitrary: fc.constantFrom('__proto__', '0', '7', '-1', 'toJSON', 'length', '1e3', ''), weight: 1 },
-    ),
-    tie('value'),
-    { maxKeys: 6, noNullPrototype: true },
-  ),
-  // One object in two places: the structured clone keeps it one object.
-  shared: tie('object').map((o) => ({ a: o, b: [o] })),
-}));
-
-describe('the fast path gives what V8 gives (structured)', () => {
+describe('the fast path gives what structuredClone gives (structured)', () => {
   it('on generated plain data', () => {
     let fast = 0;
     let objects = 0;
@@ -117,7 +36,7 @@ describe('the fast path gives what V8 gives (structured)', () => {
         const out = roundTrip('structured', value);
         if (value !== null && typeof value === 'object') objects++;
         if (out.plain) fast++;
-        return same(out.value, v8Clone(value));
+        return same(out.value, structuredClone(value));
       }),
       { numRuns: 3000 },
     );
@@ -126,21 +45,7 @@ describe('the fast path gives what V8 gives (structured)', () => {
 
   it('on anything fast-check makes (Maps, typed arrays, boxed values, null prototypes…)', () => {
     fc.assert(
-      fc.property(
-        fc.anything({
-          withBigInt: true,
-          withBoxedValues: true,
-          withDate: true,
-          withMap: true,
-          withSet: true,
-          withSparseArray: true,
-          withTypedArray: true,
-          withNullPrototype: true,
-          withObjectString: true,
-          maxDepth: 4,
-        }),
-        (value) => same(roundTrip('structured', value).value, v8Clone(value)),
-      ),
+      fc.property(cloneable(4), (value) => same(roundTrip('structured', value).value, structuredClone(value))),
       { numRuns: 2000 },
     );
   });
@@ -174,7 +79,7 @@ describe('the fast path gives what V8 gives (structured)', () => {
     for (const [what, value] of cases) {
       const out = roundTrip('structured', value);
       expect(out.plain, what).toBe(false);
-      expect(same(out.value, v8Clone(value)), what).toBe(true);
+      expect(same(out.value, structuredClone(value)), what).toBe(true);
     }
     // A Proxy: V8's serializer refuses it; so does the codec (the pool then tries postMessage).
     expect(() => roundTrip('structured', new Proxy({ a: 1 }, {}))).toThrow();

@@ -4,22 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { TAG_FALLBACK, TAG_NUMBER, TAG_SERIAL, TAG_STRING } from '../../src/codec/slot-views.js';
 import { SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord, T_LEN, T_TAG } from '../../src/pool/layout.js';
-import {
-  checkSerialization,
-  P_OFF,
-  P_SEG,
-  type Serialization,
-  SlotCodec,
-  TAG_BYTES,
-  TAG_CONSUMED,
-  TAG_HEAP,
-  TAG_JSON,
-  TAG_LATIN1,
-  TAG_PLAIN,
-  TAG_VIEW,
-} from '../../src/codec/slot-codec.js';
+import { P_OFF, P_SEG, SlotCodec, TAG_BYTES, TAG_CONSUMED, TAG_HEAP, TAG_JSON, TAG_LATIN1, TAG_PLAIN, TAG_VIEW } from '../../src/codec/slot-codec.js';
+import { checkSerialization, type Serialization } from '../../src/codec/serialization.js';
+import { same } from './same.js';
 
 const KiB = 1024;
+
 const MiB = 1024 * KiB;
 const SLOT_BYTES = 256;
 
@@ -60,7 +50,18 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
         Buffer.compare(new Uint8Array(f64Back.buffer, f64Back.byteOffset, f64Back.byteLength), new Uint8Array(f64.buffer, 0, f64.byteLength)),
       ).toBe(0);
     }
-    expect(Buffer.isBuffer(roundTrip(Buffer.from('a Buffer stays a Buffer')))).toBe(true);
+    // A Buffer is what the structured clone makes of it: a Uint8Array (over all of its buffer).
+    for (const buffer of [Buffer.from('a pooled Buffer'), Buffer.alloc(10, 1), Buffer.alloc(100_000, 2)]) {
+      const back = roundTrip(buffer) as Uint8Array;
+      const expected = structuredClone(buffer);
+      expect(Object.getPrototypeOf(back)).toBe(Uint8Array.prototype);
+      expect([back.byteOffset, back.byteLength, back.buffer.byteLength]).toEqual([
+        expected.byteOffset,
+        expected.byteLength,
+        expected.buffer.byteLength,
+      ]);
+      expect(Buffer.compare(back, buffer)).toBe(0);
+    }
     expect(codec.encode(w, randomBytes(100_000)) & TAG_HEAP).toBe(TAG_HEAP);
     codec.decode(w);
     expect(heap.stats().blocks).toBe(0);
@@ -145,6 +146,30 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
     expect(codec.encode(w, new Uint8Array(300 * KiB))).toBe(TAG_FALLBACK);
     expect(codec.encode(w, 'x'.repeat(300 * KiB))).toBe(TAG_FALLBACK);
     expect(codec.encode(w, { a: new Uint8Array(100 * KiB), s: 'x'.repeat(300 * KiB) })).toBe(TAG_FALLBACK);
+    expect(heap.stats().blocks).toBe(0);
+    heap.close();
+  });
+
+  it('carries what the heap cannot take as its own encoding, which uncarry() reads as the heap would have', () => {
+    const { heap, codec, w } = setup(serialization, { maxBytes: 2 * MiB, maxBlockBytes: 256 * KiB });
+    const { codec: roomy, w: w2 } = setup(serialization);
+    const plain = { list: Array.from({ length: 30_000 }, (_, i) => ({ i, s: 'é', a: [undefined, -0] })) };
+    const other = { when: new Date(0), map: new Map([[1, 2]]), nan: Number.NaN, pad: 'x'.repeat(300 * KiB) };
+    const text = 'y'.repeat(300 * KiB);
+    for (const [what, value, kind] of [
+      ['plain data', plain, 'plain'],
+      ['anything else', other, serialization === 'json' ? 'json' : 'value'],
+      ['a string', text, 'value'],
+    ] as const) {
+      expect(codec.encode(w, value), what).toBe(TAG_FALLBACK);
+      const carried = codec.carried(value);
+      expect(Object.keys(carried), what).toEqual([kind]);
+      // Across a MessagePort (a structured clone), then read: what the heap's path gives.
+      const back = codec.uncarry(structuredClone(carried));
+      expect(roomy.encode(w2, value), what).not.toBe(TAG_FALLBACK);
+      expect(back, what).toStrictEqual(roomy.decode(w2));
+      expect(codec.carried(value), `${what}: taken once`).toEqual({ value });
+    }
     expect(heap.stats().blocks).toBe(0);
     heap.close();
   });
@@ -244,12 +269,54 @@ describe("the 'structured' codec", () => {
     heap.close();
   });
 
-  it('copies large nested views out of line and frees their blocks', () => {
-    const { heap, roundTrip } = setup('structured');
+  it('copies large nested buffers out of line, once however many views share one, and frees their blocks', () => {
+    const { heap, codec, w, roundTrip } = setup('structured');
     const bytes = randomBytes(200 * KiB);
     const back = roundTrip({ bytes, list: [bytes.subarray(5, 70_000)], n: 1 }) as { bytes: Uint8Array; list: Uint8Array[] };
     expect(Buffer.compare(back.bytes, bytes)).toBe(0);
     expect(Buffer.compare(back.list[0]!, bytes.subarray(5, 70_000))).toBe(0);
+    expect(back.list[0]!.buffer).toBe(back.bytes.buffer);
+    expect(back.list[0]!.byteOffset).toBe(5);
+    // Out of line: the payload itself is small (the buffer's bytes went into a block of their own).
+    codec.encode(w, { bytes, again: bytes.subarray(1) });
+    expect(codec.i32[w + T_LEN]).toBeLessThan(1000);
+    codec.decode(w);
+    // The buffer as a value of its own, before and after a view over it: one buffer either way.
+    const buffer = bytes.buffer;
+    for (const value of [
+      [buffer, new Uint16Array(buffer, 2, 8)],
+      [new Uint16Array(buffer, 2, 8), buffer],
+    ]) {
+      const [x, y] = roundTrip(value) as [ArrayBuffer | Uint16Array, ArrayBuffer | Uint16Array];
+      const [ab, view] = (x instanceof ArrayBuffer ? [x, y] : [y, x]) as [ArrayBuffer, Uint16Array];
+      expect(view.buffer).toBe(ab);
+      expect(ab.byteLength).toBe(200 * KiB);
+    }
+    expect(heap.stats().blocks).toBe(0);
+    heap.close();
+  });
+
+  it('gives views what the structured clone gives: one buffer for views that share one, offsets, standard types', () => {
+    const { heap, codec, w, roundTrip } = setup('structured');
+    class Words extends Uint16Array {}
+    const buffer = new ArrayBuffer(64);
+    new Uint8Array(buffer).forEach((_, i, a) => {
+      a[i] = i;
+    });
+    const cases: [string, unknown][] = [
+      ['two views over one buffer', { a: new Uint8Array(buffer, 8, 16), b: new Uint32Array(buffer, 16, 4) }],
+      ['a view and its buffer', { buffer, view: new DataView(buffer, 3, 5) }],
+      ['a subarray, as the whole value', new Uint8Array(buffer, 4, 8)],
+      ['a pooled Buffer', Buffer.from('pooled')],
+      ['a Buffer inside', { b: Buffer.from('inside') }],
+      ['a subclass', new Words(3)],
+      ['a subclass inside', [new Words(buffer, 2, 2)]],
+    ];
+    for (const [what, value] of cases) expect(same(roundTrip(value), structuredClone(value)), what).toBe(true);
+    // Only postMessage keeps a view over a resizable buffer (it may track the buffer's length).
+    const resizable = new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(8, { maxByteLength: 16 });
+    expect(codec.encode(w, new Uint8Array(resizable))).toBe(TAG_FALLBACK);
+    expect(codec.encode(w, { v: new Uint8Array(resizable) })).toBe(TAG_FALLBACK);
     expect(heap.stats().blocks).toBe(0);
     heap.close();
   });

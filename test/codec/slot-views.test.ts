@@ -30,3 +30,17 @@ it('gives a handler a typed array that later tasks cannot overwrite', async () =
   for (let i = 0; i < 20; i++) await pool.run({ filler: new Uint8Array(100).fill(i) });
   expect(await pool.run({ read: true })).toEqual([1, 2, 3]);
 });
+
+it('keeps lone surrogates in a string of every length that fits a slot (17–108 UTF-16 units were U+FFFD)', () => {
+  const g = arenaGeometry(2, 256);
+  const views = new SlotCodec(new SharedArrayBuffer(g.byteLength), 2, g.slotBytes, undefined);
+  const w = slotWord(g.slotBytes, 1);
+  for (let n = 1; n <= 108; n++) {
+    for (const lone of ['\ud800', '\udfff']) {
+      for (const s of [lone + 'a'.repeat(n - 1), 'é'.repeat(n - 1) + lone]) {
+        views.encode(w, s);
+        expect(views.decode(w)).toBe(s);
+      }
+    }
+  }
+});

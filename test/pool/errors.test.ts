@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ThreadPool } from '../../dist/index.js';
-import { COUNTER, fixture, shared, started, waitFor } from './helpers.js';
+import { COUNTER, fixture, openGate, shared, started, waitFor } from './helpers.js';
 
 const pools: ThreadPool[] = [];
 afterEach(async () => {
@@ -40,6 +40,67 @@ describe('ThreadPool: handler errors', () => {
     });
     expect(pool.stats()).toMatchObject({ completed: 180, failed: 20 });
     await pool.close();
+  });
+});
+
+describe('ThreadPool: errors that cannot be recorded faithfully', () => {
+  /** Runs `name` while five gated bystanders wait on the same thread; returns what it rejected with. */
+  async function withBystanders(serialization: 'structured' | 'json', name: string): Promise<unknown> {
+    const { sab, words } = shared();
+    const pool = new ThreadPool({ filename: fixture('fidelity.mjs'), threads: 1, serialization, workerData: { sab } });
+    pools.push(pool);
+    const bystanders = Array.from({ length: 5 }, () => pool.run(null, { name: 'gated' }));
+    await started(words, 5);
+    const outcome = await pool.run(null, { name }).then(
+      (value) => ({ resolved: value }),
+      (error: unknown) => error,
+    );
+    openGate(words);
+    // The thread lived: every bystander finishes, nothing was replaced.
+    expect(await Promise.all(bystanders)).toEqual(Array(5).fill('gate passed'));
+    expect(pool.stats().threads).toBe(1);
+    expect(await pool.run('still serving')).toBe('still serving');
+    return outcome;
+  }
+
+  describe.each(['structured', 'json'] as const)("serialization '%s'", (serialization) => {
+    it('a cyclic cause: the error arrives with its cycle, the bystanders are untouched', async () => {
+      const error = (await withBystanders(serialization, 'throwCyclicCause')) as TypeError & { cause: RangeError & { cause: unknown } };
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toBe('the outer error');
+      expect(error.cause).toBeInstanceOf(RangeError);
+      expect(error.cause.message).toBe('the inner error');
+      expect(error.cause.cause).toBe(error);
+    });
+
+    it('an enumerable getter that throws: that property is left out and said so, the rest kept', async () => {
+      const error = (await withBystanders(serialization, 'throwGetter')) as Error & { code: string; notSent: string[] };
+      expect(error).toBeInstanceOf(Error);
+      expect(error.message).toBe('has a bad getter');
+      expect(error.code).toBe('E_KEPT');
+      expect('bad' in error).toBe(false);
+      expect(error.notSent).toEqual([expect.stringMatching(/^bad: reading it threw \(Error: the getter threw\)/)]);
+    });
+
+    it('a name getter that throws: the type the error is an instance of names it, and said so', async () => {
+      const error = (await withBystanders(serialization, 'throwName')) as TypeError & { notSent: string[] };
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.name).toBe('TypeError');
+      expect(error.message).toBe('has no readable name');
+      // V8 formats the stack on first read, with the name: the stack goes too.
+      expect(error.notSent).toEqual([
+        'name: reading it threw (Error: no name for you)',
+        expect.stringMatching(/^stack: reading it threw \(Error: no name for you\)/),
+      ]);
+    });
+
+    it('a property that cannot be cloned: only that one is left out (the others used to go with it)', async () => {
+      const error = (await withBystanders(serialization, 'throwFunctionProp')) as Error & { code: string; notSent: string[] };
+      expect(error.message).toBe('has a function');
+      expect(error.code).toBe('E_KEPT');
+      expect('callback' in error).toBe(false);
+      expect(error.notSent).toEqual([expect.stringMatching(/^callback: it could not be cloned/)]);
+    });
   });
 });
 

@@ -76,6 +76,26 @@ describe('ThreadPool: named handlers', () => {
     expect(await pool.run('Ab', { name: 'lower' })).toBe('ab');
   });
 
+  it("resolves a name among the module's own exports only: Object.prototype's names are not handlers", async () => {
+    const INHERITED = ['toString', 'constructor', 'valueOf', 'hasOwnProperty', 'toLocaleString', '__defineGetter__'];
+    const pool = make({ filename: fixture('handlers.mjs'), threads: 1 });
+    for (const name of INHERITED) {
+      const error = (await pool.run({ x: 1 }, { name }).catch((e: unknown) => e)) as Error;
+      expect(error, name).toBeInstanceOf(TypeError);
+      expect(error.message, name).toMatch(new RegExp(`no export named "${name}" that is a function`));
+      const [answer] = await pool.broadcast({ x: 1 }, { name }).then(
+        (v) => v,
+        (e: unknown) => [e],
+      );
+      expect(answer, `broadcast ${name}`).toBeInstanceOf(TypeError);
+    }
+    expect(await pool.run(3, { name: 'double' })).toBe(6); // the pool keeps serving
+    for (const name of ['toString', 'constructor']) {
+      const option = make({ filename: fixture('handlers.mjs'), threads: 1, name });
+      await expect(option.ready, `name option ${name}`).rejects.toThrow(new RegExp(`no export named "${name}"`));
+    }
+  });
+
   it('checks names: a TypeError for a non-string, a RangeError for an empty one or one too many', async () => {
     const pool = make({ filename: fixture('handlers.mjs'), threads: 1 });
     await expect(pool.run(1, { name: 5 as never })).rejects.toThrow(TypeError);

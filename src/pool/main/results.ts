@@ -10,7 +10,7 @@
  * more than a tiny task's round trip (see spin-policy.ts for when it spins).
  */
 import { type CompletionPacket, type CompletionPort, PortClosedError } from '../../port/index.js';
-import { isErrorRecord, recordToError } from '../../codec/error-record.js';
+import { recordToError, type ThrownRecord } from '../../codec/error-record.js';
 import { WorkerDiedError } from '../errors.js';
 import { Reservoir } from './reservoir.js';
 import {
@@ -30,6 +30,7 @@ import {
 } from '../layout.js';
 import { SpinPolicy } from './spin-policy.js';
 import type { ResultChannel } from './channel.js';
+import type { Carried } from '../../codec/carried.js';
 import type { SlotCodec } from '../../codec/slot-codec.js';
 import type { TaskTable } from './tasks.js';
 
@@ -211,13 +212,14 @@ export class ResultDrain {
           ok = true;
           break;
         case R_ERROR:
-          value = recordToError(this.#arena.decode(w));
+          value = recordToError(this.#arena.decode(w) as ThrownRecord);
           ok = false;
           break;
         case R_OK_MESSAGE:
         case R_ERROR_MESSAGE:
           value = this.#fallbackResult(packet.completionKey, slot);
-          if (status === R_ERROR_MESSAGE || isErrorRecord(value)) value = recordToError(value);
+          // Only the status says a value was thrown: a result that looks like a record is a result.
+          if (status === R_ERROR_MESSAGE) value = recordToError(value as ThrownRecord);
           ok = status === R_OK_MESSAGE;
           break;
         case R_CANCELLED:
@@ -246,9 +248,9 @@ export class ResultDrain {
   #fallbackResult(workerId: number, slot: number): unknown {
     const channel = this.#hooks.resultChannel(workerId);
     if (channel === undefined) throw new WorkerDiedError(`the result of this task was lost with its thread (${workerId})`);
-    const value = channel.take(slot, MISSING);
-    if (value === MISSING) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
-    return value;
+    const carried = channel.take(slot, MISSING);
+    if (carried === MISSING) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
+    return this.#arena.uncarry(carried as Carried);
   }
 
   // ── Utilization: tasks completed × their sampled mean run time, over threads × the interval ──

@@ -35,6 +35,7 @@ import {
   T_TAG,
   T_TICKET,
 } from '../layout.js';
+import { type Carried, transferOf } from '../../codec/carried.js';
 import type { SlotCodec } from '../../codec/slot-codec.js';
 import { SignalWatch } from './signals.js';
 import { ExtrasTable, type TaskExtras } from './task-extras.js';
@@ -116,8 +117,8 @@ export class TaskTable {
   readonly postedAt: Float64Array;
   /** Timeouts and onProgress of the tasks that have them; orphans (settled by a timeout, result not come). */
   readonly #extras: ExtrasTable;
-  /** Payloads that travel by MessagePort (too large, or with a transferList), by slot. */
-  readonly fallback = new Map<number, { task: unknown; transferList: readonly TransferListItem[] | undefined }>();
+  /** Payloads that travel by MessagePort (too large, or with a transferList), by slot: what the codec's carried() gave. */
+  readonly fallback = new Map<number, { task: Carried; transferList: readonly TransferListItem[] | undefined }>();
   readonly #free: Int32Array;
   #freeTop: number;
   /** Slots in use: their result (or cancel acknowledgement) has not been drained yet. */
@@ -231,9 +232,13 @@ export class TaskTable {
     // From here the slot is in use; release() gives it back. The shared copy is a hint (plain store).
     i32[A_INFLIGHT] = ++this.inflight;
     let fallback = transferList !== undefined;
+    let carried: Carried | undefined;
     try {
       // Shared memory (the slot, or a block of the heap), or TAG_FALLBACK: too large for the heap.
-      if (!fallback) fallback = this.#arena.encode(w, task) === TAG_FALLBACK;
+      if (!fallback && this.#arena.encode(w, task) === TAG_FALLBACK) {
+        fallback = true;
+        carried = this.#arena.carried(task);
+      }
     } catch (error) {
       // Not for the slot's codec. What postMessage can clone (a Blob, a KeyObject…) goes that way;
       // what it cannot (a function…) fails now, in the caller's turn, as postMessage would.
@@ -249,7 +254,9 @@ export class TaskTable {
     }
     if (fallback) {
       i32[w + T_TAG] = TAG_FALLBACK;
-      this.fallback.set(slot, { task, transferList });
+      carried ??= { value: task };
+      // The codec's own encoding (a copy of its own) moves instead of being cloned again.
+      this.fallback.set(slot, { task: carried, transferList: transferOf(carried) ?? transferList });
     }
     if (signal !== undefined) {
       flags |= F_SIGNAL;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
 import workerSource from 'virtual:iocp-pool-worker-source';
 import { type ProgressSink, ResultChannel } from './channel.js';
-import { errorToRecord, recordToError } from '../../codec/error-record.js';
+import { cloneError, errorToRecord, recordToError, type ThrownRecord } from '../../codec/error-record.js';
 import { WorkerDiedError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from '../protocol.js';
@@ -272,7 +272,8 @@ export class ThreadSet {
           );
         } catch (error) {
           // Not cloneable or not transferable: the task fails with why, on the thread that took it.
-          record.worker.postMessage({ type: 'payload', slot, error: errorToRecord(error) } satisfies ToWorker);
+          const why = cloneError("run()'s task (its first argument)", error);
+          record.worker.postMessage({ type: 'payload', slot, error: errorToRecord(why) } satisfies ToWorker);
         }
         break;
       }
@@ -286,7 +287,7 @@ export class ThreadSet {
         const call = record.broadcasts.get(message.id);
         record.broadcasts.delete(message.id);
         if (message.ok) call?.resolve(message.value);
-        else call?.reject(recordToError(message.value));
+        else call?.reject(recordToError(message.value as ThrownRecord));
         break;
       }
       case 'run': {

@@ -4,7 +4,8 @@
  * pool/layout.ts) is claimed, decoded, handed to the handler, and its result (or
  * error) written back into the slot before the result packet is posted.
  */
-import { cloneError, errorToRecord, recordToError } from '../../codec/error-record.js';
+import { cloneError, errorToRecord, recordToError, type ThrownRecord } from '../../codec/error-record.js';
+import { type Carried, transferOf } from '../../codec/carried.js';
 import { TAG_FALLBACK } from '../../codec/slot-views.js';
 import {
   A_REQUESTS,
@@ -60,7 +61,7 @@ const F_CONTROLLED = F_SIGNAL | F_TIMEOUT;
 /** Running tasks that were submitted with a signal or a timeout, by slot (their ticket is T_TICKET). */
 const controllers = new Map<number, TaskControl>();
 /** Payloads asked of the main thread (too large for the slot, or with a transferList), by slot. */
-const fetches = new Map<number, (payload: { task?: unknown; error?: unknown }) => void>();
+const fetches = new Map<number, (payload: { task?: Carried; error?: ThrownRecord }) => void>();
 
 export function initDispatch(h: ModuleHandlers, settled: () => void, portError: (error: unknown) => void): void {
   handlers = h;
@@ -76,7 +77,7 @@ export function abortTask(slot: number, ticket: number, timeout: boolean): void 
 }
 
 /** The main thread sent the payload this thread fetched. */
-export function payloadArrived(slot: number, payload: { task?: unknown; error?: unknown }): void {
+export function payloadArrived(slot: number, payload: { task?: Carried; error?: ThrownRecord }): void {
   const resolve = fetches.get(slot);
   fetches.delete(slot);
   resolve?.(payload);
@@ -213,12 +214,20 @@ function runTask(slot: number): void {
   if (i32[w + T_TAG] === TAG_FALLBACK) {
     // Large payload or transferList: ask the main thread for it (it knows no thread in advance).
     state.pending++;
-    new Promise<{ task?: unknown; error?: unknown }>((resolve) => {
+    new Promise<{ task?: Carried; error?: ThrownRecord }>((resolve) => {
       fetches.set(slot, resolve);
       send({ type: 'fetch', slot });
     }).then((payload) => {
-      if (payload.error !== undefined) finish(slot, w, flags, 0, recordToError(payload.error), true);
-      else start(slot, w, flags, payload.task);
+      let task: unknown;
+      try {
+        if (payload.error !== undefined) throw recordToError(payload.error);
+        task = views.uncarry(payload.task);
+      } catch (error) {
+        finish(slot, w, flags, 0, error, true);
+        settled();
+        return;
+      }
+      start(slot, w, flags, task);
       settled();
     });
     return;
@@ -280,7 +289,8 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
     try {
       // Errors always structured: they keep their type whatever the pool's serialization.
       if ((isError ? views.encodeStructured(w, out) : views.encode(w, out)) === TAG_FALLBACK) {
-        data.resultChannel.postMessage({ kind: 'result', slot, value: out } satisfies ChannelMessage);
+        const carried = views.carried(out);
+        data.resultChannel.postMessage({ kind: 'result', slot, value: carried } satisfies ChannelMessage, transferOf(carried));
         status = isError ? R_ERROR_MESSAGE : R_OK_MESSAGE;
       } else {
         status = isError ? R_ERROR : R_OK;
@@ -292,7 +302,7 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
       // unless the 'json' codec refused a value (a cycle, a BigInt): that is JSON's answer.
       if (isError || views.serialization !== 'json') {
         try {
-          data.resultChannel.postMessage({ kind: 'result', slot, value: out } satisfies ChannelMessage);
+          data.resultChannel.postMessage({ kind: 'result', slot, value: { value: out } } satisfies ChannelMessage);
           status = isError ? R_ERROR_MESSAGE : R_OK_MESSAGE;
           break;
         } catch (messageError) {

@@ -36,7 +36,7 @@ export class ModuleHandlers {
   /** The handler named `name` (a broadcast), or the default one. Throws like at(). */
   named(name: string | undefined): Handler {
     if (name === undefined) return this.at(0);
-    const handler = this.#exports[name];
+    const handler = ownExport(this.#exports, name);
     if (typeof handler !== 'function' || HOOKS.has(name)) {
       throw new TypeError(`worker module ${data.filename} has no export named "${name}" that is a function: it exports ${this.#list()}`);
     }
@@ -54,7 +54,7 @@ export class ModuleHandlers {
     const known = this.#byIndex[index];
     if (known !== undefined) return known;
     const name = readName(data.arena, arenaGeometry(data.slots, data.slotBytes), index);
-    const handler = this.#exports[name];
+    const handler = ownExport(this.#exports, name);
     if (typeof handler !== 'function' || HOOKS.has(name)) {
       throw new TypeError(`worker module ${data.filename} has no export named "${name}" that is a function: it exports ${this.#list()}`);
     }
@@ -77,6 +77,15 @@ export class ModuleHandlers {
     const names = Object.keys(this.#exports).filter((k) => typeof this.#exports[k] === 'function' && !HOOKS.has(k));
     return names.length === 0 ? 'no function' : names.map((n) => (n === 'default' ? 'a default' : `"${n}"`)).join(', ');
   }
+}
+
+/**
+ * The export called `name`, or undefined: an own property only. The exports object is an ordinary
+ * object, so a plain lookup would also find Object.prototype's functions — `toString`,
+ * `constructor`… — and call one of them as the handler.
+ */
+function ownExport(exports: Exports, name: string): unknown {
+  return Object.hasOwn(exports, name) ? exports[name] : undefined;
 }
 
 /**
@@ -103,7 +112,7 @@ export async function loadModule(): Promise<ModuleHandlers> {
     );
   }
   if (data.defaultName !== undefined) {
-    const named = exports[data.defaultName];
+    const named = ownExport(exports, data.defaultName);
     if (typeof named !== 'function') {
       throw new TypeError(`worker module ${data.filename} has no export named "${data.defaultName}" that is a function (the pool's name option)`);
     }

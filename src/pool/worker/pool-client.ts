@@ -5,7 +5,7 @@
  */
 import { PortClosedError } from '../../port/index.js';
 import { CLIENT_KEY, type PoolClient, type RunInWorkerOptions } from '../client.js';
-import { recordToError } from '../../codec/error-record.js';
+import { recordToError, type ThrownRecord } from '../../codec/error-record.js';
 import { NO_HEAP } from '../../heap/directory.js';
 import { checkWParam, postRequest } from '../requests.js';
 import { data, heap, i32, port, send } from './thread.js';
@@ -20,7 +20,7 @@ export function runAnswered(id: number, ok: boolean, value: unknown): void {
   calls.delete(id);
   if (call === undefined) return;
   if (ok) call.resolve(value);
-  else call.reject(recordToError(value));
+  else call.reject(recordToError(value as ThrownRecord));
 }
 
 export function installClient(): void {
