@@ -67,7 +67,7 @@ import {
   segmentGeometry,
   TABLE_WORD,
 } from './layout.js';
-import { createSegmentBuffer, type HeapSegment, isTaken, release, take } from './segment.js';
+import { createSegmentBuffer, type HeapSegment, isTaken, markLength, release, take, unmarkLength } from './segment.js';
 
 import { HeapShrinker } from './shrink.js';
 import { resolveHeapOptions, type SharedHeapHandle, type SharedHeapOptions, type SharedHeapStats } from './options.js';
@@ -190,7 +190,10 @@ export class SharedHeap {
   tryAlloc(byteLength: number): Uint8Array | null {
     checkLength(byteLength);
     const off = this.allocRaw(byteLength);
-    return off < 0 ? null : new Uint8Array(this.lastSegment!.buffer, off, byteLength);
+    if (off < 0) return null;
+    const seg = this.lastSegment!;
+    markLength(seg, (off - seg.dataOffset) / seg.blockBytes, byteLength); // free() takes exactly this view back (H3)
+    return new Uint8Array(seg.buffer, off, byteLength);
   }
 
   /** A Uint8Array of byteLength bytes over the heap; a RangeError when the heap cannot serve it. */
@@ -206,16 +209,26 @@ export class SharedHeap {
     return view;
   }
 
-  /** Gives back a view from alloc(). A view that is not one, or one already freed, is a TypeError. */
+  /**
+   * Gives back a view from alloc(): exactly such a view (its segment, its block's offset, the
+   * byteLength alloc() was asked for — any view type), else a TypeError; so is a second free.
+   */
   free(view: ArrayBufferView): void {
     if (!ArrayBuffer.isView(view)) throw new TypeError('free() takes a view returned by alloc()');
     const seg = this.#dir.segmentOf(view.buffer);
     if (seg === undefined) throw new TypeError('free(): this view is not from this shared heap');
     const rel = view.byteOffset - seg.dataOffset;
-    if (rel < 0 || rel % seg.blockBytes !== 0 || rel / seg.blockBytes >= seg.blocks || view.byteLength > seg.blockBytes) {
+    const k = rel / seg.blockBytes;
+    if (!(rel >= 0 && Number.isInteger(k) && k < seg.blocks && view.byteLength <= seg.blockBytes)) {
       throw new TypeError('free(): this view is not a block returned by alloc() (a subarray, or another offset)');
     }
-    release(seg, rel / seg.blockBytes);
+    if (!unmarkLength(seg, k, view.byteLength)) {
+      if (!isTaken(seg, k)) throw new TypeError('free(): this block is already free (freed twice?)');
+      throw new TypeError(
+        'free(): this view is not a block returned by alloc() (a subarray, another length, a block alloc() did not hand out, or one being freed)',
+      );
+    }
+    release(seg, k);
   }
 
   /** Frees the block at `offset` of the segment named by segWord (a reference read from shared memory: checked). */

@@ -39,6 +39,7 @@
  *                                          (a view sent by postMessage) from a foreign one
  *  64   BITMAP          ceil(blocks / 32) words, bit b of word w = block 32·w + b allocated;
  *                       the bits past the last block are set at creation (never allocated)
+ *  LENGTHS              blocks words: for a block alloc() handed out, its byteLength + 1; else 0
  *  dataOffset (64-aligned)  blocks × blockBytes: block k at dataOffset + k·blockBytes
  * ```
  *
@@ -64,7 +65,10 @@
  *      no ABA: a bit is a block, and only its owner clears it.
  *  H3  Free clears the bit with Atomics.and, then Atomics.sub(G_OCC, 1). An
  *      old value without the bit is a double free: a TypeError, and the
- *      bitmap is unchanged (and-ing a zero bit with zero).
+ *      bitmap is unchanged (and-ing a zero bit with zero). free() of a view
+ *      first takes the block's LENGTHS word from its byteLength + 1 to 0 with
+ *      a CAS: only a view of exactly the block and length alloc() handed out
+ *      matches, and only one of two concurrent frees wins.
  *  H4  G_OCC = 0 means no block allocated and none reserved (H2, H3 order).
  *      Retiring is CAS(G_OCC, OCC_CANDIDATE → OCC_RETIRED): it succeeds only
  *      if trim() saw the segment empty before (it set OCC_CANDIDATE from 0)
@@ -175,6 +179,8 @@ export interface SegmentGeometry {
   blockBytes: number;
   blocks: number;
   bitmapWords: number;
+  /** The LENGTHS table's first Int32 word. */
+  lengthsWord: number;
   dataOffset: number;
   byteLength: number;
   /** byteLength rounded up to KiB: what the segment counts against H_MAX_KB. */
@@ -189,9 +195,10 @@ export function segmentGeometry(cls: number): SegmentGeometry {
     const blockBytes = classBytes(cls);
     const blocks = Math.min(MAX_BLOCKS, Math.max(MIN_BLOCKS, Math.floor(SEGMENT_TARGET / blockBytes)));
     const bitmapWords = Math.ceil(blocks / 32);
-    const dataOffset = SEGMENT_HEADER_BYTES + Math.ceil((bitmapWords * 4) / 64) * 64;
+    const lengthsWord = BITMAP_WORD + bitmapWords;
+    const dataOffset = Math.ceil(((lengthsWord + blocks) * 4) / 64) * 64;
     const byteLength = dataOffset + blocks * blockBytes;
-    g = { cls, blockBytes, blocks, bitmapWords, dataOffset, byteLength, kb: Math.ceil(byteLength / 1024) };
+    g = { cls, blockBytes, blocks, bitmapWords, lengthsWord, dataOffset, byteLength, kb: Math.ceil(byteLength / 1024) };
     geometries[cls] = g;
   }
   return g;

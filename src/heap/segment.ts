@@ -37,6 +37,8 @@ export interface HeapSegment {
   readonly blockBytes: number;
   readonly blocks: number;
   readonly bitmapWords: number;
+  /** First Int32 word of the LENGTHS table (alloc()'s byteLength + 1 per block). */
+  readonly lengthsWord: number;
   readonly dataOffset: number;
   readonly nonce: number;
   /** Published (ACTIVE) and not retired: allocation may use it. */
@@ -77,6 +79,7 @@ export function openSegment(buffer: SharedArrayBuffer, g: SegmentGeometry, index
     blockBytes: g.blockBytes,
     blocks: g.blocks,
     bitmapWords: g.bitmapWords,
+    lengthsWord: g.lengthsWord,
     dataOffset: g.dataOffset,
     nonce: i32[G_NONCE]!,
     live: false,
@@ -121,6 +124,20 @@ export function release(seg: HeapSegment, k: number): void {
   const old = Atomics.and(seg.i32, BITMAP_WORD + (k >> 5), ~bit);
   if ((old & bit) === 0) throw new TypeError('free(): this block is already free (freed twice?)');
   Atomics.sub(seg.i32, G_OCC, 1);
+}
+
+/** Marks block k (just taken) as handed out by alloc() with byteLength bytes (H3). */
+export function markLength(seg: HeapSegment, k: number, byteLength: number): void {
+  Atomics.store(seg.i32, seg.lengthsWord + k, byteLength + 1);
+}
+
+/**
+ * H3: the first half of free(view): takes block k's LENGTHS word from byteLength + 1 to 0.
+ * False when the block is not one alloc() handed out with exactly that length (or a free of
+ * it has already begun): then nothing changed.
+ */
+export function unmarkLength(seg: HeapSegment, k: number, byteLength: number): boolean {
+  return Atomics.compareExchange(seg.i32, seg.lengthsWord + k, byteLength + 1, 0) === byteLength + 1;
 }
 
 /** Whether block k is allocated. */

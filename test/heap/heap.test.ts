@@ -34,12 +34,13 @@ describe('size classes', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('lay segments out with 64-aligned data and a bitmap that covers every block', () => {
+  it('lay segments out with 64-aligned data, a bitmap that covers every block and a length per block', () => {
     for (let c = 0; c < CLASS_COUNT; c++) {
       const g = segmentGeometry(c);
       expect(g.dataOffset % 64).toBe(0);
       expect(g.bitmapWords * 32).toBeGreaterThanOrEqual(g.blocks);
-      expect(g.dataOffset).toBeGreaterThanOrEqual(64 + g.bitmapWords * 4);
+      expect(g.lengthsWord).toBe(16 + g.bitmapWords);
+      expect(g.dataOffset).toBeGreaterThanOrEqual((g.lengthsWord + g.blocks) * 4);
       expect(g.byteLength).toBe(g.dataOffset + g.blocks * g.blockBytes);
       expect(g.blocks).toBeGreaterThanOrEqual(4);
     }
@@ -108,6 +109,35 @@ describe('SharedHeap in one thread', () => {
     heap.free(a);
     heap.close();
     other.close();
+  });
+
+  it('free() takes back exactly the view alloc() handed out: not a prefix, another length, a neighbour, a payload block', () => {
+    const heap = SharedHeap.create();
+    const a = heap.alloc(300);
+    const b = heap.alloc(300);
+    expect(b.buffer).toBe(a.buffer); // neighbours in one segment
+    const stride = b.byteOffset - a.byteOffset;
+    for (const bad of [
+      a.subarray(0, 100), // a prefix: its offset, a shorter length
+      new Uint8Array(a.buffer, a.byteOffset, 200),
+      new Uint8Array(a.buffer, a.byteOffset, stride), // the whole block, not the length alloc() gave
+      new Uint8Array(a.buffer, b.byteOffset, 100), // b's block, from a's buffer, another length
+      new Uint8Array(a.buffer, b.byteOffset + stride, 300), // the free block after b
+    ]) {
+      expect(() => heap.free(bad)).toThrow(TypeError);
+    }
+    expect(heap.stats().blocks).toBe(2); // nothing was freed
+    // A block the codec took for a payload (allocRaw): never alloc()'s, so never free()'s.
+    const off = heap.allocRaw(300);
+    const payload = heap.lastSegment!;
+    expect(() => heap.free(new Uint8Array(payload.buffer, off, 300))).toThrow(/not a block returned by alloc/);
+    heap.freeRaw(payload.segWord, off);
+    // Exactly the block and its length, through any view type, is the block; once.
+    heap.free(new Uint16Array(b.buffer, b.byteOffset, 150));
+    expect(() => heap.free(b)).toThrow(/already free/);
+    heap.free(a);
+    expect(heap.stats().blocks).toBe(0);
+    heap.close();
   });
 
   it('says so when a request is above the largest block or the heap is full', () => {
