@@ -151,8 +151,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     // death nothing more than its claim (records are maxThreads + 64).
     this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: this.threads + 8, spinCount: 0, backend });
 
-    // Tasks and results too large for a slot go into the shared heap; a retire there tells every thread.
-    const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapTrimmed()));
+    // Tasks and results too large for a slot go into the shared heap; memory it retires is released in rounds with every thread.
+    const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapRelease()));
     const geo = arenaGeometry(slots, o.slotBytes);
     const arena = new SlotCodec(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes, heap.heap, o.serialization);
     this.#names = new HandlerNames(arena.buffer, geo);

@@ -1,7 +1,12 @@
-// The shared heap with real threads: free() takes back exactly the views alloc() handed out.
+// The shared heap at a small bound, with real threads: memory stays bounded while the heap works
+// at its limit (segments reformatted, retired, released in rounds), and free() takes back exactly
+// the views alloc() handed out.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadPool } from '../../dist/index.js';
 import { fixture } from './helpers.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
 const pools: ThreadPool[] = [];
 afterEach(async () => {
@@ -13,6 +18,66 @@ function make(options: Partial<ConstructorParameters<typeof ThreadPool>[0]> = {}
   pools.push(pool);
   return pool;
 }
+
+describe('a small heap at its bound', () => {
+  it('keeps RSS flat: echoes of 1 KiB … 1 MiB through a 16 MiB heap for 8 s', async () => {
+    // 32 tasks in flight, sizes log-uniform over 1 KiB … 1 MiB (about 40 size classes, more than
+    // 16 MiB of segments can hold at once): the heap works at its bound all along. Before the
+    // fix every allocation that found no segment of its class retired an empty one and created a
+    // SharedArrayBuffer, and the retired ones were never collected: RSS grew by about 100 MiB a
+    // second here (2–3.5 GB in 10–15 s on a faster machine) while stats().heap.bytes stayed ≤ 16 MiB.
+    const maxBytes = 16 * MiB;
+    const pool = make({ heap: { maxBytes, maxBlockBytes: MiB } });
+    const source = new Uint8Array(MiB);
+    for (let i = 0; i < source.length; i++) source[i] = i * 7;
+    let x = 2463534242;
+    const random = (): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 4294967296;
+    };
+    // Warm up (threads started, code compiled, a first use of every size), then the baseline.
+    await Promise.all(Array.from({ length: 64 }, (_, i) => pool.run(source.subarray(0, Math.floor(KiB * 2 ** ((i % 32) / 3.2))))));
+    const base = process.memoryUsage().rss;
+    const rss: number[] = [];
+    let worst = { bytes: 0, releasingBytes: 0 };
+    const sampler = setInterval(() => {
+      rss.push(process.memoryUsage().rss);
+      const heap = pool.stats().heap;
+      worst = { bytes: Math.max(worst.bytes, heap.bytes), releasingBytes: Math.max(worst.releasingBytes, heap.releasingBytes ?? 0) };
+    }, 250);
+    const end = performance.now() + 8000;
+    let ops = 0;
+    const client = async (): Promise<void> => {
+      while (performance.now() < end) {
+        const n = Math.floor(KiB * 2 ** (random() * 10));
+        const back = (await pool.run(source.subarray(0, n))) as Uint8Array;
+        if (back.length !== n || back[n - 1] !== source[n - 1]) throw new Error(`an echo of ${n} bytes came back different`);
+        ops++;
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: 32 }, client));
+    } finally {
+      clearInterval(sampler);
+    }
+    const third = Math.floor(rss.length / 3);
+    const early = Math.max(...rss.slice(0, third));
+    const late = Math.max(...rss.slice(-third));
+    const peak = Math.max(...rss);
+    const summary = `${ops} echoes; rss ${(base / MiB).toFixed(0)} MiB before, max ${(early / MiB).toFixed(0)} MiB in the first third, ${(late / MiB).toFixed(0)} MiB in the last; heap bytes ≤ ${(worst.bytes / MiB).toFixed(1)} MiB, releasing ≤ ${(worst.releasingBytes / MiB).toFixed(1)} MiB`;
+    if (process.env.HEAP_BOUND_VERBOSE) console.log(summary);
+    // Bounded: the load adds no more than a few hundred MiB (copies of payloads in four threads,
+    // the allocator's caches) and 2 × 16 MiB of segments; the defect added 450–550 MiB in 8 s here.
+    expect(peak - base, summary).toBeLessThan(320 * MiB);
+    // Flat: the last third no higher than the first beyond noise.
+    expect(late, summary).toBeLessThan(early + 160 * MiB);
+    expect(worst.bytes, summary).toBeLessThanOrEqual(maxBytes);
+    expect(worst.releasingBytes, summary).toBeLessThanOrEqual(maxBytes);
+    expect(ops, summary).toBeGreaterThan(1000);
+  });
+});
 
 describe('free() takes back exactly what alloc() handed out', () => {
   it('refuses a prefix of a view and a view built over a neighbouring block, on both sides', async () => {
