@@ -2,7 +2,7 @@
 // at its limit (segments reformatted, retired, released in rounds), and free() takes back exactly
 // the views alloc() handed out.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ThreadPool } from '../../dist/index.js';
+import { ThreadPool, TimeoutError } from '../../dist/index.js';
 import { fixture } from './helpers.js';
 
 const KiB = 1024;
@@ -76,6 +76,51 @@ describe('a small heap at its bound', () => {
     expect(worst.bytes, summary).toBeLessThanOrEqual(maxBytes);
     expect(worst.releasingBytes, summary).toBeLessThanOrEqual(maxBytes);
     expect(ops, summary).toBeGreaterThan(1000);
+  });
+});
+
+/** Polls until pred() holds (a state the pool reaches on its own), or fails naming what it waited for. */
+async function waitFor(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!pred()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('a small heap whose threads die while it reformats and retires', () => {
+  it('threads stopped (terminate) at random points of a churn at the bound leave a consistent heap', async () => {
+    const maxBytes = 2 * MiB;
+    const pool = make({ heap: { maxBytes, maxBlockBytes: 256 * KiB } });
+    const rounds = 10;
+    const hold = 4;
+    for (let i = 0; i < rounds; i++) {
+      const stopped = pool.run({ seed: 1 + i * 7919, hold }, { name: 'churnAtBound', timeout: 20 + (i % 5) * 12 });
+      await expect(stopped).rejects.toBeInstanceOf(TimeoutError);
+      await waitFor(() => pool.stats().threads === 2, 'the stopped thread to be replaced');
+    }
+    const worst = { bytes: 0, releasingBytes: 0 };
+    const traffic = async (): Promise<void> => {
+      const tasks = Array.from({ length: 60 }, (_, i) => {
+        const b = new Uint8Array((i * 53_987) % (300 * KiB));
+        for (let k = 0; k < b.length; k += 4096) b[k] = (i + k) & 0xff;
+        return b;
+      });
+      const backs = (await Promise.all(tasks.map((t) => pool.run(t)))) as Uint8Array[];
+      for (let i = 0; i < tasks.length; i++) expect(Buffer.compare(backs[i]!, tasks[i]!), `task ${i}`).toBe(0);
+      const heap = pool.stats().heap;
+      worst.bytes = Math.max(worst.bytes, heap.bytes);
+      worst.releasingBytes = Math.max(worst.releasingBytes, heap.releasingBytes);
+    };
+    // The first pass lets the deaths' after-effects land (repairs, a round); the second must lose nothing more.
+    await traffic();
+    const lost = pool.stats().heap.blocks;
+    expect(lost).toBeLessThanOrEqual(rounds * (hold + 1)); // a stopped thread's own blocks, at most
+    await traffic();
+    expect(pool.stats().heap.blocks).toBe(lost);
+    expect(worst.bytes).toBeLessThanOrEqual(maxBytes);
+    // H7, plus what a thread stopped while creating a segment may add until the next round.
+    expect(worst.releasingBytes).toBeLessThanOrEqual(maxBytes + 256 * KiB + 4096);
   });
 });
 
