@@ -318,6 +318,11 @@ export class SharedHeap {
     return this.#shrink.releasePending;
   }
 
+  /** Bytes of retired segments the last round found still held somewhere (counted until a round finds them gone). */
+  get heldBytes(): number {
+    return this.#shrink.heldBytes;
+  }
+
   /** Called after this thread retired a segment, at most once per release round: time for one. */
   set onRetire(callback: (() => void) | undefined) {
     this.#shrink.onRetire = callback;

@@ -142,6 +142,11 @@ export class HeapShrinker {
     return Atomics.load(c, H_RETIRED_KB) !== Atomics.load(c, H_RELEASED_KB);
   }
 
+  /** Bytes of retired segments the last round found still held (a later round may find them gone). */
+  get heldBytes(): number {
+    return Atomics.load(this.#c, H_HELD_KB) * 1024;
+  }
+
   /** Repairs what a thread that died (terminate) left half done: a segment it was creating or reformatting. */
   releaseThread(deadThreadId: number): void {
     const c = this.#c;

@@ -124,6 +124,25 @@ describe('a small heap whose threads die while it reformats and retires', () => 
   });
 });
 
+describe('retired memory still held', () => {
+  it('stays counted while a view kept after free() holds it, and is released once it is let go', async () => {
+    const pool = make({ heap: { floorBytes: 0, retireAfterMs: 0 } });
+    // A view freed but kept: its segment retires (empty), and its memory cannot go while the view lives.
+    const holder: { view?: Uint8Array } = {};
+    (() => {
+      holder.view = pool.alloc(100 * KiB);
+      pool.free(holder.view);
+    })();
+    await waitFor(() => pool.stats().heap.bytes === 0, 'the empty segment to retire');
+    await waitFor(() => pool.stats().heap.releasingBytes > 0 && pool.stats().heap.releasingBytes < MiB, 'a round to find it held');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(pool.stats().heap.releasingBytes).toBeGreaterThan(0); // still held: still counted
+    holder.view = undefined;
+    // Nothing else is retired: only the pool's second look at held segments releases it.
+    await waitFor(() => pool.stats().heap.releasingBytes === 0, 'a later round to find it gone', 8000);
+  });
+});
+
 describe('free() takes back exactly what alloc() handed out', () => {
   it('refuses a prefix of a view and a view built over a neighbouring block, on both sides', async () => {
     const pool = make();

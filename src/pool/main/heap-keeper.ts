@@ -35,6 +35,13 @@ const TRIM_EVERY_MS = 1000;
 const TRIM_MIN_MS = 20;
 /** Shortest time from one release round's start to the next one's (ms). */
 const ROUND_GAP_MS = 50;
+/**
+ * With nothing newly retired but segments found still held (a view kept after free()…), the next
+ * round that looks at them again comes after this long (ms), doubling while they stay held up to
+ * HELD_RECHECK_MAX_MS: each such round costs the thread that holds them a full collection.
+ */
+const HELD_RECHECK_MS = 1000;
+const HELD_RECHECK_MAX_MS = 60_000;
 
 interface Round {
   token: number;
@@ -57,6 +64,9 @@ export class HeapKeeper {
   #round: Round | undefined;
   #lastRound = -Infinity;
   #roundTimer: NodeJS.Timeout | undefined;
+  /** When a round may look at held segments again, with nothing newly retired; and the pause after that. */
+  #heldRecheckAt = 0;
+  #heldRecheckMs = HELD_RECHECK_MS;
 
   constructor(options: Required<SharedHeapOptions>, askThreads: () => Iterable<number>) {
     this.#options = options;
@@ -76,20 +86,30 @@ export class HeapKeeper {
     const heap = this.heap;
     if (heap === undefined || this.#closed) return 0;
     const retired = heap.bytes <= heap.floorBytes ? 0 : heap.trim(force);
-    if (heap.releasePending) this.releaseRound(); // also catches a thread's ask that did not arrive
+    if (heap.releasePending) {
+      this.releaseRound(); // also catches a thread's ask that did not arrive
+    } else if (heap.heldBytes > 0 && this.#round === undefined && performance.now() >= this.#heldRecheckAt) {
+      // Only held segments: look again, less and less often while they stay held.
+      this.#heldRecheckAt = performance.now() + this.#heldRecheckMs;
+      this.#heldRecheckMs = Math.min(HELD_RECHECK_MAX_MS, this.#heldRecheckMs * 2);
+      this.releaseRound(true);
+    }
     return retired;
   }
 
-  /** Begins a release round now, or once the current one ends, or ROUND_GAP_MS after the last one began. */
-  releaseRound(): void {
+  /**
+   * Begins a release round now, or once the current one ends, or ROUND_GAP_MS after the last one
+   * began — if something was retired since the last one (or `forHeld`: to look at held segments again).
+   */
+  releaseRound(forHeld = false): void {
     const heap = this.heap;
     if (heap === undefined || this.#closed || this.#round !== undefined || this.#roundTimer !== undefined) return;
-    if (!heap.releasePending) return;
+    if (!heap.releasePending && !(forHeld && heap.heldBytes > 0)) return;
     const wait = this.#lastRound + ROUND_GAP_MS - performance.now();
     if (wait > 0) {
       this.#roundTimer = setTimeout(() => {
         this.#roundTimer = undefined;
-        this.releaseRound();
+        this.releaseRound(forHeld);
       }, wait);
       this.#roundTimer.unref();
       return;
@@ -167,6 +187,7 @@ export class HeapKeeper {
     this.#round = undefined;
     if (this.#closed) return;
     this.heap!.endRelease(round.token, round.held);
+    if (this.heap!.heldBytes === 0) this.#heldRecheckMs = HELD_RECHECK_MS;
     this.releaseRound(); // retired meanwhile: another round
   }
 }
