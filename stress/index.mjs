@@ -5,12 +5,13 @@
 import { existsSync } from 'node:fs';
 import { summary } from './lib.mjs';
 import * as close from './scenarios/close.mjs';
+import * as heap from './scenarios/heap.mjs';
 import * as kill from './scenarios/kill.mjs';
 import * as mpmc from './scenarios/mpmc.mjs';
 import * as pool from './scenarios/pool.mjs';
 import * as tamper from './scenarios/tamper.mjs';
 
-const SCENARIOS = [mpmc, close, kill, tamper, pool];
+const SCENARIOS = [mpmc, close, kill, tamper, pool, heap];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

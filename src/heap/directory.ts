@@ -1,7 +1,7 @@
 /**
  * One thread's view of the shared heap's segments: which SharedArrayBuffers
  * it holds, by table index, by buffer and by size class, kept in step with
- * the shared table (H1, H4 in layout.ts) through the heap's
+ * the shared table (H1, H4, H8 in layout.ts) through the heap's
  * BroadcastChannel.
  *
  * A creator posts a new segment on the channel before it publishes it; the
@@ -10,6 +10,12 @@
  * thread that sees a segment ACTIVE, or a reference into it, finds it with
  * receiveMessageOnPort — no waiting, no event loop. When the event loop does
  * run, the channel's message event adopts what arrives.
+ *
+ * Letting go (H7). Every SharedArrayBuffer object this thread stops using —
+ * a dropped segment's, or one a message brought that it already holds or
+ * that is stale — goes to the LetGoTracker (letgo.ts), whose collect() says
+ * which retired segments this thread still keeps in memory. A segment
+ * reformatted in place (H8) keeps its object: its memory is not going anywhere.
  */
 import { BroadcastChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import {
@@ -20,6 +26,7 @@ import {
   E_STATE,
   EMPTY,
   ENTRY_WORDS,
+  CREATING,
   G_GEN,
   G_INDEX,
   G_MAGIC,
@@ -29,11 +36,13 @@ import {
   H_EPOCH,
   OCC_RETIRED,
   SEGMENT_MAGIC,
-  segmentGeometry,
   segWordOf,
   TABLE_WORD,
 } from './layout.js';
+import { type HeldSegment, LetGoTracker } from './letgo.js';
 import { type HeapSegment, openSegment } from './segment.js';
+
+export type { HeldSegment } from './letgo.js';
 
 let readable: boolean | undefined;
 
@@ -74,17 +83,18 @@ export class SegmentDirectory {
   readonly byClass: HeapSegment[][] = [];
   /** Per class, the segment allocation tries first. */
   readonly current: (HeapSegment | undefined)[] = [];
-  /** Bytes of segments this thread let go of since releaseMemory() last ran. */
-  dropped = 0;
   readonly #byBuffer = new Map<SharedArrayBuffer, HeapSegment>();
   readonly #c: Int32Array;
   readonly #entries: number;
   #epoch = -1;
   #bc: BroadcastChannel | undefined;
+  /** The objects this thread let go, until they are collected (H7). */
+  readonly #released: LetGoTracker;
 
   constructor(control: Int32Array, entries: number, channel: string) {
     this.#c = control;
     this.#entries = entries;
+    this.#released = new LetGoTracker(control, entries, (index) => this.segments[index]);
     for (let k = 0; k < CLASS_COUNT; k++) this.byClass.push([]);
     const bc = new BroadcastChannel(channel);
     // The channel must not keep a thread alive.
@@ -109,21 +119,34 @@ export class SegmentDirectory {
     for (const g of grants) this.#adoptMessage(g);
   }
 
-  /** Catches up with the table: one Atomics.load when nothing changed. */
-  sync(): void {
+  /** Catches up with the table: one Atomics.load when nothing changed (unless `force`: every record is checked). */
+  sync(force = false): void {
     const c = this.#c;
     const epoch = Atomics.load(c, H_EPOCH);
-    if (epoch === this.#epoch) return;
+    if (epoch === this.#epoch && !force) return;
     this.#epoch = epoch;
     this.drain();
     for (const list of this.byClass) list.length = 0;
-    for (const s of this.segments) {
+    for (let s of this.segments) {
       if (s === undefined) continue;
       const e = TABLE_WORD + s.index * ENTRY_WORDS;
       const state = Atomics.load(c, e + E_STATE);
-      if (Atomics.load(c, e + E_GEN) !== s.gen || state === EMPTY || (Atomics.load(s.i32, G_OCC) & OCC_RETIRED) !== 0) {
-        this.drop(s);
-        continue;
+      const gen = Atomics.load(c, e + E_GEN);
+      const mine = Atomics.load(s.i32, G_GEN); // the memory's own generation: moved if it was reformatted (H8)
+      if (gen !== s.gen || state === EMPTY || (Atomics.load(s.i32, G_OCC) & OCC_RETIRED) !== 0) {
+        if (state === ACTIVE && gen === mine && gen !== s.gen) {
+          // Reformatted in place: the same memory in a new generation (its message may still be queued).
+          const again = this.#reopen(s, gen);
+          if (again === undefined) continue;
+          s = again;
+        } else if (state === CREATING && mine === s.gen) {
+          // Being created or reformatted: keep it, unlisted, until the entry is published or emptied.
+          s.live = false;
+          continue;
+        } else {
+          this.drop(s);
+          continue;
+        }
       }
       s.live = state === ACTIVE;
       if (s.live) this.byClass[s.cls]!.push(s);
@@ -165,36 +188,37 @@ export class SegmentDirectory {
       : undefined;
   }
 
-  /** H6: a segment is held only if the table and its own header agree with the geometry of its class. */
+  /**
+   * H6: a segment is held only if the table and its own header agree with the geometry of its
+   * class and size. A buffer it does not keep is let go (H7).
+   */
   open(index: number, gen: number, buffer: SharedArrayBuffer): HeapSegment | undefined {
-    if (!(index >>> 0 === index && index < this.#entries)) return undefined;
+    if (!(index >>> 0 === index && index < this.#entries)) return this.#letGo(buffer);
     const c = this.#c;
     const e = TABLE_WORD + index * ENTRY_WORDS;
-    if (Atomics.load(c, e + E_GEN) !== gen || Atomics.load(c, e + E_STATE) === EMPTY) return undefined; // stale
+    if (Atomics.load(c, e + E_GEN) !== gen || Atomics.load(c, e + E_STATE) === EMPTY) return this.#letGo(buffer); // stale
     const old = this.segments[index];
-    if (old !== undefined && old.gen === gen) return old;
+    if (old !== undefined && old.gen === gen) {
+      if (old.buffer !== buffer) this.#letGo(buffer);
+      return old;
+    }
+    if (old !== undefined && (old.buffer === buffer || this.#sameMemory(old, buffer))) {
+      // Reformatted in place (H8): keep the object this thread already has for that memory.
+      if (old.buffer !== buffer) this.#letGo(buffer);
+      return this.#reopen(old, gen);
+    }
     const cls = c[e + E_CLASS]!;
-    if (!(cls >= 0 && cls < CLASS_COUNT)) return undefined;
-    const seg = openSegment(buffer, segmentGeometry(cls), index, gen);
-    if (seg === undefined) return undefined;
+    if (!(cls >= 0 && cls < CLASS_COUNT)) return this.#letGo(buffer);
+    const seg = openSegment(buffer, cls, index, gen);
+    if (seg === undefined) return this.#letGo(buffer);
     if (old !== undefined) this.drop(old);
-    this.segments[index] = seg;
-    this.#byBuffer.set(buffer, seg);
-    this.#epoch = -1; // the next sync() files it under its class once it is ACTIVE
+    this.#hold(seg);
     return seg;
   }
 
   drop(s: HeapSegment): void {
-    s.live = false;
-    if (this.segments[s.index] === s) {
-      this.segments[s.index] = undefined;
-      this.dropped += s.buffer.byteLength;
-    }
-    this.#byBuffer.delete(s.buffer);
-    if (this.current[s.cls] === s) this.current[s.cls] = undefined;
-    const list = this.byClass[s.cls]!;
-    const at = list.indexOf(s);
-    if (at >= 0) list.splice(at, 1);
+    this.#unhold(s);
+    this.#letGo(s.buffer);
   }
 
   /** Takes every queued segment message now (receiveMessageOnPort accepts a BroadcastChannel; its types say MessagePort). */
@@ -204,15 +228,80 @@ export class SegmentDirectory {
     for (let m = receiveMessageOnPort(bc); m !== undefined; m = receiveMessageOnPort(bc)) this.#adoptMessage(m.message);
   }
 
+  /**
+   * H7, this thread's part of a release round: takes its queued messages, drops every segment
+   * that is no longer in the table, and waits (a collection asked for, at most COLLECT_WAIT_MS)
+   * until every SharedArrayBuffer object it let go (then or before) has been collected. Resolves
+   * with the retired segments it still holds after that: an object still reachable from somewhere
+   * — a view the application kept after free(), a dead value in a suspended async function's
+   * frame — keeps its segment's memory for as long as it is, and the heap must count it.
+   */
+  collect(): Promise<HeldSegment[]> {
+    this.sync(true);
+    return this.#released.collect();
+  }
+
+  /** Objects let go and not yet seen collected. */
+  get uncollected(): number {
+    return this.#released.uncollected;
+  }
+
   close(): void {
     this.#bc?.close();
     this.#bc = undefined;
     for (const s of this.segments) if (s !== undefined) this.drop(s);
+    // This thread leaves the heap: nothing of it waits any more.
+    this.#released.close();
+  }
+
+  #hold(seg: HeapSegment): void {
+    this.segments[seg.index] = seg;
+    this.#byBuffer.set(seg.buffer, seg);
+    this.#epoch = -1; // the next sync() files it under its class once it is ACTIVE
+  }
+
+  #unhold(s: HeapSegment): void {
+    s.live = false;
+    if (this.segments[s.index] === s) this.segments[s.index] = undefined;
+    if (this.#byBuffer.get(s.buffer) === s) this.#byBuffer.delete(s.buffer);
+    if (this.current[s.cls] === s) this.current[s.cls] = undefined;
+    const list = this.byClass[s.cls]!;
+    const at = list.indexOf(s);
+    if (at >= 0) list.splice(at, 1);
+  }
+
+  /** H8: the record of `old`'s memory in generation gen (its header now says so), over the same object. */
+  #reopen(old: HeapSegment, gen: number): HeapSegment | undefined {
+    const cls = Atomics.load(this.#c, TABLE_WORD + old.index * ENTRY_WORDS + E_CLASS);
+    this.#unhold(old);
+    const seg = cls >= 0 && cls < CLASS_COUNT ? openSegment(old.buffer, cls, old.index, gen) : undefined;
+    if (seg === undefined) {
+      this.#letGo(old.buffer);
+      return undefined;
+    }
+    this.#hold(seg);
+    return seg;
+  }
+
+  /** Whether `buffer` (a new object, from a message) is the memory `old` holds: its header was rewritten with the same index and nonce. */
+  #sameMemory(old: HeapSegment, buffer: SharedArrayBuffer): boolean {
+    if (buffer.byteLength !== old.buffer.byteLength) return false;
+    const h = new Int32Array(buffer, 0, 8);
+    const mine = old.i32;
+    return h[G_INDEX] === mine[G_INDEX] && h[G_NONCE] === mine[G_NONCE] && Atomics.load(h, G_GEN) === Atomics.load(mine, G_GEN);
+  }
+
+  #letGo(buffer: SharedArrayBuffer): undefined {
+    this.#released.letGo(buffer);
+    return undefined;
   }
 
   #adoptMessage(message: unknown): void {
     if (message === null || typeof message !== 'object') return;
     const { index, gen, buffer } = message as SegmentGrant;
-    if (typeof index === 'number' && typeof gen === 'number' && buffer instanceof SharedArrayBuffer) this.open(index, gen, buffer);
+    if (buffer instanceof SharedArrayBuffer) {
+      if (typeof index === 'number' && typeof gen === 'number') this.open(index, gen, buffer);
+      else this.#letGo(buffer);
+    }
   }
 }

@@ -4,11 +4,21 @@
  * and its invariants H1–H6 are in layout.ts).
  *
  * Segments. A segment is a SharedArrayBuffer of blocks of one size class.
- * The heap grows by adding segments (any thread may) up to `maxBytes`, and
- * trim() retires segments that stayed empty, down to `floorBytes` or below. Node 20
- * also has growable SharedArrayBuffers (`new SharedArrayBuffer(n, {
- * maxByteLength })`), which every thread sees grow without a message — but
- * they never shrink, and an idle pool must give its memory back.
+ * The heap grows by adding segments (any thread may) up to `maxBytes`; at
+ * the bound, an empty segment of another class is reformatted for the class
+ * that needs room (grow.ts), and trim() retires segments that stayed empty,
+ * down to `floorBytes` or below. Node 20 also has growable
+ * SharedArrayBuffers (`new SharedArrayBuffer(n, { maxByteLength })`), which
+ * every thread sees grow without a message — but they never shrink, and an
+ * idle pool must give its memory back.
+ *
+ * Giving memory back (H7). A retired segment's memory is freed only when
+ * every thread's objects for it have been garbage-collected, and V8 counts
+ * SharedArrayBuffers in no collection trigger. So the heap bounds what it
+ * retires and cannot yet know collected (limbo, at most `maxBytes`), and a
+ * release round empties it: the owner calls beginRelease(), every thread
+ * collect()s, the owner calls endRelease(). onRetire says when a round is
+ * due. (The pool runs them: pool/main/heap-keeper.ts.)
  *
  * How a thread learns of a segment (H1). Another thread can only receive a
  * SharedArrayBuffer in a message. Every thread subscribes to the heap's
@@ -34,24 +44,15 @@
  * releaseThread(threadId). Nothing can be left locked: there is no lock.
  */
 import { randomUUID } from 'node:crypto';
-import { threadId } from 'node:worker_threads';
-import { channelsReadable, type SegmentGrant, SegmentDirectory } from './directory.js';
+import { channelsReadable, type HeldSegment, type SegmentGrant, SegmentDirectory } from './directory.js';
 import {
-  ACTIVE,
   classOf,
   controlBytes,
-  CREATING,
-  E_CLASS,
-  E_GEN,
-  E_KB,
-  E_OWNER,
-  E_STATE,
-  EMPTY,
-  ENTRY_WORDS,
+  decodePolicy,
+  encodePolicy,
   G_OCC,
-  H_EPOCH,
+  H_GEOMETRY,
   H_FLOOR_KB,
-  H_HIGH,
   H_MAGIC,
   H_MAX_BLOCK,
   H_MAX_KB,
@@ -64,16 +65,17 @@ import {
   MAX_BLOCK_LIMIT,
   MAX_SEGMENTS,
   OCC_COUNT,
+  policyFor,
+  type SegmentPolicy,
   segmentGeometry,
-  TABLE_WORD,
 } from './layout.js';
-import { createSegmentBuffer, type HeapSegment, isTaken, release, take } from './segment.js';
-
+import { HeapGrower } from './grow.js';
+import { type HeapSegment, isTaken, markLength, release, take, unmarkLength } from './segment.js';
 import { HeapShrinker } from './shrink.js';
 import { resolveHeapOptions, type SharedHeapHandle, type SharedHeapOptions, type SharedHeapStats } from './options.js';
 
 export type { HeapSegment } from './segment.js';
-export type { SegmentGrant } from './directory.js';
+export type { HeldSegment, SegmentGrant } from './directory.js';
 export type { SharedHeapHandle, SharedHeapOptions, SharedHeapStats } from './options.js';
 
 export class SharedHeap {
@@ -84,8 +86,9 @@ export class SharedHeap {
   lastSegment: HeapSegment | undefined;
 
   readonly #c: Int32Array;
-  readonly #entries: number;
   readonly #dir: SegmentDirectory;
+  readonly #grow: HeapGrower;
+  readonly #policy: SegmentPolicy;
   readonly #shrink: HeapShrinker;
 
   /** Whether this runtime can run a shared heap (see channelsReadable() in directory.ts). */
@@ -105,6 +108,7 @@ export class SharedHeap {
     c[H_FLOOR_KB] = Math.ceil(floorBytes / 1024);
     c[H_MAX_BLOCK] = maxBlockBytes;
     c[H_RETIRE_MS] = retireAfterMs;
+    c[H_GEOMETRY] = encodePolicy(policyFor(maxBytes, maxBlockBytes));
     return new SharedHeap({ control, channel: `iocp-pool-heap:${randomUUID()}`, segments: [] });
   }
 
@@ -131,12 +135,15 @@ export class SharedHeap {
     }
     const maxBlock = c[H_MAX_BLOCK]!;
     if (!(maxBlock >= 0 && maxBlock <= MAX_BLOCK_LIMIT)) throw new TypeError('not a shared heap handle (bad block bound)');
+    const policy = decodePolicy(c[H_GEOMETRY]!);
+    if (policy === undefined) throw new TypeError('not a shared heap handle (bad segment geometry)');
     this.control = control;
     this.channel = channel;
     this.maxBlockBytes = maxBlock;
     this.#c = c;
-    this.#entries = entries;
     this.#dir = new SegmentDirectory(c, entries, channel);
+    this.#policy = policy;
+    this.#grow = new HeapGrower(c, entries, this.#dir, policy);
     this.#shrink = new HeapShrinker(c, entries, this.#dir);
     if (Array.isArray(handle.segments)) this.#dir.adopt(handle.segments);
     this.#dir.sync();
@@ -190,7 +197,10 @@ export class SharedHeap {
   tryAlloc(byteLength: number): Uint8Array | null {
     checkLength(byteLength);
     const off = this.allocRaw(byteLength);
-    return off < 0 ? null : new Uint8Array(this.lastSegment!.buffer, off, byteLength);
+    if (off < 0) return null;
+    const seg = this.lastSegment!;
+    markLength(seg, (off - seg.dataOffset) / seg.blockBytes, byteLength); // free() takes exactly this view back (H3)
+    return new Uint8Array(seg.buffer, off, byteLength);
   }
 
   /** A Uint8Array of byteLength bytes over the heap; a RangeError when the heap cannot serve it. */
@@ -206,16 +216,26 @@ export class SharedHeap {
     return view;
   }
 
-  /** Gives back a view from alloc(). A view that is not one, or one already freed, is a TypeError. */
+  /**
+   * Gives back a view from alloc(): exactly such a view (its segment, its block's offset, the
+   * byteLength alloc() was asked for — any view type), else a TypeError; so is a second free.
+   */
   free(view: ArrayBufferView): void {
     if (!ArrayBuffer.isView(view)) throw new TypeError('free() takes a view returned by alloc()');
     const seg = this.#dir.segmentOf(view.buffer);
     if (seg === undefined) throw new TypeError('free(): this view is not from this shared heap');
     const rel = view.byteOffset - seg.dataOffset;
-    if (rel < 0 || rel % seg.blockBytes !== 0 || rel / seg.blockBytes >= seg.blocks || view.byteLength > seg.blockBytes) {
+    const k = rel / seg.blockBytes;
+    if (!(rel >= 0 && Number.isInteger(k) && k < seg.blocks && view.byteLength <= seg.blockBytes)) {
       throw new TypeError('free(): this view is not a block returned by alloc() (a subarray, or another offset)');
     }
-    release(seg, rel / seg.blockBytes);
+    if (!unmarkLength(seg, k, view.byteLength)) {
+      if (!isTaken(seg, k)) throw new TypeError('free(): this block is already free (freed twice?)');
+      throw new TypeError(
+        'free(): this view is not a block returned by alloc() (a subarray, another length, a block alloc() did not hand out, or one being freed)',
+      );
+    }
+    release(seg, k);
   }
 
   /** Frees the block at `offset` of the segment named by segWord (a reference read from shared memory: checked). */
@@ -264,9 +284,48 @@ export class SharedHeap {
     return retired;
   }
 
-  /** Lets a garbage collection free the segments this thread dropped (see shrink.ts). Returns the bytes it was for. */
-  releaseMemory(minBytes = 1024 * 1024): number {
-    return this.#shrink.releaseMemory(minBytes);
+  /**
+   * This thread's part of a release round (H7): drops the segments no longer in the table, has
+   * its objects for them collected (it asks for a collection and waits a moment), and resolves
+   * with the retired segments it still holds. See directory.ts.
+   */
+  collect(): Promise<HeldSegment[]> {
+    this.#dir.sync(true);
+    if (this.lastSegment !== undefined && !this.lastSegment.live) this.lastSegment = undefined; // before the collection
+    return this.#dir.collect();
+  }
+
+  /** H7: begins a release round; returns the token for endRelease(). One round at a time, by one thread. */
+  beginRelease(): number {
+    return this.#shrink.beginRelease();
+  }
+
+  /**
+   * H7: every thread has finished a collect() called after beginRelease(), and `held` is the
+   * union of what they reported (each segment once): the rest of the memory retired before the
+   * round is gone. Returns its bytes.
+   */
+  endRelease(token: number, held: Iterable<HeldSegment> = []): number {
+    const seen = new Map<string, number>();
+    for (const h of held) seen.set(h.key, h.kb);
+    let kb = 0;
+    for (const k of seen.values()) kb += k;
+    return this.#shrink.endRelease(token, kb);
+  }
+
+  /** Whether segments were retired since the last round ended. */
+  get releasePending(): boolean {
+    return this.#shrink.releasePending;
+  }
+
+  /** Bytes of retired segments the last round found still held somewhere (counted until a round finds them gone). */
+  get heldBytes(): number {
+    return this.#shrink.heldBytes;
+  }
+
+  /** Called after this thread retired a segment, at most once per release round: time for one. */
+  set onRetire(callback: (() => void) | undefined) {
+    this.#shrink.onRetire = callback;
   }
 
   /** Repairs what a thread that died (terminate) left half done: a segment it was creating. */
@@ -296,6 +355,7 @@ export class SharedHeap {
     }
     return {
       bytes: Atomics.load(c, H_TOTAL_KB) * 1024,
+      releasingBytes: this.#shrink.limboBytes,
       maxBytes: c[H_MAX_KB]! * 1024,
       floorBytes: c[H_FLOOR_KB]! * 1024,
       maxBlockBytes: this.maxBlockBytes,
@@ -320,13 +380,15 @@ export class SharedHeap {
         const off = take(seg);
         if (off >= 0) return this.#took(cls, seg, off);
       }
-      const seg = this.#grow(cls);
+      // Under the bound a new segment; at it, an empty one of another class, reformatted (H8); failing
+      // both, empty segments retired to make room (H7 permitting).
+      let seg = this.#grow.grow(cls) ?? this.#grow.reformat(cls);
+      if (seg === undefined && pass === 0 && this.#shrink.reclaim(segmentGeometry(cls, this.#policy).kb) > 0) seg = this.#grow.grow(cls);
       if (seg !== undefined) {
         const off = take(seg);
         if (off >= 0) return this.#took(cls, seg, off);
       }
-      // At the bound: empty segments of other classes make room (no second chance under pressure).
-      if (pass === 0 && this.#shrink.reclaim(segmentGeometry(cls).kb) === 0) break;
+      if (seg === undefined) break;
     }
     return -1;
   }
@@ -335,52 +397,6 @@ export class SharedHeap {
     this.#dir.current[cls] = seg;
     this.lastSegment = seg;
     return off;
-  }
-
-  #grow(cls: number): HeapSegment | undefined {
-    const c = this.#c;
-    const g = segmentGeometry(cls);
-    // H5: reserve the bytes first, bounded.
-    for (;;) {
-      const total = Atomics.load(c, H_TOTAL_KB);
-      if (total + g.kb > c[H_MAX_KB]!) return undefined;
-      if (Atomics.compareExchange(c, H_TOTAL_KB, total, total + g.kb) === total) break;
-    }
-    let index = 0;
-    for (; index < this.#entries; index++) {
-      const w = TABLE_WORD + index * ENTRY_WORDS + E_STATE;
-      if (Atomics.load(c, w) === EMPTY && Atomics.compareExchange(c, w, EMPTY, CREATING) === EMPTY) break;
-    }
-    if (index === this.#entries) {
-      Atomics.sub(c, H_TOTAL_KB, g.kb);
-      return undefined;
-    }
-    const e = TABLE_WORD + index * ENTRY_WORDS;
-    for (let high = Atomics.load(c, H_HIGH); high <= index; high = Atomics.load(c, H_HIGH)) {
-      if (Atomics.compareExchange(c, H_HIGH, high, index + 1) === high) break;
-    }
-    c[e + E_OWNER] = threadId + 1;
-    const gen = (c[e + E_GEN]! + 1) | 0;
-    let buffer: SharedArrayBuffer;
-    try {
-      buffer = createSegmentBuffer(g, index, gen);
-    } catch {
-      Atomics.sub(c, H_TOTAL_KB, g.kb); // out of memory: the caller falls back
-      c[e + E_OWNER] = 0;
-      Atomics.store(c, e + E_STATE, EMPTY);
-      return undefined;
-    }
-    c[e + E_CLASS] = cls;
-    c[e + E_KB] = g.kb;
-    Atomics.store(c, e + E_GEN, gen);
-    // H1: post first, publish after.
-    this.#dir.post({ index, gen, buffer });
-    const seg = this.#dir.open(index, gen, buffer)!;
-    c[e + E_OWNER] = 0;
-    Atomics.store(c, e + E_STATE, ACTIVE);
-    Atomics.add(c, H_EPOCH, 1);
-    this.#dir.sync();
-    return seg;
   }
 }
 

@@ -1,5 +1,5 @@
 /** The shared heap's options, their defaults and checks, and the shapes it hands out (handle, stats). */
-import { classOf, MAX_BLOCK_LIMIT, MAX_SEGMENTS, segmentGeometry } from './layout.js';
+import { classOf, MAX_BLOCK_LIMIT, MAX_SEGMENTS, policyFor, segmentGeometry } from './layout.js';
 import type { SegmentGrant } from './directory.js';
 
 export interface SharedHeapOptions {
@@ -18,7 +18,7 @@ export interface SharedHeapOptions {
   /**
    * trim() retires a segment only once it has been empty this long (ms).
    * Default 5000. Retiring is not free: the memory goes back only after a
-   * garbage collection in every thread (see releaseMemory()), and a segment
+   * garbage collection in every thread (a release round: layout.ts, H7), and a segment
    * needed again is a new SharedArrayBuffer.
    */
   retireAfterMs?: number;
@@ -35,6 +35,12 @@ export interface SharedHeapHandle {
 export interface SharedHeapStats {
   /** Bytes of segments created and not retired, by every thread. */
   bytes: number;
+  /**
+   * Bytes of retired segments whose memory may not be free yet: some thread may still hold them,
+   * until each has collected its references. At most `maxBytes`; while it is there, the heap
+   * retires nothing more (it reuses empty segments instead).
+   */
+  releasingBytes: number;
   /** The bound on `bytes` (option `heap.maxBytes`). */
   maxBytes: number;
   /** An idle heap shrinks to this or below (option `heap.floorBytes`). */
@@ -65,7 +71,7 @@ export function resolveHeapOptions(options: SharedHeapOptions, prefix = 'options
   const maxBlockBytes = intOption(`${prefix}maxBlockBytes`, options.maxBlockBytes, DEFAULT_MAX_BLOCK, 0, MAX_BLOCK_LIMIT);
   const maxSegments = intOption(`${prefix}maxSegments`, options.maxSegments, DEFAULT_SEGMENTS, 1, MAX_SEGMENTS);
   const retireAfterMs = intOption(`${prefix}retireAfterMs`, options.retireAfterMs, DEFAULT_RETIRE_MS, 0, 2 ** 31 - 1);
-  const largest = segmentGeometry(classOf(maxBlockBytes));
+  const largest = segmentGeometry(classOf(maxBlockBytes), policyFor(maxBytes, maxBlockBytes));
   if (largest.byteLength > maxBytes) {
     throw new RangeError(
       `${prefix}maxBytes (${maxBytes}) must hold one segment of the largest blocks (${largest.byteLength} bytes for ${prefix}maxBlockBytes ${maxBlockBytes})`,

@@ -1,7 +1,8 @@
 /**
  * One segment of the shared heap (layout in layout.ts): creating its
- * SharedArrayBuffer, checking one received from another thread, and the two
- * lock-free hot paths, take() (H2) and release() (H3).
+ * SharedArrayBuffer, formatting it for a class (new, or reused: H8), checking
+ * one received from another thread, and the two lock-free hot paths, take()
+ * (H2) and release() (H3).
  */
 import { randomInt } from 'node:crypto';
 import {
@@ -17,6 +18,7 @@ import {
   OCC_RETIRED,
   SEGMENT_MAGIC,
   type SegmentGeometry,
+  hostGeometry,
   segWordOf,
 } from './layout.js';
 
@@ -37,6 +39,8 @@ export interface HeapSegment {
   readonly blockBytes: number;
   readonly blocks: number;
   readonly bitmapWords: number;
+  /** First Int32 word of the LENGTHS table (alloc()'s byteLength + 1 per block). */
+  readonly lengthsWord: number;
   readonly dataOffset: number;
   readonly nonce: number;
   /** Published (ACTIVE) and not retired: allocation may use it. */
@@ -48,7 +52,7 @@ export interface HeapSegment {
 /** A new segment's SharedArrayBuffer with its header and bitmap set up; throws what `new SharedArrayBuffer` throws. */
 export function createSegmentBuffer(g: SegmentGeometry, index: number, gen: number): SharedArrayBuffer {
   const buffer = new SharedArrayBuffer(g.byteLength);
-  const h = new Int32Array(buffer, 0, BITMAP_WORD + g.bitmapWords);
+  const h = new Int32Array(buffer, 0, g.lengthsWord);
   h[G_MAGIC] = SEGMENT_MAGIC;
   h[G_INDEX] = index;
   h[G_GEN] = gen;
@@ -59,11 +63,28 @@ export function createSegmentBuffer(g: SegmentGeometry, index: number, gen: numb
   return buffer;
 }
 
+/**
+ * H8: formats a retired segment's buffer (G_OCC = OCC_RETIRED, no block taken: the caller's CAS)
+ * for class g.cls in generation gen. The generation is written first and G_OCC cleared last, so a
+ * thread that still holds the old generation and reserves once G_OCC is 0 sees the new G_GEN.
+ */
+export function reformatSegment(i32: Int32Array, g: SegmentGeometry, gen: number): void {
+  Atomics.store(i32, G_GEN, gen);
+  Atomics.store(i32, G_CLASS, g.cls);
+  // The new bitmap and lengths: all free, the bits past the last block set. These words were the
+  // old geometry's bitmap, lengths or block bytes; nobody reads them until G_OCC is cleared.
+  i32.fill(0, BITMAP_WORD, g.lengthsWord + g.blocks);
+  const tail = g.blocks & 31;
+  if (tail !== 0) i32[BITMAP_WORD + g.bitmapWords - 1] = ~((1 << tail) - 1);
+  Atomics.store(i32, G_OCC, 0);
+}
+
 /** H6: the segment record for a received buffer, or undefined unless its size and header match what the table says. */
-export function openSegment(buffer: SharedArrayBuffer, g: SegmentGeometry, index: number, gen: number): HeapSegment | undefined {
-  if (buffer.byteLength !== g.byteLength) return undefined;
+export function openSegment(buffer: SharedArrayBuffer, cls: number, index: number, gen: number): HeapSegment | undefined {
+  const g = hostGeometry(cls, buffer.byteLength);
+  if (g === undefined) return undefined;
   const i32 = new Int32Array(buffer);
-  if (i32[G_MAGIC] !== SEGMENT_MAGIC || i32[G_INDEX] !== index || i32[G_GEN] !== gen || i32[G_CLASS] !== g.cls) return undefined;
+  if (i32[G_MAGIC] !== SEGMENT_MAGIC || i32[G_INDEX] !== index || Atomics.load(i32, G_GEN) !== gen || i32[G_CLASS] !== cls) return undefined;
   return {
     index,
     gen,
@@ -73,10 +94,11 @@ export function openSegment(buffer: SharedArrayBuffer, g: SegmentGeometry, index
     u8: new Uint8Array(buffer),
     buf: Buffer.from(buffer),
     dv: new DataView(buffer),
-    cls: g.cls,
+    cls,
     blockBytes: g.blockBytes,
     blocks: g.blocks,
     bitmapWords: g.bitmapWords,
+    lengthsWord: g.lengthsWord,
     dataOffset: g.dataOffset,
     nonce: i32[G_NONCE]!,
     live: false,
@@ -85,16 +107,17 @@ export function openSegment(buffer: SharedArrayBuffer, g: SegmentGeometry, index
 }
 
 /**
- * H2: reserve (Atomics.add on G_OCC), then take the lowest free bit of a
- * bitmap word with Atomics.or. Returns the block's byte offset, or -1 when
- * the segment is full or retired. Hot path: two atomic operations.
+ * H2: reserve (Atomics.add on G_OCC), check the generation (H8), then take the
+ * lowest free bit of a bitmap word with Atomics.or. Returns the block's byte
+ * offset, or -1 when the segment is full, retired or reformatted. Hot path:
+ * two atomic operations and a load.
  */
 export function take(seg: HeapSegment): number {
   const i32 = seg.i32;
   const old = Atomics.add(i32, G_OCC, 1);
-  if ((old & OCC_RETIRED) !== 0 || (old & OCC_COUNT) >= seg.blocks) {
+  if ((old & OCC_RETIRED) !== 0 || (old & OCC_COUNT) >= seg.blocks || Atomics.load(i32, G_GEN) !== seg.gen) {
     Atomics.sub(i32, G_OCC, 1);
-    if ((old & OCC_RETIRED) !== 0) seg.live = false;
+    if ((old & OCC_RETIRED) !== 0 || Atomics.load(i32, G_GEN) !== seg.gen) seg.live = false;
     return -1;
   }
   if ((old & OCC_CANDIDATE) !== 0) Atomics.and(i32, G_OCC, ~OCC_CANDIDATE); // in use again: no retirement
@@ -121,6 +144,20 @@ export function release(seg: HeapSegment, k: number): void {
   const old = Atomics.and(seg.i32, BITMAP_WORD + (k >> 5), ~bit);
   if ((old & bit) === 0) throw new TypeError('free(): this block is already free (freed twice?)');
   Atomics.sub(seg.i32, G_OCC, 1);
+}
+
+/** Marks block k (just taken) as handed out by alloc() with byteLength bytes (H3). */
+export function markLength(seg: HeapSegment, k: number, byteLength: number): void {
+  Atomics.store(seg.i32, seg.lengthsWord + k, byteLength + 1);
+}
+
+/**
+ * H3: the first half of free(view): takes block k's LENGTHS word from byteLength + 1 to 0.
+ * False when the block is not one alloc() handed out with exactly that length (or a free of
+ * it has already begun): then nothing changed.
+ */
+export function unmarkLength(seg: HeapSegment, k: number, byteLength: number): boolean {
+  return Atomics.compareExchange(seg.i32, seg.lengthsWord + k, byteLength + 1, 0) === byteLength + 1;
 }
 
 /** Whether block k is allocated. */

@@ -38,10 +38,15 @@ export interface PoolClient {
   /**
    * A Uint8Array of byteLength bytes in the pool's shared heap, as the owner's `pool.alloc()`:
    * returned in a result (or passed to a sub-task) it crosses by reference. A RangeError when
-   * the heap cannot serve it.
+   * the heap cannot serve it. Its `buffer` is the whole heap segment, shared with other views
+   * and other tasks' payloads: use only the view's own bytes (docs/pool.md, "alloc() and free()").
    */
   alloc(byteLength: number): Uint8Array;
-  /** Gives back a view from alloc() (this thread's, another's or the owner's). A TypeError when it is not one, or is already free. */
+  /**
+   * Gives back a view from alloc() (this thread's, another's or the owner's): exactly such a view,
+   * its block from its first byte with the byteLength alloc() was asked for. A TypeError when it
+   * is not one (a subarray, another length or block, a foreign view), or is already free.
+   */
   free(view: ArrayBufferView): void;
 }
 

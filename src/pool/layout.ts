@@ -160,6 +160,12 @@ export interface ArenaGeometry {
   byteLength: number;
 }
 
+/**
+ * The largest arena: every offset into it is an Int32 (`>> 2`, `>> 1` make word indices), so it
+ * must stay below 2^31 bytes.
+ */
+export const MAX_ARENA_BYTES = 2 ** 31 - 64;
+
 export function arenaGeometry(slots: number, slotBytes: number): ArenaGeometry {
   const bytes = Math.ceil(Math.max(slotBytes, PAYLOAD + 24) / 64) * 64;
   const namesAt = HEADER_BYTES + slots * bytes;

@@ -5,6 +5,7 @@ import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptio
 import { resolveHeapOptions, type SharedHeapOptions, type SharedHeapStats } from '../heap/options.js';
 import type { Percentiles } from './types.js';
 import { nameError } from './names.js';
+import { arenaGeometry, MAX_ARENA_BYTES } from './layout.js';
 import { checkSerialization, type Serialization } from '../codec/serialization.js';
 
 export type { Serialization } from '../codec/serialization.js';
@@ -265,13 +266,30 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
     maxHeapUsedBeforeRecycle: limit('options.maxHeapUsedBeforeRecycle', options.maxHeapUsedBeforeRecycle, false),
     queueCapacity,
     slots,
-    slotBytes: positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20),
+    slotBytes: arenaFits(slots, positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20)),
     spinCount: positiveInt('options.spinCount', options.spinCount, DEFAULT_SPIN, 0, 1e9),
     idleTimeout: options.idleTimeout ?? 30_000,
     backend: checkBackend(options.backend),
     serialization: checkSerialization(options.serialization),
     heap: heapOptions(options.heap),
   };
+}
+
+/**
+ * slotBytes, once the arena of `slots` such slots is known to fit: each option has its own range,
+ * but their product is bounded too (MAX_ARENA_BYTES), and only a RangeError naming both says which
+ * to lower — not the typed-array error a larger arena would meet.
+ */
+function arenaFits(slots: number, slotBytes: number): number {
+  const geo = arenaGeometry(slots, slotBytes);
+  if (geo.byteLength > MAX_ARENA_BYTES) {
+    const perSlot = geo.slotBytes === slotBytes ? '' : ` (each slot takes ${geo.slotBytes} bytes: slotBytes rounded up to a multiple of 64)`;
+    throw new RangeError(
+      `options.slots × options.slotBytes is too large: ${slots} × ${slotBytes} makes an arena of ${geo.byteLength} bytes${perSlot}, ` +
+        `and the arena (the slots, a header and the handler names) is at most ${MAX_ARENA_BYTES} bytes (just under 2 GiB): lower options.slots or options.slotBytes`,
+    );
+  }
+  return slotBytes;
 }
 
 /** The options passed to each `new Worker()`, checked like the others (a TypeError naming the option). */

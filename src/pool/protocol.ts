@@ -6,7 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PortHandle } from '../port/index.js';
-import type { SegmentGrant, SharedHeapHandle } from '../heap/heap.js';
+import type { HeldSegment, SegmentGrant, SharedHeapHandle } from '../heap/heap.js';
 import type { ThrownRecord } from '../codec/error-record.js';
 import type { Carried } from '../codec/carried.js';
 import type { Serialization } from '../codec/serialization.js';
@@ -52,6 +52,10 @@ export interface PoolWorkerData {
 /** Worker → main (worker.on('message')). */
 export type FromWorker =
   | { type: 'heap-hello' }
+  /** This thread's part of a heap release round is done (heap/layout.ts, H7). */
+  | { type: 'heap-released'; held: HeldSegment[] }
+  /** This thread retired heap segments: a release round is due. */
+  | { type: 'heap-retired' }
   | { type: 'ready' }
   | { type: 'working' }
   | { type: 'load-error'; error: ThrownRecord }
@@ -66,7 +70,8 @@ export type FromWorker =
 /** Main → worker (worker.postMessage). */
 export type ToWorker =
   | { type: 'heap-grants'; grants: SegmentGrant[] }
-  | { type: 'heap-trimmed' }
+  /** A heap release round: collect, then answer 'heap-released'. */
+  | { type: 'heap-release' }
   /** task: what the codec's carried() gave (for the thread's uncarry()). */
   | { type: 'payload'; slot: number; task?: Carried; error?: ThrownRecord }
   | { type: 'abort'; slot: number; ticket: number; timeout?: boolean }

@@ -141,8 +141,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     // death nothing more than its claim (records are maxThreads + 64).
     this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: this.threads + 8, spinCount: 0, backend });
 
-    // Tasks and results too large for a slot go into the shared heap; a retire there tells every thread.
-    const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapTrimmed()));
+    // Tasks and results too large for a slot go into the shared heap; memory it retires is released in rounds with every thread.
+    const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapRelease()));
     const geo = arenaGeometry(slots, o.slotBytes);
     const arena = new SlotCodec(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes, heap.heap, o.serialization);
     this.#names = new HandlerNames(arena.buffer, geo);
@@ -392,12 +392,20 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   /**
    * A Uint8Array of byteLength bytes in the pool's shared heap (not zeroed) that crosses by
    * reference in tasks and results. A RangeError above heap.maxBlockBytes or with the heap full.
+   *
+   * Its `buffer` is the whole heap segment the block lives in: other alloc() views and the
+   * payloads of other tasks in flight share it, and writing outside the view's own bytes corrupts
+   * them. Use only `byteOffset … byteOffset + byteLength` (docs/pool.md, "alloc() and free()").
    */
   alloc(byteLength: number): Uint8Array {
     return this.#heap.alloc(byteLength);
   }
 
-  /** Gives back a view from alloc() (here or in a thread). Twice, a subarray or a foreign view: a TypeError. */
+  /**
+   * Gives back a view from alloc() (here or in a thread): exactly such a view — its block, from
+   * its first byte, with the byteLength alloc() was asked for (any view type). Twice, a subarray,
+   * another length or block, or a foreign view: a TypeError.
+   */
   free(view: ArrayBufferView): void {
     this.#heap.free(view);
   }

@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TAG_SERIAL } from '../../src/codec/slot-views.js';
-import { SharedHeap } from '../../src/heap/heap.js';
+import { type HeldSegment, SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord } from '../../src/pool/layout.js';
 import { SlotCodec, TAG_BYTES, TAG_HEAP, TAG_VIEW } from '../../src/codec/slot-codec.js';
 
@@ -164,32 +164,57 @@ describe('the shared heap across threads', () => {
   });
 });
 
-describe('giving memory back', () => {
-  /** This thread's view of SharedArrayBuffer memory it allocated (freed when the last thread's reference is collected). */
-  const external = () => process.memoryUsage().arrayBuffers;
+/** A release round (H7) with this thread and the agents: what the pool's main thread does when a thread retired segments. */
+async function releaseRound(heap: SharedHeap, agents: Agent[]): Promise<number> {
+  const token = heap.beginRelease();
+  const held = (await Promise.all([heap.collect(), ...agents.map((a) => a.call('collect'))])).flat() as HeldSegment[];
+  return heap.endRelease(token, held);
+}
 
-  async function retireWhileWorkerHolds(nudge: boolean): Promise<number> {
+describe('giving memory back', () => {
+  it('a release round sees retired segments dropped and collected in every thread, and counts them until then', async () => {
     const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 0 });
     const { data } = arena(heap);
     const a = await agent(data);
-    const base = external();
-    (() => {
+    // This thread's objects of the segments, watched: a collection that finds them unreachable clears these.
+    const segments = (() => {
       const views = Array.from({ length: 48 }, () => heap.alloc(1 * MiB).fill(1));
       for (const v of views) heap.free(v);
+      return [...new Set(views.map((v) => v.buffer))].map((b) => new WeakRef(b));
     })();
     await a.call('stats'); // the worker adopts every segment
-    heap.trim(true);
-    heap.releaseMemory(0); // this thread lets go of its own references
-    await a.call('release', { nudge }); // the worker drops them, then idles
-    const t0 = performance.now();
-    while (external() - base >= 16 * MiB && performance.now() - t0 < 3000) await new Promise((resolve) => setTimeout(resolve, 10));
-    const left = external() - base;
+    const retired = heap.trim(true);
+    expect(retired).toBeGreaterThanOrEqual(48 * MiB);
+    expect(heap.stats().releasingBytes).toBe(retired);
+    const token = heap.beginRelease();
+    const [here, there] = (await Promise.all([heap.collect(), a.call('collect')])) as HeldSegment[][];
+    expect(here).toEqual([]);
+    expect(there).toEqual([]); // the worker dropped them and saw its objects collected
+    expect(heap.endRelease(token, [...here!, ...there!])).toBe(retired);
+    expect(heap.stats().releasingBytes).toBe(0);
+    expect(segments.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
     heap.close();
-    return left;
-  }
+  });
 
-  it('an idle thread that dropped retired segments lets them go once it calls releaseMemory()', async () => {
-    expect(await retireWhileWorkerHolds(true)).toBeLessThan(16 * MiB);
+  it('a segment another thread still holds stays counted, with its size, until a round finds it gone', async () => {
+    const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 0 });
+    const { codec, data, w } = arena(heap);
+    const a = await agent(data);
+    // A view to the worker by reference; this thread keeps nothing of it (only its segment's size).
+    const kb = (() => {
+      const view = heap.alloc(300);
+      codec.encode(w(0), view);
+      return Math.ceil(heap.segmentOf(view.buffer)!.buffer.byteLength / KiB);
+    })();
+    expect(await a.call('keep', { slot: 0 })).toBe(true); // the worker keeps a view of that segment…
+    expect(await a.call('freeKept')).toBe(true); // …and frees its block, but keeps the view
+    expect(heap.trim(true)).toBe(kb * KiB);
+    expect(await releaseRound(heap, [a])).toBe(0); // held there: nothing released
+    expect(heap.stats().releasingBytes).toBe(kb * KiB);
+    expect(await a.call('unkeep')).toBe(true);
+    expect(await releaseRound(heap, [a])).toBe(kb * KiB);
+    expect(heap.stats().releasingBytes).toBe(0);
+    heap.close();
   });
 });
 
@@ -206,11 +231,14 @@ describe('concurrent allocation and free', () => {
     const sizes = [8, 100, 1000, 3000, 20_000, 70_000, 300_000];
     let trimming = true;
     let trims = 0;
-    // This thread retires empty segments while the workers allocate: retire races allocation.
+    let releasing = 0;
+    // This thread retires empty segments while the workers allocate: retire races allocation (and
+    // reformatting, and the workers' own retires at the bound).
     const trimmer = (async () => {
       while (trimming) {
         heap.trim();
         trims++;
+        releasing = Math.max(releasing, heap.stats().releasingBytes);
         await new Promise((resolve) => setImmediate(resolve));
       }
     })();
@@ -225,8 +253,10 @@ describe('concurrent allocation and free', () => {
       expect(r.taken).toBeGreaterThan(10_000);
     }
     expect(new Int32Array(peak)[0]! * 1024).toBeLessThanOrEqual(maxBytes);
+    expect(releasing).toBeLessThanOrEqual(maxBytes); // H7
     expect(trims).toBeGreaterThan(0);
     expect(heap.stats().blocks).toBe(0);
+    await releaseRound(heap, agents); // what the workers retired at the bound (the pool runs these itself)
     heap.trim();
     heap.trim();
     expect(heap.stats().bytes).toBe(0);

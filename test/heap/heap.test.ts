@@ -1,7 +1,17 @@
 // The shared heap in one thread: size classes, alloc/free, misuse, growth, shrinking, bounds.
 import { describe, expect, it } from 'vitest';
 import { SharedHeap } from '../../src/heap/heap.js';
-import { CLASS_COUNT, classBytes, classOf, MAX_BLOCK_LIMIT, MIN_BLOCK, segmentGeometry } from '../../src/heap/layout.js';
+import {
+  CLASS_COUNT,
+  classBytes,
+  classOf,
+  DEFAULT_POLICY,
+  hostGeometry,
+  MAX_BLOCK_LIMIT,
+  MIN_BLOCK,
+  policyFor,
+  segmentGeometry,
+} from '../../src/heap/layout.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -34,14 +44,41 @@ describe('size classes', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('lay segments out with 64-aligned data and a bitmap that covers every block', () => {
-    for (let c = 0; c < CLASS_COUNT; c++) {
-      const g = segmentGeometry(c);
-      expect(g.dataOffset % 64).toBe(0);
-      expect(g.bitmapWords * 32).toBeGreaterThanOrEqual(g.blocks);
-      expect(g.dataOffset).toBeGreaterThanOrEqual(64 + g.bitmapWords * 4);
-      expect(g.byteLength).toBe(g.dataOffset + g.blocks * g.blockBytes);
-      expect(g.blocks).toBeGreaterThanOrEqual(4);
+  it('lay segments out with 64-aligned data, a bitmap that covers every block and a length per block', () => {
+    for (const policy of [DEFAULT_POLICY, policyFor(16 * MiB, MiB), policyFor(64 * KiB, 16 * KiB)]) {
+      for (let c = 0; c < CLASS_COUNT; c++) {
+        const g = segmentGeometry(c, policy);
+        expect(g.dataOffset % 64).toBe(0);
+        expect(g.bitmapWords * 32).toBeGreaterThanOrEqual(g.blocks);
+        expect(g.lengthsWord).toBe(16 + g.bitmapWords);
+        expect(g.dataOffset).toBeGreaterThanOrEqual((g.lengthsWord + g.blocks) * 4);
+        expect(g.byteLength).toBe(g.dataOffset + g.blocks * g.blockBytes);
+        expect(g.blocks).toBeGreaterThanOrEqual(Math.min(policy.minBlocks, 4096));
+        // A buffer of that size formatted for its class again (H8) has the same geometry.
+        expect(hostGeometry(c, g.byteLength)).toEqual(g);
+      }
+    }
+  });
+
+  it('size segments by the heap: 1 MiB and four blocks at least by default, smaller for a small heap', () => {
+    expect(policyFor(256 * MiB, 4 * MiB)).toEqual(DEFAULT_POLICY);
+    expect(DEFAULT_POLICY).toEqual({ targetBytes: MiB, minBlocks: 4 });
+    expect(policyFor(16 * MiB, MiB)).toEqual({ targetBytes: 256 * KiB, minBlocks: 1 });
+    expect(segmentGeometry(classOf(MiB), policyFor(16 * MiB, MiB)).blocks).toBe(1);
+    expect(segmentGeometry(classOf(MiB)).blocks).toBe(4);
+  });
+
+  it('a segment of any size hosts the classes of which one block fits, and no other', () => {
+    for (const length of [4 * KiB, 70 * KiB, MiB + 4096, 5 * MiB]) {
+      for (let c = 0; c < CLASS_COUNT; c++) {
+        const g = hostGeometry(c, length);
+        if (g === undefined) {
+          expect(classBytes(c) + 128).toBeGreaterThan(length);
+          continue;
+        }
+        expect(g.blocks).toBeGreaterThanOrEqual(1);
+        expect(g.dataOffset + g.blocks * g.blockBytes).toBeLessThanOrEqual(length);
+      }
     }
   });
 });
@@ -108,6 +145,35 @@ describe('SharedHeap in one thread', () => {
     heap.free(a);
     heap.close();
     other.close();
+  });
+
+  it('free() takes back exactly the view alloc() handed out: not a prefix, another length, a neighbour, a payload block', () => {
+    const heap = SharedHeap.create();
+    const a = heap.alloc(300);
+    const b = heap.alloc(300);
+    expect(b.buffer).toBe(a.buffer); // neighbours in one segment
+    const stride = b.byteOffset - a.byteOffset;
+    for (const bad of [
+      a.subarray(0, 100), // a prefix: its offset, a shorter length
+      new Uint8Array(a.buffer, a.byteOffset, 200),
+      new Uint8Array(a.buffer, a.byteOffset, stride), // the whole block, not the length alloc() gave
+      new Uint8Array(a.buffer, b.byteOffset, 100), // b's block, from a's buffer, another length
+      new Uint8Array(a.buffer, b.byteOffset + stride, 300), // the free block after b
+    ]) {
+      expect(() => heap.free(bad)).toThrow(TypeError);
+    }
+    expect(heap.stats().blocks).toBe(2); // nothing was freed
+    // A block the codec took for a payload (allocRaw): never alloc()'s, so never free()'s.
+    const off = heap.allocRaw(300);
+    const payload = heap.lastSegment!;
+    expect(() => heap.free(new Uint8Array(payload.buffer, off, 300))).toThrow(/not a block returned by alloc/);
+    heap.freeRaw(payload.segWord, off);
+    // Exactly the block and its length, through any view type, is the block; once.
+    heap.free(new Uint16Array(b.buffer, b.byteOffset, 150));
+    expect(() => heap.free(b)).toThrow(/already free/);
+    heap.free(a);
+    expect(heap.stats().blocks).toBe(0);
+    heap.close();
   });
 
   it('says so when a request is above the largest block or the heap is full', () => {
@@ -186,34 +252,105 @@ describe('SharedHeap in one thread', () => {
     heap.close();
   });
 
-  it('releaseMemory() lets a garbage collection free the segments this thread dropped', async () => {
+  it('a release round lets a garbage collection free the segments this thread dropped', async () => {
     const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 0 });
-    const before = process.memoryUsage().arrayBuffers;
-    (() => {
+    // The segments' objects, watched: a collection that finds them unreachable clears these.
+    const segments = (() => {
       const views = Array.from({ length: 64 }, () => heap.alloc(1 * MiB).fill(1));
       for (const v of views) heap.free(v);
+      return [...new Set(views.map((v) => v.buffer))].map((b) => new WeakRef(b));
     })();
     expect(heap.stats().bytes).toBeGreaterThanOrEqual(64 * MiB);
     expect(heap.trim(true)).toBeGreaterThanOrEqual(64 * MiB);
-    expect(heap.releaseMemory()).toBeGreaterThanOrEqual(64 * MiB);
-    expect(heap.releaseMemory()).toBe(0); // nothing more to let go
-    // The collection it starts is incremental: it finishes on this thread's event loop.
-    const t0 = performance.now();
-    while (process.memoryUsage().arrayBuffers - before >= 16 * MiB && performance.now() - t0 < 10_000) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * MiB);
+    expect(heap.stats().releasingBytes).toBeGreaterThanOrEqual(64 * MiB); // retired, not yet known collected
+    expect(heap.releasePending).toBe(true);
+    const token = heap.beginRelease();
+    const held = await heap.collect();
+    expect(held).toEqual([]);
+    expect(heap.endRelease(token, held)).toBeGreaterThanOrEqual(64 * MiB);
+    expect(heap.stats().releasingBytes).toBe(0);
+    expect(heap.releasePending).toBe(false);
+    // It said so because it is so: no object of those segments is left in this thread, so their
+    // memory goes back (V8 frees a SharedArrayBuffer once no thread has an object for it).
+    expect(segments.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
     heap.close();
   });
 
-  it('under its bound, retires empty segments of other classes to make room', () => {
-    const g = segmentGeometry(classOf(300 * KiB));
-    const heap = SharedHeap.create({ maxBytes: g.kb * 1024 + 256 * KiB, maxBlockBytes: 300 * KiB, floorBytes: 0 });
-    const small = heap.alloc(100);
-    heap.free(small);
-    const big = heap.alloc(300 * KiB); // needs the small segment's room
-    expect(heap.stats().segments).toBe(1);
-    heap.free(big);
+  it('counts a retired segment still held (a view kept after free) until a round finds it collected', async () => {
+    const heap = SharedHeap.create({ floorBytes: 0, retireAfterMs: 0 });
+    let kept: Uint8Array | undefined = heap.alloc(100 * KiB);
+    heap.free(kept); // and kept: its segment's memory cannot go while this view lives
+    const kb = Math.ceil(heap.segmentOf(kept.buffer)!.buffer.byteLength / KiB);
+    expect(heap.trim(true)).toBe(kb * KiB);
+    let token = heap.beginRelease();
+    let held = await heap.collect();
+    expect(held.map((h) => h.kb)).toEqual([kb]);
+    expect(heap.endRelease(token, held)).toBe(0);
+    expect(heap.stats().releasingBytes).toBe(kb * KiB);
+    kept = undefined;
+    heap.trim(true); // nothing more to retire; a round still has the held segment to look at
+    token = heap.beginRelease();
+    held = await heap.collect();
+    expect(held).toEqual([]);
+    expect(heap.endRelease(token, held)).toBe(kb * KiB);
+    expect(heap.stats().releasingBytes).toBe(0);
+    heap.close();
+  });
+
+  it('retires no more than maxBytes until a release round says it is collected (H7)', async () => {
+    const maxBytes = 4 * MiB;
+    const heap = SharedHeap.create({ maxBytes, floorBytes: 0, retireAfterMs: 0, maxBlockBytes: 256 * KiB });
+    let retired = 0;
+    for (let round = 0; round < 12; round++) {
+      (() => {
+        const views = [];
+        for (let v = heap.tryAlloc(200 * KiB); v !== null; v = heap.tryAlloc(200 * KiB)) views.push(v);
+        for (const v of views) heap.free(v);
+      })();
+      retired += heap.trim(true);
+      expect(heap.stats().releasingBytes).toBeLessThanOrEqual(maxBytes);
+      expect(heap.stats().bytes).toBeLessThanOrEqual(maxBytes);
+    }
+    expect(retired).toBeLessThanOrEqual(maxBytes); // then it stopped retiring
+    expect(heap.stats().releasingBytes).toBeGreaterThan(maxBytes / 2);
+    const token = heap.beginRelease();
+    heap.endRelease(token, await heap.collect());
+    expect(heap.stats().releasingBytes).toBe(0);
+    expect(heap.trim(true)).toBeGreaterThan(0); // and retires again
+    heap.close();
+  });
+
+  it('at its bound, reformats an empty segment of another class instead of retiring it (H8)', () => {
+    const heap = SharedHeap.create({ maxBytes: 2 * MiB, floorBytes: 0, maxBlockBytes: 256 * KiB });
+    // Fill the heap with segments of one class, then empty them.
+    const views: Uint8Array[] = [];
+    for (let v = heap.tryAlloc(1000); v !== null; v = heap.tryAlloc(1000)) views.push(v);
+    for (const v of views) heap.free(v);
+    const before = heap.stats();
+    const other = heap.alloc(3000); // another class: no room for a new segment
+    const seg = heap.segmentOf(other.buffer)!;
+    expect(seg.blockBytes).toBe(classBytes(classOf(3000)));
+    expect(heap.stats()).toMatchObject({ bytes: before.bytes, segments: before.segments, releasingBytes: 0 });
+    expect(heap.releasePending).toBe(false); // nothing retired
+    // A view of the old class over that memory is not a block any more.
+    expect(() => heap.free(views.find((v) => v.buffer === other.buffer)!)).toThrow(TypeError);
+    heap.free(other);
+    heap.close();
+  });
+
+  it('under its bound, retires empty segments too small for a class to make room for it', () => {
+    const policy = policyFor(2 * MiB, 512 * KiB);
+    const big = segmentGeometry(classOf(500 * KiB), policy);
+    const heap = SharedHeap.create({ maxBytes: 2 * MiB, floorBytes: 0, maxBlockBytes: 512 * KiB });
+    const views: Uint8Array[] = [];
+    for (let v = heap.tryAlloc(1000); v !== null; v = heap.tryAlloc(1000)) views.push(v);
+    for (const v of views) heap.free(v);
+    expect(hostGeometry(classOf(500 * KiB), heap.segmentOf(views[0]!.buffer)!.buffer.byteLength)).toBeUndefined();
+    const v = heap.alloc(500 * KiB); // no empty segment can hold it: some are retired for room
+    expect(heap.segmentOf(v.buffer)!.buffer.byteLength).toBe(big.byteLength);
+    expect(heap.stats().releasingBytes).toBeGreaterThan(0);
+    expect(heap.releasePending).toBe(true);
+    heap.free(v);
     heap.close();
   });
 

@@ -202,6 +202,8 @@ describe('pool.alloc() / free()', () => {
       foreign: 'TypeError',
       sharedForeign: 'TypeError',
       subarray: 'TypeError',
+      prefix: 'TypeError',
+      neighbour: 'TypeError',
       notView: 'TypeError',
       tooLarge: 'RangeError',
       negative: 'RangeError',

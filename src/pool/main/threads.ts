@@ -199,9 +199,14 @@ export class ThreadSet {
     return records;
   }
 
-  /** The heap retired segments: every thread lets its copies go (between tasks, on its event loop). */
-  heapTrimmed(): void {
-    for (const record of this.live.values()) if (!record.terminating) record.worker.postMessage({ type: 'heap-trimmed' } satisfies ToWorker);
+  /**
+   * A heap release round: every thread collects its objects for retired segments (between tasks,
+   * on its event loop) and answers 'heap-released'. Returns the threadIds of every thread alive,
+   * those being terminated included: the round waits for their answer or their exit.
+   */
+  heapRelease(): number[] {
+    for (const record of this.live.values()) if (!record.terminating) record.worker.postMessage({ type: 'heap-release' } satisfies ToWorker);
+    return [...this.live.values()].map((record) => record.threadId);
   }
 
   /** Terminates one thread whose task ran past its timeout; its exit is a death (its other tasks fail). */
@@ -245,6 +250,12 @@ export class ThreadSet {
         // The thread has subscribed to the heap's channel: every segment it may have missed is in
         // this thread's grants, taken now (see heap/heap.ts, "joining").
         record.worker.postMessage({ type: 'heap-grants', grants: this.#heap.grants() } satisfies ToWorker);
+        break;
+      case 'heap-released':
+        this.#heap.released(record.threadId, message.held);
+        break;
+      case 'heap-retired':
+        this.#heap.releaseRound();
         break;
       case 'working':
         record.working = true;

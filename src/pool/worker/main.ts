@@ -30,11 +30,11 @@ export function startWorker(): void {
         heap?.adopt(message.grants);
         granted();
         break;
-      case 'heap-trimmed':
-        // Segments were retired: drop them and let a collection free their memory (this thread
-        // may be idle, and an idle thread never collects: see heap/shrink.ts).
-        heap?.sync();
-        heap?.releaseMemory();
+      case 'heap-release':
+        // A release round (heap/layout.ts, H7): drop retired segments and see this thread's objects
+        // for them collected (this thread may be idle, and an idle thread never collects), then say so.
+        if (heap === undefined) send({ type: 'heap-released', held: [] });
+        else void heap.collect().then((held) => send({ type: 'heap-released', held }));
         break;
       case 'payload':
         payloadArrived(message.slot, message);
@@ -61,7 +61,11 @@ export function startWorker(): void {
   // Atomics.waitAsync, which does not keep an event loop alive, and this thread must not end on its
   // own — it leaves only by process.exit (sentinel, retirement, closed port). The owner's
   // worker.unref() decides whether an idle pool keeps the process alive.
-  if (heap !== undefined) send({ type: 'heap-hello' });
+  if (heap !== undefined) {
+    send({ type: 'heap-hello' });
+    // Retiring happens inside an allocation that found the heap at its bound: the main thread runs the round.
+    heap.onRetire = () => send({ type: 'heap-retired' });
+  }
   installClient();
   const ready = Promise.all([prepareLoop().then(loadModule), grants]).then(async ([handlers]) => {
     // setup(workerData) before the first task; a throw there means the module cannot be used.
