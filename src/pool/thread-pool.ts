@@ -146,10 +146,11 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       maxThreads: 2 * this.threads + 16,
       backend,
     });
-    // One consumer (this thread); one packet per slot at most, so a post can never find it full.
+    // One consumer (this thread); one packet per slot at most, plus one a dead thread may leave
+    // stale (layout.ts A7), so a post can never find it full.
     // maxThreads: every pool thread posts to it, and a poster with a claim record of its own costs a
     // death nothing more than its claim (records are maxThreads + 64).
-    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: this.threads + 8, spinCount: 0, backend });
+    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots + 1, maxThreads: this.threads + 8, spinCount: 0, backend });
 
     // Tasks and results too large for a slot go into the shared heap; a retire there tells every thread.
     const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapTrimmed()));

@@ -92,10 +92,13 @@ export class Lifecycle {
 
   onExit(record: WorkerRecord, code: number): void {
     const host = this.#host;
-    // Give back whatever the thread held on the ports: running slots, waiter places, a handed packet.
+    // Give back whatever the thread held on the ports: running slots, waiter places, a handed
+    // packet. The task port also names the packet the thread took last (A6).
+    let lastTaken: CompletionPacket[] = [];
     for (const port of [host.taskPort, host.resultPort]) {
       try {
-        port.releaseThread(record.threadId);
+        const released = port.releaseThread(record.threadId);
+        if (port === host.taskPort) lastTaken = released.lastTaken;
       } catch {
         /* a closed port has nothing to give back */
       }
@@ -104,7 +107,7 @@ export class Lifecycle {
     host.heap.releaseThread(record.threadId);
     if (code !== EXIT_RETIRED) Atomics.sub(host.i32, A_LIVE, 1);
     const reason = exitReason(record, code, this.state);
-    if (reason === 'died' || reason === 'timeout') this.#onDeath(record, code);
+    if (reason === 'died' || reason === 'timeout') this.#onDeath(record, code, lastTaken);
     else if (reason === 'recycle' && this.#replaceable()) record.replacement = host.spawn();
     host.exited(record, reason, code);
     if (host.threads.size === 0 && this.state === State.Closing) void this.#finishClose();
@@ -139,7 +142,7 @@ export class Lifecycle {
   }
 
   /** A thread died (process.exit, an uncaught error, resource limits, a timeout): fail what it held, replace it — unless it cannot work. */
-  #onDeath(record: WorkerRecord, code: number): void {
+  #onDeath(record: WorkerRecord, code: number, lastTaken: readonly CompletionPacket[]): void {
     const host = this.#host;
     const cause = record.error;
     if (!record.loaded) {
@@ -154,8 +157,17 @@ export class Lifecycle {
       : cause !== undefined
         ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
         : `process.exit(${code})`;
-    // Its tasks fail with the cause; nobody else's do.
-    const failed = host.tasks.failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
+    // Results already posted are read first, so that of its tasks only those whose result never
+    // reached the port are delivered from their slot (pool/layout.ts A7).
+    host.results.takeQueued();
+    // Its tasks (A6): those it never started go to another thread, those it started fail with
+    // the cause, those it finished are delivered; nobody else's are touched.
+    const { failed, done } = host.tasks.failOwned(
+      record.id,
+      lastTaken,
+      () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause),
+    );
+    for (const packet of done) host.results.complete(packet);
     if (host.tasks.inflight === 0) host.armIdle();
     host.pump();
     if (!record.timedOut && !record.working && performance.now() - record.readyAt < EARLY_DEATH_MS) {
