@@ -329,7 +329,9 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         if (typeof index !== 'number') return Promise.reject(index);
         handler = index;
       }
-      if (options.timeout !== undefined || options.onProgress !== undefined) extras = { timeout: options.timeout, onProgress: options.onProgress };
+      // Infinity: no timeout (no timer at all: one that long cannot be armed).
+      const timeout = options.timeout === Infinity ? undefined : options.timeout;
+      if (timeout !== undefined || options.onProgress !== undefined) extras = { timeout, onProgress: options.onProgress };
       if (signal?.aborted) {
         this.#tasks.failed++;
         return Promise.reject(new AbortError(signal.reason));

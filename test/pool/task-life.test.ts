@@ -79,12 +79,33 @@ describe('run(task, { timeout })', () => {
     ['-5', -5, RangeError],
     ['NaN', Number.NaN, RangeError],
     ["'5'", '5', TypeError],
+    // Beyond the longest timer Node arms (2^31 − 1 ms), setTimeout() fires after 1 ms and warns.
+    ['2 ** 31', 2 ** 31, RangeError],
+    ['1e12', 1e12, RangeError],
   ])('rejects timeout %s naming it, and leaks nothing', async (_, timeout, type) => {
     const { pool } = syncPool({ slots: 1 });
     const error = (await pool.run({ op: 'echo', value: 1 }, { timeout: timeout as number }).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(type);
     expect(error.message).toMatch(/options\.timeout/);
     expect(await pool.run({ op: 'echo', value: 2 })).toBe(2); // the one slot is free
+  });
+});
+
+describe('run(task, { timeout: Infinity })', () => {
+  it('is no timeout: the task runs to its end, no timer is armed, no TimeoutOverflowWarning', async () => {
+    const { pool } = syncPool();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      expect(await pool.run({ op: 'busy', ms: 200, value: 'done' }, { timeout: Infinity })).toBe('done');
+      expect(await pool.run({ op: 'echo', value: 'in time' }, { timeout: 2 ** 31 - 1 })).toBe('in time');
+      // A warning is emitted on the next tick: let it come if it is coming.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((name) => name === 'TimeoutOverflowWarning')).toEqual([]);
   });
 });
 
