@@ -52,7 +52,8 @@ export type FromWorker =
   | { type: 'heap-hello' }
   | { type: 'ready' }
   | { type: 'working' }
-  | { type: 'load-error'; error: unknown }
+  /** The module cannot be used in this thread: it did not load (`setup` false), or its setup() threw. */
+  | { type: 'load-error'; error: unknown; setup: boolean }
   | { type: 'teardown-error'; error: unknown }
   | { type: 'broadcast-result'; id: number; ok: boolean; value: unknown }
   | { type: 'fetch'; slot: number }

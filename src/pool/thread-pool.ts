@@ -208,7 +208,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
             stderr: o.workerOptions.stderr ? worker.stderr : null,
           });
         },
-        loadError: (_, cause) => this.#life.fail(new WorkerLoadError(cause?.message ?? String(cause), cause)),
+        loadError: (record, cause, setup) => this.#life.loadFailed(record, new WorkerLoadError(cause?.message ?? String(cause), cause), setup),
         requestError: (wParam, error) => this.#requestError(wParam, error),
         teardownError: (_, error) =>
           this.#report(
@@ -234,6 +234,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       report: (error, code) => this.#report(error, code),
       exited: (record, reason, code) => this.emit('threadExit', { threadId: record.threadId, workerId: record.id, reason, code }),
       pump: () => this.#pump(),
+      keepsAlive: () => this.#keepAlive.refed,
       refAll: () => this.#keepAlive.refAll(),
       armIdle: () => this.#keepAlive.armIdle(),
       clearIdle: () => this.#keepAlive.clear(),

@@ -147,12 +147,29 @@ describe('recycling', () => {
 });
 
 describe('setup, teardown, threadStart, threadExit, recycle()', () => {
-  function lifecyclePool(threads: number, flags: { failSetup?: boolean } = {}): { pool: ThreadPool; words: Int32Array } {
+  function lifecyclePool(
+    threads: number,
+    flags: { failSetup?: boolean; failNext?: number; failEvery?: number; maxTasksPerThread?: number } = {},
+  ): { pool: ThreadPool; words: Int32Array } {
     const { sab, words } = shared();
     if (flags.failSetup) Atomics.store(words, 3, 1);
-    const pool = new ThreadPool({ filename: fixture('lifecycle.mjs'), threads, workerData: { sab, greeting: 'hello' } });
+    Atomics.store(words, 4, flags.failNext ?? 0);
+    Atomics.store(words, 5, flags.failEvery ?? 0);
+    const pool = new ThreadPool({
+      filename: fixture('lifecycle.mjs'),
+      threads,
+      maxTasksPerThread: flags.maxTasksPerThread,
+      workerData: { sab, greeting: 'hello' },
+    });
     pools.push(pool);
     return { pool, words };
+  }
+
+  /** The pool's 'error' events (a setup() failure of a thread started again is reported there). */
+  function errorsOf(pool: ThreadPool): Error[] {
+    const errors: Error[] = [];
+    pool.on('error', (error: Error) => void errors.push(error));
+    return errors;
   }
 
   it('setup(workerData) runs before the first task; teardown() once per thread on close(); the events say so', async () => {
@@ -183,6 +200,61 @@ describe('setup, teardown, threadStart, threadExit, recycle()', () => {
     const error = (await pool.run(1).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(WorkerLoadError);
     expect(error.message).toMatch(/setup\(\) failed: setup refused/);
+  });
+
+  it.each([1, 2, 3])(
+    'after the pool has served, a new thread whose setup() throws is started again after a backoff; each failure is reported (round %i)',
+    async () => {
+      const { pool, words } = lifecyclePool(1);
+      const errors = errorsOf(pool);
+      const exits: string[] = [];
+      pool.on('threadExit', (thread) => exits.push(thread.reason));
+      await pool.run(1);
+      Atomics.store(words, 4, 2); // the next two setup() calls throw
+      await pool.recycle(); // its replacement fails, and the one after it
+      const served = (await pool.run(2)) as { greeting: string };
+      expect(served.greeting).toBe('hello');
+      expect(errors.map((e) => e.message)).toEqual([
+        expect.stringMatching(/setup\(\) failed \(1 in a row\): a new thread starts in 50 ms .*setup refused this once/),
+        expect.stringMatching(/setup\(\) failed \(2 in a row\): a new thread starts in 100 ms/),
+      ]);
+      expect(exits).toEqual(['recycle', 'stopped', 'stopped']);
+      expect(pool.stats().threads).toBe(1);
+    },
+  );
+
+  it.each([1, 2])('one setup() in four throws, threads recycled every 3 tasks: every run() resolves (round %i)', async () => {
+    const { pool, words } = lifecyclePool(2, { failEvery: 4, maxTasksPerThread: 3 });
+    const errors = errorsOf(pool);
+    for (let batch = 0; batch < 6; batch++) {
+      const results = (await Promise.all(Array.from({ length: 12 }, (_, i) => pool.run(batch * 12 + i)))) as { task: number }[];
+      expect(results.map((r) => r.task)).toEqual(Array.from({ length: 12 }, (_, i) => batch * 12 + i));
+    }
+    const calls = Atomics.load(words, 6);
+    expect(calls).toBeGreaterThanOrEqual(24); // 72 tasks, 3 per thread
+    expect(errors.length).toBeGreaterThanOrEqual(Math.floor(calls / 4) - 1); // each failure reported (the last may be under way)
+    expect(errors.every((e) => /setup\(\) failed/.test(e.message))).toBe(true);
+  });
+
+  it("before any thread started, one thread's failed setup() is started again once another starts", async () => {
+    const { pool } = lifecyclePool(2, { failNext: 1 });
+    const served = (await pool.run(1)) as { greeting: string };
+    expect(served.greeting).toBe('hello');
+    await waitFor(() => pool.stats().threads === 2, 'the failed thread started again');
+    await pool.close();
+  });
+
+  it('a setup() that fails every time after the pool has served fails the pool at the 8th in a row (about 6 s)', async () => {
+    const { pool, words } = lifecyclePool(1);
+    const errors = errorsOf(pool);
+    await pool.run(1);
+    Atomics.store(words, 3, 1); // every setup() throws from now on
+    await pool.recycle();
+    const outcome = (await pool.run(2).catch((e: unknown) => e)) as Error;
+    expect(outcome).toBeInstanceOf(WorkerLoadError);
+    expect(outcome.message).toMatch(/setup\(\) failed 8 times in a row \(the last: setup refused\)/);
+    expect(errors).toHaveLength(7);
+    await expect(pool.run(3)).rejects.toBeInstanceOf(WorkerLoadError);
   });
 
   it("a teardown() that throws is reported on 'error'; the close completes", async () => {

@@ -3,8 +3,11 @@
  * per thread after everything queued) or destroyed (destroy(): at once); a
  * module that cannot be used fails it. And what each thread's exit means:
  * an orderly exit (its sentinel, idle retirement, recycling) or a death,
- * which fails that thread's tasks and replaces it — unless the module kills
- * every thread it runs in, which would be a spawn loop.
+ * which settles that thread's tasks and replaces it — unless the module kills
+ * every thread it runs in, which would be a spawn loop. A thread whose
+ * setup() fails is started again after a backoff once the pool has served
+ * (a transient failure: a database that is restarting), a bounded number of
+ * times in a row.
  */
 import type { CompletionPacket, CompletionPort } from '../../port/index.js';
 import { PoolClosedError, WorkerDiedError, WorkerLoadError } from '../errors.js';
@@ -21,6 +24,10 @@ import type { ThreadExitReason } from '../types.js';
 const EARLY_DEATH_MS = 1000;
 /** …and this many in a row mean the module kills every thread: the pool fails instead of respawning. */
 const EARLY_DEATHS = 3;
+/** A thread whose setup() failed is started again after this long (ms), doubled at each failure in a row… */
+export const SETUP_RETRY_MS = 50;
+/** …and this many failures in a row (≈ 6.4 s from the first) mean setup() cannot succeed: the pool fails. */
+export const SETUP_FAILURES = 8;
 
 export const State = { Open: 0, Closing: 1, Destroyed: 2 } as const;
 export type State = (typeof State)[keyof typeof State];
@@ -44,7 +51,8 @@ export interface LifecycleHost {
   exited(record: WorkerRecord, reason: ThreadExitReason, code: number): void;
   /** Slots were freed (a thread's tasks failed): move the backlog in. */
   pump(): void;
-  /** The keep-alive policy: work exists / check whether the pool is idle / stop checking. */
+  /** The keep-alive policy: do the threads keep the process alive (the pool has work) / work exists / check whether the pool is idle / stop checking. */
+  keepsAlive(): boolean;
   refAll(): void;
   armIdle(): void;
   clearIdle(): void;
@@ -67,6 +75,13 @@ export class Lifecycle {
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** Threads in a row that died idle right after starting (see EARLY_DEATHS). */
   #earlyDeaths = 0;
+  /** setup() failures since a thread last became ready (see SETUP_FAILURES). */
+  #setupFailures = 0;
+  /** Threads whose setup() failed, to start again when #retryTimer fires (or, before the first ready, once one is). */
+  #owed = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  /** The first setup() failure before any thread was ready: the pool fails with it if no thread ever starts. */
+  #firstSetupError: WorkerLoadError | undefined;
   readonly #host: LifecycleHost;
 
   constructor(host: LifecycleHost) {
@@ -86,6 +101,74 @@ export class Lifecycle {
   threadReady(): void {
     this.isReady = true;
     this.#readyResolve();
+    this.#setupFailures = 0;
+    this.#firstSetupError = undefined;
+    // Threads whose setup() failed before this one started: try them again (a first backoff).
+    if (this.#owed > 0) this.#retryAfter(SETUP_RETRY_MS);
+  }
+
+  /**
+   * A thread could not start: its module did not load (or exports no handler), or (`setup`) its
+   * setup() threw. A module that does not load fails the pool at once: that is no transient
+   * failure. A setup() failure fails it only while no thread has started and none is still
+   * starting (the module never starts a thread); otherwise the thread is stopped and started
+   * again after SETUP_RETRY_MS, doubled at each failure in a row, and the pool fails only at
+   * the SETUP_FAILURES-th in a row. Each one after the pool has served is reported.
+   */
+  loadFailed(record: WorkerRecord, error: WorkerLoadError, setup: boolean): void {
+    const host = this.#host;
+    if (!setup) {
+      this.fail(error);
+      return;
+    }
+    if (this.loadError !== undefined || this.state === State.Destroyed) return;
+    host.threads.stopUnstarted(record);
+    if (!this.isReady) {
+      this.#firstSetupError ??= error;
+      // Another thread may still start: then this one is owed a new start.
+      if (host.threads.starting(record) > 0) {
+        this.#owed++;
+        return;
+      }
+      this.fail(this.#firstSetupError);
+      return;
+    }
+    const failures = ++this.#setupFailures;
+    if (failures >= SETUP_FAILURES) {
+      // The thread's error wraps setup()'s own (its cause): name that one.
+      const thrown = (error.cause as { cause?: unknown } | undefined)?.cause ?? error.cause;
+      const message = `worker module ${host.filename} cannot start a thread: setup() failed ${failures} times in a row (the last: ${(thrown as Error)?.message ?? String(thrown)}), so the pool stopped starting threads`;
+      this.fail(new WorkerLoadError(message, error.cause));
+      return;
+    }
+    this.#owed++;
+    const delay = SETUP_RETRY_MS * 2 ** (failures - 1);
+    this.#retryAfter(delay);
+    host.report(
+      Object.assign(new Error(`a pool thread's setup() failed (${failures} in a row): a new thread starts in ${delay} ms — ${error.message}`), {
+        cause: error.cause,
+      }),
+      'IOCP_POOL_SETUP_FAILED',
+    );
+  }
+
+  /** Starts the owed threads after `delay` ms (one timer: a later failure waits for the same one). */
+  #retryAfter(delay: number): void {
+    if (this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      const owed = this.#owed;
+      this.#owed = 0;
+      for (let i = 0; i < owed && this.#replaceable() && this.#host.threads.size < this.#host.size; i++) this.#host.spawn();
+    }, delay);
+    // Kept alive only while the pool has work (a thread is what it waits for); an idle pool lets the process exit.
+    if (!this.#host.keepsAlive()) this.#retryTimer.unref();
+  }
+
+  /** The keep-alive policy changed (keep-alive.ts): a pending restart keeps the process alive as the threads do. */
+  keepAlive(refed: boolean): void {
+    if (refed) this.#retryTimer?.ref();
+    else this.#retryTimer?.unref();
   }
 
   // ───────────────────────────── exits ─────────────────────────────
@@ -137,7 +220,8 @@ export class Lifecycle {
 
   /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
   grow(): void {
-    if (!this.accepting) return;
+    // A thread whose setup() failed is started again by its backoff's timer, not sooner.
+    if (!this.accepting || this.#retryTimer !== undefined) return;
     if (this.#host.taskPort.stats().waiting === 0) this.#host.spawn();
   }
 
@@ -202,6 +286,8 @@ export class Lifecycle {
   fail(error: WorkerLoadError): void {
     if (this.loadError !== undefined) return;
     this.loadError = error;
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     this.#readyReject(error);
     this.#stopAll(error, false);
   }
@@ -300,6 +386,8 @@ export class Lifecycle {
 
   #clearTimers(): void {
     this.#host.clearIdle();
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;
   }

@@ -74,8 +74,8 @@ export interface WorkerRecord {
 /** What the pool hears from its threads. */
 export interface ThreadEvents {
   ready(record: WorkerRecord): void;
-  /** The worker module cannot be used: it did not load, or exports no handler. */
-  loadError(record: WorkerRecord, cause: Error): void;
+  /** The worker module cannot be used in this thread: it did not load, exports no handler, or (`setup`) its setup() threw. */
+  loadError(record: WorkerRecord, cause: Error, setup: boolean): void;
   /** A queueRequest handler threw (or rejected). */
   requestError(wParam: number, error: unknown): void;
   /** currentPool().run() from a thread: run it as any task. */
@@ -204,6 +204,20 @@ export class ThreadSet {
     for (const record of this.live.values()) if (!record.terminating) record.worker.postMessage({ type: 'heap-trimmed' } satisfies ToWorker);
   }
 
+  /** Terminates one thread that could not start (its setup() failed): its exit is expected, never reported as a death. */
+  stopUnstarted(record: WorkerRecord): void {
+    if (record.terminating) return;
+    record.terminating = true;
+    void record.worker.terminate();
+  }
+
+  /** Threads still starting (alive, not yet ready, not being stopped), but `except`. */
+  starting(except: WorkerRecord): number {
+    let n = 0;
+    for (const record of this.live.values()) if (record !== except && !record.loaded && !record.terminating) n++;
+    return n;
+  }
+
   /** Terminates one thread whose task ran past its timeout; its exit is a death (its other tasks fail). */
   stopForTimeout(id: number): void {
     const record = this.live.get(id);
@@ -257,7 +271,7 @@ export class ThreadSet {
         break;
       case 'load-error': {
         const cause = recordToError(message.error) as Error;
-        this.#events.loadError(record, cause);
+        this.#events.loadError(record, cause, message.setup);
         break;
       }
       case 'fetch': {

@@ -63,12 +63,15 @@ export function startWorker(): void {
   // worker.unref() decides whether an idle pool keeps the process alive.
   if (heap !== undefined) send({ type: 'heap-hello' });
   installClient();
+  /** The module loaded, and setup() is what failed (the pool may retry that in a new thread). */
+  let inSetup = false;
   const ready = Promise.all([prepareLoop().then(loadModule), grants]).then(async ([handlers]) => {
-    // setup(workerData) before the first task; a throw there means the module cannot be used.
+    // setup(workerData) before the first task; a throw there means this thread cannot be used.
     if (handlers.setup !== undefined) {
       try {
         await handlers.setup(data.workerData);
       } catch (error) {
+        inSetup = true;
         throw Object.assign(new Error(`worker module ${data.filename}: setup() failed: ${(error as Error)?.message ?? String(error)}`), {
           cause: error,
         });
@@ -88,6 +91,6 @@ export function startWorker(): void {
         });
       });
     },
-    (error: unknown) => send({ type: 'load-error', error: errorToRecord(error) }),
+    (error: unknown) => send({ type: 'load-error', error: errorToRecord(error), setup: inSetup }),
   );
 }
