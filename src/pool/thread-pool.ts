@@ -147,10 +147,12 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       backend,
     });
     // One consumer (this thread); one packet per slot at most, plus one a dead thread may leave
-    // stale (layout.ts A7), so a post can never find it full.
+    // stale (layout.ts A7), so a post can never find it full. Rounded up to a power of two: the
+    // ring's size anyway, and a ring whose capacity is its size skips the bound check on each post.
     // maxThreads: every pool thread posts to it, and a poster with a claim record of its own costs a
     // death nothing more than its claim (records are maxThreads + 64).
-    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots + 1, maxThreads: this.threads + 8, spinCount: 0, backend });
+    const resultCapacity = 2 ** Math.ceil(Math.log2(slots + 1));
+    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: resultCapacity, maxThreads: this.threads + 8, spinCount: 0, backend });
 
     // Tasks and results too large for a slot go into the shared heap; a retire there tells every thread.
     const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapTrimmed()));
