@@ -5,9 +5,7 @@
  * an orderly exit (its sentinel, idle retirement, recycling) or a death,
  * which settles that thread's tasks and replaces it — unless the module kills
  * every thread it runs in, which would be a spawn loop. A thread whose
- * setup() fails is started again after a backoff once the pool has served
- * (a transient failure: a database that is restarting), a bounded number of
- * times in a row.
+ * setup() fails is started again after a backoff (setup-retry.ts).
  */
 import type { CompletionPacket, CompletionPort } from '../../port/index.js';
 import { PoolClosedError, WorkerDiedError, WorkerLoadError } from '../errors.js';
@@ -16,6 +14,7 @@ import { A_LIVE, A_REQ_POSTED, A_REQ_TAKEN, A_SENTINELS, K_REQUEST, SENTINEL } f
 import { closeTimeout } from '../options.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from '../protocol.js';
 import type { ResultDrain } from './results.js';
+import { SetupRetry } from './setup-retry.js';
 import type { TaskTable } from './tasks.js';
 import type { ThreadSet, WorkerRecord } from './threads.js';
 import type { ThreadExitReason } from '../types.js';
@@ -24,10 +23,6 @@ import type { ThreadExitReason } from '../types.js';
 const EARLY_DEATH_MS = 1000;
 /** …and this many in a row mean the module kills every thread: the pool fails instead of respawning. */
 const EARLY_DEATHS = 3;
-/** A thread whose setup() failed is started again after this long (ms), doubled at each failure in a row… */
-export const SETUP_RETRY_MS = 50;
-/** …and this many failures in a row (≈ 6.4 s from the first) mean setup() cannot succeed: the pool fails. */
-export const SETUP_FAILURES = 8;
 
 export const State = { Open: 0, Closing: 1, Destroyed: 2 } as const;
 export type State = (typeof State)[keyof typeof State];
@@ -75,17 +70,23 @@ export class Lifecycle {
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** Threads in a row that died idle right after starting (see EARLY_DEATHS). */
   #earlyDeaths = 0;
-  /** setup() failures since a thread last became ready (see SETUP_FAILURES). */
-  #setupFailures = 0;
-  /** Threads whose setup() failed, to start again when #retryTimer fires (or, before the first ready, once one is). */
-  #owed = 0;
-  #retryTimer: NodeJS.Timeout | undefined;
-  /** The first setup() failure before any thread was ready: the pool fails with it if no thread ever starts. */
-  #firstSetupError: WorkerLoadError | undefined;
+  /** Threads whose setup() failed: their restarts (setup-retry.ts). */
+  readonly #setupRetry: SetupRetry;
   readonly #host: LifecycleHost;
 
   constructor(host: LifecycleHost) {
     this.#host = host;
+    this.#setupRetry = new SetupRetry({
+      filename: host.filename,
+      threads: host.threads,
+      started: () => this.isReady,
+      keepsAlive: () => host.keepsAlive(),
+      startThreads: (n) => {
+        for (let i = 0; i < n && this.#replaceable() && host.threads.size < host.size; i++) host.spawn();
+      },
+      fail: (error) => this.fail(error),
+      report: (error, code) => host.report(error, code),
+    });
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
@@ -101,74 +102,21 @@ export class Lifecycle {
   threadReady(): void {
     this.isReady = true;
     this.#readyResolve();
-    this.#setupFailures = 0;
-    this.#firstSetupError = undefined;
-    // Threads whose setup() failed before this one started: try them again (a first backoff).
-    if (this.#owed > 0) this.#retryAfter(SETUP_RETRY_MS);
+    this.#setupRetry.ready();
   }
 
   /**
-   * A thread could not start: its module did not load (or exports no handler), or (`setup`) its
-   * setup() threw. A module that does not load fails the pool at once: that is no transient
-   * failure. A setup() failure fails it only while no thread has started and none is still
-   * starting (the module never starts a thread); otherwise the thread is stopped and started
-   * again after SETUP_RETRY_MS, doubled at each failure in a row, and the pool fails only at
-   * the SETUP_FAILURES-th in a row. Each one after the pool has served is reported.
+   * A thread could not start: its module did not load (or exports no handler) — the pool fails
+   * at once, that is no transient failure — or (`setup`) its setup() threw: setup-retry.ts.
    */
   loadFailed(record: WorkerRecord, error: WorkerLoadError, setup: boolean): void {
-    const host = this.#host;
-    if (!setup) {
-      this.fail(error);
-      return;
-    }
-    if (this.loadError !== undefined || this.state === State.Destroyed) return;
-    host.threads.stopUnstarted(record);
-    if (!this.isReady) {
-      this.#firstSetupError ??= error;
-      // Another thread may still start: then this one is owed a new start.
-      if (host.threads.starting(record) > 0) {
-        this.#owed++;
-        return;
-      }
-      this.fail(this.#firstSetupError);
-      return;
-    }
-    const failures = ++this.#setupFailures;
-    if (failures >= SETUP_FAILURES) {
-      // The thread's error wraps setup()'s own (its cause): name that one.
-      const thrown = (error.cause as { cause?: unknown } | undefined)?.cause ?? error.cause;
-      const message = `worker module ${host.filename} cannot start a thread: setup() failed ${failures} times in a row (the last: ${(thrown as Error)?.message ?? String(thrown)}), so the pool stopped starting threads`;
-      this.fail(new WorkerLoadError(message, error.cause));
-      return;
-    }
-    this.#owed++;
-    const delay = SETUP_RETRY_MS * 2 ** (failures - 1);
-    this.#retryAfter(delay);
-    host.report(
-      Object.assign(new Error(`a pool thread's setup() failed (${failures} in a row): a new thread starts in ${delay} ms — ${error.message}`), {
-        cause: error.cause,
-      }),
-      'IOCP_POOL_SETUP_FAILED',
-    );
-  }
-
-  /** Starts the owed threads after `delay` ms (one timer: a later failure waits for the same one). */
-  #retryAfter(delay: number): void {
-    if (this.#retryTimer !== undefined) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      const owed = this.#owed;
-      this.#owed = 0;
-      for (let i = 0; i < owed && this.#replaceable() && this.#host.threads.size < this.#host.size; i++) this.#host.spawn();
-    }, delay);
-    // Kept alive only while the pool has work (a thread is what it waits for); an idle pool lets the process exit.
-    if (!this.#host.keepsAlive()) this.#retryTimer.unref();
+    if (!setup) this.fail(error);
+    else if (this.loadError === undefined && this.state !== State.Destroyed) this.#setupRetry.failed(record, error);
   }
 
   /** The keep-alive policy changed (keep-alive.ts): a pending restart keeps the process alive as the threads do. */
   keepAlive(refed: boolean): void {
-    if (refed) this.#retryTimer?.ref();
-    else this.#retryTimer?.unref();
+    this.#setupRetry.keepAlive(refed);
   }
 
   // ───────────────────────────── exits ─────────────────────────────
@@ -221,7 +169,7 @@ export class Lifecycle {
   /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
   grow(): void {
     // A thread whose setup() failed is started again by its backoff's timer, not sooner.
-    if (!this.accepting || this.#retryTimer !== undefined) return;
+    if (!this.accepting || this.#setupRetry.pending) return;
     if (this.#host.taskPort.stats().waiting === 0) this.#host.spawn();
   }
 
@@ -286,8 +234,7 @@ export class Lifecycle {
   fail(error: WorkerLoadError): void {
     if (this.loadError !== undefined) return;
     this.loadError = error;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#setupRetry.clear();
     this.#readyReject(error);
     this.#stopAll(error, false);
   }
@@ -386,8 +333,7 @@ export class Lifecycle {
 
   #clearTimers(): void {
     this.#host.clearIdle();
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#setupRetry.clear();
     if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;
   }
