@@ -63,8 +63,9 @@
  *      posts an acknowledgement, so the slot is freed only once no packet
  *      names it any more.
  *  A3  The payload area belongs to the main thread while the slot is QUEUED
- *      (before the post) and after the result packet was taken; to the worker
- *      between its CAS to RUNNING and its post of the result packet. The
+ *      (before the post) and after the result packet was taken (or the worker's
+ *      exit, A6); to the worker between its CAS to RUNNING and its post of the
+ *      result packet. The
  *      port orders those writes: a post happens-before the get that returns
  *      its packet (the ring's sequentially consistent CASes on the cell). So
  *      does a heap block the payload names: whoever owns the slot may free it
