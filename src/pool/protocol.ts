@@ -14,6 +14,8 @@ export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: cl
 export const EXIT_RETIRED = 201; // idle above minThreads for idleTimeout
 export const EXIT_PORT_CLOSED = 202; // the port was closed under it: destroy()
 export const EXIT_RECYCLED = 203; // maxTasksPerThread, maxHeapUsedBeforeRecycle or recycle(): replace it
+/** Asked to stop (a task on it ran past its timeout): it left from its event loop, in no port call. A death. */
+export const EXIT_STOPPED = 204;
 
 /** Where a worker finds its pool: the `workerData` of every pool thread. */
 export interface PoolWorkerData {
@@ -69,6 +71,8 @@ export type ToWorker =
   | { type: 'abort'; slot: number; ticket: number; timeout?: boolean }
   | { type: 'broadcast'; id: number; task: unknown; name: string | undefined }
   | { type: 'recycle' }
+  /** Leave now (a task on this thread ran past its timeout): between two turns of the event loop, so in no port call. */
+  | { type: 'stop' }
   | { type: 'run-result'; id: number; ok: boolean; value: unknown };
 
 /**

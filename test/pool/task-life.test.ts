@@ -62,6 +62,22 @@ describe('run(task, { timeout })', () => {
     expect(exits).toEqual([]);
   });
 
+  it.each([1, 2, 3])(
+    'a handler that never settles: its thread is asked to leave and does, from its event loop — not terminated inside a port call (round %i)',
+    async () => {
+      const { pool, words } = syncPool({ threads: 1 });
+      const exits: { reason: string; code: number }[] = [];
+      pool.on('threadExit', (thread) => exits.push({ reason: thread.reason, code: thread.code }));
+      const stuck = pool.run({ op: 'await-forever' }, { timeout: 20 }).catch((e: unknown) => e);
+      await started(words, 1);
+      expect(await stuck).toBeInstanceOf(TimeoutError);
+      await waitFor(() => exits.length === 1, "the thread's exit");
+      // 204: it left by itself when the message came (a terminate() would say 1).
+      expect(exits).toEqual([{ reason: 'timeout', code: 204 }]);
+      expect(await pool.run({ op: 'echo', value: 'after' })).toBe('after');
+    },
+  );
+
   it("the stopped thread's other tasks fail with WorkerDiedError; tasks on other threads do not", async () => {
     const { pool, words } = syncPool({ threads: 1 });
     const pendingOnIt = pool.run({ op: 'await-forever' }).catch((e: unknown) => e);

@@ -19,6 +19,9 @@ import type { TaskTable } from './tasks.js';
 /** A broadcast() answer from a thread that left in order before it ran it: left out of the results. */
 export const LEFT: unique symbol = Symbol('left');
 
+/** How long a thread asked to stop (a timeout) has to leave by itself before it is terminated (ms). */
+const STOP_WAIT_MS = 250;
+
 /** Exit codes of orderly exits (protocol.ts); any other is a death. */
 const ORDERLY = new Set([EXIT_SENTINEL, EXIT_RETIRED, EXIT_PORT_CLOSED, EXIT_RECYCLED]);
 
@@ -218,12 +221,24 @@ export class ThreadSet {
     return n;
   }
 
-  /** Terminates one thread whose task ran past its timeout; its exit is a death (its other tasks fail). */
+  /**
+   * Stops one thread whose task ran past its timeout; its exit is a death (its other tasks fail).
+   * It is asked first, and leaves from its event loop (between two port calls); only a thread
+   * that does not within STOP_WAIT_MS — stuck in a handler, so in no port call either — is
+   * terminated. A thread terminated at a random instant may die holding a port's lock, which
+   * blocks the main thread's next port call until that thread's exit is handled: on this
+   * thread's event loop, which the blocked call holds (docs/port.md, "Limits").
+   */
   stopForTimeout(id: number): void {
     const record = this.live.get(id);
     if (record === undefined || record.terminating || record.timedOut) return;
     record.timedOut = true;
-    void record.worker.terminate();
+    record.worker.postMessage({ type: 'stop' } satisfies ToWorker);
+    const timer = setTimeout(() => {
+      if (this.live.has(record.id)) void record.worker.terminate();
+    }, STOP_WAIT_MS);
+    timer.unref();
+    record.worker.once('exit', () => clearTimeout(timer));
   }
 
   /** Tells thread `owner` that the task with `ticket` in `slot` was aborted (or ran past its timeout). */

@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { errorToRecord } from '../../codec/error-record.js';
-import type { ToWorker } from '../protocol.js';
+import { EXIT_STOPPED, type ToWorker } from '../protocol.js';
 import { abortTask, initDispatch, payloadArrived, runBroadcast } from './dispatch.js';
 import { maybeLeave, portFailed, setTeardown } from './leave.js';
 import { loop, prepareLoop, recycle } from './loop.js';
@@ -51,6 +51,11 @@ export function startWorker(): void {
         break;
       case 'recycle':
         recycle();
+        break;
+      case 'stop':
+        // A message runs between turns of this thread's event loop, never inside a port call:
+        // leaving here cannot strand a port's lock (which terminate() at a random instant can).
+        process.exit(EXIT_STOPPED);
         break;
       case 'run-result':
         runAnswered(message.id, message.ok, message.value);
