@@ -7,12 +7,13 @@
 // last batch of echoes all succeed) and close() must resolve.
 //
 // Timeouts in a flood: 2 threads serve tiny tasks, 256 in flight, while every
-// 60 ms a task that never settles, with `timeout: 1`, makes the pool terminate
-// its thread — at any instruction of whatever that thread was doing: taking a
-// packet, claiming it, writing a result, posting it. Every run() must settle
+// 60 ms a task that never settles, with `timeout: 1`, makes the pool stop its
+// thread — wherever that thread is in its handling of the flood: taking a
+// packet, claiming it, writing a result, posting it. (The thread is asked to
+// leave, and terminated if it has not within 250 ms.) Every run() must settle
 // (its own value, or WorkerDiedError for a task that was running on the
-// terminated thread), and no task may run twice (each counts its runs in
-// shared memory).
+// stopped thread), and no task may run twice (each counts its runs in shared
+// memory).
 //
 // "lost" = run() calls that never settled, "duplicated" = an echo answered
 // with another task's value, or a task that ran twice.
@@ -20,6 +21,8 @@ import { Hang, loadLib, random, sleep, within } from '../lib.mjs';
 
 export const name = 'pool';
 const FIXTURE = new URL('../fixtures/faults.mjs', import.meta.url);
+/** The exit code of a pool thread that left by itself when asked to stop (src/pool/protocol.ts). */
+const EXIT_STOPPED = 204;
 
 export async function run({ seed, quick }) {
   const faults = await faultCase({ seed, quick });
@@ -51,8 +54,11 @@ async function floodCase({ quick }) {
   const pool = new ThreadPool({ filename: FIXTURE, threads: 2, workerData: { runs } });
   pool.on('error', () => {});
   let terminations = 0;
-  pool.on('threadExit', ({ reason }) => {
-    if (reason === 'timeout') terminations++;
+  let terminated = 0;
+  pool.on('threadExit', ({ reason, code }) => {
+    if (reason !== 'timeout') return;
+    terminations++;
+    if (code !== EXIT_STOPPED) terminated++; // did not leave by itself: terminate()
   });
   const pending = new Set();
   let next = 0;
@@ -113,13 +119,13 @@ async function floodCase({ quick }) {
   }
   return {
     volume: next,
-    unit: `flood: ${seconds} s, 2 threads, ${inFlight} in flight, ${terminations} terminations by timeout`,
+    unit: `flood: ${seconds} s, 2 threads, ${inFlight} in flight, ${terminations} threads stopped by a timeout`,
     lost,
     duplicated: wrong + twice,
     hangs,
     ok: lost + wrong + twice + hangs + otherErrors + resolvedUnrun === 0 && (quick || terminations > 0),
     extra:
-      `${terminations} terminations, ${lost} lost, ${twice} ran twice, ${wrong} wrong values, ${resolvedUnrun} resolved without running, ` +
+      `${terminations} stopped (${terminated} by terminate()), ${lost} lost, ${twice} ran twice, ${wrong} wrong values, ${resolvedUnrun} resolved without running, ` +
       `${resolved} resolved, ${died} failed with their thread (WorkerDiedError), ${otherErrors} other errors`,
   };
 }
