@@ -110,13 +110,7 @@ async function floodCase({ quick }) {
     if (ran[id] > 1) twice++;
     else if (resolvedIds[id] === 1 && ran[id] === 0) resolvedUnrun++;
   }
-  try {
-    await within(pool.close(), 'close()', limitMs);
-  } catch (error) {
-    if (!(error instanceof Hang)) throw error;
-    hangs++;
-    await pool.destroy();
-  }
+  hangs += await closeWithin(pool, limitMs);
   return {
     volume: next,
     unit: `flood: ${seconds} s, 2 threads, ${inFlight} in flight, ${terminations} threads stopped by a timeout`,
@@ -190,13 +184,7 @@ async function faultCase({ seed, quick }) {
     if (!(error instanceof Hang)) throw error;
     hangs++;
   }
-  try {
-    await within(pool.close(), 'close()', limitMs);
-  } catch (error) {
-    if (!(error instanceof Hang)) throw error;
-    hangs++;
-    await pool.destroy();
-  }
+  hangs += await closeWithin(pool, limitMs);
   const lost = tasks - settled;
   return {
     volume: tasks,
@@ -207,4 +195,16 @@ async function faultCase({ seed, quick }) {
     ok: lost + wrong + hangs + faultResolved === 0 && after === 500,
     extra: `${failedEcho} echoes failed with their thread, ${faultResolved} faults resolved, ${after}/500 echoes after, ${poolErrors} pool 'error' events`,
   };
+}
+
+/** close() within the time box; past it, destroy(). Returns 1 for a hang, else 0. */
+async function closeWithin(pool, limitMs) {
+  try {
+    await within(pool.close(), 'close()', limitMs);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof Hang)) throw error;
+    await pool.destroy();
+    return 1;
+  }
 }
