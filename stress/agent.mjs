@@ -7,7 +7,7 @@
 // returned true. Producers write the next key they will try into
 // control[C_CURSOR + index] before each post, so a replacement of a killed
 // producer starts after the key whose post may or may not have happened.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 
 const { role, libUrl, handle, index = 0, seed = 1 } = workerData;
 const { CompletionPort, PortClosedError } = await import(libUrl);
@@ -64,12 +64,17 @@ const roles = {
    */
   async consumer() {
     const seen = new Uint8Array(workerData.seen);
+    // Who took each key (threadId + 1), written before `seen`: a death between the two leaves the key
+    // taken by this thread and not yet counted, as a death right after the take does.
+    const seenBy = workerData.seenBy ? new Int32Array(workerData.seenBy) : null;
+    const me = threadId + 1;
     const mode = workerData.mode ?? 'get';
     const last = new Map();
     let outOfOrder = 0;
     let corrupt = 0;
     let count = 0;
     const take = (p) => {
+      if (seenBy !== null) Atomics.store(seenBy, p.completionKey, me);
       Atomics.add(seen, p.completionKey, 1);
       if (p.bytesTransferred !== (p.completionKey & 0xffff)) corrupt++;
       const before = last.get(p.overlapped) ?? -1;

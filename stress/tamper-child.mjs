@@ -187,7 +187,7 @@ if (isMainThread) {
     }
     if (r < 0.85) {
       const rec = rand.int(4); // the first records: the ones this trial's instance took
-      const field = rand.int(6);
+      const field = rand.int(7); // R_TID … R_GOT
       return { name: `record${rec}.${field}`, index: geo.recordBase + rec * L.RECORD_WORDS + field };
     }
     const cell = rand.int(geo.ringSize);

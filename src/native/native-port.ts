@@ -333,8 +333,9 @@ export class NativeCompletionPort extends PortBase {
   releaseThread(deadThreadId: number): ReleasedThread {
     checkInteger('threadId', deadThreadId, 0, 0x7fffffff);
     const running = this.#ledger.releaseTag(deadThreadId + 1);
-    // A thread blocked in GQCS cannot be taken off the kernel's wait list from outside.
-    return { running, waiters: 0, requeued: 0, abandoned: [], deferred: false };
+    // A thread blocked in GQCS cannot be taken off the kernel's wait list from outside, and the
+    // kernel does not say which packet it dequeued for whom (lastTaken).
+    return { running, waiters: 0, requeued: 0, abandoned: [], lastTaken: [], deferred: false };
   }
 
   /**

@@ -28,15 +28,18 @@
  *                          A_SPIN       12    1: threads spin before sleeping when few tasks are in flight;
  *                                             0: they sleep at once (chosen by the main thread, see main/spin-policy.ts)
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
- *                            word +0  T_STATE   FREE | QUEUED | RUNNING | DONE | CANCELLED
- *                            word +1  T_OWNER   id of the worker that took its packet (0: none yet; RUNNING: the one running it)
+ *                            word +0  T_STATE   FREE | QUEUED | RUNNING | CANCELLED | DONE + status (the result
+ *                                               packet's status, R_OK … R_CANCELLED: written before that packet is posted)
+ *                            word +1  T_OWNER   id of the worker that took its packet (0: none named yet; RUNNING or
+ *                                               DONE: the one that runs or ran it)
  *                            word +2  T_TAG     value tag of the payload (codec/slot-views.ts 0-7; codec/slot-codec.ts: kinds 8-11,
  *                                               | TAG_HEAP 16, | TAG_JSON 32; 64 TAG_CONSUMED: read, block freed)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units); of a heap block's payload too
  *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing),
  *                                               F_PROGRESS (onProgress), F_TIMEOUT (timeout);
  *                                               bits 16-31: the handler's index in NAMES (0: the default handler)
- *                            word +5  T_TICKET  which submission the slot holds (wraps): names the task in abort messages
+ *                            word +5  T_TICKET  which submission the slot holds (wraps): names the task in its packets and
+ *                                               in abort messages
  *                            f64  +3  T_START   wall-clock ms the handler started (F_TIMED: written at the end;
  *                                               F_TIMEOUT: at the start, 0 until then — the main thread zeroes it)
  *                            f64  +4  T_RUN     ms the handler ran (F_TIMED)
@@ -56,11 +59,13 @@
  *      own memory); a slot is FREE in shared memory iff it is on that stack.
  *  A2  QUEUED → RUNNING (worker, CAS) and QUEUED → CANCELLED (main, CAS) race
  *      on the same word: exactly one wins. A worker that loses sees
- *      CANCELLED, does not run the task and posts an acknowledgement, so the
- *      slot is freed only once no packet names it any more.
+ *      CANCELLED, does not run the task, marks it DONE + R_CANCELLED and
+ *      posts an acknowledgement, so the slot is freed only once no packet
+ *      names it any more.
  *  A3  The payload area belongs to the main thread while the slot is QUEUED
- *      (before the post) and after the result packet was taken; to the worker
- *      between its CAS to RUNNING and its post of the result packet. The
+ *      (before the post) and after the result packet was taken (or the worker's
+ *      exit, A6); to the worker between its CAS to RUNNING and its post of the
+ *      result packet. The
  *      port orders those writes: a post happens-before the get that returns
  *      its packet (the ring's sequentially consistent CASes on the cell). So
  *      does a heap block the payload names: whoever owns the slot may free it
@@ -72,6 +77,23 @@
  *      that names it is posted (the post happens-before the get that returns the packet), and
  *      never change. A thread reads an entry only for an index a task carries, and checks the
  *      index against MAX_NAMES and the entry against the characters' area before use.
+ *  A6  A task taken by a thread is that thread's from the take until its result packet is
+ *      posted, and its death at any instruction of that span leaves it findable in shared
+ *      memory: the port names the packet in the thread's claim record from the take on
+ *      (releaseThread's lastTaken; portable backend), the thread names itself in T_OWNER
+ *      before its claim and before it holds a packet across a turn of its event loop, and it
+ *      writes DONE + status after the result and before the result packet. When a thread dies,
+ *      the main thread (pool/main/tasks.ts failOwned) takes every task that names it — by
+ *      T_OWNER, or by lastTaken when the slot still holds that packet's ticket and no other
+ *      thread named itself — and: QUEUED or CANCELLED (never started) → re-posts its packet,
+ *      once; RUNNING → rejects it with WorkerDiedError, never runs it again; DONE + status →
+ *      delivers the result the slot holds (or the acknowledgement), as its packet would have.
+ *  A7  Every packet names its task by ticket: (K_TASK, ticket, slot) on the task port,
+ *      (status, ticket, slot) on the result port. A result packet whose ticket is not the
+ *      slot's, or whose slot is FREE, is one A6 already delivered (its thread posted it and
+ *      died before the main thread read it): it is dropped. Results already queued are read
+ *      before a death is handled, so only the one a pending wait was handed can be stale: the
+ *      result port holds at most slots + 1 packets.
  */
 
 import { PAYLOAD, T_LEN, T_TAG } from '../codec/slot-record.js';
@@ -109,8 +131,9 @@ export const T_RUN = 4;
 export const FREE = 0;
 export const QUEUED = 1;
 export const RUNNING = 2;
-export const DONE = 3;
 export const CANCELLED = 4;
+/** DONE + status (R_OK … R_CANCELLED): the result (or the acknowledgement) is written, its packet about to be posted (A6). */
+export const DONE = 8;
 
 // T_FLAGS bits.
 export const F_SIGNAL = 1;
@@ -133,15 +156,15 @@ const NAME_CHARS = 16_384;
  * Task-port packets (bytesTransferred, completionKey, overlapped):
  *   (K_REQUEST, wParam, 0)   queueRequest(wParam) — CThreadPools::QueueRequest
  *   (K_REQUEST, 0, -1)       sentinel: the thread exits — CThreadPools::Close
- *   (K_TASK, 0, slot)        run(): the task is in arena slot `slot`
+ *   (K_TASK, ticket, slot)   run(): the task with T_TICKET `ticket` is in arena slot `slot` (A7)
  */
 export const K_REQUEST = 0;
 export const K_TASK = 1;
 export const SENTINEL = -1;
 
 /**
- * Result-port packets (status, workerId, slot). The worker id lets the main
- * thread find the MessagePort a fallback result was sent through.
+ * Result-port packets (status, ticket, slot) (A7). The slot's T_OWNER names the
+ * thread whose MessagePort a fallback result (or progress) was sent through.
  */
 export const R_OK = 0; // result in the slot
 export const R_ERROR = 1; // serialized error in the slot

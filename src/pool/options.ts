@@ -106,7 +106,9 @@ export interface RunOptions<Name extends string = string> {
   /**
    * Milliseconds the handler may run, counted from when it starts (not from run()). Past it, run()
    * rejects with a TimeoutError, the handler's context.signal aborts, and a handler still running
-   * 100 ms later is stopped by terminating its thread (which the pool replaces).
+   * 100 ms later is stopped by terminating its thread (which the pool replaces). At most
+   * 2147483647 (2^31 − 1, the longest timer Node.js arms; more is a RangeError); Infinity, like
+   * undefined, means no timeout.
    */
   timeout?: number;
   /** Receives, in order and before run() settles, each value the handler passes to context.progress(). */
@@ -149,7 +151,8 @@ export interface CloseOptions {
   /**
    * Milliseconds close() waits for queued and running work to finish; then
    * what is left is stopped as destroy() stops it (its run() rejects with a
-   * PoolClosedError, its thread is terminated). Default: no deadline.
+   * PoolClosedError, its thread is terminated). Default (and Infinity): no
+   * deadline. At most 2147483647 (2^31 − 1): more is a RangeError.
    */
   timeout?: number;
 }
@@ -163,6 +166,7 @@ export function runOptionsError(options: unknown): Error | undefined {
   if (timeout !== undefined) {
     if (typeof timeout !== 'number') return new TypeError(`options.timeout must be a number of milliseconds, got ${describe(timeout)}`);
     if (!(timeout > 0)) return new RangeError(`options.timeout must be a number of milliseconds > 0, got ${timeout}`);
+    if (timeout > MAX_TIMEOUT_MS && timeout !== Infinity) return timeoutTooLong('run()', timeout);
   }
   if (onProgress !== undefined && typeof onProgress !== 'function')
     return new TypeError(`options.onProgress must be a function, got ${describe(onProgress)}`);
@@ -190,6 +194,15 @@ function describe(value: unknown): string {
   return value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
 }
 
+/** The longest timer Node.js arms (ms): setTimeout() fires after 1 ms instead beyond it. */
+export const MAX_TIMEOUT_MS = 0x7fffffff;
+
+function timeoutTooLong(what: string, timeout: number): RangeError {
+  return new RangeError(
+    `${what} options.timeout must be at most ${MAX_TIMEOUT_MS} ms (2^31 − 1, the longest timer Node.js arms; Infinity for none), got ${timeout}`,
+  );
+}
+
 /** Checks close()'s options; returns the deadline in ms (Infinity: none). */
 export function closeTimeout(options: unknown): number {
   if (options === undefined) return Infinity;
@@ -199,6 +212,7 @@ export function closeTimeout(options: unknown): number {
   if (timeout === undefined) return Infinity;
   if (typeof timeout !== 'number') throw new TypeError(`options.timeout must be a number of milliseconds, got ${typeof timeout}`);
   if (!(timeout >= 0)) throw new RangeError(`options.timeout must be a number of milliseconds ≥ 0, got ${timeout}`);
+  if (timeout > MAX_TIMEOUT_MS && timeout !== Infinity) throw timeoutTooLong('close()', timeout);
   return timeout;
 }
 

@@ -16,6 +16,8 @@ export const EXIT_SENTINEL = 200; // took its sentinel and finished its work: cl
 export const EXIT_RETIRED = 201; // idle above minThreads for idleTimeout
 export const EXIT_PORT_CLOSED = 202; // the port was closed under it: destroy()
 export const EXIT_RECYCLED = 203; // maxTasksPerThread, maxHeapUsedBeforeRecycle or recycle(): replace it
+/** Asked to stop (a task on it ran past its timeout): it left from its event loop, in no port call. A death. */
+export const EXIT_STOPPED = 204;
 
 /** Where a worker finds its pool: the `workerData` of every pool thread. */
 export interface PoolWorkerData {
@@ -58,7 +60,8 @@ export type FromWorker =
   | { type: 'heap-retired' }
   | { type: 'ready' }
   | { type: 'working' }
-  | { type: 'load-error'; error: ThrownRecord }
+  /** The module cannot be used in this thread: it did not load (`setup` false), or its setup() threw. */
+  | { type: 'load-error'; error: ThrownRecord; setup: boolean }
   | { type: 'teardown-error'; error: ThrownRecord }
   /** value: the result, or (ok false) what was thrown, recorded (codec/error-record.ts). */
   | { type: 'broadcast-result'; id: number; ok: boolean; value: unknown }
@@ -77,6 +80,8 @@ export type ToWorker =
   | { type: 'abort'; slot: number; ticket: number; timeout?: boolean }
   | { type: 'broadcast'; id: number; task: unknown; name: string | undefined }
   | { type: 'recycle' }
+  /** Leave now (a task on this thread ran past its timeout): between two turns of the event loop, so in no port call. */
+  | { type: 'stop' }
   /** value: the result, or (ok false) what was thrown, recorded (codec/error-record.ts). */
   | { type: 'run-result'; id: number; ok: boolean; value: unknown };
 

@@ -136,10 +136,13 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       maxThreads: 2 * this.threads + 16,
       backend,
     });
-    // One consumer (this thread); one packet per slot at most, so a post can never find it full.
+    // One consumer (this thread); one packet per slot at most, plus one a dead thread may leave
+    // stale (layout.ts A7), so a post can never find it full. Rounded up to a power of two: the
+    // ring's size anyway, and a ring whose capacity is its size skips the bound check on each post.
     // maxThreads: every pool thread posts to it, and a poster with a claim record of its own costs a
     // death nothing more than its claim (records are maxThreads + 64).
-    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: slots, maxThreads: this.threads + 8, spinCount: 0, backend });
+    const resultCapacity = 2 ** Math.ceil(Math.log2(slots + 1));
+    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: resultCapacity, maxThreads: this.threads + 8, spinCount: 0, backend });
 
     // Tasks and results too large for a slot go into the shared heap; memory it retires is released in rounds with every thread.
     const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapRelease()));
@@ -197,7 +200,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
             stderr: o.workerOptions.stderr ? worker.stderr : null,
           });
         },
-        loadError: (_, cause) => this.#life.fail(new WorkerLoadError(cause?.message ?? String(cause), cause)),
+        loadError: (record, cause, setup) => this.#life.loadFailed(record, new WorkerLoadError(cause?.message ?? String(cause), cause), setup),
         requestError: (wParam, error) => this.#requestError(wParam, error),
         teardownError: (_, error) =>
           this.#report(
@@ -223,6 +226,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       report: (error, code) => this.#report(error, code),
       exited: (record, reason, code) => this.emit('threadExit', { threadId: record.threadId, workerId: record.id, reason, code }),
       pump: () => this.#pump(),
+      keepsAlive: () => this.#keepAlive.refed,
       refAll: () => this.#keepAlive.refAll(),
       armIdle: () => this.#keepAlive.armIdle(),
       clearIdle: () => this.#keepAlive.clear(),
@@ -312,7 +316,9 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         if (typeof index !== 'number') return Promise.reject(index);
         handler = index;
       }
-      if (options.timeout !== undefined || options.onProgress !== undefined) extras = { timeout: options.timeout, onProgress: options.onProgress };
+      // Infinity: no timeout (no timer at all: one that long cannot be armed).
+      const timeout = options.timeout === Infinity ? undefined : options.timeout;
+      if (timeout !== undefined || options.onProgress !== undefined) extras = { timeout, onProgress: options.onProgress };
       if (signal?.aborted) {
         this.#tasks.failed++;
         return Promise.reject(new AbortError(signal.reason));

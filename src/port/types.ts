@@ -115,6 +115,17 @@ export interface ReleasedThread {
    */
   abandoned: CompletionPacket[];
   /**
+   * The last packet each of the thread's port instances took off the queue
+   * for good — its `get()`/`getAsync()` returned it, or was about to — at most
+   * one per instance (for a `getMany()`, the last of the batch). The thread
+   * may have died before it acted on it, or after: the port cannot tell, its
+   * caller may (a thread pool marks the tasks it starts in memory of its own,
+   * and puts back the one that never started). Never a packet the release
+   * put back (`requeued`) or returned (`abandoned`). Always empty on the
+   * native backend, and for a thread that found no free claim record.
+   */
+  lastTaken: CompletionPacket[];
+  /**
    * True when another thread held the port's lock for a while and may have
    * died too, its death not yet reported: the release was left to whoever
    * takes the lock next (the counts above are then 0). Always false on the

@@ -164,6 +164,8 @@ describe('ThreadPool: close({ timeout })', () => {
     ['{ timeout: -1 }', { timeout: -1 }, RangeError, /options\.timeout/],
     ['{ timeout: NaN }', { timeout: Number.NaN }, RangeError, /options\.timeout/],
     ["{ timeout: '10' }", { timeout: '10' }, TypeError, /options\.timeout/],
+    // Beyond the longest timer Node arms, setTimeout() would fire after 1 ms: the deadline would stop everything at once.
+    ['{ timeout: 2 ** 31 }', { timeout: 2 ** 31 }, RangeError, /options\.timeout must be at most 2147483647/],
     ["'x'", 'x', TypeError, /close\(\) options/],
     ['null', null, TypeError, /close\(\) options/],
   ])('rejects bad options %s naming them, and closes nothing', async (_, options, type, message) => {

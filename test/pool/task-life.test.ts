@@ -62,6 +62,22 @@ describe('run(task, { timeout })', () => {
     expect(exits).toEqual([]);
   });
 
+  it.each([1, 2, 3])(
+    'a handler that never settles: its thread is asked to leave and does, from its event loop — not terminated inside a port call (round %i)',
+    async () => {
+      const { pool, words } = syncPool({ threads: 1 });
+      const exits: { reason: string; code: number }[] = [];
+      pool.on('threadExit', (thread) => exits.push({ reason: thread.reason, code: thread.code }));
+      const stuck = pool.run({ op: 'await-forever' }, { timeout: 20 }).catch((e: unknown) => e);
+      await started(words, 1);
+      expect(await stuck).toBeInstanceOf(TimeoutError);
+      await waitFor(() => exits.length === 1, "the thread's exit");
+      // 204: it left by itself when the message came (a terminate() would say 1).
+      expect(exits).toEqual([{ reason: 'timeout', code: 204 }]);
+      expect(await pool.run({ op: 'echo', value: 'after' })).toBe('after');
+    },
+  );
+
   it("the stopped thread's other tasks fail with WorkerDiedError; tasks on other threads do not", async () => {
     const { pool, words } = syncPool({ threads: 1 });
     const pendingOnIt = pool.run({ op: 'await-forever' }).catch((e: unknown) => e);
@@ -79,12 +95,33 @@ describe('run(task, { timeout })', () => {
     ['-5', -5, RangeError],
     ['NaN', Number.NaN, RangeError],
     ["'5'", '5', TypeError],
+    // Beyond the longest timer Node arms (2^31 − 1 ms), setTimeout() fires after 1 ms and warns.
+    ['2 ** 31', 2 ** 31, RangeError],
+    ['1e12', 1e12, RangeError],
   ])('rejects timeout %s naming it, and leaks nothing', async (_, timeout, type) => {
     const { pool } = syncPool({ slots: 1 });
     const error = (await pool.run({ op: 'echo', value: 1 }, { timeout: timeout as number }).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(type);
     expect(error.message).toMatch(/options\.timeout/);
     expect(await pool.run({ op: 'echo', value: 2 })).toBe(2); // the one slot is free
+  });
+});
+
+describe('run(task, { timeout: Infinity })', () => {
+  it('is no timeout: the task runs to its end, no timer is armed, no TimeoutOverflowWarning', async () => {
+    const { pool } = syncPool();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      expect(await pool.run({ op: 'busy', ms: 200, value: 'done' }, { timeout: Infinity })).toBe('done');
+      expect(await pool.run({ op: 'echo', value: 'in time' }, { timeout: 2 ** 31 - 1 })).toBe('in time');
+      // A warning is emitted on the next tick: let it come if it is coming.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((name) => name === 'TimeoutOverflowWarning')).toEqual([]);
   });
 });
 
@@ -126,12 +163,29 @@ describe('recycling', () => {
 });
 
 describe('setup, teardown, threadStart, threadExit, recycle()', () => {
-  function lifecyclePool(threads: number, flags: { failSetup?: boolean } = {}): { pool: ThreadPool; words: Int32Array } {
+  function lifecyclePool(
+    threads: number,
+    flags: { failSetup?: boolean; failNext?: number; failEvery?: number; maxTasksPerThread?: number } = {},
+  ): { pool: ThreadPool; words: Int32Array } {
     const { sab, words } = shared();
     if (flags.failSetup) Atomics.store(words, 3, 1);
-    const pool = new ThreadPool({ filename: fixture('lifecycle.mjs'), threads, workerData: { sab, greeting: 'hello' } });
+    Atomics.store(words, 4, flags.failNext ?? 0);
+    Atomics.store(words, 5, flags.failEvery ?? 0);
+    const pool = new ThreadPool({
+      filename: fixture('lifecycle.mjs'),
+      threads,
+      maxTasksPerThread: flags.maxTasksPerThread,
+      workerData: { sab, greeting: 'hello' },
+    });
     pools.push(pool);
     return { pool, words };
+  }
+
+  /** The pool's 'error' events (a setup() failure of a thread started again is reported there). */
+  function errorsOf(pool: ThreadPool): Error[] {
+    const errors: Error[] = [];
+    pool.on('error', (error: Error) => void errors.push(error));
+    return errors;
   }
 
   it('setup(workerData) runs before the first task; teardown() once per thread on close(); the events say so', async () => {
@@ -162,6 +216,61 @@ describe('setup, teardown, threadStart, threadExit, recycle()', () => {
     const error = (await pool.run(1).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(WorkerLoadError);
     expect(error.message).toMatch(/setup\(\) failed: setup refused/);
+  });
+
+  it.each([1, 2, 3])(
+    'after the pool has served, a new thread whose setup() throws is started again after a backoff; each failure is reported (round %i)',
+    async () => {
+      const { pool, words } = lifecyclePool(1);
+      const errors = errorsOf(pool);
+      const exits: string[] = [];
+      pool.on('threadExit', (thread) => exits.push(thread.reason));
+      await pool.run(1);
+      Atomics.store(words, 4, 2); // the next two setup() calls throw
+      await pool.recycle(); // its replacement fails, and the one after it
+      const served = (await pool.run(2)) as { greeting: string };
+      expect(served.greeting).toBe('hello');
+      expect(errors.map((e) => e.message)).toEqual([
+        expect.stringMatching(/setup\(\) failed \(1 in a row\): a new thread starts in 50 ms .*setup refused this once/),
+        expect.stringMatching(/setup\(\) failed \(2 in a row\): a new thread starts in 100 ms/),
+      ]);
+      expect(exits).toEqual(['recycle', 'stopped', 'stopped']);
+      expect(pool.stats().threads).toBe(1);
+    },
+  );
+
+  it.each([1, 2])('one setup() in four throws, threads recycled every 3 tasks: every run() resolves (round %i)', async () => {
+    const { pool, words } = lifecyclePool(2, { failEvery: 4, maxTasksPerThread: 3 });
+    const errors = errorsOf(pool);
+    for (let batch = 0; batch < 6; batch++) {
+      const results = (await Promise.all(Array.from({ length: 12 }, (_, i) => pool.run(batch * 12 + i)))) as { task: number }[];
+      expect(results.map((r) => r.task)).toEqual(Array.from({ length: 12 }, (_, i) => batch * 12 + i));
+    }
+    const calls = Atomics.load(words, 6);
+    expect(calls).toBeGreaterThanOrEqual(24); // 72 tasks, 3 per thread
+    expect(errors.length).toBeGreaterThanOrEqual(Math.floor(calls / 4) - 1); // each failure reported (the last may be under way)
+    expect(errors.every((e) => /setup\(\) failed/.test(e.message))).toBe(true);
+  });
+
+  it("before any thread started, one thread's failed setup() is started again once another starts", async () => {
+    const { pool } = lifecyclePool(2, { failNext: 1 });
+    const served = (await pool.run(1)) as { greeting: string };
+    expect(served.greeting).toBe('hello');
+    await waitFor(() => pool.stats().threads === 2, 'the failed thread started again');
+    await pool.close();
+  });
+
+  it('a setup() that fails every time after the pool has served fails the pool at the 8th in a row (about 6 s)', async () => {
+    const { pool, words } = lifecyclePool(1);
+    const errors = errorsOf(pool);
+    await pool.run(1);
+    Atomics.store(words, 3, 1); // every setup() throws from now on
+    await pool.recycle();
+    const outcome = (await pool.run(2).catch((e: unknown) => e)) as Error;
+    expect(outcome).toBeInstanceOf(WorkerLoadError);
+    expect(outcome.message).toMatch(/setup\(\) failed 8 times in a row \(the last: setup refused\)/);
+    expect(errors).toHaveLength(7);
+    await expect(pool.run(3)).rejects.toBeInstanceOf(WorkerLoadError);
   });
 
   it("a teardown() that throws is reported on 'error'; the close completes", async () => {

@@ -600,6 +600,9 @@ export function portSuite(t, config) {
         assert.equal(port.stats().queued, 1, 'at the cap: the packet waits');
         const released = port.releaseThread(victim.threadId);
         assert.equal(released.running, 1);
+        // It read its packet from its mailbox and died with it: named, not put back.
+        assert.deepEqual(released.lastTaken, [{ bytesTransferred: 0, completionKey: 1, overlapped: 0 }]);
+        assert.equal(released.requeued, 0);
         await until(() => Atomics.load(control, C_DONE) === 1, 'the queued packet reached the replacement');
         assert.equal(port.stats().threads, 1);
         await closeAndJoin(port, [next]);
@@ -615,9 +618,42 @@ export function portSuite(t, config) {
         assert.equal(port.stats().running, 1);
         await stuck.worker.terminate();
         const released = port.releaseThread(stuck.threadId);
-        assert.deepEqual(released, { running: 1, waiters: 0, requeued: 1, abandoned: [], deferred: false });
+        // Handed, never read: put back, so not named as taken (never both).
+        assert.deepEqual(released, { running: 1, waiters: 0, requeued: 1, abandoned: [], lastTaken: [], deferred: false });
         assert.deepEqual(port.stats().running, 0);
         assert.deepEqual(port.get(0), { bytesTransferred: 3, completionKey: 33, overlapped: 333 });
+      });
+
+      it('releaseThread() names the packet a thread took for good and died with (lastTaken): from the ring with and without the lock, from FRONT', async () => {
+        // Lock path (the first get() of a thread takes under the lock), then the lock-free
+        // path (a thread that holds a running slot), each as the last take before the death.
+        for (const takes of [1, 2, 3]) {
+          const port = makePort({ concurrency: 2, capacity: 8 });
+          for (let k = 1; k <= 4; k++) port.post(k, 10 * k, 100 * k);
+          const control = newControl();
+          const victim = spawn(port, 'takeThenDie', { control: control.buffer, takes });
+          assert.equal(await victim.exit, 7);
+          const released = port.releaseThread(victim.threadId);
+          assert.deepEqual(released.lastTaken, [{ bytesTransferred: takes, completionKey: 10 * takes, overlapped: 100 * takes }], `${takes} take(s)`);
+          assert.equal(released.requeued, 0, 'nothing it took goes back');
+          const rest = [];
+          for (let p = port.get(0); p !== null; p = port.get(0)) rest.push(p.completionKey);
+          assert.deepEqual(rest, [10, 20, 30, 40].slice(takes), 'the others stay queued, once each');
+        }
+        // FRONT: a packet put back from a dead thread's mailbox, then taken under the lock by a thread that dies with it.
+        const port = makePort({ concurrency: 2 });
+        const control = newControl();
+        const stuck = spawn(port, 'stuckAsync', { control: control.buffer });
+        await until(() => port.stats().waiting === 1 && control[C_GOT] === 1, 'stuck async waiter');
+        port.post(5, 55, 555);
+        await stuck.worker.terminate();
+        assert.equal(port.releaseThread(stuck.threadId).requeued, 1);
+        const taker = spawn(port, 'takeThenDie', { control: newControl().buffer, takes: 1 });
+        assert.equal(await taker.exit, 7);
+        const released = port.releaseThread(taker.threadId);
+        assert.deepEqual(released.lastTaken, [{ bytesTransferred: 5, completionKey: 55, overlapped: 555 }]);
+        assert.equal(released.requeued, 0);
+        assert.equal(port.get(0), null, 'taken once, named once: not queued again');
       });
 
       it('releaseThread() removes the waiter of a terminated worker, so no packet goes to the dead', async () => {
@@ -625,7 +661,7 @@ export function portSuite(t, config) {
         const a = spawn(port, 'waitOnce', { index: 0 });
         await until(() => port.stats().waiting === 1, 'a waiting');
         await a.worker.terminate();
-        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 1, requeued: 0, abandoned: [], deferred: false });
+        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 1, requeued: 0, abandoned: [], lastTaken: [], deferred: false });
         assert.equal(port.stats().waiting, 0);
         assert.equal(port.stats().threads, 0);
         port.post(0, 5, 0);
@@ -723,7 +759,7 @@ export function portSuite(t, config) {
         await until(() => Atomics.load(control, C_DONE) === 1, 'the packet reached the replacement without releaseThread()');
         await until(() => port.stats().waiting === 1, 'the replacement is back in get() (its own slot given back)');
         assert.equal(port.stats().running, 1, 'only the dead thread is still counted');
-        assert.deepEqual(port.releaseThread(victim.threadId), { running: 1, waiters: 0, requeued: 0, abandoned: [], deferred: false });
+        assert.deepEqual(port.releaseThread(victim.threadId), { running: 1, waiters: 0, requeued: 0, abandoned: [], lastTaken: [], deferred: false });
         assert.deepEqual(
           { running: port.stats().running, threads: port.stats().threads },
           { running: 0, threads: 1 },
@@ -731,7 +767,7 @@ export function portSuite(t, config) {
         );
         assert.deepEqual(
           port.releaseThread(victim.threadId),
-          { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false },
+          { running: 0, waiters: 0, requeued: 0, abandoned: [], lastTaken: [], deferred: false },
           'a second call finds nothing',
         );
         await closeAndJoin(port, [next]);
@@ -749,7 +785,7 @@ export function portSuite(t, config) {
         await until(() => port.stats().queued === 0, 'the kernel handed the packet to the stuck wait');
         await stuck.worker.terminate();
         // The callback never ran, so the library never counted the thread as running.
-        assert.deepEqual(port.releaseThread(stuck.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false });
+        assert.deepEqual(port.releaseThread(stuck.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], lastTaken: [], deferred: false });
         assert.equal(port.stats().threads, 0, "the dead thread's table entry is free");
         assert.equal(port.stats().running, 0);
         assert.equal(port.get(0), null, 'the kernel cannot put a dequeued packet back: it went with the thread');
@@ -774,7 +810,7 @@ export function portSuite(t, config) {
         // close() wakes it with a sentinel packet; then the termination completes.
         port.close();
         assert.equal(await terminated, 1);
-        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: false });
+        assert.deepEqual(port.releaseThread(a.threadId), { running: 0, waiters: 0, requeued: 0, abandoned: [], lastTaken: [], deferred: false });
         assert.equal(port.stats().threads, 0, "the dead thread's table entry is free");
         // It died in the wait without leaving it; the release took its wait out, and the deferred CloseHandle ran.
         assert.equal(port.stats().waiting, 0);

@@ -34,6 +34,7 @@ export class KeepAlive {
   refAll(): void {
     this.refed = true;
     this.#parts.threads.ref();
+    this.#parts.life().keepAlive(true);
     this.armIdle();
   }
 
@@ -51,6 +52,7 @@ export class KeepAlive {
       if ((life.isReady || life.loadError !== undefined) && tasks.inflight === 0 && tasks.backlogEmpty && requestsIdle) {
         this.refed = false;
         threads.unref();
+        life.keepAlive(false);
       } else {
         this.armIdle();
       }

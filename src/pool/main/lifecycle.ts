@@ -3,8 +3,9 @@
  * per thread after everything queued) or destroyed (destroy(): at once); a
  * module that cannot be used fails it. And what each thread's exit means:
  * an orderly exit (its sentinel, idle retirement, recycling) or a death,
- * which fails that thread's tasks and replaces it — unless the module kills
- * every thread it runs in, which would be a spawn loop.
+ * which settles that thread's tasks and replaces it — unless the module kills
+ * every thread it runs in, which would be a spawn loop. A thread whose
+ * setup() fails is started again after a backoff (setup-retry.ts).
  */
 import type { CompletionPacket, CompletionPort } from '../../port/index.js';
 import { PoolClosedError, WorkerDiedError, WorkerLoadError } from '../errors.js';
@@ -14,6 +15,7 @@ import { requestsQueued } from '../requests.js';
 import { closeTimeout } from '../options.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from '../protocol.js';
 import type { ResultDrain } from './results.js';
+import { SetupRetry } from './setup-retry.js';
 import type { TaskTable } from './tasks.js';
 import type { ThreadSet, WorkerRecord } from './threads.js';
 import type { ThreadExitReason } from '../types.js';
@@ -45,7 +47,8 @@ export interface LifecycleHost {
   exited(record: WorkerRecord, reason: ThreadExitReason, code: number): void;
   /** Slots were freed (a thread's tasks failed): move the backlog in. */
   pump(): void;
-  /** The keep-alive policy: work exists / check whether the pool is idle / stop checking. */
+  /** The keep-alive policy: do the threads keep the process alive (the pool has work) / work exists / check whether the pool is idle / stop checking. */
+  keepsAlive(): boolean;
   refAll(): void;
   armIdle(): void;
   clearIdle(): void;
@@ -68,10 +71,23 @@ export class Lifecycle {
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** Threads in a row that died idle right after starting (see EARLY_DEATHS). */
   #earlyDeaths = 0;
+  /** Threads whose setup() failed: their restarts (setup-retry.ts). */
+  readonly #setupRetry: SetupRetry;
   readonly #host: LifecycleHost;
 
   constructor(host: LifecycleHost) {
     this.#host = host;
+    this.#setupRetry = new SetupRetry({
+      filename: host.filename,
+      threads: host.threads,
+      started: () => this.isReady,
+      keepsAlive: () => host.keepsAlive(),
+      startThreads: (n) => {
+        for (let i = 0; i < n && this.#replaceable() && host.threads.size < host.size; i++) host.spawn();
+      },
+      fail: (error) => this.fail(error),
+      report: (error, code) => host.report(error, code),
+    });
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
@@ -87,16 +103,34 @@ export class Lifecycle {
   threadReady(): void {
     this.isReady = true;
     this.#readyResolve();
+    this.#setupRetry.ready();
+  }
+
+  /**
+   * A thread could not start: its module did not load (or exports no handler) — the pool fails
+   * at once, that is no transient failure — or (`setup`) its setup() threw: setup-retry.ts.
+   */
+  loadFailed(record: WorkerRecord, error: WorkerLoadError, setup: boolean): void {
+    if (!setup) this.fail(error);
+    else if (this.loadError === undefined && this.state !== State.Destroyed) this.#setupRetry.failed(record, error);
+  }
+
+  /** The keep-alive policy changed (keep-alive.ts): a pending restart keeps the process alive as the threads do. */
+  keepAlive(refed: boolean): void {
+    this.#setupRetry.keepAlive(refed);
   }
 
   // ───────────────────────────── exits ─────────────────────────────
 
   onExit(record: WorkerRecord, code: number): void {
     const host = this.#host;
-    // Give back whatever the thread held on the ports: running slots, waiter places, a handed packet.
+    // Give back whatever the thread held on the ports: running slots, waiter places, a handed
+    // packet. The task port also names the packet the thread took last (A6).
+    let lastTaken: CompletionPacket[] = [];
     for (const port of [host.taskPort, host.resultPort]) {
       try {
-        port.releaseThread(record.threadId);
+        const released = port.releaseThread(record.threadId);
+        if (port === host.taskPort) lastTaken = released.lastTaken;
       } catch {
         /* a closed port has nothing to give back */
       }
@@ -105,7 +139,7 @@ export class Lifecycle {
     host.heap.releaseThread(record.threadId);
     if (code !== EXIT_RETIRED) Atomics.sub(host.i32, A_LIVE, 1);
     const reason = exitReason(record, code, this.state);
-    if (reason === 'died' || reason === 'timeout') this.#onDeath(record, code);
+    if (reason === 'died' || reason === 'timeout') this.#onDeath(record, code, lastTaken);
     else if (reason === 'recycle' && this.#replaceable()) record.replacement = host.spawn();
     host.exited(record, reason, code);
     if (host.threads.size === 0 && this.state === State.Closing) void this.#finishClose();
@@ -135,12 +169,13 @@ export class Lifecycle {
 
   /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
   grow(): void {
-    if (!this.accepting) return;
+    // A thread whose setup() failed is started again by its backoff's timer, not sooner.
+    if (!this.accepting || this.#setupRetry.pending) return;
     if (this.#host.taskPort.stats().waiting === 0) this.#host.spawn();
   }
 
   /** A thread died (process.exit, an uncaught error, resource limits, a timeout): fail what it held, replace it — unless it cannot work. */
-  #onDeath(record: WorkerRecord, code: number): void {
+  #onDeath(record: WorkerRecord, code: number, lastTaken: readonly CompletionPacket[]): void {
     const host = this.#host;
     const cause = record.error;
     if (!record.loaded) {
@@ -155,8 +190,17 @@ export class Lifecycle {
       : cause !== undefined
         ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
         : `process.exit(${code})`;
-    // Its tasks fail with the cause; nobody else's do.
-    const failed = host.tasks.failOwned(record.id, () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause));
+    // Results already posted are read first, so that of its tasks only those whose result never
+    // reached the port are delivered from their slot (pool/layout.ts A7).
+    host.results.takeQueued();
+    // Its tasks (A6): those it never started go to another thread, those it started fail with
+    // the cause, those it finished are delivered; nobody else's are touched.
+    const { failed, done } = host.tasks.failOwned(
+      record.id,
+      lastTaken,
+      () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause),
+    );
+    for (const packet of done) host.results.complete(packet);
     if (host.tasks.inflight === 0) host.armIdle();
     host.pump();
     if (!record.timedOut && !record.working && performance.now() - record.readyAt < EARLY_DEATH_MS) {
@@ -191,6 +235,7 @@ export class Lifecycle {
   fail(error: WorkerLoadError): void {
     if (this.loadError !== undefined) return;
     this.loadError = error;
+    this.#setupRetry.clear();
     this.#readyReject(error);
     this.#stopAll(error, false);
   }
@@ -289,6 +334,7 @@ export class Lifecycle {
 
   #clearTimers(): void {
     this.#host.clearIdle();
+    this.#setupRetry.clear();
     if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;
   }

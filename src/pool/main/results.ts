@@ -2,7 +2,7 @@
  * The result loop on the main thread: it runs while tasks are in flight.
  *
  * Pool threads post one packet per finished task on the result port
- * (status, workerId, slot). The loop takes one with a getAsync wake-up, then
+ * (status, ticket, slot). The loop takes one with a getAsync wake-up, then
  * everything that queued meanwhile with getMany(…, 0), resolves the whole
  * batch, lets the callers' continuations run (they submit more), repeats —
  * many promises per wake-up. When only a few tasks are in flight it may first
@@ -17,6 +17,7 @@ import {
   A_RESULTS,
   A_SPIN,
   F_PROGRESS,
+  FREE,
   F_TIMED,
   R_CANCELLED,
   R_ERROR,
@@ -25,8 +26,11 @@ import {
   R_OK_MESSAGE,
   slotWord,
   T_FLAGS,
+  T_OWNER,
   T_RUN,
   T_START,
+  T_STATE,
+  T_TICKET,
 } from '../layout.js';
 import { SpinPolicy } from './spin-policy.js';
 import type { ResultChannel } from './channel.js';
@@ -168,7 +172,10 @@ export class ResultDrain {
     }
   }
 
-  /** One result packet: (status, workerId, slot). */
+  /**
+   * One result packet: (status, ticket, slot) — from the port, or made by the pool for a thread
+   * that died after it wrote its result (pool/layout.ts A6).
+   */
   complete(packet: CompletionPacket): void {
     const tasks = this.#tasks;
     const slot = packet.overlapped;
@@ -177,6 +184,10 @@ export class ResultDrain {
       this.#hooks.corrupt(new RangeError(`result packet names slot ${slot} of ${tasks.slots}`));
       return;
     }
+    const w = slotWord(tasks.slotBytes, slot);
+    const i32 = this.#i32;
+    // A7: delivered already, for a thread that died after it posted this (two loads on the slot's first line).
+    if (i32[w + T_TICKET] !== packet.completionKey || i32[w + T_STATE] === FREE) return;
     const status = packet.bytesTransferred;
     const reject = tasks.reject[slot];
     if (reject === undefined && status !== R_CANCELLED) {
@@ -188,11 +199,11 @@ export class ResultDrain {
       }
       return;
     }
-    const w = slotWord(tasks.slotBytes, slot);
-    const i32 = this.#i32;
     const flags = i32[w + T_FLAGS]!;
+    // The thread that ran it (A6): its channel carries the task's progress and a fallback result.
+    const owner = i32[w + T_OWNER]!;
     // Progress values of this task, sent before its result, are delivered before it settles.
-    if ((flags & F_PROGRESS) !== 0 && status !== R_CANCELLED) this.#hooks.resultChannel(packet.completionKey)?.drain();
+    if ((flags & F_PROGRESS) !== 0 && status !== R_CANCELLED) this.#hooks.resultChannel(owner)?.drain();
     if ((flags & F_TIMED) !== 0) {
       const f = w >> 1;
       const start = this.#arena.f64[f + T_START]!;
@@ -217,7 +228,7 @@ export class ResultDrain {
           break;
         case R_OK_MESSAGE:
         case R_ERROR_MESSAGE:
-          value = this.#fallbackResult(packet.completionKey, slot);
+          value = this.#fallbackResult(owner, slot);
           // Only the status says a value was thrown: a result that looks like a record is a result.
           if (status === R_ERROR_MESSAGE) value = recordToError(value as ThrownRecord);
           ok = status === R_OK_MESSAGE;

@@ -13,7 +13,7 @@
  * pump() moves it into the next free slot.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import type { CompletionPort } from '../../port/index.js';
+import type { CompletionPacket, CompletionPort } from '../../port/index.js';
 import { cloneError } from '../../codec/error-record.js';
 import { TAG_FALLBACK } from '../../codec/slot-views.js';
 import { AbortError } from '../errors.js';
@@ -21,6 +21,7 @@ import {
   A_INFLIGHT,
   A_STARTED,
   CANCELLED,
+  DONE,
   F_SIGNAL,
   F_TIMED,
   FREE,
@@ -279,7 +280,7 @@ export class TaskTable {
     this.postedAt[slot] = this.inflight <= this.#concurrency ? performance.now() : 0;
     Atomics.store(i32, w + T_STATE, QUEUED);
     // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.
-    if (!this.#taskPort.post(K_TASK, 0, slot)) throw new Error('iocp-pool: the task port is full despite its reserved capacity');
+    if (!this.#taskPort.post(K_TASK, ticket, slot)) throw new Error('iocp-pool: the task port is full despite its reserved capacity');
     this.#posted++;
     this.#hooks.posted();
   }
@@ -365,27 +366,44 @@ export class TaskTable {
   }
 
   /**
-   * Thread `owner` is gone. Rejects every task it had started (A_STARTED or fetching); returns
-   * how many. A task packet it had taken and not started — it died while holding it across a
-   * turn of its event loop (loop.ts), or was terminated between its get() and its claim — never
-   * ran: its packet goes back to the port for another thread (still QUEUED: it runs there;
-   * CANCELLED: that thread acknowledges it, which frees the slot).
+   * Thread `owner` is gone (A6). Its tasks are those whose slot names it (T_OWNER), and the one
+   * whose packet the port names as its last take (`lastTaken`) if the slot still holds that
+   * packet's ticket, has not started, and names no other thread. Of those:
+   *  - QUEUED or CANCELLED: it never ran — it died between its take and its claim, or holding
+   *    the packet across a turn of its event loop (loop.ts). The packet goes back to the port for
+   *    another thread (QUEUED: it runs there; CANCELLED: that thread acknowledges it, which frees
+   *    the slot).
+   *  - RUNNING: it started; it is rejected with makeError() (not run again: it may have done
+   *    part of its work). A task already settled by its timeout only frees its slot.
+   *  - DONE + status: it finished and the thread died before (or after) its result packet was
+   *    posted: returned in `done`, as the packet that delivers it (the caller hands it to the
+   *    result drain; if the thread did post it, that packet is dropped as stale, A7).
+   * Returns how many run() calls were rejected, and the packets to deliver.
    */
-  failOwned(owner: number, makeError: () => Error): number {
+  failOwned(owner: number, lastTaken: readonly CompletionPacket[], makeError: () => Error): { failed: number; done: CompletionPacket[] } {
     const i32 = this.#i32;
+    for (const packet of lastTaken) this.#adopt(owner, packet);
     let failed = 0;
+    const done: CompletionPacket[] = [];
     for (let slot = 0; slot < this.slots; slot++) {
       const w = slotWord(this.slotBytes, slot);
-      if (i32[w + T_OWNER] !== owner) continue;
+      if (Atomics.load(i32, w + T_OWNER) !== owner) continue;
       const state = Atomics.load(i32, w + T_STATE);
       if (state === QUEUED || state === CANCELLED) {
         i32[w + T_OWNER] = 0;
-        try {
-          // Room is certain: this packet left the port, and the port holds one per slot.
-          this.#taskPort.post(K_TASK, 0, slot);
-        } catch {
-          /* the port is closed (destroy): rejectAll settles the slot */
-        }
+        if (this.#repost(slot, i32[w + T_TICKET]!)) continue;
+        // The port is closed (destroy: rejectAll settles the slot), or full, which the capacity
+        // excludes: fail it rather than leave it pending.
+        const reject = this.reject[slot];
+        if (reject === undefined) continue;
+        this.release(slot);
+        this.failed++;
+        failed++;
+        reject(makeError());
+        continue;
+      }
+      if (state >= DONE) {
+        done.push({ bytesTransferred: state - DONE, completionKey: i32[w + T_TICKET]!, overlapped: slot });
         continue;
       }
       if (state !== RUNNING) continue;
@@ -404,7 +422,35 @@ export class TaskTable {
       failed++;
       reject(makeError());
     }
-    return failed;
+    return { failed, done };
+  }
+
+  /**
+   * A task packet the port says thread `owner` took last: if its slot still holds that task,
+   * not started, and no other thread named itself in it, the task is the dead thread's (it
+   * died between its take and its claim). A4: the index is checked first.
+   */
+  #adopt(owner: number, packet: CompletionPacket): void {
+    if (packet.bytesTransferred !== K_TASK) return;
+    const slot = packet.overlapped;
+    if (slot >>> 0 !== slot || slot >= this.slots) return;
+    const i32 = this.#i32;
+    const w = slotWord(this.slotBytes, slot);
+    if (i32[w + T_TICKET] !== packet.completionKey) return; // that task settled; the slot holds another
+    const state = Atomics.load(i32, w + T_STATE);
+    if (state !== QUEUED && state !== CANCELLED) return; // claimed: T_OWNER says by whom
+    const named = Atomics.load(i32, w + T_OWNER);
+    if (named === 0) i32[w + T_OWNER] = owner;
+  }
+
+  /** Posts a task's packet again (it left the port with a thread that died). False if the port refused it. */
+  #repost(slot: number, ticket: number): boolean {
+    try {
+      // Room is certain: this packet left the port, and the port holds one per slot.
+      return this.#taskPort.post(K_TASK, ticket, slot);
+    } catch {
+      return false; // closed (destroy)
+    }
   }
 
   /**

@@ -19,6 +19,9 @@ import type { TaskTable } from './tasks.js';
 /** A broadcast() answer from a thread that left in order before it ran it: left out of the results. */
 export const LEFT: unique symbol = Symbol('left');
 
+/** How long a thread asked to stop (a timeout) has to leave by itself before it is terminated (ms). */
+const STOP_WAIT_MS = 250;
+
 /** Exit codes of orderly exits (protocol.ts); any other is a death. */
 const ORDERLY = new Set([EXIT_SENTINEL, EXIT_RETIRED, EXIT_PORT_CLOSED, EXIT_RECYCLED]);
 
@@ -74,8 +77,8 @@ export interface WorkerRecord {
 /** What the pool hears from its threads. */
 export interface ThreadEvents {
   ready(record: WorkerRecord): void;
-  /** The worker module cannot be used: it did not load, or exports no handler. */
-  loadError(record: WorkerRecord, cause: Error): void;
+  /** The worker module cannot be used in this thread: it did not load, exports no handler, or (`setup`) its setup() threw. */
+  loadError(record: WorkerRecord, cause: Error, setup: boolean): void;
   /** A queueRequest handler threw (or rejected). */
   requestError(wParam: number, error: unknown): void;
   /** currentPool().run() from a thread: run it as any task. */
@@ -209,12 +212,38 @@ export class ThreadSet {
     return [...this.live.values()].map((record) => record.threadId);
   }
 
-  /** Terminates one thread whose task ran past its timeout; its exit is a death (its other tasks fail). */
+  /** Terminates one thread that could not start (its setup() failed): its exit is expected, never reported as a death. */
+  stopUnstarted(record: WorkerRecord): void {
+    if (record.terminating) return;
+    record.terminating = true;
+    void record.worker.terminate();
+  }
+
+  /** Threads still starting (alive, not yet ready, not being stopped), but `except`. */
+  starting(except: WorkerRecord): number {
+    let n = 0;
+    for (const record of this.live.values()) if (record !== except && !record.loaded && !record.terminating) n++;
+    return n;
+  }
+
+  /**
+   * Stops one thread whose task ran past its timeout; its exit is a death (its other tasks fail).
+   * It is asked first, and leaves from its event loop (between two port calls); only a thread
+   * that does not within STOP_WAIT_MS — stuck in a handler, so in no port call either — is
+   * terminated. A thread terminated at a random instant may die holding a port's lock, which
+   * blocks the main thread's next port call until that thread's exit is handled: on this
+   * thread's event loop, which the blocked call holds (docs/port.md, "Limits").
+   */
   stopForTimeout(id: number): void {
     const record = this.live.get(id);
     if (record === undefined || record.terminating || record.timedOut) return;
     record.timedOut = true;
-    void record.worker.terminate();
+    record.worker.postMessage({ type: 'stop' } satisfies ToWorker);
+    const timer = setTimeout(() => {
+      if (this.live.has(record.id)) void record.worker.terminate();
+    }, STOP_WAIT_MS);
+    timer.unref();
+    record.worker.once('exit', () => clearTimeout(timer));
   }
 
   /** Tells thread `owner` that the task with `ticket` in `slot` was aborted (or ran past its timeout). */
@@ -268,7 +297,7 @@ export class ThreadSet {
         break;
       case 'load-error': {
         const cause = recordToError(message.error) as Error;
-        this.#events.loadError(record, cause);
+        this.#events.loadError(record, cause, message.setup);
         break;
       }
       case 'fetch': {

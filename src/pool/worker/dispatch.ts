@@ -92,7 +92,8 @@ function settled(): void {
  * This thread holds `packet` across a turn of its event loop (loop.ts, the end of a slice): for a
  * task packet (returns true) it names itself in the slot (T_OWNER) first, so that if it dies there — a handler's timer that
  * throws runs in that turn — the main thread hands the packet to another thread (pool/main/tasks.ts
- * failOwned) instead of losing the task.
+ * failOwned) instead of losing the task (A6). (The portable port names the packet too, from the
+ * take on; the native one does not.)
  */
 export function hold(packet: CompletionPacket): boolean {
   if (packet.bytesTransferred !== K_TASK) return false;
@@ -203,7 +204,9 @@ function runTask(slot: number): void {
   // A2: the main thread may be cancelling this very slot; one CAS decides.
   if (Atomics.compareExchange(i32, w + T_STATE, QUEUED, RUNNING) !== QUEUED) {
     if (Atomics.load(i32, w + T_STATE) === CANCELLED) {
-      postResult(R_CANCELLED, slot);
+      // A6: marked before the acknowledgement, so a death in between is acknowledged for us.
+      Atomics.store(i32, w + T_STATE, DONE + R_CANCELLED);
+      postResult(R_CANCELLED, slot, w);
       return;
     }
     throw new RangeError(`task slot ${slot} is in state ${Atomics.load(i32, w + T_STATE)}, not queued`);
@@ -315,18 +318,23 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
       isError = true;
     }
   }
-  Atomics.store(i32, w + T_STATE, DONE);
-  postResult(status, slot);
+  // A6: the result is in the slot (or on its way by message) before the slot says so, and the
+  // slot says so before the packet: a death between the two is delivered by the main thread.
+  Atomics.store(i32, w + T_STATE, DONE + status);
+  postResult(status, slot, w);
 }
 
-function postResult(status: number, slot: number): void {
-  // The result port holds one packet per slot, so it cannot be full; a closed one means destroy().
+function postResult(status: number, slot: number, w: number): void {
+  // A7: the result port holds at most slots + 1 packets, so it cannot be full; a closed one means destroy().
+  let posted: boolean;
   try {
-    results.post(status, data.workerId, slot);
+    posted = results.post(status, i32[w + T_TICKET]!, slot);
   } catch (error) {
     onPortError(error);
     return;
   }
+  // A broken invariant: die loudly; the slot says DONE, so the main thread delivers the result (A6).
+  if (!posted) throw new Error(`iocp-pool: the result port is full (slot ${slot})`);
   // The main thread spins on this word (not on the port's lock) when it expects a result soon.
   Atomics.add(i32, A_RESULTS, 1);
 }

@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { errorToRecord } from '../../codec/error-record.js';
-import type { ToWorker } from '../protocol.js';
+import { EXIT_STOPPED, type ToWorker } from '../protocol.js';
 import { abortTask, initDispatch, payloadArrived, runBroadcast } from './dispatch.js';
 import { maybeLeave, portFailed, setTeardown } from './leave.js';
 import { loop, prepareLoop, recycle } from './loop.js';
@@ -52,6 +52,11 @@ export function startWorker(): void {
       case 'recycle':
         recycle();
         break;
+      case 'stop':
+        // A message runs between turns of this thread's event loop, never inside a port call:
+        // leaving here cannot strand a port's lock (which terminate() at a random instant can).
+        process.exit(EXIT_STOPPED);
+        break;
       case 'run-result':
         runAnswered(message.id, message.ok, message.value);
         break;
@@ -67,12 +72,15 @@ export function startWorker(): void {
     heap.onRetire = () => send({ type: 'heap-retired' });
   }
   installClient();
+  /** The module loaded, and setup() is what failed (the pool may retry that in a new thread). */
+  let inSetup = false;
   const ready = Promise.all([prepareLoop().then(loadModule), grants]).then(async ([handlers]) => {
-    // setup(workerData) before the first task; a throw there means the module cannot be used.
+    // setup(workerData) before the first task; a throw there means this thread cannot be used.
     if (handlers.setup !== undefined) {
       try {
         await handlers.setup(data.workerData);
       } catch (error) {
+        inSetup = true;
         throw Object.assign(new Error(`worker module ${data.filename}: setup() failed: ${(error as Error)?.message ?? String(error)}`), {
           cause: error,
         });
@@ -92,6 +100,6 @@ export function startWorker(): void {
         });
       });
     },
-    (error: unknown) => send({ type: 'load-error', error: errorToRecord(error) }),
+    (error: unknown) => send({ type: 'load-error', error: errorToRecord(error), setup: inSetup }),
   );
 }

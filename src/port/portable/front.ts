@@ -63,14 +63,6 @@ export function removeFrontHead(m: Memory): void {
   if (frontCount(m) === 0) Atomics.and(m.i32, S_DEQ, ~FRONT_BIT);
 }
 
-/** Takes the head packet into out[s..s+2]; false if FRONT is empty. */
-export function takeFront(m: Memory, out: Float64Array, s: number): boolean {
-  if (frontCount(m) === 0) return false;
-  readFront(m, m.i32[S_FRONT_HEAD]!, out, s);
-  removeFrontHead(m);
-  return true;
-}
-
 /** Sets FRONT_BIT in S_DEQ from FRONT's count (after a holder died between the two). */
 export function syncFrontBit(m: Memory): void {
   if (frontCount(m) > 0) Atomics.or(m.i32, S_DEQ, FRONT_BIT);

@@ -51,6 +51,9 @@
  *                                +3 R_FRONT      FRONT index + 1 it is handing over; 0 none
  *                                +4 R_TARGET     slot + 1 it is handing that packet to; 0 none
  *                                +5 R_DEAD       1: its thread died; finish its claims (I9)
+ *                                +6 R_GOT        where its last take came from: GOT_RING | position,
+ *                                                GOT_MAIL | slot, GOT_FRONT | FRONT index; 0 none
+ *                                +8..+13         3 float64: that packet (I8: lastTaken)
  *  ...  RING (32 B a cell,     cell c at word cellBase + 8·c:
  *       ringSize cells)          +0 C_SEQ        the cell's sequence number (below)
  *                                +2..+7          3 float64 (bytesTransferred, completionKey, overlapped)
@@ -143,7 +146,14 @@
  *      and releaseThread(threadId) finishes only those: a poster's position
  *      becomes VOID (its post() never returned), a taker's packet goes back
  *      to FRONT (or to the caller in `abandoned` if the port is closed), a
- *      FRONT packet handed to a waiter is removed. A recorded position whose
+ *      FRONT packet handed to a waiter is removed. A take that delivers a
+ *      packet to its own thread also writes where the packet came from and
+ *      the packet itself (R_GOT) before the step that makes it the thread's
+ *      for good — the CAS that frees its cell, the store that empties its
+ *      mailbox, the removal from FRONT — so at every instruction a packet
+ *      taken by a thread that died is either still the port's (it goes
+ *      back) or named by R_GOT (releaseThread reports it in `lastTaken`),
+ *      never both and never neither. A recorded position whose
  *      claim another live thread may have won (both recorded it; only one
  *      CAS succeeded) is waited for. A live thread's claim is only ever
  *      waited for. A thread that found no free record (S_ANON > 0) claims
@@ -169,7 +179,7 @@
  */
 
 export const MAGIC = 0x50434f49; // "IOCP" little-endian
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 // Header words.
 export const H_MAGIC = 0;
@@ -256,6 +266,15 @@ export const R_TAKE = 2;
 export const R_FRONT = 3;
 export const R_TARGET = 4;
 export const R_DEAD = 5;
+/** Where the record's thread got its last packet (I8): GOT_* | index; 0 none. */
+export const R_GOT = 6;
+/** Word offset of that packet's 3 float64 (8-byte aligned: records are 64-byte lines). */
+export const R_GOT_PACKET = 8;
+/** R_GOT kinds (bits 30-31) over a 30-bit index (POS_MASK): a ring position, a slot's mailbox, a FRONT index. */
+export const GOT_RING = 0x40000000;
+export const GOT_MAIL = 0x80000000 | 0;
+export const GOT_FRONT = 0xc0000000 | 0;
+export const GOT_KIND = 0xc0000000 | 0;
 /** Records beyond maxThreads: threads that only post (a main thread, a pool's threads on its result port). */
 export const EXTRA_RECORDS = 64;
 

@@ -18,6 +18,8 @@ import {
   POS_MASK,
   R_DEAD,
   R_FRONT,
+  R_GOT,
+  R_GOT_PACKET,
   R_POST,
   R_TAKE,
   R_TARGET,
@@ -49,14 +51,15 @@ export function allocRecord(m: Memory, tag: number): number {
 
 /**
  * A record for this thread's new port instance: a view of a free record's
- * words (`base` its Int32 index), or, when every record is taken, a private
- * array (`base` -1): the instance then claims unrecorded (S_ANON, I8).
+ * words (`base` its Int32 index) and of its R_GOT packet, or, when every
+ * record is taken, private arrays (`base` -1): the instance then claims
+ * unrecorded (S_ANON, I8).
  */
-export function claimRecord(m: Memory): { base: number; view: Int32Array } {
+export function claimRecord(m: Memory): { base: number; view: Int32Array; got: Float64Array } {
   const r = allocRecord(m, MY_TAG);
-  if (r < 0) return { base: -1, view: new Int32Array(RECORD_WORDS) };
+  if (r < 0) return { base: -1, view: new Int32Array(RECORD_WORDS), got: new Float64Array(3) };
   const base = recordBase(m, r);
-  return { base, view: new Int32Array(m.i32.buffer, base * 4, RECORD_WORDS) };
+  return { base, view: new Int32Array(m.i32.buffer, base * 4, RECORD_WORDS), got: new Float64Array(m.i32.buffer, (base + R_GOT_PACKET) * 4, 3) };
 }
 
 /** Frees a record: fields first, R_TID last, so whoever takes it next finds it clean. */
@@ -67,6 +70,7 @@ export function freeRecord(m: Memory, base: number): void {
   i32[base + R_FRONT] = 0;
   i32[base + R_TARGET] = 0;
   i32[base + R_DEAD] = 0;
+  i32[base + R_GOT] = 0;
   Atomics.store(i32, base + R_TID, 0);
 }
 

@@ -1,7 +1,8 @@
 /**
  * releaseThread(): giving back what a thread that has ended still holds —
  * its running slots, its places on the waiter stack, a packet handed to it
- * that it never read, and the ring claims it had not finished. What each
+ * that it never read, and the ring claims it had not finished — and naming
+ * the packet each of its records last took for good (lastTaken). What each
  * claim needs is in ./repair.ts; this file decides when it runs.
  *
  * Keeps:
@@ -37,7 +38,7 @@ import {
 import { DEFERRED, INHERITED } from './lock.js';
 import { closeLocked } from './close.js';
 import { freeRecord, recordBase, recordsOf } from './records.js';
-import { finishClaims, type Recovery, rebuildAfterDeath, scanRing } from './repair.js';
+import { finishClaims, lastTaken, type Recovery, rebuildAfterDeath, scanRing } from './repair.js';
 import type { PortState } from './state.js';
 import { dispatch, freeSlot } from './waiters.js';
 
@@ -58,13 +59,18 @@ export function releaseThread(p: PortState, deadThreadId: number): ReleasedThrea
   if (p.claims === null) p.attachRecord();
   const how = p.lock.acquireForRelease(tag);
   if (how === DEFERRED) {
-    markDead(p, tag);
-    return { running: 0, waiters: 0, requeued: 0, abandoned: [], deferred: true };
+    return { running: 0, waiters: 0, requeued: 0, abandoned: [], lastTaken: markDead(p, tag), deferred: true };
   }
   const out: Recovery = { requeued: 0, abandoned: [] };
+  const taken: CompletionPacket[] = [];
   let result: { running: number; waiters: number };
   try {
     if (how === INHERITED) rebuildAfterDeath(p);
+    // Before its claims and slots are finished: what it had taken for good (I8).
+    for (const base of recordsOf(p, tag)) {
+      const packet = lastTaken(p, base, how === INHERITED);
+      if (packet !== null) taken.push(packet);
+    }
     result = releaseLocked(p, tag, out, RELEASE_CLAIM_WAIT_MS);
     finishPending(p, out, PENDING_WAIT_MS);
     // A thread killed inside close() left it half done (I7): finish it. On a
@@ -86,12 +92,21 @@ export function releaseThread(p: PortState, deadThreadId: number): ReleasedThrea
       if (state === SLOT_HANDED || state === SLOT_CLOSED) Atomics.notify(i32, p.slotWord(slot, W_STATE));
     }
   }
-  return { running: result.running, waiters: result.waiters, requeued: out.requeued, abandoned: out.abandoned, deferred: false };
+  return { running: result.running, waiters: result.waiters, requeued: out.requeued, abandoned: out.abandoned, lastTaken: taken, deferred: false };
 }
 
-/** Without the lock: marks a dead thread's slots and records for the next lock holder (I9). */
-function markDead(p: PortState, tag: number): void {
+/**
+ * Without the lock: marks a dead thread's slots and records for the next lock holder (I9).
+ * Returns what it had taken for good (I8), read before the marks: until a word is marked,
+ * nobody but the dead thread wrote it. It did not hold the lock (another thread does).
+ */
+function markDead(p: PortState, tag: number): CompletionPacket[] {
   const i32 = p.i32;
+  const taken: CompletionPacket[] = [];
+  for (const base of recordsOf(p, tag)) {
+    const packet = lastTaken(p, base, false);
+    if (packet !== null) taken.push(packet);
+  }
   let found = 0;
   for (let slot = 0; slot < p.geo.maxThreads; slot++) {
     if (i32[p.slotWord(slot, W_KIND)] !== KIND_FREE && i32[p.slotWord(slot, W_THREAD_ID)] === tag - 1) {
@@ -105,6 +120,7 @@ function markDead(p: PortState, tag: number): void {
   }
   if (found === 0 && Atomics.load(i32, S_ANON) > 0) Atomics.store(i32, S_NEED_SCAN, 1);
   Atomics.add(i32, S_PENDING, 1);
+  return taken;
 }
 
 /**

@@ -10,7 +10,8 @@
  * a waiter is removed; a claim another live thread may have won is waited
  * for, and left for later if it stays ambiguous (I9). And after a holder's
  * death, the words that summarise the slots are rebuilt from the slots
- * (rebuildAfterDeath: I3, I5, and FRONT_BIT for I1).
+ * (rebuildAfterDeath: I3, I5, and FRONT_BIT for I1). What it had taken for
+ * good is named in its records (lastTaken), for the caller to reconcile.
  */
 import { PortCorruptedError } from '../errors.js';
 import type { CompletionPacket } from '../types.js';
@@ -19,12 +20,18 @@ import {
   C_PAYLOAD,
   CELL_WORDS,
   CLAIM,
+  GOT_FRONT,
+  GOT_KIND,
+  GOT_MAIL,
+  GOT_RING,
   KIND_FREE,
   KIND_THREAD,
   type Memory,
   PORT_OPEN,
   POS_MASK,
   R_FRONT,
+  R_GOT,
+  R_GOT_PACKET,
   R_POST,
   R_TAKE,
   R_TARGET,
@@ -47,7 +54,7 @@ import {
   W_RUNNING,
   W_STATE,
 } from './layout.js';
-import { num } from './packet.js';
+import { num, packetAt } from './packet.js';
 import { claimedPosition, liveContenders, owners } from './records.js';
 
 /** Where packets recovered from the dead go: FRONT while the port is open, the caller once it is closed. */
@@ -130,6 +137,37 @@ function finishTake(m: Memory, base: number, out: Recovery): boolean {
   const o = m.f64[f + 2]!;
   if (Atomics.compareExchange(i32, cell, seq, freed) === seq) recover(m, out, b, k, o);
   return DONE;
+}
+
+/**
+ * The packet a dead thread's record names in R_GOT (I8), unless the port still holds it and is
+ * about to put it back: a ring take whose claim is still recorded and whose cell was never freed
+ * (finishTake requeues it), a mailbox still HANDED (freeSlot requeues it), or the FRONT head the
+ * dead holder had not removed yet (`inherited`: it died holding the lock, so FRONT is as it left
+ * it). Call before the claims and slots are finished, or before they are marked dead (I9): until
+ * then nothing but the dead thread wrote these words. A corrupt R_GOT throws.
+ */
+export function lastTaken(m: Memory, base: number, inherited: boolean): CompletionPacket | null {
+  const i32 = m.i32;
+  const got = i32[base + R_GOT]!;
+  if (got === 0) return null;
+  const at = got & POS_MASK;
+  switch (got & GOT_KIND) {
+    case GOT_RING:
+      if (i32[base + R_TAKE] === (at | CLAIM) && ahead(Atomics.load(i32, cellOf(m, at)), at + 1) === 0) return null;
+      break;
+    case GOT_MAIL:
+      if (at >= m.geo.maxThreads) throw new PortCorruptedError(`record R_GOT = ${got}`);
+      if (Atomics.load(i32, m.geo.slotBase + at * SLOT_WORDS + W_STATE) === SLOT_HANDED) return null;
+      break;
+    case GOT_FRONT:
+      if (at >= m.geo.frontSize) throw new PortCorruptedError(`record R_GOT = ${got}`);
+      if (inherited && frontCount(m) > 0 && i32[S_FRONT_HEAD] === at) return null;
+      break;
+    default:
+      throw new PortCorruptedError(`record R_GOT = ${got}`);
+  }
+  return packetAt(m.f64, (base + R_GOT_PACKET) >> 1);
 }
 
 /** A dead lock holder's R_FRONT: remove the FRONT packet it had already handed to its waiter. */

@@ -22,7 +22,10 @@
  *        finishes it, and every change of C_SEQ is a CAS from the value its
  *        writer expects: a claim finished for a dead thread (./repair.ts) or
  *        by close() is finished exactly once, and an owner whose CAS fails
- *        knows.
+ *        knows. A take names the packet it delivers in R_GOT before the CAS
+ *        that frees its cell: a death before that CAS leaves the packet to
+ *        be put back, one after it leaves it named (releaseThread's
+ *        `lastTaken`).
  *
  * A Ring works on its own too (standaloneRing below): the benchmark measures
  * it that way, as the ceiling of a one-by-one MPMC hand-off.
@@ -39,11 +42,13 @@ import {
   CELL_WORDS,
   CLAIM,
   CLOSED_BIT,
+  GOT_RING,
   MIN_RING_SIZE,
   nextPowerOfTwo,
   PORT_OPEN,
   POS_FLAGS,
   POS_MASK,
+  R_GOT,
   R_POST,
   R_TAKE,
   RECORD_WORDS,
@@ -73,6 +78,8 @@ export class Ring {
    * claims unrecorded). Set by the port before the first post or take.
    */
   record: Int32Array | null = null;
+  /** The record's R_GOT packet (3 float64), set with `record`. */
+  got: Float64Array | null = null;
   /**
    * The S_DEQ value with a flag that made dequeueInto() return false; left
    * as it is otherwise (the lock holder sets it to 0 before a take, and
@@ -212,10 +219,28 @@ export class Ring {
    */
   #free(cell: number, seq: number, pos: number): boolean {
     const i32 = this.#i32;
+    const record = this.record!;
+    const delivers = (seq & VOID_BIT) === 0;
+    if (delivers) {
+      // I8: name the packet before the free that makes it ours for good — R_GOT first, so a
+      // death half way leaves R_GOT naming this claim, which releaseThread puts back instead.
+      // Plain stores to this thread's own line, ordered by the CAS below.
+      const f = (cell + C_PAYLOAD) >> 1;
+      const f64 = this.#f64;
+      const got = this.got!;
+      record[R_GOT] = pos | GOT_RING;
+      got[0] = f64[f]!;
+      got[1] = f64[f + 1]!;
+      got[2] = f64[f + 2]!;
+    }
     const freed = Atomics.compareExchange(i32, cell, seq, (pos + this.#ringSize) & POS_MASK);
-    this.record![R_TAKE] = 0;
-    if (freed !== seq) return false;
-    if ((seq & VOID_BIT) === 0) return true;
+    record[R_TAKE] = 0;
+    if (freed !== seq) {
+      // Finished for us (taken for dead): the packet went back, it is not ours.
+      if (delivers) record[R_GOT] = 0;
+      return false;
+    }
+    if (delivers) return true;
     Atomics.sub(i32, S_VOID, 1);
     return false;
   }
@@ -352,5 +377,6 @@ export function attachRing(buffer: SharedArrayBuffer): Ring {
   if (capacity < 1 || buffer.byteLength !== (STACK_BASE + ringSize * CELL_WORDS) * 4) throw new TypeError('not a standalone ring buffer');
   const ring = new Ring(i32, new Float64Array(buffer), STACK_BASE, ringSize, capacity);
   ring.record = new Int32Array(RECORD_WORDS);
+  ring.got = new Float64Array(3);
   return ring;
 }

@@ -15,15 +15,18 @@
  */
 import { PortCorruptedError } from '../errors.js';
 import type { CompletionPacket } from '../types.js';
-import { frontCount, takeFront } from './front.js';
+import { frontCount, readFront, removeFrontHead } from './front.js';
 import {
   CLOSED_BIT,
   FRONT_BIT,
   type Geometry,
+  GOT_FRONT,
   H_CONCURRENCY,
   type Memory,
   PACKET_F64,
+  R_GOT,
   S_CLOSED,
+  S_FRONT_HEAD,
   S_PENDING,
   S_RUNNING,
   S_THREADS,
@@ -70,6 +73,8 @@ export class PortState implements Memory {
    * taken (the instance claims unrecorded, S_ANON).
    */
   claims: Int32Array | null = null;
+  /** The record's R_GOT packet (I8), set with `claims`. */
+  got: Float64Array | null = null;
   /** Int32 index of this instance's record, or -1 (none yet, or unrecorded). */
   record = -1;
   /** This instance's THREAD slot, or -1 until the first call that waits or runs. */
@@ -125,10 +130,12 @@ export class PortState implements Memory {
 
   /** Claims a record for this instance (I8); unrecorded if every record is taken. */
   attachRecord(): Int32Array {
-    const { base, view } = claimRecord(this);
+    const { base, view, got } = claimRecord(this);
     this.record = base;
     this.claims = view;
+    this.got = got;
     this.ring.record = view;
+    this.ring.got = got;
     this.lock.unrecorded = base < 0;
     return view;
   }
@@ -140,7 +147,9 @@ export class PortState implements Memory {
     this.idle.length = 0;
     this.record = -1;
     this.claims = null;
+    this.got = null;
     this.ring.record = null;
+    this.ring.got = null;
     this.lock.unrecorded = false;
   }
 
@@ -225,8 +234,27 @@ export class PortState implements Memory {
 
   /** Lock held. The oldest queued packet (FRONT, then RING) into scratch[s..s+2], or false if none. */
   takeLocked(s: number): boolean {
-    if (takeFront(this, this.scratch, s)) return true;
-    return this.dequeueLocked(s, false);
+    if (frontCount(this) === 0) return this.dequeueLocked(s, false);
+    // I8: named before it leaves FRONT; a holder that dies between leaves it in FRONT, where
+    // releaseThread (which inherits the lock, so FRONT is as it was left) sees it at the head.
+    const head = this.i32[S_FRONT_HEAD]!;
+    readFront(this, head, this.scratch, s);
+    this.noteGot(GOT_FRONT | head, this.scratch, s);
+    removeFrontHead(this);
+    return true;
+  }
+
+  /**
+   * I8: this thread is about to make the packet in from[i..i+2] its own for good (it came from
+   * `where`, a GOT_* | index): name it in the record first — where, then what — so that
+   * releaseThread reports it (lastTaken) unless it is still the port's at the death.
+   */
+  noteGot(where: number, from: Float64Array, i: number): void {
+    const got = this.got!;
+    this.claims![R_GOT] = where;
+    got[0] = from[i]!;
+    got[1] = from[i + 1]!;
+    got[2] = from[i + 2]!;
   }
 
   /** Lock held. Packets queued: FRONT plus the RING's (I6 bounds the RING's). */

@@ -11,6 +11,8 @@
  *  I4  a HANDED slot's packet is in its mailbox and its owner already counts
  *      as running: the woken waiter reads it and sets its slot IDLE, without
  *      the lock.
+ *  I8  (the waiter's half) it names the packet in its record (R_GOT) before
+ *      that store: dead before it, the packet is put back; after it, named.
  *
  * The spin adapts, as .NET's LowLevelLifoSemaphore does: a fixed spin
  * shorter than a futex wake-up (~15–20 µs) locks a ping-pong into both
@@ -22,7 +24,7 @@
 import { PortClosedError, PortCorruptedError } from '../errors.js';
 import type { AsyncWaitConfig } from '../options.js';
 import type { CompletionPacket } from '../types.js';
-import { SLOT_CLOSED, SLOT_HANDED, SLOT_IDLE, SLOT_SLEEPING, SLOT_WAITING, SLOT_WORDS, W_MAILBOX, W_STATE } from './layout.js';
+import { GOT_MAIL, SLOT_CLOSED, SLOT_HANDED, SLOT_IDLE, SLOT_SLEEPING, SLOT_WAITING, SLOT_WORDS, W_MAILBOX, W_STATE } from './layout.js';
 import { packetAt } from './packet.js';
 import type { AsyncWait, PortState } from './state.js';
 import { removeWaiter } from './waiters.js';
@@ -202,7 +204,10 @@ export function finish(p: PortState, w: number, state: number): CompletionPacket
     }
   }
   if (state === SLOT_HANDED) {
-    const packet = packetAt(p.f64, (p.geo.slotBase + w * SLOT_WORDS + W_MAILBOX) >> 1);
+    const m = (p.geo.slotBase + w * SLOT_WORDS + W_MAILBOX) >> 1;
+    // I8: named before the store that empties the mailbox (a death before it: the packet goes back).
+    p.noteGot(GOT_MAIL | w, p.f64, m);
+    const packet = packetAt(p.f64, m);
     Atomics.store(i32, word, SLOT_IDLE);
     p.idle.push(w);
     return packet;
