@@ -62,6 +62,14 @@ function poolGone(error: unknown): boolean {
   return name === 'PoolClosedError' || name === 'WorkerLoadError';
 }
 
+/**
+ * A BullMQ `Worker` on the queue `queueName` whose jobs run on `pool`: `job.data` is the task,
+ * `job.name` picks the worker module's export (`options.handlerName` decides otherwise), the
+ * handler's result is `job.returnvalue`, `context.progress(value)` is `job.updateProgress(value)`,
+ * and a job's cancellation reaches `context.signal`. `options` are BullMQ's `WorkerOptions`
+ * (`connection` at least; `concurrency` defaults to the pool's threads) and the adapter's own.
+ * It is an ordinary `Worker`; stop it with {@link closeWorker}, which closes the pool after it.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: BullMQ's own defaults: untyped, job.data is any, as with new Worker().
 export function createWorker<Data = any, Result = any, Name extends string = string>(
   queueName: string,

@@ -45,6 +45,8 @@ import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.j
  * How tasks and results are written into shared memory: `'structured'` (the default) keeps what
  * structured clone keeps (Map, Set, Date, typed arrays, errors…); `'json'` is for plain data only
  * (as JSON.stringify/parse see it) and is the faster for objects.
+ *
+ * @group The pool
  */
 export type Serialization = 'structured' | 'json';
 

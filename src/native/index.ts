@@ -2,6 +2,9 @@
  * The native backend: the real Win32 I/O completion port through koffi.
  * Importing this module registers the backend with the port layer; koffi is
  * loaded only when a native port is created or attached (never off Windows).
+ * Guide: docs/native.md.
+ *
+ * @module native
  */
 import { registerNativeBackend } from '../port/native-registry.js';
 import { NativeCompletionPort } from './native-port.js';

@@ -83,6 +83,8 @@ export interface ThreadPool<T, R> {
  *
  * @typeParam T - The worker module's type (`typeof import('./worker.js')`), or the task type.
  * @typeParam R - The result type, when `T` is the task type; left out, it is read from `T`.
+ *
+ * @group The pool
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types EventEmitter's methods; it adds no member.
 export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {

@@ -1,6 +1,8 @@
 /**
  * Thrown by every get/getAsync/getMany/post on a closed port, and by every
  * wait that close() interrupted — the portable ERROR_ABANDONED_WAIT_0.
+ *
+ * @group Errors
  */
 export class PortClosedError extends Error {
   /** What to match on (the message may change): the Win32 error this stands for. */
@@ -14,6 +16,8 @@ export class PortClosedError extends Error {
 /**
  * Thrown when a value read from shared memory is out of its bounds: the
  * buffer was written by something that is not this port's code.
+ *
+ * @group Errors
  */
 export class PortCorruptedError extends Error {
   /** What to match on: the message may change. */
