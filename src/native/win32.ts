@@ -10,16 +10,7 @@
  * allocated with HeapAlloc, never a JS buffer that the GC could move.
  */
 import { createRequire } from 'node:module';
-
-/** Why the native backend cannot load here; thrown by `new CompletionPort({ backend: 'native' })`. */
-export class NativeBackendUnavailableError extends Error {
-  /** What to match on: the message may change. */
-  readonly code = 'ERR_IOCP_NATIVE_UNAVAILABLE';
-  constructor(reason: string, options?: { cause?: unknown }) {
-    super(`the native completion port backend is not available: ${reason}`, options);
-    this.name = 'NativeBackendUnavailableError';
-  }
-}
+import { NativeBackendUnavailableError, platformReason } from '../port/errors.js';
 
 type Fn<A extends unknown[], R> = ((...args: A) => R) & { async: (...args: [...A, (err: unknown, res: R) => void]) => void };
 
@@ -87,14 +78,8 @@ export function big(fn: any): any {
 }
 
 function load(): Win32 {
-  if (process.platform !== 'win32') {
-    throw new NativeBackendUnavailableError(
-      `it needs Windows (I/O completion ports are a Win32 kernel object), and process.platform is '${process.platform}'; use backend 'portable' or 'auto'`,
-    );
-  }
-  if (process.arch !== 'x64' && process.arch !== 'arm64') {
-    throw new NativeBackendUnavailableError(`it needs a 64-bit Windows process, and process.arch is '${process.arch}'`);
-  }
+  const unfit = platformReason();
+  if (unfit !== undefined) throw new NativeBackendUnavailableError(unfit);
   let koffi: any;
   try {
     koffi = loadKoffi();

@@ -27,7 +27,7 @@ import { describe } from './validate.js';
 /**
  * An I/O completion port: FIFO packets, LIFO waiters, a cap on running threads. Two backends
  * keep this contract: the portable one (a SharedArrayBuffer, any platform, the default) and the
- * native one (the Win32 port through koffi: {@link native!NativeCompletionPort}). Any thread that holds
+ * native one (the Win32 port through koffi: {@link "iocp-pool/native"!NativeCompletionPort}). Any thread that holds
  * `port.handle` attaches with `CompletionPort.from(handle)`. Guide: docs/port.md.
  *
  * @group The port

@@ -6,7 +6,7 @@
  * @module CompletionPort
  */
 export { CompletionPort, type CompletionPortConstructor } from './completion-port.js';
-export { PortClosedError, PortCorruptedError } from './errors.js';
+export { NativeBackendUnavailableError, PortClosedError, PortCorruptedError } from './errors.js';
 export type {
   AttachOptions,
   CompletionPacket,
