@@ -34,8 +34,14 @@ export type Infer = typeof INFER;
 // biome-ignore lint/suspicious/noExplicitAny: matches any function, whatever its parameters.
 type AnyFunction = (...args: any[]) => unknown;
 
-/** The names of a module type's function exports, `default` included. @group Worker modules */
-export type HandlerName<M> = M extends AnyFunction ? never : { [K in keyof M]: M[K] extends AnyFunction ? K : never }[keyof M] & string;
+/**
+ * The names of a module type's function exports that run() may call: `default` included, the
+ * lifecycle hooks `setup` and `teardown` not (they are not handlers, and the pool refuses them).
+ * @group Worker modules
+ */
+export type HandlerName<M> = M extends AnyFunction
+  ? never
+  : Exclude<{ [K in keyof M]: M[K] extends AnyFunction ? K : never }[keyof M] & string, 'setup' | 'teardown'>;
 
 /** The default handler of a module type (its default export, else `handler`), or of a handler type. */
 type DefaultHandler<M> = M extends AnyFunction
