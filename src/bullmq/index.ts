@@ -14,4 +14,4 @@
  */
 export { createWorker } from './worker.js';
 export { closeWorker } from './close.js';
-export type { CloseWorkerOptions, CloseWorkerResult, CreateWorkerOptions, JobPool, JobRunOptions } from './types.js';
+export type { CloseWorkerOptions, CloseWorkerResult, CreateWorkerOptions, JobData, JobName, JobPool, JobResult, JobRunOptions } from './types.js';

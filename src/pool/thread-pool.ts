@@ -41,7 +41,7 @@ import { type Serialization, SlotCodec } from '../codec/slot-codec.js';
 import { ResultDrain } from './main/results.js';
 import { type TaskExtras, TaskTable } from './main/tasks.js';
 import { LEFT, ThreadSet, type WorkerRecord } from './main/threads.js';
-import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js';
+import type { Infer, PoolEvents, PoolTypes, RunName, RunResult, RunTask } from './types.js';
 
 /**
  * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
@@ -98,6 +98,13 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly maxQueue: number;
   /** How tasks and results are encoded: 'structured' (the structured clone) or 'json'. */
   readonly serialization: Serialization;
+  /**
+   * Types only, never set: the tasks, results and handler names of this pool, for adapters that
+   * take a pool and type what they give it (createWorker of iocp-pool/bullmq types its jobs by
+   * it). A string key, so that it matches structurally across copies of the declarations.
+   * @internal
+   */
+  declare readonly '~types'?: PoolTypes<T, R>;
 
   readonly #taskPort: CompletionPort;
   readonly #resultPort: CompletionPort;

@@ -64,6 +64,18 @@ export type RunTask<T, R, N> = [R] extends [Infer] ? (unknown extends T ? unknow
 /** The result type of run(), from ThreadPool's type arguments T and R, for handler name N. */
 export type RunResult<T, R, N> = [R] extends [Infer] ? (unknown extends T ? unknown : ResultOf<HandlerOf<T, N>>) : R;
 
+/**
+ * What a pool of type arguments T, R runs, over all its handlers: the union of their tasks, the
+ * union of their (awaited) results, and the names run() accepts. For a pool declared by hand
+ * (`ThreadPool<Task, Result>`), those two types and any name; for an untyped one, `unknown`.
+ * Adapters read it from a pool's type (iocp-pool/bullmq's createWorker types its jobs with it).
+ */
+export type PoolTypes<T, R> = [R] extends [Infer]
+  ? unknown extends T
+    ? { task: unknown; result: unknown; name: string }
+    : { task: TaskOf<HandlerOf<T, HandlerName<T>>>; result: ResultOf<HandlerOf<T, HandlerName<T>>>; name: HandlerName<T> }
+  : { task: T; result: R; name: string };
+
 /** The names run() accepts: the module type's function exports, or any string when the pool is untyped. */
 export type RunName<T, R> = [R] extends [Infer] ? (unknown extends T ? string : HandlerName<T>) : string;
 
