@@ -220,6 +220,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.#life = new Lifecycle({
       filename: o.filename,
       size: this.threads,
+      minThreads: this.minThreads,
       i32,
       taskPort: this.#taskPort,
       resultPort: this.#resultPort,
@@ -239,7 +240,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.#keepAlive.armIdle();
   }
 
-  /** Resolves when the first thread has loaded the worker module; rejects with a WorkerLoadError. */
+  /**
+   * Resolves when the pool's initial threads — `minThreads` of them, at least one — have loaded the
+   * worker module (and run its setup()); rejects with a WorkerLoadError if it cannot be used.
+   */
   get ready(): Promise<void> {
     return this.#life.ready;
   }
