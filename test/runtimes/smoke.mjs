@@ -130,6 +130,18 @@ await test('pool: payloads larger than a slot round-trip; alloc() views cross by
   await pool.close();
 });
 
+await test('pool: every progress value arrives before run() settles, and a result sent by message after them (20 rounds)', async () => {
+  const pool = new ThreadPool({ filename: new URL('./handler.mjs', import.meta.url), threads: 1 });
+  for (let round = 0; round < 20; round++) {
+    const steps = [];
+    assert.equal(await pool.run({ steps: 3 }, { onProgress: (i) => steps.push(i) }), 3);
+    assert.equal(steps.join(' '), '1 2 3', `round ${round}`);
+    // Larger than a slot: on Deno (no shared heap) it comes on the same channel as the progress did.
+    assert.equal(await pool.run({ echo: 'y'.repeat(50_000) }), 'y'.repeat(50_000), `round ${round}`);
+  }
+  await pool.close();
+});
+
 clearTimeout(watchdog);
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;

@@ -27,6 +27,7 @@ import {
   T_FLAGS,
   T_RUN,
   T_START,
+  T_TICKET,
 } from '../layout.js';
 import { SpinPolicy } from './spin-policy.js';
 import type { ResultChannel } from './channel.js';
@@ -167,8 +168,8 @@ export class ResultDrain {
     }
   }
 
-  /** One result packet: (status, workerId, slot). */
-  complete(packet: CompletionPacket): void {
+  /** One result packet: (status, workerId, slot); `arrived`: what its task sent on its channel has been read (whenArrived). */
+  complete(packet: CompletionPacket, arrived = false): void {
     const tasks = this.#tasks;
     const slot = packet.overlapped;
     // A4: the index came from shared memory.
@@ -190,8 +191,19 @@ export class ResultDrain {
     const w = slotWord(tasks.slotBytes, slot);
     const i32 = this.#i32;
     const flags = i32[w + T_FLAGS]!;
-    // Progress values of this task, sent before its result, are delivered before it settles.
-    if ((flags & F_PROGRESS) !== 0 && status !== R_CANCELLED) this.#hooks.resultChannel(packet.completionKey)?.drain();
+    // What the task sent on its thread's channel before this packet — its progress values, its
+    // result when too large for the slot — is read before it settles; if it has not reached this
+    // thread yet (Deno: channel.ts), the packet waits for it.
+    const progress = (flags & F_PROGRESS) !== 0 && status !== R_CANCELLED;
+    const message = status === R_OK_MESSAGE || status === R_ERROR_MESSAGE;
+    if ((progress || message) && !arrived) {
+      const channel = this.#hooks.resultChannel(packet.completionKey);
+      const ticket = i32[w + T_TICKET]!;
+      if (channel !== undefined && !channel.arrived(slot, ticket, progress, message)) {
+        channel.whenArrived(slot, ticket, progress, message, () => this.complete(packet, true));
+        return;
+      }
+    }
     if ((flags & F_TIMED) !== 0) {
       const f = w >> 1;
       const start = this.#arena.f64[f + T_START]!;
