@@ -116,8 +116,11 @@ await test('pool: payloads larger than a slot round-trip; alloc() views cross by
   try {
     view = pool.alloc(4096);
   } catch (error) {
-    // Deno: no synchronous BroadcastChannel read, so no shared heap (docs/runtimes.md).
-    assert.match(error.message, /cannot read a BroadcastChannel synchronously/);
+    // Deno: no synchronous BroadcastChannel read, so no shared heap (docs/runtimes.md); the error
+    // says why, and what to do instead.
+    assert.match(error.message, /alloc\(\) is not available in this runtime/);
+    assert.match(error.message, /pass the bytes to run\(\) as an ordinary typed array/);
+    assert.match(error.message, /transferList/);
   }
   if (view !== undefined) {
     view[0] = 41;
