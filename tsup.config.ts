@@ -15,7 +15,7 @@ const common: Options = {
 
 /**
  * The pool thread's runtime as a string, for applications bundled into one file (esbuild,
- * webpack, rollup…): there dist/worker.js is not next to the bundle, and the pool starts its
+ * webpack, rollup…): there dist/iocp-pool-thread.mjs is not next to the bundle, and the pool starts its
  * threads from this copy instead (new Worker(source, { eval: true }): a CommonJS script; see
  * src/pool/main/runtime-source.ts). Two of them: the portable runtime, for the main entry point,
  * and the runtime with the native backend, for `iocp-pool/native`. Minified, then compressed with
@@ -69,10 +69,13 @@ export default defineConfig(() => {
     },
     {
       ...common,
-      // The pool thread's runtime, loaded by path (new URL('./worker.js', import.meta.url))
-      // from both the ESM and the CJS entry: always as ESM, so no CJS copy and no types.
-      entry: { worker: 'src/entry/worker.ts' },
+      // The pool thread's runtime, loaded by path (new URL('./iocp-pool-thread.mjs', import.meta.url))
+      // from both the ESM and the CJS entry: always as ESM, so no CJS copy and no types. Named
+      // .mjs so that it is ESM wherever it is copied — webpack, for one, emits it as an asset
+      // under a name of its own, beside no package.json that says "type": "module".
+      entry: { 'iocp-pool-thread': 'src/entry/worker.ts' },
       format: ['esm'],
+      outExtension: () => ({ js: '.mjs' }),
       dts: false,
     },
     {

@@ -1,5 +1,5 @@
 /**
- * Entry of the pool thread's bundle (dist/worker.js), which every pool thread
+ * Entry of the pool thread's bundle (dist/iocp-pool-thread.mjs), which every pool thread
  * of the package as installed loads — and of the copy that `iocp-pool/native`
  * inlines for bundled applications. It registers the native backend, so CompletionPort.from() can attach
  * to the ports of a pool created with backend 'native' (koffi loads only if

@@ -148,13 +148,18 @@ export const HEAP_ZERO_MEMORY = 0x8;
 /**
  * koffi, resolved from this package (installed) or, when this code was bundled into an
  * application (a pool thread started from the inlined runtime), from the application's folder.
+ * Always at run time, never by a bundler: a Node-API addon cannot be bundled, so createRequire is
+ * reached through process.getBuiltinModule (Node 20.16+), whose calls bundlers do not follow —
+ * webpack would otherwise try to resolve 'koffi' at build time and warn when the application has
+ * not installed the optional peer, and warn again at the second call, whose argument it cannot read.
  */
 function loadKoffi(): any {
+  const requireFrom: typeof createRequire = process.getBuiltinModule?.('node:module').createRequire ?? createRequire;
   try {
-    return createRequire(import.meta.url)('koffi');
+    return requireFrom(import.meta.url)('koffi');
   } catch (error) {
     try {
-      return createRequire(`${process.cwd()}/`)('koffi');
+      return requireFrom(`${process.cwd()}/`)('koffi');
     } catch {
       throw error;
     }

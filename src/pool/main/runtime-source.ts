@@ -1,6 +1,6 @@
 /**
  * The pool thread's runtime as source text, for an application bundled into one file (esbuild,
- * webpack, rollup…): there dist/worker.js is not beside the running code, so a pool starts its
+ * webpack, rollup…): there dist/iocp-pool-thread.mjs is not beside the running code, so a pool starts its
  * threads from a copy of the runtime inlined at build time (tsup.config.ts), run as a CommonJS
  * script (new Worker(source, { eval: true })).
  *

@@ -23,7 +23,7 @@ export const LEFT: unique symbol = Symbol('left');
 const ORDERLY = new Set([EXIT_SENTINEL, EXIT_RETIRED, EXIT_PORT_CLOSED, EXIT_RECYCLED]);
 
 /**
- * Where threads start: dist/worker.js when it is next to this file (the package as installed),
+ * Where threads start: dist/iocp-pool-thread.mjs when it is next to this file (the package as installed),
  * else — this file was bundled into an application, without it — the copy of the runtime inlined
  * at build time (./runtime-source.ts), run as a CommonJS script. Decided once.
  */
@@ -34,7 +34,7 @@ function entry(native: boolean): { filename: string | URL; eval: boolean } {
     try {
       // The built worker runtime, next to this file in dist/. (A bundler may leave import.meta.url
       // undefined: a CommonJS bundle of this ES module.)
-      const url = new URL('./worker.js', import.meta.url);
+      const url = new URL('./iocp-pool-thread.mjs', import.meta.url);
       if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) onDisk = url;
     } catch {
       onDisk = null;
