@@ -1,4 +1,5 @@
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { brotliCompressSync, constants as zlib } from 'node:zlib';
 import { build, type Plugin } from 'esbuild';
 import { defineConfig, type Options } from 'tsup';
 
@@ -13,27 +14,39 @@ const common: Options = {
 };
 
 /**
- * The pool thread's runtime as a string, for the main bundle: when an application is bundled
- * (esbuild, webpack, rollup…) dist/worker.js is not next to the bundle, and the pool starts its
- * threads from this copy instead (new Worker(source, { eval: true }): a CommonJS script).
+ * The pool thread's runtime as a string, for applications bundled into one file (esbuild,
+ * webpack, rollup…): there dist/iocp-pool-thread.mjs is not next to the bundle, and the pool starts its
+ * threads from this copy instead (new Worker(source, { eval: true }): a CommonJS script; see
+ * src/pool/main/runtime-source.ts). Two of them: the portable runtime, for the main entry point,
+ * and the runtime with the native backend, for `iocp-pool/native`. Minified, then compressed with
+ * brotli and written as base64: what an application's bundle carries is the size of that text.
  */
+const RUNTIMES: Record<string, string> = {
+  'virtual:iocp-pool-worker-source': 'src/entry/worker-portable.ts',
+  'virtual:iocp-pool-worker-source-native': 'src/entry/worker.ts',
+};
 const workerSource: Plugin = {
   name: 'iocp-pool-worker-source',
   setup(plugin) {
-    plugin.onResolve({ filter: /^virtual:iocp-pool-worker-source$/ }, (args) => ({ path: args.path, namespace: 'worker-source' }));
-    plugin.onLoad({ filter: /.*/, namespace: 'worker-source' }, async () => {
+    plugin.onResolve({ filter: /^virtual:iocp-pool-worker-source/ }, (args) => ({ path: args.path, namespace: 'worker-source' }));
+    plugin.onLoad({ filter: /.*/, namespace: 'worker-source' }, async (args) => {
+      const entry = RUNTIMES[args.path];
+      if (entry === undefined) throw new Error(`no runtime is called ${args.path}`);
       const out = await build({
-        entryPoints: ['src/entry/worker.ts'],
+        entryPoints: [entry],
         bundle: true,
         write: false,
         platform: 'node',
         format: 'cjs',
         target: 'node20',
-        minifyWhitespace: true,
+        minify: true,
         external: ['koffi'],
         logLevel: 'silent',
       });
-      return { contents: `export default ${JSON.stringify(out.outputFiles[0]!.text)};`, loader: 'js' };
+      const compressed = brotliCompressSync(out.outputFiles[0]!.contents, {
+        params: { [zlib.BROTLI_PARAM_QUALITY]: zlib.BROTLI_MAX_QUALITY, [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT },
+      });
+      return { contents: `export default ${JSON.stringify(compressed.toString('base64'))};`, loader: 'js' };
     });
   },
 };
@@ -77,8 +90,12 @@ export default defineConfig(() => {
   return [
     {
       ...common,
-      entry: { index: 'src/index.ts' },
+      // The main entry point and iocp-pool/native, which exports it all again with the Win32
+      // layer: built together and split, so that both share one copy of the port and the pool
+      // (one registry of the native backend, one class per error), in ESM and in CJS alike.
+      entry: { index: 'src/index.ts', native: 'src/entry/native.ts' },
       format: ['esm', 'cjs'],
+      splitting: true,
       dts: true,
       // import.meta.url in the CJS build (the worker file's path) comes from this shim.
       shims: true,
@@ -86,10 +103,13 @@ export default defineConfig(() => {
     },
     {
       ...common,
-      // The pool thread's runtime, loaded by path (new URL('./worker.js', import.meta.url))
-      // from both the ESM and the CJS entry: always as ESM, so no CJS copy and no types.
-      entry: { worker: 'src/entry/worker.ts' },
+      // The pool thread's runtime, loaded by path (new URL('./iocp-pool-thread.mjs', import.meta.url))
+      // from both the ESM and the CJS entry: always as ESM, so no CJS copy and no types. Named
+      // .mjs so that it is ESM wherever it is copied — webpack, for one, emits it as an asset
+      // under a name of its own, beside no package.json that says "type": "module".
+      entry: { 'iocp-pool-thread': 'src/entry/worker.ts' },
       format: ['esm'],
+      outExtension: () => ({ js: '.mjs' }),
       dts: false,
     },
     {

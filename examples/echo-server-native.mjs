@@ -37,7 +37,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, Worker, workerData } from 'node:worker_threads';
-import { CompletionPort, NativeSocket } from 'iocp-pool';
+import { CompletionPort, NativeSocket } from 'iocp-pool/native';
 
 const PORT = 5150;
 const DATA_BUFSIZE = 8192;

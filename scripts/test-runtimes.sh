@@ -68,12 +68,12 @@ for rt in "${runtimes[@]}"; do
     # Deno: read access only (no --allow-env, --allow-sys, --allow-write...).
     deno) exe=$(fetch "$deno_pkg" "$DENO_VERSION" deno); cmds=("$exe run --allow-read smoke.mjs" "$exe run --allow-read require.cjs") ;;
     bundle)
-      # A plain esbuild bundle of each entry, as a user would make it; no dist/worker.js beside it.
+      # A plain esbuild bundle of each entry, as a user would make it; no dist/iocp-pool-thread.mjs beside it.
       esbuild=$PWD/node_modules/.bin/esbuild
       (cd "$APP" && "$esbuild" smoke.mjs --bundle --platform=node --format=esm --outfile=bundled/smoke.mjs --log-level=warning \
         && "$esbuild" require.cjs --bundle --platform=node --format=cjs --outfile=bundled/require.cjs --log-level=warning \
         && cp handler.mjs port-worker.mjs bundled/)
-      if [ -e "$APP/bundled/worker.js" ]; then echo "test-runtimes: the bundle must not have dist/worker.js beside it" >&2; exit 1; fi
+      if [ -e "$APP/bundled/iocp-pool-thread.mjs" ]; then echo "test-runtimes: the bundle must not have dist/iocp-pool-thread.mjs beside it" >&2; exit 1; fi
       cmds=("node bundled/smoke.mjs" "node bundled/require.cjs") ;;
     *) echo "test-runtimes: unknown runtime '$rt' (node, bun, deno, bundle)" >&2; exit 1 ;;
   esac

@@ -133,7 +133,7 @@ const START = '<!-- bench:headline:start -->';
 const END = '<!-- bench:headline:end -->';
 
 /**
- * Rewrites README.md from a full run: the block between the headline markers (the target checks)
+ * Rewrites README.md from a full run: the block between the headline markers (the results table)
  * and every number in prose written as a bench marker (bench/lib/prose.mjs), in README.md and
  * docs/*.md, so the prose quotes the same run as docs/benchmarks.md. Returns the files it changed.
  */
@@ -157,23 +157,55 @@ export function updateReadme(root, run) {
   return written;
 }
 
+/**
+ * A case's group in README.md's results table: 'workload' (a whole application's work: a scenario
+ * sets `group: 'workload'` in its case definition) or 'overhead' (the pool's own cost per task and
+ * per payload: every other case measured against the peers).
+ */
+const GROUPS = [
+  { id: 'overhead', title: "**The pool's own cost: tiny tasks, latency, payloads, memory**" },
+  {
+    id: 'workload',
+    title: '**Real workloads**',
+    none: "*Not measured yet*: no scenario of this run is a whole application's work. Such scenarios (`group: 'workload'` in `bench/scenarios/`) get their rows here.",
+  },
+];
+
+/** One row of the results table: iocp-pool against the best other pool, on the case's first metric. */
+function resultRow({ def, summary }) {
+  const metric = def.metrics[0];
+  const own = summary.rows.find((r) => r.kind === 'iocp');
+  const best = summary.best[metric.key];
+  const mine = own?.stats?.[metric.key]?.median;
+  const title = def.title.replace(/^\(\w+\)\s*/, '');
+  if (!Number.isFinite(mine) || !best) return `| ${title} | ${own?.note ?? 'not measured'} | — | — |`;
+  // Above 1 when iocp-pool did better, whichever way the metric counts.
+  const edge = metric.better === 'higher' ? mine / best.value : best.value / mine;
+  return `| ${title} | ${fmt(mine)} ${metric.unit} | ${best.label}: ${fmt(best.value)} ${metric.unit} | ${ratio(edge)} |`;
+}
+
+/** README.md's headline block: the run (machine, Node version, date) and its results, grouped. */
+function headline({ machine, cases, mode }) {
+  const pools = cases.filter((c) => c.def.compareTo === 'peer' && c.summary.rows.some((r) => r.kind === 'iocp'));
+  const out = [
+    START,
+    `Results of the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}): medians; each row against the best of piscina, tinypool, workerpool and poolifier in it; *advantage* is how many times better iocp-pool did (above 1: better, below: worse). Every table and chart: \`docs/benchmarks.md\`.`,
+  ];
+  for (const group of GROUPS) {
+    const rows = pools.filter((c) => (c.def.group ?? 'overhead') === group.id).map(resultRow);
+    out.push('', group.title, '');
+    if (rows.length === 0) out.push(group.none ?? '*Not measured in this run.*');
+    else out.push('| scenario | iocp-pool | best other pool | advantage |', '|---|---:|---:|---:|', ...rows);
+  }
+  out.push(END);
+  return out.join('\n');
+}
+
 /** The text with its headline block (if it has the markers) and its bench markers filled from the run. */
-export function renderReadme(text, { machine, cases, mode, wall }) {
+export function renderReadme(text, run) {
   let out = text;
   const a = out.indexOf(START);
   const b = out.indexOf(END);
-  if (a >= 0 && b > a) {
-    const rows = cases.flatMap((c) => c.summary.targets).map((t) => `| ${mark(t)} | ${t.label} | ${t.detail} |`);
-    const block = [
-      START,
-      `Headline from the last full run (${mode}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date.slice(0, 10)}, load ${machine.loadStart} → ${machine.loadEnd}). Every table and chart: \`docs/benchmarks.md\`.`,
-      '',
-      '| | target | measured, same run |',
-      '|---|---|---|',
-      ...rows,
-      END,
-    ].join('\n');
-    out = out.slice(0, a) + block + out.slice(b + END.length);
-  }
-  return fillValues(out, { machine, cases, mode, wall });
+  if (a >= 0 && b > a) out = out.slice(0, a) + headline(run) + out.slice(b + END.length);
+  return fillValues(out, run);
 }

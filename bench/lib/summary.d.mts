@@ -29,6 +29,8 @@ export interface CaseDef {
   metrics: Metric[];
   compareTo?: string;
   compareWith?: string[];
+  /** README.md's results table: 'workload' for a whole application's work; else the pool's own cost. */
+  group?: 'workload';
   targets?: Target[];
 }
 export interface Run {

@@ -7,7 +7,11 @@
  *   const pool = new ThreadPool({ filename: new URL('./jobs.mjs', import.meta.url) });
  *   const worker = createWorker('jobs', pool, { connection, concurrency: 64 });
  *   process.once('SIGTERM', () => closeWorker(worker, pool, { timeout: 10_000 }));
+ *
+ * Guide: docs/scaling.md.
+ *
+ * @module iocp-pool/bullmq
  */
 export { createWorker } from './worker.js';
 export { closeWorker } from './close.js';
-export type { CloseWorkerOptions, CloseWorkerResult, CreateWorkerOptions, JobPool, JobRunOptions } from './types.js';
+export type { CloseWorkerOptions, CloseWorkerResult, CreateWorkerOptions, JobData, JobName, JobPool, JobResult, JobRunOptions } from './types.js';

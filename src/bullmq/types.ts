@@ -28,6 +28,25 @@ export interface JobPool {
   readonly threads?: number;
 }
 
+/**
+ * What a pool's type says its jobs are: a ThreadPool carries the union of its handlers' tasks and
+ * results and their names (a type-only member, read structurally here); a pool typed from its
+ * worker module (`ThreadPool<typeof import('./jobs.js')>`) gives typed jobs, an untyped one
+ * BullMQ's own defaults (`any` data and result, any name).
+ */
+type PoolJobTypes<P> = P extends { readonly '~types'?: { task: infer T; result: infer R; name: infer N } }
+  ? // biome-ignore lint/suspicious/noExplicitAny: BullMQ's defaults for an untyped pool, as new Worker() has them.
+    { data: unknown extends T ? any : T; result: unknown extends R ? any : R; name: N extends string ? N : string }
+  : // biome-ignore lint/suspicious/noExplicitAny: the same, for a pool-shaped object that says nothing.
+    { data: any; result: any; name: string };
+
+/** `job.data` of the jobs a worker on pool type P runs: the union of its handlers' tasks. */
+export type JobData<P> = PoolJobTypes<P>['data'];
+/** `job.returnvalue` of those jobs: the union of its handlers' results. */
+export type JobResult<P> = PoolJobTypes<P>['result'];
+/** `job.name` of those jobs: the names of its handlers. */
+export type JobName<P> = PoolJobTypes<P>['name'];
+
 /** createWorker()'s options: BullMQ's WorkerOptions, passed through, plus the adapter's own two. */
 // biome-ignore lint/suspicious/noExplicitAny: BullMQ's own defaults, as in createWorker().
 export interface CreateWorkerOptions<Data = any, Result = any, Name extends string = string> extends WorkerOptions {

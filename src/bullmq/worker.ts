@@ -20,7 +20,7 @@
  */
 import type { Job, Worker } from 'bullmq';
 import { loadBullMQ } from './load.js';
-import type { CreateWorkerOptions, JobPool, JobRunOptions } from './types.js';
+import type { CreateWorkerOptions, JobData, JobName, JobPool, JobResult, JobRunOptions } from './types.js';
 
 const bullmq = loadBullMQ();
 
@@ -48,6 +48,9 @@ export function registryOf(worker: AnyWorker): Registry | undefined {
   return registries.get(worker);
 }
 
+/** T, but not a place TypeScript infers T from (TypeScript 5.4's NoInfer, for every version). */
+type Given<T> = [T][T extends unknown ? 0 : never];
+
 /** The marker a released job's wait resolves with (never a handler's result: it is not cloneable). */
 const RELEASED: unique symbol = Symbol('released');
 
@@ -62,7 +65,34 @@ function poolGone(error: unknown): boolean {
   return name === 'PoolClosedError' || name === 'WorkerLoadError';
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: BullMQ's own defaults: untyped, job.data is any, as with new Worker().
+/**
+ * A BullMQ `Worker` on the queue `queueName` whose jobs run on `pool`: `job.data` is the task,
+ * `job.name` picks the worker module's export (`options.handlerName` decides otherwise), the
+ * handler's result is `job.returnvalue`, `context.progress(value)` is `job.updateProgress(value)`,
+ * and a job's cancellation reaches `context.signal`. `options` are BullMQ's `WorkerOptions`
+ * (`connection` at least; `concurrency` defaults to the pool's threads) and the adapter's own.
+ * It is an ordinary `Worker`; stop it with {@link closeWorker}, which closes the pool after it.
+ *
+ * Its jobs are typed from the pool's type: on a `ThreadPool<typeof import('./jobs.js')>`,
+ * `job.data` is the union of the handlers' tasks, `job.returnvalue` of their results, `job.name`
+ * one of their names; on an untyped pool, BullMQ's defaults (`any`).
+ */
+export function createWorker<P extends JobPool>(
+  queueName: string,
+  pool: P,
+  options: CreateWorkerOptions<JobData<P>, JobResult<P>, JobName<P>>,
+): Worker<JobData<P>, JobResult<P>, JobName<P>>;
+/**
+ * The same, with the job types given by hand: `createWorker<Data, Result, Name>(queueName, pool,
+ * options)`. (Given, never inferred from `options`: a handlerName that takes other jobs than the
+ * pool's is an error, not a silent change of type.)
+ */
+export function createWorker<Data, Result, Name extends string = string>(
+  queueName: string,
+  pool: JobPool,
+  options: CreateWorkerOptions<Given<Data>, Given<Result>, Given<Name>>,
+): Worker<Data, Result, Name>;
+// biome-ignore lint/suspicious/noExplicitAny: the implementation behind both signatures above.
 export function createWorker<Data = any, Result = any, Name extends string = string>(
   queueName: string,
   pool: JobPool,

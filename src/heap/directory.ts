@@ -46,9 +46,9 @@ export type { HeldSegment } from './letgo.js';
 
 let readable: boolean | undefined;
 
-/** Why alloc() cannot work here (a runtime without a synchronous BroadcastChannel read). */
+/** Why alloc() cannot work here (a runtime without a synchronous BroadcastChannel read), and what to do instead. */
 export const NO_HEAP =
-  'this runtime cannot read a BroadcastChannel synchronously (receiveMessageOnPort), which the shared heap needs: alloc() is not available, and payloads larger than a slot go by MessagePort';
+  "alloc() is not available in this runtime: the pool's shared heap needs to read a BroadcastChannel synchronously (receiveMessageOnPort), which Deno does not allow. Instead, pass the bytes to run() as an ordinary typed array or ArrayBuffer: they are copied to the pool thread (by MessagePort when larger than a slot), or moved without a copy if you list their ArrayBuffer in run()'s transferList. Node and Bun have alloc()";
 
 /**
  * Whether this runtime takes a BroadcastChannel's queued messages synchronously

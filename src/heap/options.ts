@@ -31,7 +31,7 @@ export interface SharedHeapHandle {
   segments: SegmentGrant[];
 }
 
-/** The shared heap's state, in `pool.stats().heap`. */
+/** The shared heap's state, in `pool.stats().heap`. @group Events and stats */
 export interface SharedHeapStats {
   /** Bytes of segments created and not retired, by every thread. */
   bytes: number;

@@ -10,16 +10,7 @@
  * allocated with HeapAlloc, never a JS buffer that the GC could move.
  */
 import { createRequire } from 'node:module';
-
-/** Why the native backend cannot load here; thrown by `new CompletionPort({ backend: 'native' })`. */
-export class NativeBackendUnavailableError extends Error {
-  /** What to match on: the message may change. */
-  readonly code = 'ERR_IOCP_NATIVE_UNAVAILABLE';
-  constructor(reason: string, options?: { cause?: unknown }) {
-    super(`the native completion port backend is not available: ${reason}`, options);
-    this.name = 'NativeBackendUnavailableError';
-  }
-}
+import { NativeBackendUnavailableError, platformReason } from '../port/errors.js';
 
 type Fn<A extends unknown[], R> = ((...args: A) => R) & { async: (...args: [...A, (err: unknown, res: R) => void]) => void };
 
@@ -87,14 +78,8 @@ export function big(fn: any): any {
 }
 
 function load(): Win32 {
-  if (process.platform !== 'win32') {
-    throw new NativeBackendUnavailableError(
-      `it needs Windows (I/O completion ports are a Win32 kernel object), and process.platform is '${process.platform}'; use backend 'portable' or 'auto'`,
-    );
-  }
-  if (process.arch !== 'x64' && process.arch !== 'arm64') {
-    throw new NativeBackendUnavailableError(`it needs a 64-bit Windows process, and process.arch is '${process.arch}'`);
-  }
+  const unfit = platformReason();
+  if (unfit !== undefined) throw new NativeBackendUnavailableError(unfit);
   let koffi: any;
   try {
     koffi = loadKoffi();
@@ -163,13 +148,18 @@ export const HEAP_ZERO_MEMORY = 0x8;
 /**
  * koffi, resolved from this package (installed) or, when this code was bundled into an
  * application (a pool thread started from the inlined runtime), from the application's folder.
+ * Always at run time, never by a bundler: a Node-API addon cannot be bundled, so createRequire is
+ * reached through process.getBuiltinModule (Node 20.16+), whose calls bundlers do not follow —
+ * webpack would otherwise try to resolve 'koffi' at build time and warn when the application has
+ * not installed the optional peer, and warn again at the second call, whose argument it cannot read.
  */
 function loadKoffi(): any {
+  const requireFrom: typeof createRequire = process.getBuiltinModule?.('node:module').createRequire ?? createRequire;
   try {
-    return createRequire(import.meta.url)('koffi');
+    return requireFrom(import.meta.url)('koffi');
   } catch (error) {
     try {
-      return createRequire(`${process.cwd()}/`)('koffi');
+      return requireFrom(`${process.cwd()}/`)('koffi');
     } catch {
       throw error;
     }

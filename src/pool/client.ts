@@ -8,7 +8,7 @@
 
 import type { TransferListItem } from 'node:worker_threads';
 
-/** The options of `currentPool().run(task, options)` inside a pool thread. */
+/** The options of `currentPool().run(task, options)` inside a pool thread. @group Worker modules */
 export interface RunInWorkerOptions {
   /** Aborts the sub-task: as the `signal` of the owner's `run()`. */
   signal?: AbortSignal;
@@ -16,7 +16,7 @@ export interface RunInWorkerOptions {
   transferList?: readonly TransferListItem[];
 }
 
-/** The pool as seen from inside one of its threads: what `currentPool()` returns there. */
+/** The pool as seen from inside one of its threads: what `currentPool()` returns there. @group Worker modules */
 export interface PoolClient {
   /** The `workerData` option given to `new ThreadPool()`. */
   readonly workerData: unknown;
@@ -52,7 +52,7 @@ export interface PoolClient {
 
 export const CLIENT_KEY = Symbol.for('iocp-pool.client');
 
-/** The pool this code runs in, or null outside a pool thread. */
+/** The pool this code runs in, or null outside a pool thread. @group Worker modules */
 export function currentPool(): PoolClient | null {
   return ((globalThis as Record<symbol, unknown>)[CLIENT_KEY] as PoolClient | undefined) ?? null;
 }

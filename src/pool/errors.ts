@@ -1,6 +1,6 @@
 /** Errors the pool itself produces (a handler's own errors reach run() as they were thrown). */
 
-/** run()/queueRequest() after close() or destroy(). */
+/** run()/queueRequest() after close() or destroy(). @group Errors */
 export class PoolClosedError extends Error {
   /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_CLOSED';
@@ -10,7 +10,7 @@ export class PoolClosedError extends Error {
   }
 }
 
-/** run() beyond maxQueue. */
+/** run() beyond maxQueue. @group Errors */
 export class QueueFullError extends Error {
   /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_QUEUE_FULL';
@@ -20,7 +20,7 @@ export class QueueFullError extends Error {
   }
 }
 
-/** A task whose signal aborted before it started. */
+/** A task whose signal aborted before it started. @group Errors */
 export class AbortError extends Error {
   /** What to match on: the message may change. */
   readonly code = 'ABORT_ERR';
@@ -30,7 +30,7 @@ export class AbortError extends Error {
   }
 }
 
-/** A task whose thread ended under it (process.exit, an uncaught error, resource limits, destroy()). */
+/** A task whose thread ended under it (process.exit, an uncaught error, resource limits, destroy()). @group Errors */
 export class WorkerDiedError extends Error {
   /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_WORKER_DIED';
@@ -40,7 +40,7 @@ export class WorkerDiedError extends Error {
   }
 }
 
-/** A run() whose handler did not settle within its `timeout` (counted from when the handler started). */
+/** A run() whose handler did not settle within its `timeout` (counted from when the handler started). @group Errors */
 export class TimeoutError extends Error {
   /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_TASK_TIMEOUT';
@@ -50,7 +50,7 @@ export class TimeoutError extends Error {
   }
 }
 
-/** The worker module could not be loaded or exports no handler: every run() rejects with it. */
+/** The worker module could not be loaded or exports no handler: every run() rejects with it. @group Errors */
 export class WorkerLoadError extends Error {
   /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_WORKER_LOAD';

@@ -1,3 +1,10 @@
+/**
+ * The thread pool: `new ThreadPool({ filename })` and `pool.run(task)`, imported from `iocp-pool`.
+ * Its options, what a worker module's handlers get, its events and stats, its errors. Guide:
+ * docs/pool.md.
+ *
+ * @module ThreadPool
+ */
 export { ThreadPool } from './thread-pool.js';
 export type { CloseOptions, PoolHeapOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
 export type { SharedHeapStats } from '../heap/options.js';

@@ -13,6 +13,8 @@ export type { Serialization } from '../codec/serialization.js';
 /**
  * The pool's shared heap: the memory that carries tasks and results too large for their slot,
  * and the views of pool.alloc(). See docs/pool.md, "The shared heap".
+ *
+ * @group The pool
  */
 export interface PoolHeapOptions {
   /** Bound on the heap's bytes, all segments together; a payload that finds it full goes by MessagePort. Default 256 MiB. */
@@ -25,7 +27,7 @@ export interface PoolHeapOptions {
   retireAfterMs?: number;
 }
 
-/** The options of `new ThreadPool(options)`: `filename` is required, every other has a default. */
+/** The options of `new ThreadPool(options)`: `filename` is required, every other has a default. @group The pool */
 export interface ThreadPoolOptions {
   /**
    * The worker module: a path or a file: URL (ESM or CommonJS). Its default export (or `handler`
@@ -95,7 +97,7 @@ export interface ThreadPoolOptions {
   backend?: 'portable' | 'native' | 'auto';
 }
 
-/** The options of `pool.run(task, options)`. */
+/** The options of `pool.run(task, options)`. @group The pool */
 export interface RunOptions<Name extends string = string> {
   /** The worker module's export to call (default: the pool's `name` option, else the default export). */
   name?: Name;
@@ -115,7 +117,7 @@ export interface RunOptions<Name extends string = string> {
   onProgress?: (value: unknown) => void;
 }
 
-/** What `pool.stats()` reports. */
+/** What `pool.stats()` reports. @group Events and stats */
 export interface ThreadPoolStats {
   /** Pool threads alive. */
   threads: number;
@@ -146,7 +148,7 @@ export interface ThreadPoolStats {
   utilization: number;
 }
 
-/** The options of `pool.close(options)`. */
+/** The options of `pool.close(options)`. @group The pool */
 export interface CloseOptions {
   /**
    * Milliseconds close() waits for queued and running work to finish; then

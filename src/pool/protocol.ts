@@ -87,8 +87,13 @@ export type ToWorker =
 
 /**
  * Worker → main on the worker's result channel, in the order written: results too large for their
- * slot (read synchronously when their packet says so) and progress values (run()'s onProgress).
+ * slot (read synchronously when their packet says so), progress values (run()'s onProgress), and
+ * after a task's last progress value the end of its progress (so the main thread knows it has them all).
+ * `seq` numbers a thread's messages from 0, so the main thread handles them in that order whichever
+ * of its two readers gets each (main/channel.ts).
  */
 export type ChannelMessage =
   /** value: what the codec's carried() gave (for the main thread's uncarry()). */
-  { kind: 'result'; slot: number; value: Carried } | { kind: 'progress'; slot: number; ticket: number; value: unknown };
+  | { kind: 'result'; seq: number; slot: number; value: Carried }
+  | { kind: 'progress'; seq: number; slot: number; ticket: number; value: unknown }
+  | { kind: 'progress-end'; seq: number; slot: number; ticket: number };

@@ -42,7 +42,7 @@ import { SlotCodec } from '../codec/slot-codec.js';
 import { ResultDrain } from './main/results.js';
 import { type TaskExtras, TaskTable } from './main/tasks.js';
 import { LEFT, ThreadSet, type WorkerRecord } from './main/threads.js';
-import type { Infer, PoolEvents, RunName, RunResult, RunTask } from './types.js';
+import type { Infer, PoolEvents, PoolTypes, RunName, RunResult, RunTask } from './types.js';
 
 /**
  * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
@@ -84,6 +84,8 @@ export interface ThreadPool<T, R> {
  *
  * @typeParam T - The worker module's type (`typeof import('./worker.js')`), or the task type.
  * @typeParam R - The result type, when `T` is the task type; left out, it is read from `T`.
+ *
+ * @group The pool
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types EventEmitter's methods; it adds no member.
 export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
@@ -97,6 +99,13 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   readonly maxQueue: number;
   /** How tasks and results are encoded: 'structured' (the structured clone) or 'json'. */
   readonly serialization: Serialization;
+  /**
+   * Types only, never set: the tasks, results and handler names of this pool, for adapters that
+   * take a pool and type what they give it (createWorker of iocp-pool/bullmq types its jobs by
+   * it). A string key, so that it matches structurally across copies of the declarations.
+   * @internal
+   */
+  declare readonly '~types'?: PoolTypes<T, R>;
 
   readonly #taskPort: CompletionPort;
   readonly #resultPort: CompletionPort;
@@ -215,6 +224,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.#life = new Lifecycle({
       filename: o.filename,
       size: this.threads,
+      minThreads: this.minThreads,
       i32,
       taskPort: this.#taskPort,
       resultPort: this.#resultPort,
@@ -235,7 +245,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.#keepAlive.armIdle();
   }
 
-  /** Resolves when the first thread has loaded the worker module; rejects with a WorkerLoadError. */
+  /**
+   * Resolves when the pool's initial threads — `minThreads` of them, at least one — have loaded the
+   * worker module (and run its setup()); rejects with a WorkerLoadError if it cannot be used.
+   */
   get ready(): Promise<void> {
     return this.#life.ready;
   }

@@ -9,7 +9,7 @@
  * (none) takes and returns `unknown`.
  */
 
-/** What a handler receives besides its task. */
+/** What a handler receives besides its task. @group Worker modules */
 export interface HandlerContext {
   /**
    * Aborted when the run()'s signal aborts (reason: an AbortError) or its timeout passes (a
@@ -23,7 +23,7 @@ export interface HandlerContext {
   progress(value: unknown): void;
 }
 
-/** A worker module's handler: `run(task)` resolves with what it returns (or the promise it returns resolves to). */
+/** A worker module's handler: `run(task)` resolves with what it returns (or the promise it returns resolves to). @group Worker modules */
 // biome-ignore lint/suspicious/noExplicitAny: a handler's task type is the module author's to choose.
 export type Handler<Task = any, Result = unknown> = (task: Task, context: HandlerContext) => Result | Promise<Result>;
 
@@ -34,8 +34,14 @@ export type Infer = typeof INFER;
 // biome-ignore lint/suspicious/noExplicitAny: matches any function, whatever its parameters.
 type AnyFunction = (...args: any[]) => unknown;
 
-/** The names of a module type's function exports, `default` included. */
-export type HandlerName<M> = M extends AnyFunction ? never : { [K in keyof M]: M[K] extends AnyFunction ? K : never }[keyof M] & string;
+/**
+ * The names of a module type's function exports that run() may call: `default` included, the
+ * lifecycle hooks `setup` and `teardown` not (they are not handlers, and the pool refuses them).
+ * @group Worker modules
+ */
+export type HandlerName<M> = M extends AnyFunction
+  ? never
+  : Exclude<{ [K in keyof M]: M[K] extends AnyFunction ? K : never }[keyof M] & string, 'setup' | 'teardown'>;
 
 /** The default handler of a module type (its default export, else `handler`), or of a handler type. */
 type DefaultHandler<M> = M extends AnyFunction
@@ -58,6 +64,18 @@ export type RunTask<T, R, N> = [R] extends [Infer] ? (unknown extends T ? unknow
 /** The result type of run(), from ThreadPool's type arguments T and R, for handler name N. */
 export type RunResult<T, R, N> = [R] extends [Infer] ? (unknown extends T ? unknown : ResultOf<HandlerOf<T, N>>) : R;
 
+/**
+ * What a pool of type arguments T, R runs, over all its handlers: the union of their tasks, the
+ * union of their (awaited) results, and the names run() accepts. For a pool declared by hand
+ * (`ThreadPool<Task, Result>`), those two types and any name; for an untyped one, `unknown`.
+ * Adapters read it from a pool's type (iocp-pool/bullmq's createWorker types its jobs with it).
+ */
+export type PoolTypes<T, R> = [R] extends [Infer]
+  ? unknown extends T
+    ? { task: unknown; result: unknown; name: string }
+    : { task: TaskOf<HandlerOf<T, HandlerName<T>>>; result: ResultOf<HandlerOf<T, HandlerName<T>>>; name: HandlerName<T> }
+  : { task: T; result: R; name: string };
+
 /** The names run() accepts: the module type's function exports, or any string when the pool is untyped. */
 export type RunName<T, R> = [R] extends [Infer] ? (unknown extends T ? string : HandlerName<T>) : string;
 
@@ -67,10 +85,12 @@ export type RunName<T, R> = [R] extends [Infer] ? (unknown extends T ? string : 
  * 'destroy' (destroy()), 'stopped' (terminated by the pool: the module cannot be used, or a
  * close() deadline passed), 'timeout' (terminated: a task on it ran past its timeout), 'died'
  * (process.exit, an uncaught error, resource limits).
+ *
+ * @group Events and stats
  */
 export type ThreadExitReason = 'close' | 'idle' | 'recycle' | 'destroy' | 'stopped' | 'timeout' | 'died';
 
-/** A pool thread, as the 'threadStart' and 'threadExit' events describe it. */
+/** A pool thread, as the 'threadStart' and 'threadExit' events describe it. @group Events and stats */
 export interface PoolThreadInfo {
   /** Its worker_threads threadId. */
   threadId: number;
@@ -78,7 +98,7 @@ export interface PoolThreadInfo {
   workerId: number;
 }
 
-/** The pool's events and their listeners' arguments. */
+/** The pool's events and their listeners' arguments. @group Events and stats */
 export interface PoolEvents {
   /** A thread loaded the module (and ran its setup()): it takes tasks from now on. stdout/stderr: its streams, with the pool's stdout/stderr options. */
   threadStart: [
@@ -113,7 +133,7 @@ export interface PoolEvents {
   error: [error: Error, wParam?: number];
 }
 
-/** Percentiles of a sampled duration, as stats() reports them. */
+/** Percentiles of a sampled duration, as stats() reports them. @group Events and stats */
 export interface Percentiles {
   /** Samples taken since the pool started (the percentiles are over the latest of them, a fixed number). */
   samples: number;

@@ -27,8 +27,10 @@ import { describe } from './validate.js';
 /**
  * An I/O completion port: FIFO packets, LIFO waiters, a cap on running threads. Two backends
  * keep this contract: the portable one (a SharedArrayBuffer, any platform, the default) and the
- * native one (the Win32 port through koffi: {@link NativeCompletionPort}). Any thread that holds
+ * native one (the Win32 port through koffi: {@link "iocp-pool/native"!NativeCompletionPort}). Any thread that holds
  * `port.handle` attaches with `CompletionPort.from(handle)`. Guide: docs/port.md.
+ *
+ * @group The port
  */
 export interface CompletionPort {
   /** Structured-cloneable: send it to a worker and call `CompletionPort.from(handle)` there. */
@@ -110,7 +112,7 @@ export interface CompletionPort {
   detach(): void;
 }
 
-/** `CompletionPort` itself: the factory that picks the backend, and the attach. */
+/** `CompletionPort` itself: the factory that picks the backend, and the attach. @group The port */
 export interface CompletionPortConstructor {
   /**
    * Creates a port (CreateIoCompletionPort). `options.backend` picks the
@@ -153,6 +155,8 @@ function attachPort(handle: PortHandle, options?: AttachOptions): CompletionPort
 /**
  * `new CompletionPort(options)` returns the port of the backend it picks. Its
  * prototype is the backends' base's, so `instanceof` holds for either.
+ *
+ * @group The port
  */
 export const CompletionPort = function CompletionPort(this: unknown, options?: CompletionPortOptions): CompletionPort {
   if (new.target === undefined) throw new TypeError("Class constructor CompletionPort cannot be invoked without 'new'");

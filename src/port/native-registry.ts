@@ -1,10 +1,13 @@
 /**
  * Where the port layer finds the native backend without importing it: the
- * native layer (src/native) registers itself here when it is loaded (the
- * package entry, and the pool thread's entry, load it), and nothing in it
- * touches koffi until create()/attach() is called. The port layer never
- * imports src/native (upper layers import lower ones).
+ * native layer (src/native) registers itself here when it is loaded — by the
+ * `iocp-pool/native` entry point, and by the pool thread's runtime — and
+ * nothing in it touches koffi until create()/attach() is called. The port
+ * layer never imports src/native (upper layers import lower ones), and the
+ * main entry point does not load it: an application that never asks for the
+ * native backend does not carry the Win32 layer in its bundle.
  */
+import { NativeBackendUnavailableError, platformReason } from './errors.js';
 import type { PortConfig } from './options.js';
 import type { PortBase } from './port-base.js';
 import type { NativePortHandle } from './types.js';
@@ -27,12 +30,13 @@ export function registerNativeBackend(backend: NativeBackend): void {
 
 /** For backend 'native' (or a native handle): the registered backend, or an error saying why there is none. */
 export function requireNative(): NativeBackend {
-  if (native === undefined) {
-    throw new Error(
-      "the native completion port backend is not available: the package's native layer was not loaded (import CompletionPort from the 'iocp-pool' package entry, not from an internal file)",
-    );
-  }
-  return native;
+  if (native !== undefined) return native;
+  // Off Windows the reason is the platform, whatever is loaded.
+  const unfit = platformReason();
+  throw new NativeBackendUnavailableError(
+    unfit ??
+      "it is an entry point of its own, which this program has not loaded: import 'iocp-pool/native' once (it exports everything 'iocp-pool' does, and the native classes), and install koffi ('npm install koffi')",
+  );
 }
 
 /** For backend 'auto': native on Windows when it loads, else undefined (portable). */

@@ -1,4 +1,4 @@
-/** One completion packet: what GetQueuedCompletionStatus returns through its out-parameters. */
+/** One completion packet: what GetQueuedCompletionStatus returns through its out-parameters. @group The port */
 export interface CompletionPacket {
   /** An unsigned 32-bit count: the bytes an I/O moved, or any number the poster chose. */
   bytesTransferred: number;
@@ -8,7 +8,7 @@ export interface CompletionPacket {
   overlapped: number;
 }
 
-/** What `port.stats()` reports: a consistent snapshot taken under the port's lock. */
+/** What `port.stats()` reports: a consistent snapshot taken under the port's lock. @group The port */
 export interface PortStats {
   /** Packets queued, not yet handed to any thread. */
   queued: number;
@@ -31,10 +31,12 @@ export interface PortStats {
 /**
  * The structured-cloneable value that `CompletionPort.from()` attaches to:
  * `port.handle`, one kind per backend, told apart by `backend`.
+ *
+ * @group The port
  */
 export type PortHandle = PortablePortHandle | NativePortHandle;
 
-/** `port.handle` of a portable port: valid in any thread of the process. */
+/** `port.handle` of a portable port: valid in any thread of the process. @group The port */
 export interface PortablePortHandle {
   /** Always 'portable'. */
   readonly backend: 'portable';
@@ -54,7 +56,7 @@ export interface NativePortHandle {
   readonly buffer: SharedArrayBuffer;
 }
 
-/** The options of `new CompletionPort(options)`; every one is optional. */
+/** The options of `new CompletionPort(options)`; every one is optional. @group The port */
 export interface CompletionPortOptions {
   /** Cap on running threads; 0 (the default) means os.availableParallelism(). */
   concurrency?: number;
@@ -76,7 +78,7 @@ export interface CompletionPortOptions {
   backend?: 'portable' | 'native' | 'auto';
 }
 
-/** The options of `port.getAsync(timeoutMs, options)`. */
+/** The options of `port.getAsync(timeoutMs, options)`. @group The port */
 export interface GetAsyncOptions {
   /**
    * Spin this many iterations (blocking the event loop meanwhile) before
@@ -94,13 +96,13 @@ export interface GetAsyncOptions {
   syncMs?: number;
 }
 
-/** The options of `CompletionPort.from(handle, options)`. */
+/** The options of `CompletionPort.from(handle, options)`. @group The port */
 export interface AttachOptions {
   /** Override the port's spin count for this thread. */
   spinCount?: number;
 }
 
-/** What `port.releaseThread(threadId)` gave back for a thread that ended. */
+/** What `port.releaseThread(threadId)` gave back for a thread that ended. @group The port */
 export interface ReleasedThread {
   /** Running slots the thread held, now given back. */
   running: number;

@@ -78,8 +78,34 @@ describe('bench values in prose', () => {
     expect(out).toContain('After: <!-- bench:run/wall -->16 min 10 s<!-- /bench -->');
     expect(benchKeys(text)).toEqual(['run-tiny/iocp-pool/rate', 'run-tiny/iocp-pool/rate:ratio', 'run/wall']);
     const full = renderReadme(text, run);
-    expect(full).toContain('| ✓ | rate ≥ 10 × best | iocp-pool 1,300,000 tasks/s vs peer A 122,000 tasks/s: ratio 10.7 |');
     expect(full).not.toContain('\nold\n');
+  });
+
+  it("writes README.md's headline as results — the run's machine and Node version, iocp-pool against the best other pool — not as targets", () => {
+    const latency: CaseDef = {
+      id: 'render',
+      title: '(9) render a page',
+      group: 'workload',
+      subjects: def.subjects,
+      compareTo: 'peer',
+      metrics: [{ key: 'p50', label: 'p50', unit: 'ms', better: 'lower' }],
+    };
+    const p50 = (ms: number) => ({ ok: true, result: { p50: ms } });
+    const text = 'before\n<!-- bench:headline:start -->\nold\n<!-- bench:headline:end -->\nafter';
+    const overheadOnly = renderReadme(text, run);
+    expect(overheadOnly).toContain('Node 20.20.2');
+    expect(overheadOnly).toContain('| tiny tasks | 1.30 M tasks/s | peer A: 122 k tasks/s | 10.7× |');
+    expect(overheadOnly).not.toMatch(/target|[✓✗]/);
+    expect(overheadOnly).toMatch(/\*\*Real workloads\*\*\n\n\*Not measured yet\*/);
+    const withWorkload = renderReadme(text, {
+      ...run,
+      cases: [...run.cases, { def: latency, summary: summarizeCase(latency, { 'iocp-pool': [p50(2)], a: [p50(3)], b: [p50(5)] }) }],
+    });
+    // Lower is better here: the advantage is the best peer's 3 ms over iocp-pool's 2 ms.
+    expect(withWorkload).toMatch(
+      /\*\*Real workloads\*\*\n\n\| scenario [^\n]*\n[^\n]*\n\| render a page \| 2\.00 ms \| peer A: 3\.00 ms \| 1\.50× \|/,
+    );
+    expect(withWorkload.startsWith('before\n') && withWorkload.endsWith('\nafter')).toBe(true);
   });
 });
 

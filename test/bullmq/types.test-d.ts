@@ -13,12 +13,33 @@ declare const manual: ThreadPool<number, string>;
 declare const untyped: ThreadPool;
 const connection = { host: '127.0.0.1', port: 6379 };
 
+type Size = { width: number; height: number };
+
 export function anyPool(): void {
-  expectTypeOf(create('q', typed, { connection })).toEqualTypeOf<Worker>();
-  expectTypeOf(create('q', manual, { connection })).toEqualTypeOf<Worker>();
   expectTypeOf(create('q', untyped, { connection, concurrency: 8, cancellation: false })).toEqualTypeOf<Worker>();
   // @ts-expect-error: not a pool
   create('q', { run: 42 }, { connection });
+}
+
+export function jobsTypedFromThePool(): void {
+  // typed.ts: describe(size) => string (default), area(size) => number, scale(size) => Promise<Size>.
+  const worker = create('q', typed, {
+    connection,
+    handlerName: (job) => {
+      expectTypeOf(job.data).toEqualTypeOf<Size>();
+      expectTypeOf(job.name).toEqualTypeOf<'default' | 'area' | 'scale'>();
+      return job.name === 'default' ? undefined : job.name;
+    },
+  });
+  expectTypeOf(worker).toEqualTypeOf<Worker<Size, string | number | Size, 'default' | 'area' | 'scale'>>();
+  worker.on('completed', (job, result) => {
+    expectTypeOf(job.returnvalue).toEqualTypeOf<string | number | Size>();
+    expectTypeOf(result).toEqualTypeOf<string | number | Size>();
+  });
+  // A pool declared by hand: its task and result, any name.
+  expectTypeOf(create('q', manual, { connection })).toEqualTypeOf<Worker<number, string, string>>();
+  // @ts-expect-error: handlerName's job carries the pool's task type
+  create('q', manual, { connection, handlerName: (job: { data: string }) => job.data });
 }
 
 export function typedJobs(): void {

@@ -19,7 +19,7 @@
 // real Windows the Wine-only entries are NOT marked: they must pass there.
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { after, describe, it } from 'node:test';
-import * as lib from '../../dist/index.js';
+import * as lib from '../../dist/native.js';
 import { poolSuite } from './pool.mjs';
 
 const require = createRequire(import.meta.url);
@@ -43,7 +43,7 @@ const { socketSuite } = await import('./sockets.mjs');
 const { echoExampleSuite } = await import('./echo-example.mjs');
 const { probe } = await import('./probe.mjs');
 
-const libUrl = new URL('../../dist/index.js', import.meta.url).href;
+const libUrl = new URL('../../dist/native.js', import.meta.url).href;
 
 /** Wine exports wine_get_version from ntdll; real Windows does not. */
 function wineVersion() {

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolClosedError, ThreadPool } from '../../dist/index.js';
 import { COUNTER, fixture, openGate, shared, started, waitFor } from './helpers.js';
@@ -80,5 +84,49 @@ describe('ThreadPool: destroy()', () => {
     await expect(pool.run({ op: 'echo', value: 1 })).rejects.toThrow(/run\(\) after destroy\(\)/);
     expect(pool.queueRequest(1)).toBe(false);
     openGate(words);
+  });
+});
+
+describe('ThreadPool: ready', () => {
+  // Each thread's 'ready' message is a task of its own on the main thread, and 'threadStart' is
+  // emitted in the same call that may resolve `ready`: the count of 'threadStart' events seen when
+  // `ready`'s reaction runs is the number of threads that had loaded when it resolved.
+  async function startsAtReady(options: { threads: number; minThreads?: number }): Promise<{ atReady: number; pool: ThreadPool }> {
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), ...options });
+    pools.push(pool);
+    let starts = 0;
+    pool.on('threadStart', () => starts++);
+    await pool.ready;
+    return { atReady: starts, pool };
+  }
+
+  it.each([1, 2, 3])('resolves once every initial thread has loaded the module: minThreads of them (round %i)', async () => {
+    expect((await startsAtReady({ threads: 4 })).atReady).toBe(4); // minThreads defaults to threads
+    expect((await startsAtReady({ threads: 4, minThreads: 2 })).atReady).toBe(2);
+  });
+
+  it.each([1, 2, 3])('keeps the process alive while it waits: a program that only awaits ready runs on (round %i)', (round) => {
+    // An idle pool does not keep the process alive, but one whose threads are still loading must:
+    // else `await pool.ready` is a top-level await the process exits under (code 13).
+    const program = [
+      `import { ThreadPool } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};`,
+      `const pool = new ThreadPool({ filename: ${JSON.stringify(fixture('slow-setup.mjs'))}, threads: 4 });`,
+      'await pool.ready;',
+      "console.log('ready');",
+      'await pool.close();',
+    ].join('\n');
+    const file = join(mkdtempSync(join(tmpdir(), 'iocp-pool-ready-')), 'main.mjs');
+    writeFileSync(file, program);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    rmSync(dirname(file), { recursive: true, force: true });
+    expect(r.stderr, `round ${round}`).toBe('');
+    expect(r.stdout).toBe('ready\n');
+    expect(r.status).toBe(0);
+  });
+
+  it('with minThreads 0, resolves once one thread has loaded it', async () => {
+    const { atReady, pool } = await startsAtReady({ threads: 3, minThreads: 0 });
+    expect(atReady).toBe(1);
+    expect(await pool.run({ op: 'echo', value: 7 })).toBe(7);
   });
 });

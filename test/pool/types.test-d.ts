@@ -2,7 +2,7 @@
 // here executes: the pools are declared, not made. A broken inference fails the type check, and an
 // `@ts-expect-error` that no longer errors fails it too.
 import { expectTypeOf } from 'vitest';
-import type { Handler, HandlerContext, ThreadPool } from '../../dist/index.js';
+import type { Handler, HandlerContext, HandlerName, ThreadPool } from '../../dist/index.js';
 
 type Worker = typeof import('./fixtures/typed.js');
 type Size = { width: number; height: number };
@@ -25,6 +25,24 @@ export function typedFromTheModule(): void {
   void typed.run('3x4', { name: 'area' });
   // @ts-expect-error: so does the default handler
   void typed.run(12);
+}
+
+/** A module with the two lifecycle hooks: they are exported functions, and not handlers. */
+type WithHooks = {
+  default: (x: number) => string;
+  area: (size: Size) => number;
+  setup: (workerData: unknown) => Promise<void>;
+  teardown: () => void;
+};
+declare const hooked: ThreadPool<WithHooks>;
+
+export function hooksAreNotHandlers(): void {
+  expectTypeOf<HandlerName<WithHooks>>().toEqualTypeOf<'default' | 'area'>();
+  expectTypeOf(hooked.run(size, { name: 'area' })).toEqualTypeOf<Promise<number>>();
+  // @ts-expect-error: setup() is a lifecycle hook: run() cannot name it (the pool rejects it)
+  void hooked.run(undefined, { name: 'setup' });
+  // @ts-expect-error: so is teardown()
+  void hooked.run(undefined, { name: 'teardown' });
 }
 
 export function declaredByHand(): void {

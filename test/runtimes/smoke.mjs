@@ -116,8 +116,11 @@ await test('pool: payloads larger than a slot round-trip; alloc() views cross by
   try {
     view = pool.alloc(4096);
   } catch (error) {
-    // Deno: no synchronous BroadcastChannel read, so no shared heap (docs/runtimes.md).
-    assert.match(error.message, /cannot read a BroadcastChannel synchronously/);
+    // Deno: no synchronous BroadcastChannel read, so no shared heap (docs/runtimes.md); the error
+    // says why, and what to do instead.
+    assert.match(error.message, /alloc\(\) is not available in this runtime/);
+    assert.match(error.message, /pass the bytes to run\(\) as an ordinary typed array/);
+    assert.match(error.message, /transferList/);
   }
   if (view !== undefined) {
     view[0] = 41;
@@ -126,6 +129,18 @@ await test('pool: payloads larger than a slot round-trip; alloc() views cross by
     assert.equal(back.byteOffset, view.byteOffset);
     pool.free(back);
     assert.throws(() => pool.free(view), TypeError);
+  }
+  await pool.close();
+});
+
+await test('pool: every progress value arrives before run() settles, and a result sent by message after them (20 rounds)', async () => {
+  const pool = new ThreadPool({ filename: new URL('./handler.mjs', import.meta.url), threads: 1 });
+  for (let round = 0; round < 20; round++) {
+    const steps = [];
+    assert.equal(await pool.run({ steps: 3 }, { onProgress: (i) => steps.push(i) }), 3);
+    assert.equal(steps.join(' '), '1 2 3', `round ${round}`);
+    // Larger than a slot: on Deno (no shared heap) it comes on the same channel as the progress did.
+    assert.equal(await pool.run({ echo: 'y'.repeat(50_000) }), 'y'.repeat(50_000), `round ${round}`);
   }
   await pool.close();
 });

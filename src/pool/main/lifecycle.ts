@@ -33,6 +33,8 @@ export interface LifecycleHost {
   readonly filename: string;
   /** The `threads` option. */
   readonly size: number;
+  /** The `minThreads` option: `ready` waits for that many threads (at least one) to have loaded the module. */
+  readonly minThreads: number;
   readonly i32: Int32Array;
   readonly taskPort: CompletionPort;
   readonly resultPort: CompletionPort;
@@ -58,7 +60,7 @@ export class Lifecycle {
   state: State = State.Open;
   /** Set when the module cannot be used: every run() rejects with it. */
   loadError: WorkerLoadError | undefined;
-  /** A thread has loaded the module (the keep-alive policy waits for it). */
+  /** `ready` has resolved: the initial threads have loaded the module. The keep-alive policy waits for it, so that `await pool.ready` keeps the process alive. */
   isReady = false;
   readonly ready: Promise<void>;
   #readyResolve!: () => void;
@@ -100,7 +102,12 @@ export class Lifecycle {
     return this.state === State.Open && this.loadError === undefined;
   }
 
+  /** A thread loaded the module; `ready` resolves once minThreads of the live ones (at least one) have. */
   threadReady(): void {
+    if (this.isReady) return;
+    let loaded = 0;
+    for (const record of this.#host.threads.live.values()) if (record.loaded) loaded++;
+    if (loaded < Math.max(1, this.#host.minThreads)) return;
     this.isReady = true;
     this.#readyResolve();
     this.#setupRetry.ready();

@@ -174,9 +174,10 @@ export class ResultDrain {
 
   /**
    * One result packet: (status, ticket, slot) — from the port, or made by the pool for a thread
-   * that died after it wrote its result (pool/layout.ts A6).
+   * that died after it wrote its result (pool/layout.ts A6). `arrived`: what its task sent on its
+   * thread's channel has been read (whenArrived).
    */
-  complete(packet: CompletionPacket): void {
+  complete(packet: CompletionPacket, arrived = false): void {
     const tasks = this.#tasks;
     const slot = packet.overlapped;
     // A4: the index came from shared memory.
@@ -202,8 +203,19 @@ export class ResultDrain {
     const flags = i32[w + T_FLAGS]!;
     // The thread that ran it (A6): its channel carries the task's progress and a fallback result.
     const owner = i32[w + T_OWNER]!;
-    // Progress values of this task, sent before its result, are delivered before it settles.
-    if ((flags & F_PROGRESS) !== 0 && status !== R_CANCELLED) this.#hooks.resultChannel(owner)?.drain();
+    // What the task sent on its thread's channel before this packet — its progress values, its
+    // result when too large for the slot — is read before it settles; if it has not reached this
+    // thread yet (Deno: channel.ts), the packet waits for it.
+    const progress = (flags & F_PROGRESS) !== 0 && status !== R_CANCELLED;
+    const message = status === R_OK_MESSAGE || status === R_ERROR_MESSAGE;
+    if ((progress || message) && !arrived) {
+      const channel = this.#hooks.resultChannel(owner);
+      const ticket = i32[w + T_TICKET]!;
+      if (channel !== undefined && !channel.arrived(slot, ticket, progress, message)) {
+        channel.whenArrived(slot, ticket, progress, message, () => this.complete(packet, true));
+        return;
+      }
+    }
     if ((flags & F_TIMED) !== 0) {
       const f = w >> 1;
       const start = this.#arena.f64[f + T_START]!;

@@ -8,9 +8,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
-import workerSource from 'virtual:iocp-pool-worker-source';
 import { type ProgressSink, ResultChannel } from './channel.js';
 import { cloneError, errorToRecord, recordToError, type ThrownRecord } from '../../codec/error-record.js';
+import { runtimeSource } from './runtime-source.js';
 import { WorkerDiedError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from '../protocol.js';
@@ -26,24 +26,24 @@ const STOP_WAIT_MS = 250;
 const ORDERLY = new Set([EXIT_SENTINEL, EXIT_RETIRED, EXIT_PORT_CLOSED, EXIT_RECYCLED]);
 
 /**
- * Where threads start: dist/worker.js when it is next to this file (the package as installed),
+ * Where threads start: dist/iocp-pool-thread.mjs when it is next to this file (the package as installed),
  * else — this file was bundled into an application, without it — the copy of the runtime inlined
- * at build time, run as a CommonJS script. Decided once.
+ * at build time (./runtime-source.ts), run as a CommonJS script. Decided once.
  */
-let workerEntry: { filename: string | URL; eval: boolean } | undefined;
-function entry(): { filename: string | URL; eval: boolean } {
-  if (workerEntry !== undefined) return workerEntry;
-  let onDisk: URL | undefined;
-  try {
-    // The built worker runtime, next to this file in dist/. (A bundler may leave import.meta.url
-    // undefined: a CommonJS bundle of this ES module.)
-    const url = new URL('./worker.js', import.meta.url);
-    if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) onDisk = url;
-  } catch {
-    onDisk = undefined;
+let onDisk: URL | null | undefined;
+function entry(native: boolean): { filename: string | URL; eval: boolean } {
+  if (onDisk === undefined) {
+    onDisk = null;
+    try {
+      // The built worker runtime, next to this file in dist/. (A bundler may leave import.meta.url
+      // undefined: a CommonJS bundle of this ES module.)
+      const url = new URL('./iocp-pool-thread.mjs', import.meta.url);
+      if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) onDisk = url;
+    } catch {
+      onDisk = null;
+    }
   }
-  workerEntry = onDisk !== undefined ? { filename: onDisk, eval: false } : { filename: workerSource, eval: true };
-  return workerEntry;
+  return onDisk !== null ? { filename: onDisk, eval: false } : { filename: runtimeSource(native), eval: true };
 }
 
 export interface WorkerRecord {
@@ -122,7 +122,7 @@ export class ThreadSet {
     const id = this.#nextId++;
     const { port1, port2 } = new MessageChannel();
     const workerData: PoolWorkerData = { ...this.#data, workerId: id, resultChannel: port2 };
-    const { filename, eval: evaluate } = entry();
+    const { filename, eval: evaluate } = entry(this.#data.taskPort.backend === 'native');
     const worker = new Worker(filename, { ...this.#options, eval: evaluate, workerData, transferList: [port2] });
     const record: WorkerRecord = {
       id,

@@ -285,6 +285,9 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
     const progress = progressOpen.get(slot);
     if (progress !== undefined) progress.open = false;
     progressOpen.delete(slot);
+    // After the last value, before the result: the main thread settles the task only once it has
+    // read this, which it may get later than the packet (a listening port on Deno: channel.ts).
+    toChannel({ kind: 'progress-end', seq: channelSeq, slot, ticket: i32[w + T_TICKET]! });
   }
   let status: number;
   for (let attempt = 0; ; attempt++) {
@@ -293,7 +296,7 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
       // Errors always structured: they keep their type whatever the pool's serialization.
       if ((isError ? views.encodeStructured(w, out) : views.encode(w, out)) === TAG_FALLBACK) {
         const carried = views.carried(out);
-        data.resultChannel.postMessage({ kind: 'result', slot, value: carried } satisfies ChannelMessage, transferOf(carried));
+        toChannel({ kind: 'result', seq: channelSeq, slot, value: carried }, transferOf(carried));
         status = isError ? R_ERROR_MESSAGE : R_OK_MESSAGE;
       } else {
         status = isError ? R_ERROR : R_OK;
@@ -305,7 +308,7 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
       // unless the 'json' codec refused a value (a cycle, a BigInt): that is JSON's answer.
       if (isError || views.serialization !== 'json') {
         try {
-          data.resultChannel.postMessage({ kind: 'result', slot, value: { value: out } } satisfies ChannelMessage);
+          toChannel({ kind: 'result', seq: channelSeq, slot, value: { value: out } });
           status = isError ? R_ERROR_MESSAGE : R_OK_MESSAGE;
           break;
         } catch (messageError) {
@@ -322,6 +325,15 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
   // slot says so before the packet: a death between the two is delivered by the main thread.
   Atomics.store(i32, w + T_STATE, DONE + status);
   postResult(status, slot, w);
+}
+
+/** The number of the next message on this thread's result channel (ChannelMessage.seq). */
+let channelSeq = 0;
+
+/** Sends on the result channel; the number counts only messages sent (postMessage throws a value it cannot clone). */
+function toChannel(message: ChannelMessage, transferList?: readonly ArrayBuffer[]): void {
+  data.resultChannel.postMessage(message, transferList as ArrayBuffer[] | undefined);
+  channelSeq++;
 }
 
 function postResult(status: number, slot: number, w: number): void {
@@ -356,13 +368,12 @@ function makeContext(slot: number, w: number, flags: number): HandlerContext {
   }
   let progress: (value: unknown) => void = ignoreProgress;
   if ((flags & F_PROGRESS) !== 0) {
-    const channel = data.resultChannel;
     const state = { open: true };
     progressOpen.set(slot, state);
     progress = (value: unknown): void => {
       // After the task settled its run() has too: a late value has nowhere to go.
       if (!state.open) return;
-      channel.postMessage({ kind: 'progress', slot, ticket, value } satisfies ChannelMessage);
+      toChannel({ kind: 'progress', seq: channelSeq, slot, ticket, value });
     };
   }
   if (control === undefined) return { signal: undefined, progress };
