@@ -21,10 +21,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { CompletionPort } from '../port/index.js';
-import { AbortError, PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
+import { PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
 import { HeapKeeper } from './main/heap-keeper.js';
 import { KeepAlive } from './main/keep-alive.js';
-import { A_LIVE, A_MAGIC, A_MIN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry } from './layout.js';
+import { A_MAGIC, A_MIN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry } from './layout.js';
 import { Lifecycle, State } from './main/lifecycle.js';
 import { HandlerNames } from './names.js';
 import { checkWParam, postRequest } from './requests.js';
@@ -41,7 +41,7 @@ import type { Serialization } from '../codec/serialization.js';
 import { SlotCodec } from '../codec/slot-codec.js';
 import { ResultDrain } from './main/results.js';
 import { type TaskExtras, TaskTable } from './main/tasks.js';
-import { LEFT, ThreadSet, type WorkerRecord } from './main/threads.js';
+import { LEFT, type ThreadEvents, ThreadSet } from './main/threads.js';
 import type { Infer, PoolEvents, PoolTypes, RunName, RunResult, RunTask } from './types.js';
 
 /**
@@ -108,20 +108,18 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   declare readonly '~types'?: PoolTypes<T, R>;
 
   readonly #taskPort: CompletionPort;
-  readonly #resultPort: CompletionPort;
   readonly #i32: Int32Array;
   readonly #queueCapacity: number;
-  readonly #tasks: TaskTable;
-  readonly #results: ResultDrain;
-  readonly #threads: ThreadSet;
-  readonly #names: HandlerNames;
-  readonly #life: Lifecycle;
   readonly #heap: HeapKeeper;
+  readonly #names: HandlerNames;
+  readonly #threads: ThreadSet;
+  readonly #tasks: TaskTable;
+  readonly #keepAlive: KeepAlive;
+  readonly #results: ResultDrain;
+  readonly #life: Lifecycle;
   /** needsDrain at or above this many queued run() tasks: maxQueue, or threads² without one. */
   readonly #drainAt: number;
   #drainNeeded = false;
-
-  readonly #keepAlive: KeepAlive;
   /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
   #requestFailed = 0;
 
@@ -135,26 +133,24 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.serialization = o.serialization;
     this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
     this.#queueCapacity = o.queueCapacity;
-    const slots = o.slots;
+    const { slots, backend } = o;
 
-    // The task port holds every slot's packet plus the queueRequest packets and sentinels.
-    const backend = o.backend;
-    this.#taskPort = new CompletionPort({
+    // 1. Shared memory. The task port holds every slot's packet plus the queueRequest packets and
+    // sentinels. The result port has one consumer (this thread) and one packet per slot at most,
+    // plus one a dead thread may leave stale (layout.ts A7), so a post never finds it full;
+    // rounded up to a power of two (the ring's size anyway: a ring whose capacity is its size
+    // skips the bound check on each post). maxThreads: every pool thread posts to it, and a
+    // poster with a claim record of its own costs a death nothing more than its claim.
+    const taskPort = (this.#taskPort = new CompletionPort({
       concurrency: this.concurrency,
       capacity: o.queueCapacity + slots,
       maxThreads: 2 * this.threads + 16,
       backend,
-    });
-    // One consumer (this thread); one packet per slot at most, plus one a dead thread may leave
-    // stale (layout.ts A7), so a post can never find it full. Rounded up to a power of two: the
-    // ring's size anyway, and a ring whose capacity is its size skips the bound check on each post.
-    // maxThreads: every pool thread posts to it, and a poster with a claim record of its own costs a
-    // death nothing more than its claim (records are maxThreads + 64).
+    }));
     const resultCapacity = 2 ** Math.ceil(Math.log2(slots + 1));
-    this.#resultPort = new CompletionPort({ concurrency: 1, capacity: resultCapacity, maxThreads: this.threads + 8, spinCount: 0, backend });
-
-    // Tasks and results too large for a slot go into the shared heap; memory it retires is released in rounds with every thread.
-    const heap = (this.#heap = new HeapKeeper(o.heap, () => this.#threads.heapRelease()));
+    const resultPort = new CompletionPort({ concurrency: 1, capacity: resultCapacity, maxThreads: this.threads + 8, spinCount: 0, backend });
+    // Tasks and results too large for a slot go into the shared heap.
+    const heap = (this.#heap = new HeapKeeper(o.heap));
     const geo = arenaGeometry(slots, o.slotBytes);
     const arena = new SlotCodec(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes, heap.heap, o.serialization);
     this.#names = new HandlerNames(arena.buffer, geo);
@@ -164,25 +160,14 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     i32[A_SLOT_BYTES] = geo.slotBytes;
     i32[A_MIN] = this.minThreads;
 
-    const tasks = (this.#tasks = new TaskTable(arena, this.#taskPort, this.concurrency, {
-      posted: () => this.#results.start(),
-      abortRunning: (owner, slot, ticket, timeout) => this.#threads.abort(owner, slot, ticket, timeout),
-      wantsProgress: () => this.#threads.listenForProgress(),
-      stopThread: (owner) => this.#threads.stopForTimeout(owner),
-    }));
-    const results = (this.#results = new ResultDrain(this.#resultPort, tasks, arena, this.concurrency, {
-      resultChannel: (workerId) => this.#threads.resultChannel(workerId),
-      afterBatch: () => this.#pump(),
-      idle: () => this.#keepAlive.armIdle(),
-      corrupt: (error) => this.emit('error', error),
-    }));
+    // 2. The parts, each given the parts it uses, all created before it.
     const threads = (this.#threads = new ThreadSet(
       {
         __iocpPool: true,
         filename: o.filename,
         defaultName: o.name,
-        taskPort: this.#taskPort.handle,
-        resultPort: this.#resultPort.handle,
+        taskPort: taskPort.handle,
+        resultPort: resultPort.handle,
         arena: arena.buffer,
         slots,
         slotBytes: geo.slotBytes,
@@ -196,53 +181,64 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         workerData: options.workerData,
       },
       o.workerOptions,
-      tasks,
       heap,
-      {
-        ready: (record) => {
-          this.#life.threadReady();
-          const { worker } = record;
-          this.emit('threadStart', {
-            threadId: record.threadId,
-            workerId: record.id,
-            stdout: o.workerOptions.stdout ? worker.stdout : null,
-            stderr: o.workerOptions.stderr ? worker.stderr : null,
-          });
-        },
-        loadError: (record, cause, setup) => this.#life.loadFailed(record, new WorkerLoadError(cause?.message ?? String(cause), cause), setup),
-        requestError: (wParam, error) => this.#requestError(wParam, error),
-        teardownError: (_, error) =>
-          this.#report(
-            Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }),
-            'IOCP_POOL_TEARDOWN_ERROR',
-          ),
-        run: (task, signal) => this.#run(task, signal === undefined ? undefined : { signal }),
-        exit: (record, code) => this.#life.onExit(record, code),
-      },
     ));
-    this.#keepAlive = new KeepAlive({ i32, taskPort: this.#taskPort, tasks, threads, life: () => this.#life });
-    this.#life = new Lifecycle({
+    const tasks = (this.#tasks = new TaskTable(arena, taskPort, threads, this.concurrency));
+    const keepAlive = (this.#keepAlive = new KeepAlive({ i32, taskPort, tasks, threads }));
+    const results = (this.#results = new ResultDrain(resultPort, tasks, threads, this.concurrency));
+    const parts = {
       filename: o.filename,
       size: this.threads,
       minThreads: this.minThreads,
       i32,
-      taskPort: this.#taskPort,
-      resultPort: this.#resultPort,
+      taskPort,
+      resultPort,
       tasks,
       results,
       threads,
       heap,
-      spawn: () => this.#spawn(),
+      keepAlive,
+    };
+    this.#life = new Lifecycle(parts, {
       report: (error, code) => this.#report(error, code),
       exited: (record, reason, code) => this.emit('threadExit', { threadId: record.threadId, workerId: record.id, reason, code }),
       pump: () => this.#pump(),
-      keepsAlive: () => this.#keepAlive.refed,
-      refAll: () => this.#keepAlive.refAll(),
-      armIdle: () => this.#keepAlive.armIdle(),
-      clearIdle: () => this.#keepAlive.clear(),
     });
-    for (let i = 0; i < this.threads; i++) this.#spawn();
-    this.#keepAlive.armIdle();
+
+    // 3. What the parts tell the pool: events that fire only from here on.
+    heap.askThreadsWith(() => threads.heapRelease());
+    results.listen({ afterBatch: () => this.#pump(), idle: () => keepAlive.armIdle(), corrupt: (error) => this.emit('error', error) });
+    threads.listen(this.#threadEvents(o.workerOptions));
+
+    // 4. The threads.
+    this.#life.start();
+  }
+
+  /** What the pool does with what its threads say (main/threads.ts ThreadEvents). */
+  #threadEvents(workerOptions: { stdout?: boolean; stderr?: boolean }): ThreadEvents {
+    return {
+      ready: (record) => {
+        this.#life.threadReady();
+        const { worker } = record;
+        this.emit('threadStart', {
+          threadId: record.threadId,
+          workerId: record.id,
+          stdout: workerOptions.stdout ? worker.stdout : null,
+          stderr: workerOptions.stderr ? worker.stderr : null,
+        });
+      },
+      loadError: (record, cause, setup) => this.#life.loadFailed(record, new WorkerLoadError(cause?.message ?? String(cause), cause), setup),
+      requestError: (wParam, error) => this.#requestError(wParam, error),
+      teardownError: (_, error) =>
+        this.#report(
+          Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }),
+          'IOCP_POOL_TEARDOWN_ERROR',
+        ),
+      run: (task, signal) => this.#run(task, signal === undefined ? undefined : { signal }),
+      payload: (slot) => this.#tasks.takeFallback(slot),
+      progress: (slot, ticket, value) => this.#tasks.progress(slot, ticket, value),
+      exit: (record, code) => this.#life.onExit(record, code),
+    };
   }
 
   /**
@@ -275,7 +271,6 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   }
 
   #requestError(wParam: number, error: unknown): void {
-    this.#tasks.failed++;
     this.#requestFailed++;
     if (this.listenerCount('error') > 0) {
       this.emit('error', error, wParam);
@@ -332,17 +327,15 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       // Infinity: no timeout (no timer at all: one that long cannot be armed).
       const timeout = options.timeout === Infinity ? undefined : options.timeout;
       if (timeout !== undefined || options.onProgress !== undefined) extras = { timeout, onProgress: options.onProgress };
-      if (signal?.aborted) {
-        this.#tasks.failed++;
-        return Promise.reject(new AbortError(signal.reason));
-      }
     }
     const queued = this.#tasks.queued();
     if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
     if (queued + 1 >= this.#drainAt) this.#drainNeeded = true;
     if (!this.#keepAlive.refed) this.#keepAlive.refAll();
     if (this.#threads.size < this.threads) this.#life.grow();
-    return this.#tasks.add(task, handler, signal, transferList, extras);
+    const settled = this.#tasks.add(task, handler, signal, transferList, extras);
+    if (this.#tasks.inflight > 0) this.#results.start();
+    return settled;
   }
 
   /** Why the pool takes no more work (closed, destroyed, a module that cannot be used), or undefined. */
@@ -358,6 +351,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     const state = this.#life.state;
     if (state === State.Destroyed) return;
     this.#tasks.pump();
+    if (this.#tasks.inflight > 0) this.#results.start();
     if (state === State.Closing) this.#life.postSentinels();
     if (this.#drainNeeded && this.#tasks.queued() < this.#drainAt) {
       this.#drainNeeded = false;
@@ -429,14 +423,6 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.#heap.free(view);
   }
 
-  // ───────────────────────────── threads ─────────────────────────────
-
-  #spawn(): WorkerRecord {
-    const record = this.#threads.spawn(this.#keepAlive.refed);
-    Atomics.add(this.#i32, A_LIVE, 1);
-    return record;
-  }
-
   // ───────────────────────── close / destroy ─────────────────────────
 
   /**
@@ -475,10 +461,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       waiting: port.waiting,
       queued: port.queued + this.#tasks.backlogged,
       completed: this.#tasks.completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailed),
-      failed: this.#tasks.failed,
+      failed: this.#tasks.failed + this.#requestFailed,
       runTime: this.#results.runTime.percentiles(),
       waitTime: this.#results.waitTime.percentiles(),
-      utilization: this.#results.utilization(this.#threads.size),
+      utilization: this.#results.utilization.take(this.#threads.size),
       heap: this.#heap.stats(),
     };
   }

@@ -57,8 +57,8 @@ export class HeapKeeper {
   /** undefined: this runtime cannot run one (see NO_HEAP). */
   readonly heap: SharedHeap | undefined;
   readonly #options: Required<SharedHeapOptions>;
-  /** Asks every pool thread to collect ('heap-release'); returns the threadIds of all threads alive. */
-  readonly #askThreads: () => Iterable<number>;
+  /** Asks every pool thread to collect ('heap-release'); returns the threadIds of all threads alive (see askThreadsWith). */
+  #askThreads: () => Iterable<number> = () => [];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #round: Round | undefined;
@@ -68,9 +68,8 @@ export class HeapKeeper {
   #heldRecheckAt = 0;
   #heldRecheckMs = HELD_RECHECK_MS;
 
-  constructor(options: Required<SharedHeapOptions>, askThreads: () => Iterable<number>) {
+  constructor(options: Required<SharedHeapOptions>) {
     this.#options = options;
-    this.#askThreads = askThreads;
     if (!SharedHeap.supported) return;
     const heap = SharedHeap.create(options);
     this.heap = heap;
@@ -79,6 +78,11 @@ export class HeapKeeper {
     const every = Math.max(TRIM_MIN_MS, Math.min(TRIM_EVERY_MS, options.retireAfterMs / 2));
     this.#timer = setInterval(() => this.trim(), every);
     this.#timer.unref();
+  }
+
+  /** How a release round reaches the pool's threads (they are created after the heap they are given). */
+  askThreadsWith(askThreads: () => Iterable<number>): void {
+    this.#askThreads = askThreads;
   }
 
   /** One trim: retire what stayed empty long enough (never below the floor); a round then lets the memory go. */

@@ -10,6 +10,7 @@
 import type { CompletionPacket, CompletionPort } from '../../port/index.js';
 import { PoolClosedError, WorkerDiedError, WorkerLoadError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
+import type { KeepAlive } from './keep-alive.js';
 import { A_LIVE, A_SENTINELS, K_REQUEST, SENTINEL } from '../layout.js';
 import { requestsQueued } from '../requests.js';
 import { closeTimeout } from '../options.js';
@@ -28,12 +29,12 @@ const EARLY_DEATHS = 3;
 export const State = { Open: 0, Closing: 1, Destroyed: 2 } as const;
 export type State = (typeof State)[keyof typeof State];
 
-/** What the lifecycle needs from the pool around it. */
-export interface LifecycleHost {
+/** The parts of the pool the lifecycle drives (each created before it). */
+export interface LifecycleParts {
   readonly filename: string;
   /** The `threads` option. */
   readonly size: number;
-  /** The `minThreads` option: `ready` waits for that many threads (at least one) to have loaded the module. */
+  /** The `minThreads` option: `ready` waits for that many threads (at least one). */
   readonly minThreads: number;
   readonly i32: Int32Array;
   readonly taskPort: CompletionPort;
@@ -42,18 +43,17 @@ export interface LifecycleHost {
   readonly results: ResultDrain;
   readonly threads: ThreadSet;
   readonly heap: HeapKeeper;
-  spawn(): WorkerRecord;
+  readonly keepAlive: KeepAlive;
+}
+
+/** What the lifecycle tells the pool around it. */
+export interface LifecycleListener {
   /** To the 'error' listeners, or a process warning with `code`. */
   report(error: Error, code: string): void;
   /** The 'threadExit' event. */
   exited(record: WorkerRecord, reason: ThreadExitReason, code: number): void;
-  /** Slots were freed (a thread's tasks failed): move the backlog in. */
+  /** Slots were freed (a thread's tasks settled): move the backlog in. */
   pump(): void;
-  /** The keep-alive policy: do the threads keep the process alive (the pool has work) / work exists / check whether the pool is idle / stop checking. */
-  keepsAlive(): boolean;
-  refAll(): void;
-  armIdle(): void;
-  clearIdle(): void;
 }
 
 export class Lifecycle {
@@ -71,25 +71,31 @@ export class Lifecycle {
   /** close({ timeout }): when the deadline falls (performance.now() ms), and its timer. */
   #deadlineAt = Infinity;
   #deadlineTimer: NodeJS.Timeout | undefined;
+  /** A thread has loaded the module (and run its setup()) since the pool started. */
+  #started = false;
   /** Threads in a row that died idle right after starting (see EARLY_DEATHS). */
   #earlyDeaths = 0;
   /** Threads whose setup() failed: their restarts (setup-retry.ts). */
   readonly #setupRetry: SetupRetry;
-  readonly #host: LifecycleHost;
+  readonly #host: LifecycleParts;
+  readonly #listener: LifecycleListener;
 
-  constructor(host: LifecycleHost) {
-    this.#host = host;
+  constructor(parts: LifecycleParts, listener: LifecycleListener) {
+    const host = (this.#host = parts);
+    this.#listener = listener;
     this.#setupRetry = new SetupRetry({
       filename: host.filename,
       threads: host.threads,
-      started: () => this.isReady,
-      keepsAlive: () => host.keepsAlive(),
+      started: () => this.#started,
+      keepsAlive: () => host.keepAlive.refed,
       startThreads: (n) => {
-        for (let i = 0; i < n && this.#replaceable() && host.threads.size < host.size; i++) host.spawn();
+        for (let i = 0; i < n && this.#replaceable() && host.threads.size < host.size; i++) this.spawn();
       },
       fail: (error) => this.fail(error),
-      report: (error, code) => host.report(error, code),
+      report: (error, code) => listener.report(error, code),
     });
+    // A pending restart keeps the process alive as the threads do.
+    host.keepAlive.onChange((refed) => this.#setupRetry.keepAlive(refed));
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
@@ -104,13 +110,17 @@ export class Lifecycle {
 
   /** A thread loaded the module; `ready` resolves once minThreads of the live ones (at least one) have. */
   threadReady(): void {
+    // Any thread that starts shows the module can start one: setup() failures count again from 0,
+    // and threads owed a restart since before the first start are started (setup-retry.ts).
+    this.#started = true;
+    this.#setupRetry.ready();
     if (this.isReady) return;
     let loaded = 0;
     for (const record of this.#host.threads.live.values()) if (record.loaded) loaded++;
     if (loaded < Math.max(1, this.#host.minThreads)) return;
     this.isReady = true;
+    this.#host.keepAlive.settled = true;
     this.#readyResolve();
-    this.#setupRetry.ready();
   }
 
   /**
@@ -122,9 +132,17 @@ export class Lifecycle {
     else if (this.loadError === undefined && this.state !== State.Destroyed) this.#setupRetry.failed(record, error);
   }
 
-  /** The keep-alive policy changed (keep-alive.ts): a pending restart keeps the process alive as the threads do. */
-  keepAlive(refed: boolean): void {
-    this.#setupRetry.keepAlive(refed);
+  /** Starts the pool's threads (the constructor's last step). */
+  start(): void {
+    for (let i = 0; i < this.#host.size; i++) this.spawn();
+    this.#host.keepAlive.armIdle();
+  }
+
+  /** Starts one thread; it keeps the process alive while the pool has work (keep-alive.ts). */
+  spawn(): WorkerRecord {
+    const record = this.#host.threads.spawn(this.#host.keepAlive.refed);
+    Atomics.add(this.#host.i32, A_LIVE, 1);
+    return record;
   }
 
   // ───────────────────────────── exits ─────────────────────────────
@@ -147,8 +165,8 @@ export class Lifecycle {
     if (code !== EXIT_RETIRED) Atomics.sub(host.i32, A_LIVE, 1);
     const reason = exitReason(record, code, this.state);
     if (reason === 'died' || reason === 'timeout') this.#onDeath(record, code, lastTaken);
-    else if (reason === 'recycle' && this.#replaceable()) record.replacement = host.spawn();
-    host.exited(record, reason, code);
+    else if (reason === 'recycle' && this.#replaceable()) record.replacement = this.spawn();
+    this.#listener.exited(record, reason, code);
     if (host.threads.size === 0 && this.state === State.Closing) void this.#finishClose();
     else if (reason === 'idle') this.#afterRetirement();
   }
@@ -178,7 +196,7 @@ export class Lifecycle {
   grow(): void {
     // A thread whose setup() failed is started again by its backoff's timer, not sooner.
     if (!this.accepting || this.#setupRetry.pending) return;
-    if (this.#host.taskPort.stats().waiting === 0) this.#host.spawn();
+    if (this.#host.taskPort.stats().waiting === 0) this.spawn();
   }
 
   /** A thread died (process.exit, an uncaught error, resource limits, a timeout): fail what it held, replace it — unless it cannot work. */
@@ -208,8 +226,8 @@ export class Lifecycle {
       () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause),
     );
     for (const packet of done) host.results.complete(packet);
-    if (host.tasks.inflight === 0) host.armIdle();
-    host.pump();
+    if (host.tasks.inflight === 0) host.keepAlive.armIdle();
+    this.#listener.pump();
     if (!record.timedOut && !record.working && performance.now() - record.readyAt < EARLY_DEATH_MS) {
       // Died right after it started, before it took any packet: a module that kills every thread
       // it runs in (a timer that throws at load…). Replacing such threads forever would be a spawn
@@ -224,11 +242,14 @@ export class Lifecycle {
       this.#earlyDeaths = 0;
     }
     const replaced = this.#replaceable();
-    if (replaced) host.spawn();
+    if (replaced) this.spawn();
     // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
     // (A thread stopped for a timeout: the timed-out run() carried it.)
     if (failed === 0 && !record.timedOut) {
-      host.report(new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause), 'IOCP_POOL_WORKER_DIED');
+      this.#listener.report(
+        new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause),
+        'IOCP_POOL_WORKER_DIED',
+      );
     }
   }
 
@@ -242,6 +263,7 @@ export class Lifecycle {
   fail(error: WorkerLoadError): void {
     if (this.loadError !== undefined) return;
     this.loadError = error;
+    this.#host.keepAlive.settled = true;
     this.#setupRetry.clear();
     this.#readyReject(error);
     this.#stopAll(error, false);
@@ -271,7 +293,7 @@ export class Lifecycle {
   #reportUnhandled(leftover: CompletionPacket[], why: string): void {
     const requests = leftover.filter((p) => p.bytesTransferred === K_REQUEST && p.overlapped !== SENTINEL).length;
     if (requests > 0)
-      this.#host.report(new PoolClosedError(`${requests} queueRequest packet(s) were not handled: ${why}`), 'IOCP_POOL_REQUEST_ERROR');
+      this.#listener.report(new PoolClosedError(`${requests} queueRequest packet(s) were not handled: ${why}`), 'IOCP_POOL_REQUEST_ERROR');
   }
 
   /** See ThreadPool.close(). */
@@ -288,7 +310,9 @@ export class Lifecycle {
       this.#closed = new Promise<void>((resolve) => {
         this.#closedResolve = resolve;
       });
-      this.#host.refAll();
+      // Closing: the threads keep the process alive until they are gone.
+      this.#host.keepAlive.refAll();
+      this.#host.keepAlive.stop();
       if (this.#host.threads.size === 0) void this.#finishClose();
       // A failed pool's threads are being terminated already: the last exit finishes the close.
       else if (this.loadError === undefined) this.postSentinels();
@@ -340,7 +364,7 @@ export class Lifecycle {
   }
 
   #clearTimers(): void {
-    this.#host.clearIdle();
+    this.#host.keepAlive.stop();
     this.#setupRetry.clear();
     if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;

@@ -10,15 +10,16 @@
  * more than a tiny task's round trip (see spin-policy.ts for when it spins).
  */
 import { type CompletionPacket, type CompletionPort, PortClosedError } from '../../port/index.js';
+import type { Carried } from '../../codec/carried.js';
 import { recordToError, type ThrownRecord } from '../../codec/error-record.js';
+import type { SlotCodec } from '../../codec/slot-codec.js';
 import { WorkerDiedError } from '../errors.js';
-import { Reservoir } from './reservoir.js';
 import {
   A_RESULTS,
   A_SPIN,
   F_PROGRESS,
-  FREE,
   F_TIMED,
+  FREE,
   R_CANCELLED,
   R_ERROR,
   R_ERROR_MESSAGE,
@@ -32,11 +33,11 @@ import {
   T_STATE,
   T_TICKET,
 } from '../layout.js';
-import { SpinPolicy } from './spin-policy.js';
 import type { ResultChannel } from './channel.js';
-import type { Carried } from '../../codec/carried.js';
-import type { SlotCodec } from '../../codec/slot-codec.js';
+import { Reservoir } from './reservoir.js';
+import { SpinPolicy } from './spin-policy.js';
 import type { TaskTable } from './tasks.js';
+import { Utilization } from './utilization.js';
 
 const MISSING = Symbol('missing');
 
@@ -49,10 +50,14 @@ const SPIN_MAX_MS = 0.05;
 /** Shortest: still catches a result from a thread that is spinning too (a round trip is ~1 µs, a loaded one more). */
 const SPIN_MIN_MS = 0.01;
 
-/** What the loop needs from the pool around it. */
-export interface DrainHooks {
-  /** The result channel of pool thread `workerId` (alive or recently exited), for a result sent by message. */
+/** Where a result sent by message comes from (main/threads.ts ThreadSet). */
+export interface ResultSources {
+  /** The result channel of pool thread `workerId` (alive or recently exited). */
   resultChannel(workerId: number): ResultChannel | undefined;
+}
+
+/** What the loop tells the pool around it. */
+export interface DrainListener {
   /** After each batch: slots were freed (move the backlog in). */
   afterBatch(): void;
   /** The loop stopped: nothing in flight (or the port closed). */
@@ -66,8 +71,9 @@ export class ResultDrain {
   readonly #tasks: TaskTable;
   readonly #arena: SlotCodec;
   readonly #i32: Int32Array;
+  readonly #sources: ResultSources;
   readonly #concurrency: number;
-  readonly #hooks: DrainHooks;
+  #listener: DrainListener | undefined;
   #running = false;
   /** Current spin budget (ms), adapted by #spin: doubled on a hit, halved on a miss. */
   #spinBudget = SPIN_MAX_MS;
@@ -76,18 +82,24 @@ export class ResultDrain {
   /** Sampled ms handlers ran, and ms tasks waited between run() and their start. */
   readonly runTime = new Reservoir();
   readonly waitTime = new Reservoir();
+  readonly utilization = new Utilization();
 
-  constructor(port: CompletionPort, tasks: TaskTable, arena: SlotCodec, concurrency: number, hooks: DrainHooks) {
+  constructor(port: CompletionPort, tasks: TaskTable, sources: ResultSources, concurrency: number) {
     this.#port = port;
     this.#tasks = tasks;
-    this.#arena = arena;
-    this.#i32 = arena.i32;
+    this.#arena = tasks.arena;
+    this.#i32 = tasks.arena.i32;
+    this.#sources = sources;
     this.#concurrency = concurrency;
-    this.#hooks = hooks;
     this.#i32[A_SPIN] = this.policy.mode;
   }
 
-  /** A task was posted: make sure the loop runs. */
+  /** Who hears what the loop does (the pool, once all its parts exist): before the first task. */
+  listen(listener: DrainListener): void {
+    this.#listener = listener;
+  }
+
+  /** Tasks are in flight: make sure the loop runs. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
@@ -111,7 +123,7 @@ export class ResultDrain {
           batch = port.getMany(DRAIN_BATCH, 0);
         }
         for (let i = 0; i < batch.length; i++) this.complete(batch[i]!);
-        this.#hooks.afterBatch();
+        this.#listener!.afterBatch();
         const now = performance.now();
         if (now - lastYield > YIELD_MS) {
           // A long stream of results must not starve timers and I/O.
@@ -128,7 +140,7 @@ export class ResultDrain {
     } finally {
       this.#running = false;
     }
-    this.#hooks.idle();
+    this.#listener!.idle();
   }
 
   /** Takes every result already queued, without waiting (close). False once the port is closed. */
@@ -175,14 +187,15 @@ export class ResultDrain {
   /**
    * One result packet: (status, ticket, slot) — from the port, or made by the pool for a thread
    * that died after it wrote its result (pool/layout.ts A6). `arrived`: what its task sent on its
-   * thread's channel has been read (whenArrived).
+   * thread's channel has been read (whenArrived). The common path — a result in its slot, no
+   * progress, no timing sample — is straight; the rest is in functions of its own.
    */
   complete(packet: CompletionPacket, arrived = false): void {
     const tasks = this.#tasks;
     const slot = packet.overlapped;
     // A4: the index came from shared memory.
     if (slot >>> 0 !== slot || slot >= tasks.slots) {
-      this.#hooks.corrupt(new RangeError(`result packet names slot ${slot} of ${tasks.slots}`));
+      this.#listener!.corrupt(new RangeError(`result packet names slot ${slot} of ${tasks.slots}`));
       return;
     }
     const w = slotWord(tasks.slotBytes, slot);
@@ -190,115 +203,80 @@ export class ResultDrain {
     // A7: delivered already, for a thread that died after it posted this (two loads on the slot's first line).
     if (i32[w + T_TICKET] !== packet.completionKey || i32[w + T_STATE] === FREE) return;
     const status = packet.bytesTransferred;
-    const reject = tasks.reject[slot];
-    if (reject === undefined && status !== R_CANCELLED) {
-      // Settled already: a timed-out task's late result frees its slot (and its heap block);
-      // anything else (destroy, a dead thread) freed it then.
-      if (tasks.orphaned(slot)) {
-        tasks.discard(slot);
-        tasks.release(slot);
-      }
+    // A task settled early (aborted before it started, or past its timeout): this packet only frees its slot.
+    if (status === R_CANCELLED || !tasks.waiting(slot)) {
+      tasks.acknowledge(slot, status === R_CANCELLED);
       return;
     }
     const flags = i32[w + T_FLAGS]!;
-    // The thread that ran it (A6): its channel carries the task's progress and a fallback result.
-    const owner = i32[w + T_OWNER]!;
-    // What the task sent on its thread's channel before this packet — its progress values, its
-    // result when too large for the slot — is read before it settles; if it has not reached this
-    // thread yet (Deno: channel.ts), the packet waits for it.
-    const progress = (flags & F_PROGRESS) !== 0 && status !== R_CANCELLED;
-    const message = status === R_OK_MESSAGE || status === R_ERROR_MESSAGE;
-    if ((progress || message) && !arrived) {
-      const channel = this.#hooks.resultChannel(owner);
-      const ticket = i32[w + T_TICKET]!;
-      if (channel !== undefined && !channel.arrived(slot, ticket, progress, message)) {
-        channel.whenArrived(slot, ticket, progress, message, () => this.complete(packet, true));
-        return;
-      }
+    if ((flags & (F_PROGRESS | F_TIMED)) !== 0 || status !== R_OK) {
+      // What the task sent on its thread's channel ahead of this packet is read first; a packet
+      // whose messages have not reached this thread yet waits for them (Deno: channel.ts).
+      if (!arrived && !this.#arrived(packet, slot, w, flags, status)) return;
+      if ((flags & F_TIMED) !== 0) this.#timing(slot, w);
+      else this.utilization.count(-1);
+    } else {
+      this.utilization.count(-1);
     }
-    if ((flags & F_TIMED) !== 0) {
-      const f = w >> 1;
-      const start = this.#arena.f64[f + T_START]!;
-      this.waitTime.add(Math.max(0, start - tasks.submittedAt[slot]!));
-      this.runTime.add(this.#arena.f64[f + T_RUN]!);
-    }
-    if (reject !== undefined) this.#busy(flags, w);
-    const postedAt = tasks.postedAt[slot]!;
+    const postedAt = tasks.postedAt(slot);
     if (postedAt !== 0 && this.policy.sample(performance.now() - postedAt)) i32[A_SPIN] = this.policy.mode;
-    const resolve = tasks.resolve[slot];
+    let ok = status === R_OK || status === R_OK_MESSAGE;
     let value: unknown;
-    let ok: boolean;
     try {
-      switch (status) {
-        case R_OK:
-          value = this.#arena.decode(w);
-          ok = true;
-          break;
-        case R_ERROR:
-          value = recordToError(this.#arena.decode(w) as ThrownRecord);
-          ok = false;
-          break;
-        case R_OK_MESSAGE:
-        case R_ERROR_MESSAGE:
-          value = this.#fallbackResult(owner, slot);
-          // Only the status says a value was thrown: a result that looks like a record is a result.
-          if (status === R_ERROR_MESSAGE) value = recordToError(value as ThrownRecord);
-          ok = status === R_OK_MESSAGE;
-          break;
-        case R_CANCELLED:
-          // Never ran: its task, if it went into the heap, was never read.
-          tasks.discard(slot);
-          tasks.release(slot);
-          return;
-        default:
-          throw new RangeError(`result packet has status ${status}`);
-      }
+      value = status === R_OK ? this.#arena.decode(w) : this.#rareValue(status, w, slot);
     } catch (error) {
       value = error;
       ok = false;
     }
-    tasks.release(slot);
-    if (ok) {
-      tasks.completed++;
-      resolve!(value);
-    } else {
-      tasks.failed++;
-      reject!(value);
+    tasks.settle(slot, ok, value);
+  }
+
+  /** Whether what the task sent ahead of its packet (progress, a result by message) has been read; if not, the packet waits for it. */
+  #arrived(packet: CompletionPacket, slot: number, w: number, flags: number, status: number): boolean {
+    const progress = (flags & F_PROGRESS) !== 0;
+    const message = status === R_OK_MESSAGE || status === R_ERROR_MESSAGE;
+    if (!progress && !message) return true;
+    // The thread that ran it (A6): its channel carries the task's progress and a result sent by message.
+    const channel = this.#sources.resultChannel(this.#i32[w + T_OWNER]!);
+    if (channel === undefined) return true;
+    const ticket = this.#i32[w + T_TICKET]!;
+    if (channel.arrived(slot, ticket, progress, message)) return true;
+    channel.whenArrived(slot, ticket, progress, message, () => this.complete(packet, true));
+    return false;
+  }
+
+  /** A sampled task (F_TIMED): its wait and run times, for stats(). */
+  #timing(slot: number, w: number): void {
+    const f = w >> 1;
+    const start = this.#arena.f64[f + T_START]!;
+    const runTime = this.#arena.f64[f + T_RUN]!;
+    this.waitTime.add(Math.max(0, start - this.#tasks.submittedAt(slot)));
+    this.runTime.add(runTime);
+    this.utilization.count(runTime);
+  }
+
+  /** The value of a packet whose status is not R_OK: a thrown error in the slot, or a value or error sent by message. */
+  #rareValue(status: number, w: number, slot: number): unknown {
+    switch (status) {
+      case R_ERROR:
+        return recordToError(this.#arena.decode(w) as ThrownRecord);
+      case R_OK_MESSAGE:
+        return this.#fallbackResult(w, slot);
+      case R_ERROR_MESSAGE:
+        // Only the status says a value was thrown: a result that looks like a record is a result.
+        return recordToError(this.#fallbackResult(w, slot) as ThrownRecord);
+      default:
+        throw new RangeError(`result packet has status ${status}`);
     }
   }
 
   /** A result too large for its slot: the worker sent it on its result channel before posting the packet. */
-  #fallbackResult(workerId: number, slot: number): unknown {
-    const channel = this.#hooks.resultChannel(workerId);
+  #fallbackResult(w: number, slot: number): unknown {
+    const workerId = this.#i32[w + T_OWNER]!;
+    const channel = this.#sources.resultChannel(workerId);
     if (channel === undefined) throw new WorkerDiedError(`the result of this task was lost with its thread (${workerId})`);
     const carried = channel.take(slot, MISSING);
     if (carried === MISSING) throw new Error(`iocp-pool: fallback result for slot ${slot} is missing`);
     return this.#arena.uncarry(carried as Carried);
-  }
-
-  // ── Utilization: tasks completed × their sampled mean run time, over threads × the interval ──
-  #completedInInterval = 0;
-  #sampledRunTime = 0;
-  #samples = 0;
-  #intervalStart = performance.now();
-
-  /** Counts a completed task toward utilization (its run time, when sampled). */
-  #busy(flags: number, w: number): void {
-    this.#completedInInterval++;
-    if ((flags & F_TIMED) !== 0) {
-      this.#sampledRunTime += this.#arena.f64[(w >> 1) + T_RUN]!;
-      this.#samples++;
-    }
-  }
-
-  /** The fraction of the interval since the last call that `threads` threads spent in handlers; starts a new interval. */
-  utilization(threads: number): number {
-    const now = performance.now();
-    const elapsed = now - this.#intervalStart;
-    const busy = this.#samples === 0 ? 0 : this.#completedInInterval * (this.#sampledRunTime / this.#samples);
-    this.#intervalStart = now;
-    this.#completedInInterval = this.#sampledRunTime = this.#samples = 0;
-    if (threads === 0 || elapsed <= 0) return 0;
-    return Math.min(1, busy / (threads * elapsed));
   }
 }

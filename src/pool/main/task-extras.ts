@@ -16,21 +16,24 @@ export interface TaskExtras {
   onProgress: ((value: unknown) => void) | undefined;
 }
 
-/** What the extras need of the task table: its words, its promises, and the pool's hooks. */
+/** What the extras need of the task table: its words, whether a run() still waits, how to settle one, and the threads. */
 export interface ExtrasHost {
   readonly slots: number;
   readonly slotBytes: number;
   readonly i32: Int32Array;
   readonly f64: Float64Array;
-  readonly reject: (((error: unknown) => void) | undefined)[];
-  /** A task settled by its timeout: forget its promise, count it failed. */
-  timedOut(slot: number): void;
-  /** A task with onProgress was submitted: progress values must be delivered as they come. */
-  wantsProgress(): void;
-  /** Its timeout passed: tell thread `owner` (the ticket names the task). */
-  abortRunning(owner: number, slot: number, ticket: number, timeout: boolean): void;
-  /** Still running after the grace: terminate `owner`. */
-  stopThread(owner: number): void;
+  /** The run() in `slot` has not settled yet. */
+  waiting(slot: number): boolean;
+  /** The run() in `slot` settles now with `error`; its slot stays the thread's (an orphan). */
+  expire(slot: number, error: Error): void;
+  readonly threads: {
+    /** A task with onProgress was submitted: progress values must be delivered as they come. */
+    listenForProgress(): void;
+    /** Its timeout passed: tell thread `owner` (the ticket names the task). */
+    abort(owner: number, slot: number, ticket: number, timeout: boolean): void;
+    /** Still running after the grace: stop `owner`. */
+    stopForTimeout(owner: number): void;
+  };
 }
 
 export class ExtrasTable {
@@ -55,7 +58,7 @@ export class ExtrasTable {
     if (extras.onProgress !== undefined) {
       flags |= F_PROGRESS;
       this.#onProgress[slot] = extras.onProgress;
-      this.#host.wantsProgress();
+      this.#host.threads.listenForProgress();
     }
     if (extras.timeout !== undefined) {
       flags |= F_TIMEOUT;
@@ -107,7 +110,7 @@ export class ExtrasTable {
     const i32 = host.i32;
     this.#timers[slot] = undefined;
     const w = slotWord(host.slotBytes, slot);
-    if (i32[w + T_TICKET] !== ticket || host.reject[slot] === undefined) return; // settled
+    if (i32[w + T_TICKET] !== ticket || !host.waiting(slot)) return; // settled
     const timeout = this.#timeout[slot]!;
     const started = Atomics.load(i32, w + T_STATE) === RUNNING ? host.f64[(w >> 1) + T_START]! : 0;
     const left = started === 0 ? timeout : timeout - (performance.timeOrigin + performance.now() - started);
@@ -117,16 +120,14 @@ export class ExtrasTable {
     }
     // Expired: the run() rejects now; the handler sees its signal abort; the slot stays the
     // thread's until its result comes (an orphan). Still running after the grace: stop the thread.
-    const reject = host.reject[slot]!;
-    host.timedOut(slot);
     this.#onProgress[slot] = undefined;
     this.#orphan[slot] = 1;
-    reject(new TimeoutError(timeout));
+    host.expire(slot, new TimeoutError(timeout));
     const owner = i32[w + T_OWNER]!;
-    host.abortRunning(owner, slot, ticket, true);
+    host.threads.abort(owner, slot, ticket, true);
     const grace = setTimeout(() => {
       this.#timers[slot] = undefined;
-      if (this.#orphan[slot] === 1 && i32[w + T_TICKET] === ticket) host.stopThread(owner);
+      if (this.#orphan[slot] === 1 && i32[w + T_TICKET] === ticket) host.threads.stopForTimeout(owner);
     }, TIMEOUT_GRACE_MS);
     grace.unref();
     this.#timers[slot] = grace;

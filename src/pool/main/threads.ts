@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads';
 import { type ProgressSink, ResultChannel } from './channel.js';
 import { cloneError, errorToRecord, recordToError, type ThrownRecord } from '../../codec/error-record.js';
+import type { Carried } from '../../codec/carried.js';
 import { runtimeSource } from './runtime-source.js';
 import { WorkerDiedError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from '../protocol.js';
-import type { TaskTable } from './tasks.js';
 
 /** A broadcast() answer from a thread that left in order before it ran it: left out of the results. */
 export const LEFT: unique symbol = Symbol('left');
@@ -85,6 +85,10 @@ export interface ThreadEvents {
   run(task: unknown, signal: AbortSignal | undefined): Promise<unknown>;
   /** The module's teardown() threw (or rejected) as the thread left. */
   teardownError(record: WorkerRecord, error: unknown): void;
+  /** The thread took the task in `slot`, whose payload travels by message: what to send it (once). */
+  payload(slot: number): { task: Carried; transferList: readonly TransferListItem[] | undefined } | undefined;
+  /** A progress value from the thread running the task with `ticket` in `slot`. */
+  progress(slot: number, ticket: number, value: unknown): void;
   exit(record: WorkerRecord, code: number): void;
 }
 
@@ -98,19 +102,21 @@ export class ThreadSet {
   #nextId = 1;
   readonly #data: SharedWorkerData;
   readonly #options: WorkerOptions;
-  readonly #tasks: TaskTable;
   readonly #heap: HeapKeeper;
-  readonly #events: ThreadEvents;
+  #events: ThreadEvents | undefined;
   readonly #progress: ProgressSink;
   #nextBroadcast = 1;
 
-  constructor(data: SharedWorkerData, options: WorkerOptions, tasks: TaskTable, heap: HeapKeeper, events: ThreadEvents) {
+  constructor(data: SharedWorkerData, options: WorkerOptions, heap: HeapKeeper) {
     this.#data = data;
     this.#options = options;
-    this.#tasks = tasks;
     this.#heap = heap;
+    this.#progress = (slot, ticket, value) => this.#events!.progress(slot, ticket, value);
+  }
+
+  /** Who hears what the threads say (the pool, once all its parts exist): before the first spawn(). */
+  listen(events: ThreadEvents): void {
     this.#events = events;
-    this.#progress = (slot, ticket, value) => tasks.progress(slot, ticket, value);
   }
 
   get size(): number {
@@ -162,7 +168,7 @@ export class ThreadSet {
       record.broadcasts.clear();
       this.#exited.set(record.id, record);
       if (this.#exited.size > 64) this.#exited.delete(this.#exited.keys().next().value!);
-      this.#events.exit(record, code);
+      this.#events!.exit(record, code);
     });
     if (!refed) worker.unref();
     return record;
@@ -293,18 +299,17 @@ export class ThreadSet {
         record.loaded = true;
         record.readyAt = performance.now();
         record.markReady();
-        this.#events.ready(record);
+        this.#events!.ready(record);
         break;
       case 'load-error': {
         const cause = recordToError(message.error) as Error;
-        this.#events.loadError(record, cause, message.setup);
+        this.#events!.loadError(record, cause, message.setup);
         break;
       }
       case 'fetch': {
         // The thread took a task whose payload travels by message: send it.
         const slot = message.slot;
-        const payload = this.#tasks.fallback.get(slot);
-        this.#tasks.fallback.delete(slot);
+        const payload = this.#events!.payload(slot);
         try {
           record.worker.postMessage(
             { type: 'payload', slot, task: payload?.task } satisfies ToWorker,
@@ -318,10 +323,10 @@ export class ThreadSet {
         break;
       }
       case 'request-error':
-        this.#events.requestError(message.wParam, recordToError(message.error));
+        this.#events!.requestError(message.wParam, recordToError(message.error));
         break;
       case 'teardown-error':
-        this.#events.teardownError(record, recordToError(message.error));
+        this.#events!.teardownError(record, recordToError(message.error));
         break;
       case 'broadcast-result': {
         const call = record.broadcasts.get(message.id);
@@ -334,7 +339,7 @@ export class ThreadSet {
         // currentPool().run() from a thread: run it like any task, answer by message.
         const controller = message.hasSignal ? new AbortController() : undefined;
         record.calls.set(message.id, controller);
-        this.#events.run(message.task, controller?.signal).then(
+        this.#events!.run(message.task, controller?.signal).then(
           (value) => this.#answer(record, message.id, true, value),
           (error: unknown) => this.#answer(record, message.id, false, error),
         );
