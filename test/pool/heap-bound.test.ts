@@ -20,7 +20,7 @@ function make(options: Partial<ConstructorParameters<typeof ThreadPool>[0]> = {}
 }
 
 describe('a small heap at its bound', () => {
-  it('keeps RSS flat: echoes of 1 KiB … 1 MiB through a 16 MiB heap for 8 s', async () => {
+  it('keeps RSS flat: echoes of 1 KiB … 1 MiB through a 16 MiB heap for 8 s after 2 s of warm-up', async () => {
     // 32 tasks in flight, sizes log-uniform over 1 KiB … 1 MiB (about 40 size classes, more than
     // 16 MiB of segments can hold at once): the heap works at its bound all along. Before the
     // fix every allocation that found no segment of its class retired an empty one and created a
@@ -39,15 +39,20 @@ describe('a small heap at its bound', () => {
     };
     // Warm up (threads started, code compiled, a first use of every size), then the baseline.
     await Promise.all(Array.from({ length: 64 }, (_, i) => pool.run(source.subarray(0, Math.floor(KiB * 2 ** ((i % 32) / 3.2))))));
-    const base = process.memoryUsage().rss;
+    // The same load for 2 s before the baseline: the allocator's caches and V8's heaps grow to
+    // their working size first (slower on Node 24 than on 20), so what follows measures growth.
+    const warm = performance.now() + 2000;
+    const end = warm + 8000;
+    let base = 0;
     const rss: number[] = [];
     let worst = { bytes: 0, releasingBytes: 0 };
     const sampler = setInterval(() => {
+      if (performance.now() < warm) return;
+      if (base === 0) base = process.memoryUsage().rss;
       rss.push(process.memoryUsage().rss);
       const heap = pool.stats().heap;
       worst = { bytes: Math.max(worst.bytes, heap.bytes), releasingBytes: Math.max(worst.releasingBytes, heap.releasingBytes ?? 0) };
     }, 250);
-    const end = performance.now() + 8000;
     let ops = 0;
     const client = async (): Promise<void> => {
       while (performance.now() < end) {
@@ -70,6 +75,7 @@ describe('a small heap at its bound', () => {
     if (process.env.HEAP_BOUND_VERBOSE) console.log(summary);
     // Bounded: the load adds no more than a few hundred MiB (copies of payloads in four threads,
     // the allocator's caches) and 2 × 16 MiB of segments; the defect added 450–550 MiB in 8 s here.
+    // (Node 20 plateaus ~200 MiB above its start, Node 24 ~450: hence the warm-up before the base.)
     expect(peak - base, summary).toBeLessThan(320 * MiB);
     // Flat: the last third no higher than the first beyond noise.
     expect(late, summary).toBeLessThan(early + 160 * MiB);
