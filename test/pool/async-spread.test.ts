@@ -24,14 +24,24 @@ function busiest(ids: number[]): number {
 }
 
 describe('ThreadPool: async handlers spread over the threads', () => {
-  it.each([1, 2, 3, 4, 5])('a burst of handlers that await I/O, then compute, splits evenly: no thread runs more than 60 % (round %i)', async () => {
+  it('a burst of handlers that await I/O, then compute, splits evenly: the busiest thread runs at most 60 % (median of 7 rounds)', async () => {
     // Without the rule, the thread that comes back from its first await first takes the burst,
-    // and all the CPU halves then run one after another on it while the other idles.
-    const { sab } = shared();
-    const pool = makePool(sab, { threads: 2 });
-    await pool.ready;
-    const ids = await Promise.all(Array.from({ length: 40 }, () => pool.run({ op: 'io-cpu', ms: 3 })));
-    expect(busiest(ids as number[])).toBeLessThanOrEqual(60);
+    // and all the CPU halves then run one after another on it while the other idles. A round on
+    // a machine whose cores are busy elsewhere may be lopsided for a good reason (one thread got
+    // no core for a while, and the other rightly did its work): the median says whether the pool
+    // spreads.
+    const shares: number[] = [];
+    for (let round = 0; round < 7; round++) {
+      const { sab } = shared();
+      const pool = makePool(sab, { threads: 2 });
+      await pool.ready;
+      const ids = await Promise.all(Array.from({ length: 40 }, () => pool.run({ op: 'io-cpu', ms: 3 })));
+      shares.push(busiest(ids as number[]));
+      pools.splice(pools.indexOf(pool), 1);
+      await pool.destroy();
+    }
+    shares.sort((a, b) => a - b);
+    expect(shares[3], `busiest thread's share per round: ${shares.join(', ')} %`).toBeLessThanOrEqual(60);
   });
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('a task goes to an idle thread, not to one whose handler awaits (round %i)', async () => {
@@ -74,6 +84,18 @@ describe('ThreadPool: async handlers spread over the threads', () => {
     openGate(words);
     const results = (await Promise.all(all)) as { threadId: number }[];
     expect(busiest(results.map((r) => r.threadId))).toBeLessThanOrEqual(60);
+  });
+
+  it('pure waits overlap: 2,000 × await sleep(200) on 2 threads take well under a second, split evenly', async () => {
+    const { sab } = shared();
+    const pool = makePool(sab, { threads: 2 });
+    await pool.ready;
+    await Promise.all(Array.from({ length: 20 }, () => pool.run({ op: 'sleep', ms: 1 })));
+    const t0 = performance.now();
+    const ids = await Promise.all(Array.from({ length: 2000 }, () => pool.run({ op: 'sleep', ms: 200 })));
+    const ms = performance.now() - t0;
+    expect(ms).toBeLessThan(1000);
+    expect(busiest(ids as number[])).toBeLessThanOrEqual(60);
   });
 
   it('checks concurrentTasksPerThread', () => {
