@@ -117,6 +117,31 @@ describe('CompletionPort.getAsync({ behind }) (portable backend)', () => {
     },
   );
 
+  it('rerank moves a waiting getAsync to its new rank, as the newest of it; after the wait ended it does nothing', async () => {
+    // Another thread's waits: this instance's own waits would move with rerank too.
+    const port = makePort({ concurrency: 4, maxThreads: 16 });
+    const words = new Int32Array(new SharedArrayBuffer(16));
+    for (const [slot, rank] of [0, 1].entries()) {
+      agent(port, words, WAIT_ONCE, { rank, slot });
+      await until(() => port.stats().waiting === slot + 1, `agent ${slot} waits`);
+    }
+    // This thread waits with rank 2, below both; moved to rank 0 it is the newest ordinary waiter.
+    const mine = port.getAsync(undefined, { behind: 2 });
+    expect(stackRanks(port, 16)).toEqual([2, 1, 0]);
+    port.rerank(0);
+    expect(stackRanks(port, 16)).toEqual([1, 0, 0]);
+    port.post(0, 1, 0);
+    expect((await mine)?.completionKey).toBe(1);
+    // Its wait has ended: rerank leaves the agents as they are.
+    port.rerank(3);
+    expect(stackRanks(port, 16)).toEqual([1, 0]);
+    port.post(0, 2, 0);
+    port.post(0, 3, 0);
+    await until(() => Atomics.load(words, 0) !== 0 && Atomics.load(words, 1) !== 0, 'both agents got packets');
+    expect([Atomics.load(words, 0), Atomics.load(words, 1)]).toEqual([2, 3]);
+    expect(() => port.rerank(-1)).toThrow(RangeError);
+  });
+
   it('a behind wait that times out leaves the others in their order', async () => {
     const port = makePort({ concurrency: 4 });
     const early = port.getAsync(20, { behind: 1 });

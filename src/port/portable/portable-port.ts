@@ -24,7 +24,7 @@
  */
 import { afterSettled } from '../after-settled.js';
 import { PortClosedError } from '../errors.js';
-import { type AsyncWaitConfig, badPacket, checkMax, isPacket, MAX_SPIN, type PortConfig, parseGetAsync } from '../options.js';
+import { type AsyncWaitConfig, badPacket, checkMax, isPacket, MAX_BEHIND, MAX_SPIN, type PortConfig, parseGetAsync } from '../options.js';
 import { PortBase } from '../port-base.js';
 import type { CompletionPacket, GetAsyncOptions, PortablePortHandle, PortStats, ReleasedThread } from '../types.js';
 import { checkFunction, checkInteger, checkTimeout } from '../validate.js';
@@ -61,7 +61,7 @@ import { finishPending, releaseThread } from './release.js';
 import type { Ring } from './ring.js';
 import { PortState, type StateParts } from './state.js';
 import { finish, waitForAsync, waitSync } from './wait.js';
-import { allocSlot, dispatch, firstInLine, freeSlot, pushWaiter, removeWaiter } from './waiters.js';
+import { allocSlot, dispatch, firstInLine, freeSlot, pushWaiter, removeWaiter, rerankWaiter } from './waiters.js';
 
 /** The parts the state calls back into (see StateParts: the state cannot import them). */
 const PARTS: StateParts = Object.freeze({ finishPending, dispatch, allocSlot });
@@ -79,6 +79,8 @@ export class PortablePort extends PortBase {
   readonly #ring: Ring;
   readonly #i32: Int32Array;
   readonly #concurrency: number;
+  /** The slot of this instance's latest getAsync that had to wait (rerank moves it); -1: none. */
+  #asyncWait = -1;
 
   private constructor(buffer: SharedArrayBuffer, geo: Geometry, spin: number) {
     super();
@@ -218,7 +220,32 @@ export class PortablePort extends PortBase {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#asyncWait = w;
     return waitForAsync(s, w, config);
+  }
+
+  /**
+   * The latest getAsync of this thread, if it still waits, now waits with rank `behind` (the
+   * getAsync option): it moves to where a new wait of that rank would stand. No-op once that
+   * wait has ended.
+   */
+  override rerank(behind: number | boolean): void {
+    const rank = behind === false ? 0 : behind === true ? 1 : checkInteger('behind', behind, 0, MAX_BEHIND);
+    const w = this.#asyncWait;
+    if (w < 0) return;
+    const s = this.#s;
+    const i32 = this.#i32;
+    s.enter();
+    try {
+      const state = Atomics.load(i32, s.slotWord(w, W_STATE));
+      // Still this wait's, and still waiting: a slot goes back to this instance's idle list when its wait ends.
+      if (state !== SLOT_WAITING && state !== SLOT_SLEEPING) return;
+      rerankWaiter(s, w, rank);
+      // I2: a packet posted while the count was one low found no waiter; hand it now.
+      dispatch(s);
+    } finally {
+      s.leave();
+    }
   }
 
   /**

@@ -77,9 +77,15 @@ export function allocSlot(p: PortState, kind: number, owner: number): number {
  * push is the same one store as ever, and a ranked one first looks down past the lighter waiters.
  */
 export function pushWaiter(p: PortState, state: number, rank: number): number {
-  const i32 = p.i32;
   let w = p.idle.pop();
   if (w === undefined) w = allocSlot(p, KIND_EXTRA, p.slot);
+  insertWaiter(p, w, state, rank);
+  return w;
+}
+
+/** Puts slot w on the stack as the newest waiter of `rank`, in `state` (I3). */
+function insertWaiter(p: PortState, w: number, state: number, rank: number): void {
+  const i32 = p.i32;
   const waiting = p.checkIndex('S_WAITING', i32[S_WAITING]!, p.geo.maxThreads);
   let at = waiting;
   if (rank > 0) while (at > 0 && rankOf(p, i32[STACK_BASE + at - 1]!) < rank) at--;
@@ -93,7 +99,20 @@ export function pushWaiter(p: PortState, state: number, rank: number): number {
   i32[STACK_BASE + at] = w;
   // A seq-cst store: a poster that publishes after it sees the waiter (I2).
   Atomics.store(i32, S_WAITING, waiting + 1);
-  return w;
+}
+
+/**
+ * Waiter w (on the stack, WAITING or SLEEPING) now waits with `rank`: taken off and put back as
+ * the newest waiter of that rank. Between the two, S_WAITING is one low and w is off the stack
+ * while its state says it waits: a holder that dies there leaves it for the repair to put back
+ * (rebuildAfterDeath); a poster that saw the low count and queued its packet is served by the
+ * caller's dispatch (I2).
+ */
+export function rerankWaiter(p: PortState, w: number, rank: number): void {
+  if (p.i32[p.slotWord(w, W_BEHIND)] === rank) return;
+  const state = Atomics.load(p.i32, p.slotWord(w, W_STATE));
+  removeWaiter(p, w);
+  insertWaiter(p, w, state, rank);
 }
 
 /** The rank a stack entry waits with (W_BEHIND); the entry is bounds-checked. */
