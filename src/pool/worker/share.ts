@@ -23,7 +23,7 @@
 import type { GetAsyncOptions } from '../../port/index.js';
 import { A_INFLIGHT, A_LIVE, A_REQ_POSTED, A_REQUESTS } from '../layout.js';
 import { maybeLeave } from './leave.js';
-import { data, i32, state } from './thread.js';
+import { data, i32, port, state } from './thread.js';
 
 /** How often a thread at its fair share looks again at the work in flight (ms). */
 const SHARE_RECHECK_MS = 1;
@@ -70,6 +70,21 @@ export function holding(): Promise<void> | null {
     // At the cap only a settling handler makes room; at the share, so does more work posted.
     if (at === AT_SHARE) timer = setTimeout(room, SHARE_RECHECK_MS);
   });
+}
+
+/**
+ * A pending handler is settling (dispatch.ts), before its result goes out: a thread waiting in
+ * the port ranked by what it holds moves up to what it will hold. The caller's next task follows
+ * that result, and must find this thread where its load now says — on top, for a handler that
+ * settled at once (LIFO keeps one-at-a-time work on the hot thread), not behind the idle ones.
+ */
+export function settling(): void {
+  if (!state.waitingOnLoop) return;
+  try {
+    port.rerank(state.pending - 1);
+  } catch {
+    // A closed or failed port: the result must still go out; the loop's wait reports the failure.
+  }
 }
 
 /** A pending handler settled (dispatch.ts): a thread at a bound looks again; a stopping one may leave. */
