@@ -53,6 +53,12 @@ export interface ThreadPoolOptions {
   maxTasksPerThread?: number;
   /** Heap bytes used (checked between tasks, at most every 2 ms) above which a thread leaves and is replaced. Default Infinity. */
   maxHeapUsedBeforeRecycle?: number;
+  /**
+   * Tasks one thread holds at once while their async handlers await: at the cap it takes no
+   * packet until one settles (an integer ≥ 1, or Infinity). Default Infinity: the fair share
+   * (docs/pool.md, "Async handlers") already spreads the work, and handlers that only wait overlap freely.
+   */
+  concurrentTasksPerThread?: number;
   /** Packets the task port holds (queueRequest returns false beyond it). Default 65536. */
   queueCapacity?: number;
   /** Task slots in the shared arena: run() tasks in flight at once (more wait in a queue here). Default 4096. */
@@ -221,6 +227,9 @@ export function closeTimeout(options: unknown): number {
 /** The most packets a completion port holds: the task port holds queueCapacity + slots. */
 const PORT_CAPACITY = 1 << 24;
 
+/** A thread's cap on tasks pending at once (ThreadPoolOptions.concurrentTasksPerThread; docs/pool.md says why this value). */
+const DEFAULT_CONCURRENT_TASKS = Infinity;
+
 /** Pool threads spin at most this long on the port before sleeping (see ThreadPoolOptions.spinCount). */
 const DEFAULT_SPIN = 2000;
 
@@ -228,6 +237,7 @@ export interface ResolvedOptions {
   filename: string;
   maxTasksPerThread: number;
   maxHeapUsedBeforeRecycle: number;
+  concurrentTasksPerThread: number;
   name: string | undefined;
   /** What each `new Worker()` of the pool gets. */
   workerOptions: WorkerOptions;
@@ -280,6 +290,10 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
           : positiveInt('options.maxQueue', options.maxQueue, 0, 0, 2 ** 31 - 1),
     maxTasksPerThread: limit('options.maxTasksPerThread', options.maxTasksPerThread, true),
     maxHeapUsedBeforeRecycle: limit('options.maxHeapUsedBeforeRecycle', options.maxHeapUsedBeforeRecycle, false),
+    concurrentTasksPerThread:
+      options.concurrentTasksPerThread === undefined
+        ? DEFAULT_CONCURRENT_TASKS
+        : limit('options.concurrentTasksPerThread', options.concurrentTasksPerThread, true),
     queueCapacity,
     slots,
     slotBytes: arenaFits(slots, positiveInt('options.slotBytes', options.slotBytes, 256, 64, 1 << 20)),

@@ -30,6 +30,8 @@ export interface PoolWorkerData {
   maxTasksPerThread: number;
   /** Heap bytes used above which a thread leaves, between tasks, to be replaced (Infinity: no limit). */
   maxHeapUsedBeforeRecycle: number;
+  /** Pending (awaiting) tasks a thread holds at most: at the cap it takes no packet until one settles. */
+  concurrentTasksPerThread: number;
   taskPort: PortHandle;
   resultPort: PortHandle;
   arena: SharedArrayBuffer;

@@ -178,6 +178,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         queueCapacity: o.queueCapacity,
         maxTasksPerThread: o.maxTasksPerThread,
         maxHeapUsedBeforeRecycle: o.maxHeapUsedBeforeRecycle,
+        concurrentTasksPerThread: o.concurrentTasksPerThread,
         workerData: options.workerData,
       },
       o.workerOptions,

@@ -77,6 +77,13 @@ export interface CompletionPort {
    */
   getAsync(timeoutMs?: number, options?: GetAsyncOptions): Promise<CompletionPacket | null>;
   /**
+   * Changes the rank (getAsync's `behind` option) of this thread's latest getAsync while it still
+   * waits: it moves to where a new wait of that rank would stand. For a thread whose work in
+   * hand shrinks while it waits (a pool thread whose async handler settles). No-op once that wait
+   * has ended, and on the native backend (no ranks).
+   */
+  rerank(behind: number | boolean): void;
+  /**
    * Runs fn as a blocking section: this thread's running slot is given back
    * for its duration (a waiter is released if packets are queued), and taken
    * back when fn returns or its promise settles — even past the cap, as the

@@ -62,16 +62,23 @@ export interface AsyncWaitConfig {
   timeout: number;
   spinCount: number;
   syncMs: number;
+  /** The rank the wait takes on the waiter stack (options.behind: true is 1, false 0). */
+  behind: number;
 }
+
+/** The largest `behind` rank (a slot word holds it). */
+export const MAX_BEHIND = 0x7fffffff;
 
 /** Checks getAsync(timeoutMs, options). */
 export function parseGetAsync(timeoutMs: number | undefined, options: GetAsyncOptions | undefined): AsyncWaitConfig {
   const timeout = timeoutMs === undefined ? Infinity : checkTimeout('timeoutMs', timeoutMs);
-  if (options === undefined) return { timeout, spinCount: 0, syncMs: 0 };
+  if (options === undefined) return { timeout, spinCount: 0, syncMs: 0, behind: 0 };
   const o = checkOptions('options', options);
   const spinCount = o.spinCount === undefined ? 0 : checkInteger('options.spinCount', o.spinCount, 0, MAX_SPIN);
   const syncMs = o.syncMs === undefined ? 0 : checkTimeout('options.syncMs', o.syncMs);
-  return { timeout, spinCount, syncMs };
+  const b = o.behind;
+  const behind = b === undefined || b === false ? 0 : b === true ? 1 : checkInteger('options.behind', b, 0, MAX_BEHIND);
+  return { timeout, spinCount, syncMs, behind };
 }
 
 /**

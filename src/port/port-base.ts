@@ -24,6 +24,12 @@ export abstract class PortBase {
   abstract releaseThread(threadId: number): ReleasedThread;
   abstract detach(): void;
 
+  /**
+   * Moves this thread's pending getAsync wait to rank `behind` (see CompletionPort.rerank). The
+   * kernel's port has one LIFO order and no ranks: a no-op unless a backend overrides it.
+   */
+  rerank(_behind: number | boolean): void {}
+
   /** Private cell for sleep(): Atomics.wait needs a shared Int32Array. */
   #sleepCell: Int32Array | undefined;
 

@@ -94,6 +94,18 @@ export interface GetAsyncOptions {
    * The wait keeps its place in the LIFO order throughout.
    */
   syncMs?: number;
+  /**
+   * Wait behind the other waiters: a rank, `true` for 1. Default 0 (`false`):
+   * an ordinary waiter. A packet goes to the waiter of the smallest rank —
+   * every ordinary waiter first, newest first (LIFO) — and among equal ranks
+   * to the newest; a call that comes back while packets are queued takes one
+   * at once only if no waiter of a smaller rank waits. For a thread that
+   * still has work in hand (a pool thread whose async handlers await) with
+   * how much it holds, so that an idle thread is served first and then the
+   * least loaded. Portable backend only: the kernel's port has one LIFO order
+   * for all, and a native port accepts the option and ignores it.
+   */
+  behind?: boolean | number;
 }
 
 /** The options of `CompletionPort.from(handle, options)`. @group The port */

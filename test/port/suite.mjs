@@ -348,6 +348,20 @@ export function portSuite(t, config) {
       }
     });
 
+    it('getAsync({ behind }) checks the option and waits for a packet like any wait (the order behind others: portable only, behind.test.ts)', async () => {
+      const port = makePort({ concurrency: 2 });
+      await assert.rejects(port.getAsync(0, { behind: -1 }), RangeError);
+      await assert.rejects(port.getAsync(0, { behind: 'x' }), TypeError);
+      const ranked = port.getAsync(undefined, { behind: 3 });
+      const flagged = port.getAsync(undefined, { behind: true });
+      await until(() => port.stats().waiting === 2, 'both waits are in the port');
+      port.post(1, 1, 0);
+      port.post(1, 2, 0);
+      const keys = (await Promise.all([ranked, flagged])).map((p) => p.completionKey).sort();
+      assert.deepEqual(keys, [1, 2]);
+      assert.equal(await port.getAsync(0, { behind: 1 }), null);
+    });
+
     it('keeps a thread alive while its only pending work is a getAsync', async () => {
       const port = makePort();
       const agent = spawn(port, 'asyncOnce');

@@ -63,10 +63,14 @@ const controllers = new Map<number, TaskControl>();
 /** Payloads asked of the main thread (too large for the slot, or with a transferList), by slot. */
 const fetches = new Map<number, (payload: { task?: Carried; error?: ThrownRecord }) => void>();
 
-export function initDispatch(h: ModuleHandlers, settled: () => void, portError: (error: unknown) => void): void {
+/** Called as a pending handler settles, before its result goes out (./share.ts settling). */
+let onSettling: () => void;
+
+export function initDispatch(h: ModuleHandlers, settled: () => void, portError: (error: unknown) => void, settling: () => void): void {
   handlers = h;
   onSettled = settled;
   onPortError = portError;
+  onSettling = settling;
 }
 
 /** The main thread aborted the task with `ticket` in `slot` (only that task: the slot may hold another now). */
@@ -140,10 +144,12 @@ function runRequest(wParam: number): void {
     state.pending++;
     result.then(
       () => {
+        onSettling();
         requestDone(wParam, undefined);
         settled();
       },
       (error: unknown) => {
+        onSettling();
         requestDone(wParam, error ?? new Error('queueRequest handler rejected with no reason'));
         settled();
       },
@@ -184,10 +190,12 @@ export function runBroadcast(id: number, task: unknown, name: string | undefined
   state.pending++;
   result.then(
     (value) => {
+      onSettling();
       answer(true, value);
       settled();
     },
     (error: unknown) => {
+      onSettling();
       answer(false, error);
       settled();
     },
@@ -260,10 +268,12 @@ function start(slot: number, w: number, flags: number, task: unknown): void {
     state.pending++;
     result.then(
       (value) => {
+        onSettling();
         finish(slot, w, flags, t0, value, false);
         settled();
       },
       (error: unknown) => {
+        onSettling();
         finish(slot, w, flags, t0, error, true);
         settled();
       },

@@ -14,13 +14,16 @@
  * Waiting uses getAsync, which gives the thread's running slot back, so a
  * thread whose handlers await counts as blocked for the concurrency cap (the
  * IOCP rule) and takes more packets meanwhile — its own fan-out sub-tasks
- * included, which is why fan-out cannot deadlock.
+ * included, which is why fan-out cannot deadlock below the cap (below).
+ * A thread whose handlers are pending waits behind the idle ones and holds
+ * no more than its share of the work: the scheduling rule, ./share.ts.
  */
 import { getHeapStatistics } from 'node:v8';
 import type { CompletionPacket, GetAsyncOptions } from '../../port/index.js';
 import { A_INFLIGHT, A_LIVE, A_MIN, A_SPIN } from '../layout.js';
 import { EXIT_RECYCLED, EXIT_RETIRED } from '../protocol.js';
 import { dispatch, hold } from './dispatch.js';
+import { behind, holding } from './share.js';
 import { leave, maybeLeave, portFailed } from './leave.js';
 import { data, heap, i32, port, state } from './thread.js';
 
@@ -78,7 +81,6 @@ function newSlice(): void {
 /** Longest a newly idle thread blocks before it waits on its event loop (ms). */
 const BLOCK_MS = 1;
 const BLOCK = Object.freeze({ spinCount: 0, syncMs: BLOCK_MS });
-const ASYNC = Object.freeze({ spinCount: 0, syncMs: 0 });
 /**
  * The native backend runs every getAsync on a libuv thread-pool thread, which the whole process
  * shares with fs, dns and zlib (4 by default): its threads wait in a blocking get() whenever
@@ -121,7 +123,18 @@ export async function loop(): Promise<void> {
       // when it must wait it joins the waiter stack *before* this turn ends — before a pending
       // handler's continuation posts its result and the main thread posts the next task — so
       // the hottest thread is on top of the stack when that task comes (LIFO).
-      if (state.pending === 0 && i32[A_INFLIGHT]! > i32[A_LIVE]!) packet = port.get(0);
+      if (state.pending === 0) {
+        if (i32[A_INFLIGHT]! > i32[A_LIVE]!) packet = port.get(0);
+      } else {
+        // Holding as much as it may (./share.ts): no packet until it looks again. Its running
+        // slot goes back meanwhile (a blocking section: a queued packet goes to another thread),
+        // and the next wait gives back the one blocking() took again.
+        const room = holding();
+        if (room !== null) {
+          await port.blocking(() => room);
+          continue;
+        }
+      }
       if (packet === null) {
         state.waitingOnLoop = true;
         try {
@@ -176,8 +189,8 @@ export async function loop(): Promise<void> {
 
 /** Nothing queued for this thread: wait, with the event loop running (see the rules above). */
 function idleWait(): Promise<CompletionPacket | null> | CompletionPacket | null {
-  if (state.pending > 0) return port.getAsync(idleTimeout, ASYNC);
-  if (native) return loopHasWork() ? port.getAsync(idleTimeout, ASYNC) : port.get(Math.min(idleTimeout, NATIVE_POLL_MS));
+  if (state.pending > 0) return port.getAsync(idleTimeout, behind(state.pending));
+  if (native) return loopHasWork() ? port.getAsync(idleTimeout, behind(0)) : port.get(Math.min(idleTimeout, NATIVE_POLL_MS));
   return port.getAsync(idleTimeout, i32[A_SPIN] !== 0 || i32[A_INFLIGHT]! > i32[A_LIVE]! ? spinThenBlock : BLOCK);
 }
 

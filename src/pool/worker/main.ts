@@ -7,8 +7,9 @@ import { parentPort } from 'node:worker_threads';
 import { errorToRecord } from '../../codec/error-record.js';
 import { EXIT_STOPPED, type ToWorker } from '../protocol.js';
 import { abortTask, initDispatch, payloadArrived, runBroadcast } from './dispatch.js';
-import { maybeLeave, portFailed, setTeardown } from './leave.js';
+import { portFailed, setTeardown } from './leave.js';
 import { loop, prepareLoop, recycle } from './loop.js';
+import { handlerSettled, settling } from './share.js';
 import { loadModule } from './module.js';
 import { installClient, runAnswered } from './pool-client.js';
 import { data, heap, initThread, send } from './thread.js';
@@ -87,7 +88,7 @@ export function startWorker(): void {
       }
     }
     setTeardown(handlers.teardown);
-    initDispatch(handlers, maybeLeave, portFailed);
+    initDispatch(handlers, handlerSettled, portFailed, settling);
   });
   ready.then(
     () => {

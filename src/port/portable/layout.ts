@@ -33,8 +33,8 @@
  *  128  ENQUEUE (64 B)         S_ENQ         32           next ring position to fill   | CLOSED_BIT
  *  192  DEQUEUE (64 B)         S_DEQ         48           next ring position to take   | CLOSED_BIT | FRONT_BIT
  *                              S_VOID        49           VOID positions in the ring (I8)
- *  256  WAITER STACK           maxThreads words           slot indices; [0] oldest waiter,
- *                                                         [waiting-1] the newest (released first)
+ *  256  WAITER STACK           maxThreads words           slot indices; [waiting-1] is released first:
+ *                                                         the newest waiter of the smallest rank (I3)
  *  ...  SLOTS (64 B each,      per slot i at word base = slotBase + 16·i:
  *       cache-line aligned)      +0 W_STATE      SLOT_: IDLE | WAITING | SLEEPING | HANDED | CLOSED
  *                                +1 W_KIND       KIND_: FREE | THREAD | EXTRA
@@ -42,6 +42,8 @@
  *                                +3 W_THREAD_ID  worker_threads.threadId of the owner
  *                                +4 W_RUNNING    (THREAD slots) running slots this thread holds
  *                                +5 W_DEAD       1: its thread died; release it (I9)
+ *                                +6 W_BEHIND     the rank it waits with: 0 ordinary, n > 0 behind
+ *                                                every waiter of a smaller rank (getAsync `behind`, I3)
  *                                +8..+13         mailbox: 3 float64 (bytes, key, overlapped)
  *  ...  RECORDS (64 B each,    per record r at word base = recordBase + 16·r: what one thread
  *       one line per thread)   has in flight, written only by that thread (I8):
@@ -107,7 +109,12 @@
  *      S_RUNNING. A taker that holds a running slot and takes the next packet
  *      keeps its slot (S_RUNNING is unchanged), which only lowers "queued".
  *  I3  A slot is on the waiter stack iff its W_STATE is WAITING or SLEEPING.
- *      Only the lock holder pushes or pops; the release order is LIFO.
+ *      Only the lock holder pushes or pops. The stack is ordered by rank
+ *      (W_BEHIND): no entry's rank is smaller than that of an entry above
+ *      it, and among equal ranks the newer waiter is above. The top is
+ *      released first: LIFO among ordinary waiters (rank 0, always on top),
+ *      then the waiters behind them, lightest first. A slot's rank is
+ *      written before its W_STATE says it waits.
  *  I4  A slot is HANDED only after its mailbox was written, and the release
  *      that handed it already counted its owner as running (S_RUNNING and the
  *      owner's W_RUNNING were incremented together). A woken waiter therefore
@@ -179,7 +186,7 @@
  */
 
 export const MAGIC = 0x50434f49; // "IOCP" little-endian
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 // Header words.
 export const H_MAGIC = 0;
@@ -244,6 +251,7 @@ export const W_OWNER = 2;
 export const W_THREAD_ID = 3;
 export const W_RUNNING = 4;
 export const W_DEAD = 5;
+export const W_BEHIND = 6;
 export const W_MAILBOX = 8; // word offset of the 3 mailbox float64s
 
 // W_STATE values.

@@ -24,7 +24,7 @@
  */
 import { afterSettled } from '../after-settled.js';
 import { PortClosedError } from '../errors.js';
-import { type AsyncWaitConfig, badPacket, checkMax, isPacket, MAX_SPIN, type PortConfig, parseGetAsync } from '../options.js';
+import { type AsyncWaitConfig, badPacket, checkMax, isPacket, MAX_BEHIND, MAX_SPIN, type PortConfig, parseGetAsync } from '../options.js';
 import { PortBase } from '../port-base.js';
 import type { CompletionPacket, GetAsyncOptions, PortablePortHandle, PortStats, ReleasedThread } from '../types.js';
 import { checkFunction, checkInteger, checkTimeout } from '../validate.js';
@@ -61,7 +61,7 @@ import { finishPending, releaseThread } from './release.js';
 import type { Ring } from './ring.js';
 import { PortState, type StateParts } from './state.js';
 import { finish, waitForAsync, waitSync } from './wait.js';
-import { allocSlot, dispatch, freeSlot, pushWaiter, removeWaiter } from './waiters.js';
+import { allocSlot, dispatch, firstInLine, freeSlot, pushWaiter, removeWaiter, rerankWaiter } from './waiters.js';
 
 /** The parts the state calls back into (see StateParts: the state cannot import them). */
 const PARTS: StateParts = Object.freeze({ finishPending, dispatch, allocSlot });
@@ -79,6 +79,8 @@ export class PortablePort extends PortBase {
   readonly #ring: Ring;
   readonly #i32: Int32Array;
   readonly #concurrency: number;
+  /** The slot of this instance's latest getAsync that had to wait (rerank moves it); -1: none. */
+  #asyncWait = -1;
 
   private constructor(buffer: SharedArrayBuffer, geo: Geometry, spin: number) {
     super();
@@ -163,7 +165,7 @@ export class PortablePort extends PortBase {
     // running slot and takes the next packet — net, its slot stays, and no
     // lock is taken (I2). Most gets in a busy pool end here.
     if (s.mayTakeWithoutLock() && this.#ring.dequeueInto(s.scratch, 0, false)) return s.scratchPacket(0);
-    const w = this.#begin(timeout === 0 ? NO_WAIT : SLOT_WAITING);
+    const w = this.#begin(timeout === 0 ? NO_WAIT : SLOT_WAITING, 0);
     if (w === TAKE) return s.scratchPacket(0);
     if (w === NONE) return null;
     return finish(s, w, waitSync(s, w, timeout));
@@ -176,7 +178,7 @@ export class PortablePort extends PortBase {
     let first: CompletionPacket | null = null;
     if (s.mayTakeWithoutLock() && this.#ring.dequeueInto(s.scratch, 0, false)) first = s.scratchPacket(0);
     if (first === null) {
-      const w = this.#begin(timeout === 0 ? NO_WAIT : SLOT_WAITING);
+      const w = this.#begin(timeout === 0 ? NO_WAIT : SLOT_WAITING, 0);
       if (w === NONE) return [];
       if (w === TAKE) first = s.scratchPacket(0);
       else {
@@ -200,27 +202,61 @@ export class PortablePort extends PortBase {
     let config: AsyncWaitConfig;
     try {
       config = parseGetAsync(timeoutMs, options);
-      if (s.mayTakeWithoutLock() && this.#ring.dequeueInto(s.scratch, 0, false)) return Promise.resolve(s.scratchPacket(0));
+      // Lock-free only when no waiter could come first: a waiter behind others (rank > 0) takes
+      // a queued packet only if no lighter waiter waits, which the stack says under the lock.
+      if (
+        s.mayTakeWithoutLock() &&
+        (config.behind === 0 || Atomics.load(this.#i32, S_WAITING) === 0) &&
+        this.#ring.dequeueInto(s.scratch, 0, false)
+      ) {
+        return Promise.resolve(s.scratchPacket(0));
+      }
       // By default no spin: it would stall the event loop this method exists
       // to keep free. A caller that knows a packet is imminent (a pool with
       // tasks in flight) may ask for a short one.
-      w = this.#begin(config.timeout === 0 ? NO_WAIT : config.spinCount > 0 ? SLOT_WAITING : SLOT_SLEEPING);
+      w = this.#begin(config.timeout === 0 ? NO_WAIT : config.spinCount > 0 ? SLOT_WAITING : SLOT_SLEEPING, config.behind);
       if (w === TAKE) return Promise.resolve(s.scratchPacket(0));
       if (w === NONE) return Promise.resolve(null);
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#asyncWait = w;
     return waitForAsync(s, w, config);
+  }
+
+  /**
+   * The latest getAsync of this thread, if it still waits, now waits with rank `behind` (the
+   * getAsync option): it moves to where a new wait of that rank would stand. No-op once that
+   * wait has ended.
+   */
+  override rerank(behind: number | boolean): void {
+    const rank = behind === false ? 0 : behind === true ? 1 : checkInteger('behind', behind, 0, MAX_BEHIND);
+    const w = this.#asyncWait;
+    if (w < 0) return;
+    const s = this.#s;
+    const i32 = this.#i32;
+    s.enter();
+    try {
+      const state = Atomics.load(i32, s.slotWord(w, W_STATE));
+      // Still this wait's, and still waiting: a slot goes back to this instance's idle list when its wait ends.
+      if (state !== SLOT_WAITING && state !== SLOT_SLEEPING) return;
+      rerankWaiter(s, w, rank);
+      // I2: a packet posted while the count was one low found no waiter; hand it now.
+      dispatch(s);
+    } finally {
+      s.leave();
+    }
   }
 
   /**
    * The slow start of every get: attach if needed, lock, give back this
    * thread's running slot, throw if closed; then take the oldest packet if
-   * the cap allows (TAKE: it is in scratch[0..2], and the caller counts as
-   * running), else return NONE (waiterState NO_WAIT) or push a waiter in
-   * waiterState and return its slot. The lock is released before return.
+   * the cap allows and no lighter waiter waits (TAKE: it is in
+   * scratch[0..2], and the caller counts as running), else return NONE
+   * (waiterState NO_WAIT) or push a waiter in waiterState with `rank` and
+   * return its slot. The lock is released before return.
    */
-  #begin(waiterState: number): number {
+  #begin(waiterState: number, rank: number): number {
     const s = this.#s;
     if (s.slot < 0) s.ensureRegistered();
     const i32 = this.#i32;
@@ -241,16 +277,22 @@ export class PortablePort extends PortBase {
       const running = i32[S_RUNNING]!;
       if (running >>> 0 !== running || running > 2 * s.geo.maxThreads) s.corrupt(`S_RUNNING = ${running}`);
       // A thread that comes back to get while packets wait takes one at once,
-      // without sleeping — even if older waiters exist (they are over the cap).
-      if (running < this.#concurrency && s.takeLocked(0)) {
+      // without sleeping — even if older waiters exist (they are over the cap) —
+      // unless it waits behind a lighter waiter, which the dispatch below serves.
+      if (running < this.#concurrency && firstInLine(s, rank) && s.takeLocked(0)) {
         i32[owner] = i32[owner]! + 1;
         Atomics.add(i32, S_RUNNING, 1);
         return TAKE;
       }
-      if (waiterState === NO_WAIT) return NONE;
-      const w = pushWaiter(s, waiterState);
+      if (waiterState === NO_WAIT) {
+        // I2: a packet left to a lighter waiter, now that this thread gave its slot back.
+        if (rank > 0) dispatch(s);
+        return NONE;
+      }
+      const w = pushWaiter(s, waiterState, rank);
       // I2: a packet published after our look above and before the push saw no
-      // waiter; the dispatch catches it (and hands it to us: we are the newest).
+      // waiter, or one queued beside a lighter waiter: the dispatch hands it to
+      // the top of the stack (us, unless a lighter waiter waits).
       dispatch(s);
       return w;
     } finally {

@@ -50,6 +50,7 @@ import {
   SLOT_SLEEPING,
   SLOT_WAITING,
   VOID_BIT,
+  W_BEHIND,
   W_KIND,
   W_RUNNING,
   W_STATE,
@@ -263,7 +264,9 @@ export function scanRing(m: Memory, out: Recovery, waitMs: number): void {
  * summarise the slots from the slots themselves:
  *  - the waiter stack (I3): keep the entries that are waiting slots, once
  *    each, in order; a waiting slot missing from it (a push or pop cut in
- *    half) goes back at the bottom, as the oldest waiter;
+ *    half) goes back at the bottom of its rank, as the oldest waiter of it;
+ *    then the entries are ordered by rank (a stable sort: the order within
+ *    a rank is kept), so a push cut half way through its shift is undone;
  *  - S_RUNNING = the sum of W_RUNNING (I5), S_THREADS = the THREAD slots;
  *  - FRONT_BIT from FRONT's count (I1).
  * What the dead holder had claimed is in its records (finishClaims).
@@ -297,6 +300,10 @@ export function rebuildAfterDeath(m: Memory): void {
     }
   }
   for (const slot of kept) stack.push(slot);
+  // Heaviest at the bottom (I3); Array.prototype.sort is stable. A corrupt rank sorts as it reads:
+  // the stack stays a permutation of the waiting slots, which is what the other invariants need.
+  const rank = (slot: number): number => i32[slotWord(slot, W_BEHIND)]!;
+  stack.sort((a, b) => rank(b) - rank(a));
   for (let i = 0; i < stack.length; i++) i32[STACK_BASE + i] = stack[i]!;
   Atomics.store(i32, S_WAITING, stack.length);
   Atomics.store(i32, S_RUNNING, running);

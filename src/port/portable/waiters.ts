@@ -8,7 +8,9 @@
  *      packet stays queued beside an idle waiter that may run.
  *  I3  a slot is pushed on the stack as it becomes WAITING/SLEEPING, and
  *      leaves it as it becomes HANDED, CLOSED or IDLE; the release order is
- *      LIFO (popWaiter takes the newest).
+ *      by rank, then LIFO: pushWaiter inserts a waiter above every waiter of
+ *      a rank ≥ its own (W_BEHIND, written before its W_STATE), so the top —
+ *      what popWaiter takes — is the newest waiter of the smallest rank.
  *  I4  handTo() writes the mailbox, then marks the slot HANDED, then counts
  *      its owner as running: a woken waiter has its packet and its running
  *      slot, and never touches the lock to take them.
@@ -34,6 +36,7 @@ import {
   SLOT_WAITING,
   SLOT_WORDS,
   STACK_BASE,
+  W_BEHIND,
   W_DEAD,
   W_KIND,
   W_MAILBOX,
@@ -55,6 +58,7 @@ export function allocSlot(p: PortState, kind: number, owner: number): number {
       i32[p.slotWord(slot, W_OWNER)] = owner < 0 ? slot : owner;
       i32[p.slotWord(slot, W_RUNNING)] = 0;
       i32[p.slotWord(slot, W_DEAD)] = 0;
+      i32[p.slotWord(slot, W_BEHIND)] = 0;
       Atomics.store(i32, p.slotWord(slot, W_STATE), SLOT_IDLE);
       i32[k] = kind;
       return slot;
@@ -66,20 +70,67 @@ export function allocSlot(p: PortState, kind: number, owner: number): number {
   );
 }
 
-/** Pushes one of this instance's idle slots on the waiter stack, in `state` (WAITING or SLEEPING). */
-export function pushWaiter(p: PortState, state: number): number {
-  const i32 = p.i32;
+/**
+ * Pushes one of this instance's idle slots on the waiter stack, in `state` (WAITING or SLEEPING),
+ * with `rank` (0: an ordinary waiter, on top; n > 0: below every waiter of a smaller rank — the
+ * getAsync `behind` option). The stack's ranks never grow from bottom to top (I3), so an ordinary
+ * push is the same one store as ever, and a ranked one first looks down past the lighter waiters.
+ */
+export function pushWaiter(p: PortState, state: number, rank: number): number {
   let w = p.idle.pop();
   if (w === undefined) w = allocSlot(p, KIND_EXTRA, p.slot);
-  const waiting = p.checkIndex('S_WAITING', i32[S_WAITING]!, p.geo.maxThreads);
-  Atomics.store(i32, p.slotWord(w, W_STATE), state);
-  i32[STACK_BASE + waiting] = w;
-  // A seq-cst store: a poster that publishes after it sees the waiter (I2).
-  Atomics.store(i32, S_WAITING, waiting + 1);
+  insertWaiter(p, w, state, rank);
   return w;
 }
 
-/** S_WAITING > 0. Pops the newest waiter (LIFO). */
+/** Puts slot w on the stack as the newest waiter of `rank`, in `state` (I3). */
+function insertWaiter(p: PortState, w: number, state: number, rank: number): void {
+  const i32 = p.i32;
+  const waiting = p.checkIndex('S_WAITING', i32[S_WAITING]!, p.geo.maxThreads);
+  let at = waiting;
+  if (rank > 0) while (at > 0 && rankOf(p, i32[STACK_BASE + at - 1]!) < rank) at--;
+  // The rank before the state: whoever sees the slot waiting (a repair after a death, I3) sees its rank.
+  i32[p.slotWord(w, W_BEHIND)] = rank;
+  Atomics.store(i32, p.slotWord(w, W_STATE), state);
+  // Shifted from the top down: a holder that dies half way leaves every waiter below `waiting`
+  // at least once, or (the one moved up first) beyond it, which the repair finds missing and
+  // puts back by its rank (rebuildAfterDeath).
+  for (let i = waiting; i > at; i--) i32[STACK_BASE + i] = i32[STACK_BASE + i - 1]!;
+  i32[STACK_BASE + at] = w;
+  // A seq-cst store: a poster that publishes after it sees the waiter (I2).
+  Atomics.store(i32, S_WAITING, waiting + 1);
+}
+
+/**
+ * Waiter w (on the stack, WAITING or SLEEPING) now waits with `rank`: taken off and put back as
+ * the newest waiter of that rank. Between the two, S_WAITING is one low and w is off the stack
+ * while its state says it waits: a holder that dies there leaves it for the repair to put back
+ * (rebuildAfterDeath); a poster that saw the low count and queued its packet is served by the
+ * caller's dispatch (I2).
+ */
+export function rerankWaiter(p: PortState, w: number, rank: number): void {
+  if (p.i32[p.slotWord(w, W_BEHIND)] === rank) return;
+  const state = Atomics.load(p.i32, p.slotWord(w, W_STATE));
+  removeWaiter(p, w);
+  insertWaiter(p, w, state, rank);
+}
+
+/** The rank a stack entry waits with (W_BEHIND); the entry is bounds-checked. */
+function rankOf(p: PortState, entry: number): number {
+  return p.i32[p.slotWord(p.checkIndex('waiter stack entry', entry, p.geo.maxThreads), W_BEHIND)]!;
+}
+
+/**
+ * Would a waiter of `rank` be released before every waiter on the stack now? True when none waits
+ * or the top (the lightest, I3) is not lighter: the call that comes back to get with packets
+ * queued takes one at once, as the newest waiter of its rank would be handed it.
+ */
+export function firstInLine(p: PortState, rank: number): boolean {
+  const waiting = p.i32[S_WAITING]!;
+  return rank === 0 || waiting === 0 || rankOf(p, p.i32[STACK_BASE + waiting - 1]!) >= rank;
+}
+
+/** S_WAITING > 0. Pops the top: the newest waiter of the smallest rank (I3). */
 function popWaiter(p: PortState): number {
   const i32 = p.i32;
   const top = p.checkIndex('S_WAITING', i32[S_WAITING]! - 1, p.geo.maxThreads);
@@ -183,5 +234,6 @@ export function freeSlot(p: PortState, slot: number, out: Recovery, counts: { ru
   Atomics.store(i32, stateWord, SLOT_IDLE);
   i32[p.slotWord(slot, W_RUNNING)] = 0;
   i32[p.slotWord(slot, W_DEAD)] = 0;
+  i32[p.slotWord(slot, W_BEHIND)] = 0;
   i32[kindWord] = KIND_FREE;
 }
