@@ -11,6 +11,7 @@ import {
   A_REQUESTS,
   A_RESULTS,
   A_SENTINELS,
+  A_WAKE,
   A_STARTED,
   CANCELLED,
   DONE,
@@ -347,8 +348,10 @@ function postResult(status: number, slot: number, w: number): void {
   }
   // A broken invariant: die loudly; the slot says DONE, so the main thread delivers the result (A6).
   if (!posted) throw new Error(`iocp-pool: the result port is full (slot ${slot})`);
-  // The main thread spins on this word (not on the port's lock) when it expects a result soon.
+  // The main thread spins on this word when it expects a result soon, and sleeps on it otherwise:
+  // wake it if it says it sleeps (pool/layout.ts A8). One notify per sleep: the first poster swaps the flag.
   Atomics.add(i32, A_RESULTS, 1);
+  if (Atomics.load(i32, A_WAKE) !== 0 && Atomics.exchange(i32, A_WAKE, 0) !== 0) Atomics.notify(i32, A_RESULTS, 1);
 }
 
 /** Tasks with onProgress whose progress() may still report, by slot: finish() closes them. */
