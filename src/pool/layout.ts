@@ -38,7 +38,8 @@
  *                                               | TAG_HEAP 16, | TAG_JSON 32; 64 TAG_CONSUMED: read, block freed)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units); of a heap block's payload too
  *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing),
- *                                               F_PROGRESS (onProgress), F_TIMEOUT (timeout);
+ *                                               F_PROGRESS (onProgress: the running thread clears it before the
+ *                                               result when the task sent no progress, so none is awaited), F_TIMEOUT (timeout);
  *                                               bits 16-31: the handler's index in NAMES (0: the default handler)
  *                            word +5  T_TICKET  which submission the slot holds (wraps): names the task in its packets and
  *                                               in abort messages

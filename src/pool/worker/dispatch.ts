@@ -286,9 +286,15 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
     const progress = progressOpen.get(slot);
     if (progress !== undefined) progress.open = false;
     progressOpen.delete(slot);
-    // After the last value, before the result: the main thread settles the task only once it has
-    // read this, which it may get later than the packet (a listening port on Deno: channel.ts).
-    toChannel({ kind: 'progress-end', seq: channelSeq, slot, ticket: i32[w + T_TICKET]! });
+    if (progress?.sent === true) {
+      // After the last value, before the result: the main thread settles the task only once it has
+      // read this, which it may get later than the packet (a listening port on Deno: channel.ts).
+      toChannel({ kind: 'progress-end', seq: channelSeq, slot, ticket: i32[w + T_TICKET]! });
+    } else {
+      // Nothing was sent: say so in the slot (read after the packet), and the task's result waits
+      // for no message. Most tasks with an onProgress never report (an adapter wires one to every job).
+      i32[w + T_FLAGS] = flags & ~F_PROGRESS;
+    }
   }
   let status: number;
   for (let attempt = 0; ; attempt++) {
@@ -354,8 +360,8 @@ function postResult(status: number, slot: number, w: number): void {
   if (Atomics.load(i32, A_WAKE) !== 0 && Atomics.exchange(i32, A_WAKE, 0) !== 0) Atomics.notify(i32, A_RESULTS, 1);
 }
 
-/** Tasks with onProgress whose progress() may still report, by slot: finish() closes them. */
-const progressOpen = new Map<number, { open: boolean }>();
+/** Tasks with onProgress whose progress() may still report, by slot, and whether it did: finish() closes them. */
+const progressOpen = new Map<number, { open: boolean; sent: boolean }>();
 
 /** A context with a signal (run() had one, or a timeout) and/or progress() (run() had onProgress). */
 function makeContext(slot: number, w: number, flags: number): HandlerContext {
@@ -371,11 +377,12 @@ function makeContext(slot: number, w: number, flags: number): HandlerContext {
   }
   let progress: (value: unknown) => void = ignoreProgress;
   if ((flags & F_PROGRESS) !== 0) {
-    const state = { open: true };
+    const state = { open: true, sent: false };
     progressOpen.set(slot, state);
     progress = (value: unknown): void => {
       // After the task settled its run() has too: a late value has nowhere to go.
       if (!state.open) return;
+      state.sent = true;
       toChannel({ kind: 'progress', seq: channelSeq, slot, ticket, value });
     };
   }
