@@ -9,7 +9,7 @@ import {
   getProto,
   hasOwn,
   isProxy,
-  latin1Write,
+  ASCII_ROOM,
   MAX_DEPTH,
   OBJECT_PROTO,
   P_ARRAY,
@@ -29,6 +29,7 @@ import {
   SCAN_SEEN,
   shapeWriter,
   ucs2Write,
+  writeAscii,
 } from './plain-format.js';
 import { types } from 'node:util';
 
@@ -233,12 +234,11 @@ export class PlainEncoder {
       this.#p = p;
       return;
     }
-    // Long: one pass in C++ tells ASCII (one byte a character) from the rest.
-    if (Buffer.byteLength(s, 'utf8') === n) {
-      this.#ensure(5 + n);
+    // Long: one pass in C++ writes it as ASCII (one byte a character) and tells whether it was (plain-format.ts writeAscii).
+    this.#ensure(5 + Math.max(n + ASCII_ROOM, 2 * n));
+    if (writeAscii(this.#buf, s, this.#p + 5, n + ASCII_ROOM)) {
       this.bytes[this.#p] = P_STR8;
       this.#dv.setUint32(this.#p + 1, n, true);
-      latin1Write(this.#buf, s, this.#p + 5, n);
       this.#p += 5 + n;
     } else {
       this.#utf16(s);

@@ -67,6 +67,7 @@ interface BufferCodecs {
   ucs2Slice(start: number, end: number): string;
   latin1Write(s: string, offset: number, length: number): number;
   ucs2Write(s: string, offset: number, length: number): number;
+  utf8Write(s: string, offset: number, length: number): number;
 }
 export const direct = typeof (Buffer.prototype as unknown as Partial<BufferCodecs>).latin1Slice === 'function';
 export const latin1Slice = direct
@@ -81,6 +82,28 @@ export const latin1Write = direct
 export const ucs2Write = direct
   ? (b: Buffer, str: string, at: number, n: number) => (b as unknown as BufferCodecs).ucs2Write(str, at, n)
   : (b: Buffer, str: string, at: number, n: number) => b.write(str, at, n, 'utf16le');
+const utf8Write =
+  typeof (Buffer.prototype as unknown as Partial<BufferCodecs>).utf8Write === 'function'
+    ? (b: Buffer, str: string, at: number, n: number) => (b as unknown as BufferCodecs).utf8Write(str, at, n)
+    : (b: Buffer, str: string, at: number, n: number) => b.write(str, at, n, 'utf8');
+
+/** Bytes writeAscii() needs past the string's length: room for any one character in UTF-8. */
+export const ASCII_ROOM = 4;
+
+/**
+ * Writes `s` at `at` as one byte a character (the bytes latin1Slice reads back) if every
+ * character is ASCII, and says whether it was; `room` ≥ s.length + ASCII_ROOM bytes from `at` may
+ * be overwritten either way. One pass, in which a cons string (what `a + b` makes) is flattened
+ * once — where Buffer.byteLength first, then a write, walked a cons string twice.
+ *
+ * Why the count tells: UTF-8 writes an ASCII unit as the one byte latin1 would, and anything
+ * else as more bytes than UTF-16 units (2 or 3 a unit; 4 for a surrogate pair; a lone surrogate
+ * becomes U+FFFD, 3). The writer stops only before a character that does not fit, and any
+ * character fits in ASCII_ROOM bytes: so it returns exactly s.length iff it wrote all of s as ASCII.
+ */
+export function writeAscii(b: Buffer, s: string, at: number, room: number): boolean {
+  return utf8Write(b, s, at, room) === s.length;
+}
 
 /** Whether `new Function` works here (not under --disallow-code-generation-from-strings). */
 let canGenerate = true;

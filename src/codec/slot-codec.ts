@@ -44,7 +44,7 @@ import { PlainDecoder } from './plain-decode.js';
 import { type Serialization, toJson } from './serialization.js';
 import { holdsNodeCloneable } from './node-cloneable.js';
 import { PlainEncoder } from './plain-encode.js';
-import { latin1Slice, latin1Write, ucs2Slice, ucs2Write } from './plain-format.js';
+import { ASCII_ROOM, latin1Slice, latin1Write, ucs2Slice, ucs2Write, writeAscii } from './plain-format.js';
 
 export const TAG_LATIN1 = 8;
 export const TAG_BYTES = 9;
@@ -314,22 +314,51 @@ export class SlotCodec extends SlotViews {
       i32[w + T_LEN] = n;
       return (i32[w + T_TAG] = TAG_STRING | json);
     }
-    // Pure ASCII (byteLength counts it in one pass) travels as one byte a character.
-    const ascii = Buffer.byteLength(s, 'utf8') === n;
-    if (ascii && n <= capacity) {
-      latin1Write(this.buf, s, (w << 2) + PAYLOAD, n);
+    // Pure ASCII travels as one byte a character, written as it is checked (plain-format.ts writeAscii).
+    const at = (w << 2) + PAYLOAD;
+    if (n + ASCII_ROOM <= capacity) {
+      if (!writeAscii(this.buf, s, at, n + ASCII_ROOM)) return this.#heapString(w, s, false, json);
       i32[w + T_LEN] = n;
       return (i32[w + T_TAG] = TAG_LATIN1 | json);
     }
-    const bytes = ascii ? n : 2 * n;
+    if (n <= capacity && Buffer.byteLength(s, 'utf8') === n) {
+      // The few lengths that fit the slot but not with the room the one-pass check needs.
+      latin1Write(this.buf, s, at, n);
+      i32[w + T_LEN] = n;
+      return (i32[w + T_TAG] = TAG_LATIN1 | json);
+    }
+    return this.#heapString(w, s, undefined, json);
+  }
+
+  /** A string too large for the slot into a heap block: ASCII one byte a character (unless `ascii` is false), else UTF-16. */
+  #heapString(w: number, s: string, ascii: boolean | undefined, json: number): number {
     const heap = this.heap;
-    const off = heap === undefined ? -1 : heap.allocRaw(bytes);
+    const n = s.length;
+    if (heap !== undefined) {
+      if (ascii !== false) {
+        const off = heap.allocRaw(n + ASCII_ROOM);
+        if (off >= 0) {
+          const seg = heap.lastSegment!;
+          if (writeAscii(seg.buf, s, off, n + ASCII_ROOM)) return this.#ref(w, seg.segWord, off, n, TAG_LATIN1 | TAG_HEAP | json);
+          heap.freeRaw(seg.segWord, off);
+        } else if (Buffer.byteLength(s, 'utf8') === n) {
+          // No block with the room the one-pass check needs (at the largest block size, or a full heap): exactly n, if one is free.
+          const exact = heap.allocRaw(n);
+          if (exact < 0) return this.#fallback(json === 0 ? undefined : { json: s });
+          const seg = heap.lastSegment!;
+          latin1Write(seg.buf, s, exact, n);
+          return this.#ref(w, seg.segWord, exact, n, TAG_LATIN1 | TAG_HEAP | json);
+        }
+      }
+      const off = heap.allocRaw(2 * n);
+      if (off >= 0) {
+        const seg = heap.lastSegment!;
+        ucs2Write(seg.buf, s, off, 2 * n);
+        return this.#ref(w, seg.segWord, off, 2 * n, TAG_STRING | TAG_HEAP | json);
+      }
+    }
     // JSON text crosses as text, for the receiver to parse; a string as itself.
-    if (off < 0) return this.#fallback(json === 0 ? undefined : { json: s });
-    const seg = heap!.lastSegment!;
-    if (ascii) latin1Write(seg.buf, s, off, bytes);
-    else ucs2Write(seg.buf, s, off, bytes);
-    return this.#ref(w, seg.segWord, off, bytes, (ascii ? TAG_LATIN1 : TAG_STRING) | TAG_HEAP | json);
+    return this.#fallback(json === 0 ? undefined : { json: s });
   }
 
   #view(w: number, v: ArrayBufferView): number {

@@ -27,6 +27,8 @@
  *                                             for the threads' spin: more than the threads = pipe full)
  *                          A_SPIN       12    1: threads spin before sleeping when few tasks are in flight;
  *                                             0: they sleep at once (chosen by the main thread, see main/spin-policy.ts)
+ *                          A_WAKE       13    1: the main thread sleeps (Atomics.waitAsync) on A_RESULTS: the thread
+ *                                             that next adds to A_RESULTS swaps it to 0 and notifies (invariant A8)
  *  64  SLOTS               slot i at byte 64 + i·slotBytes:
  *                            word +0  T_STATE   FREE | QUEUED | RUNNING | CANCELLED | DONE + status (the result
  *                                               packet's status, R_OK … R_CANCELLED: written before that packet is posted)
@@ -36,7 +38,8 @@
  *                                               | TAG_HEAP 16, | TAG_JSON 32; 64 TAG_CONSUMED: read, block freed)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units); of a heap block's payload too
  *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing),
- *                                               F_PROGRESS (onProgress), F_TIMEOUT (timeout);
+ *                                               F_PROGRESS (onProgress: the running thread clears it before the
+ *                                               result when the task sent no progress, so none is awaited), F_TIMEOUT (timeout);
  *                                               bits 16-31: the handler's index in NAMES (0: the default handler)
  *                            word +5  T_TICKET  which submission the slot holds (wraps): names the task in its packets and
  *                                               in abort messages
@@ -94,6 +97,11 @@
  *      died before the main thread read it): it is dropped. Results already queued are read
  *      before a death is handled, so only the one a pending wait was handed can be stale: the
  *      result port holds at most slots + 1 packets.
+ *  A8  No result is left unseen beside a sleeping main thread: a thread posts its result packet,
+ *      then adds to A_RESULTS, then reads A_WAKE; the main thread stores A_WAKE = 1, then reads
+ *      A_RESULTS, and sleeps only on the value it read (all sequentially consistent), so either
+ *      it sees the new count or the poster sees A_WAKE and notifies. The main thread never
+ *      waits on the result port itself: a post there never takes the port's lock.
  */
 
 import { PAYLOAD, T_LEN, T_TAG } from '../codec/slot-record.js';
@@ -116,6 +124,7 @@ export const A_REQ_POSTED = 9;
 export const A_REQ_TAKEN = 10;
 export const A_INFLIGHT = 11;
 export const A_SPIN = 12;
+export const A_WAKE = 13;
 
 // Slot words (Int32 offsets from the slot's first word).
 export const T_STATE = 0;

@@ -1,11 +1,13 @@
 // The slot codec over the shared heap, in one thread: what goes in comes out, byte for byte, and no block is left behind.
 import { randomFillSync } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
 import { TAG_FALLBACK, TAG_NUMBER, TAG_SERIAL, TAG_STRING } from '../../src/codec/slot-views.js';
 import { SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord, T_LEN, T_TAG } from '../../src/pool/layout.js';
 import { P_OFF, P_SEG, SlotCodec, TAG_BYTES, TAG_CONSUMED, TAG_HEAP, TAG_JSON, TAG_LATIN1, TAG_PLAIN, TAG_VIEW } from '../../src/codec/slot-codec.js';
 import { checkSerialization, type Serialization } from '../../src/codec/serialization.js';
+import { ASCII_ROOM, writeAscii } from '../../src/codec/plain-format.js';
 import { same } from './same.js';
 
 const KiB = 1024;
@@ -32,7 +34,28 @@ function randomBytes(n: number): Uint8Array {
   return b;
 }
 
+/** Every unit below 0x80. */
+const isAsciiText = (s: string): boolean => [...s].every((c) => c.charCodeAt(0) < 0x80);
+
 const SIZES = [0, 1, 7, 64, 200, 207, 208, 209, 1000, 4095, 16 * KiB - 1, 16 * KiB, 65535, 65536, 100_000, MiB - 1, MiB, 2 * MiB];
+
+describe('writeAscii (one pass: write as ASCII, and say whether it was)', () => {
+  it('says true exactly for ASCII strings, and then wrote their latin1 bytes', () => {
+    const b = Buffer.alloc(4096);
+    const units = fc.constantFrom('a', 'z', '\u007f', '\u0080', 'é', '\u07ff', '€', '\uffff', '😀', '\ud800', '\udfff');
+    fc.assert(
+      fc.property(fc.string({ unit: units, maxLength: 200 }), fc.string({ unit: 'binary-ascii', maxLength: 300 }), (odd, ascii) => {
+        // ASCII around a few other units, as apps' text mostly is: the writer stops just short of the end.
+        const s = ascii + odd + ascii.slice(0, odd.length);
+        const isAscii = isAsciiText(s);
+        b.fill(0xee);
+        expect(writeAscii(b, s, 1, s.length + ASCII_ROOM)).toBe(isAscii);
+        if (isAscii) expect(b.subarray(1, 1 + s.length).equals(Buffer.from(s, 'latin1'))).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
 
 describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization) => {
   it('round-trips bytes of 0 B … 2 MB exactly, as the same type, and frees every block', () => {
@@ -83,6 +106,67 @@ describe.each(['structured', 'json'] as const)("the '%s' codec", (serialization)
     codec.decode(w);
     expect(codec.encode(w, 'short')).toBe(TAG_STRING);
     codec.decode(w);
+    expect(heap.stats().blocks).toBe(0);
+    heap.close();
+  });
+
+  it('round-trips cons strings, and strings ASCII but for one unit, at every length around the slot and the largest block', () => {
+    const maxBlockBytes = 4 * KiB;
+    const { heap, codec, w } = setup(serialization, { maxBlockBytes, maxBytes: 1 * MiB });
+    const capacity = codec.capacity;
+    // Through the slot or a block; by message (TAG_FALLBACK) exactly when no block can hold it: n bytes if ASCII, else 2n.
+    const roundTrip = (s: string): unknown => {
+      if (codec.encode(w, s) !== TAG_FALLBACK) return codec.decode(w);
+      expect(isAsciiText(s) ? s.length : 2 * s.length).toBeGreaterThan(maxBlockBytes);
+      return codec.uncarry(codec.carried(s));
+    };
+    // The one unit that is not ASCII: at the start, the middle, the end; 2 and 3 bytes in UTF-8, a pair, lone surrogates.
+    const odd = ['\u0080', '\u00ff', '\u07ff', '\u0800', '\uffff', '😀', '\ud800', '\udfff'];
+    const lengths = new Set<number>();
+    for (const around of [capacity / 2, capacity - 4, capacity, maxBlockBytes / 2 - 4, maxBlockBytes / 2, maxBlockBytes - 4, maxBlockBytes]) {
+      for (let d = -3; d <= 3; d++) lengths.add(around + d);
+    }
+    for (const n of lengths) {
+      const ascii = 'a'.repeat(n - 1);
+      // A cons string (what `a + b` makes), never flattened before the codec sees it.
+      const cons = ascii + String.fromCharCode(0x30 + (n % 10));
+      expect(roundTrip(cons)).toBe(cons);
+      for (const u of odd) {
+        for (const s of [u + ascii.slice(u.length), ascii.slice(0, n >> 1) + u + ascii.slice((n >> 1) + u.length), ascii.slice(u.length) + u]) {
+          expect(roundTrip(s)).toBe(s);
+        }
+      }
+    }
+    // ASCII one byte a character, anything else UTF-16, at sizes where the ASCII check's room decides.
+    expect(codec.encode(w, 'x'.repeat(capacity - 4))).toBe(TAG_LATIN1);
+    codec.decode(w);
+    expect(codec.encode(w, 'x'.repeat(capacity))).toBe(TAG_LATIN1);
+    codec.decode(w);
+    expect(codec.encode(w, 'x'.repeat(maxBlockBytes))).toBe(TAG_LATIN1 | TAG_HEAP);
+    codec.decode(w);
+    expect(codec.encode(w, `${'x'.repeat(capacity - 5)}é`)).toBe(TAG_STRING | TAG_HEAP);
+    codec.decode(w);
+    expect(heap.stats().blocks).toBe(0);
+    heap.close();
+  });
+
+  it('checks and writes a long ASCII string in one pass, in the slot, a block or an object: no Buffer.byteLength walk first', () => {
+    const { heap, codec, w } = setup(serialization);
+    const byteLength = vi.spyOn(Buffer, 'byteLength');
+    try {
+      for (const n of [codec.capacity / 2 + 1, codec.capacity - ASCII_ROOM, 4 * codec.capacity, 10 * KiB]) {
+        // Fresh cons strings (what `a + b` makes), as an app's payloads are: Buffer.byteLength would flatten and walk each first.
+        const s = `${'x'.repeat(n - 4)}${1000 + n}`;
+        expect(codec.encode(w, s) & TAG_LATIN1).toBe(TAG_LATIN1);
+        expect(codec.decode(w)).toBe(s);
+        const o = { s: `${'y'.repeat(n - 4)}${1000 + n}` };
+        expect(codec.encode(w, o)).not.toBe(TAG_FALLBACK);
+        expect(codec.decode(w)).toEqual(o);
+      }
+      expect(byteLength).not.toHaveBeenCalled();
+    } finally {
+      byteLength.mockRestore();
+    }
     expect(heap.stats().blocks).toBe(0);
     heap.close();
   });

@@ -381,6 +381,20 @@ describe('progress', () => {
     });
   });
 
+  it('a task with onProgress that reports nothing sends nothing on its channel; one that reports sends its values and their end', async () => {
+    const pool = new ThreadPool({ filename: fixture('progress-posts.mjs'), threads: 1 });
+    pools.push(pool);
+    const seen: unknown[] = [];
+    const onProgress = (v: unknown): void => void seen.push(v);
+    // Each result is what the thread had posted before that task finished (its start-up messages first):
+    // no more, after tasks that never report.
+    const before = (await pool.run({}, { onProgress })) as number;
+    for (let i = 0; i < 20; i++) expect(await pool.run({}, { onProgress })).toBe(before);
+    expect(await pool.run({ report: 'half' }, { onProgress })).toBe(before + 1);
+    expect(seen).toEqual(['half']);
+    expect(await pool.run({}, { onProgress })).toBe(before + 2); // the value, then the end of that task's progress
+  });
+
   it('rejects an onProgress that is not a function', async () => {
     const { pool } = syncPool();
     await expect(pool.run({ op: 'echo', value: 1 }, { onProgress: 'x' as never })).rejects.toThrow(/options\.onProgress must be a function/);

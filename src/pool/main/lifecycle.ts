@@ -286,6 +286,8 @@ export class Lifecycle {
   #closePorts(): CompletionPacket[] {
     const leftover = this.#host.taskPort.close();
     this.#host.resultPort.close();
+    // The result loop sleeps on the arena, not in the port: tell it to look (it finds the port closed).
+    this.#host.results.wake();
     return leftover;
   }
 
@@ -350,8 +352,8 @@ export class Lifecycle {
 
   async #finishClose(): Promise<void> {
     const host = this.#host;
-    // Results posted by the last threads before they exited: queued ones are taken here; one
-    // already handed to the result loop's getAsync arrives on a later turn, so give it a few.
+    // Results posted by the last threads before they exited: queued ones are taken here (a few
+    // turns, for a result the loop is reading meanwhile).
     for (let turn = 0; turn < 100 && host.tasks.inflight > 0; turn++) {
       if (!host.results.takeQueued()) break;
       if (host.tasks.inflight > 0) await new Promise<void>((resolve) => setImmediate(resolve));

@@ -2,12 +2,15 @@
  * The result loop on the main thread: it runs while tasks are in flight.
  *
  * Pool threads post one packet per finished task on the result port
- * (status, ticket, slot). The loop takes one with a getAsync wake-up, then
- * everything that queued meanwhile with getMany(…, 0), resolves the whole
+ * (status, ticket, slot), then add to the arena's result counter (A_RESULTS).
+ * The loop takes everything queued with getMany(…, 0), resolves the whole
  * batch, lets the callers' continuations run (they submit more), repeats —
- * many promises per wake-up. When only a few tasks are in flight it may first
- * spin on the arena's result counter (A_RESULTS), because a wake-up costs
- * more than a tiny task's round trip (see spin-policy.ts for when it spins).
+ * many promises per wake-up. With nothing queued it sleeps on the result
+ * counter itself (Atomics.waitAsync), not in the port: the thread that next
+ * posts wakes it (pool/layout.ts A8), with no lock and no mailbox on either
+ * side. When only a few short tasks are in flight it may first spin on that
+ * counter, because a wake-up costs more than a tiny task's round trip (see
+ * #spin and spin-policy.ts for when it spins).
  */
 import { type CompletionPacket, type CompletionPort, PortClosedError } from '../../port/index.js';
 import type { Carried } from '../../codec/carried.js';
@@ -17,6 +20,7 @@ import { WorkerDiedError } from '../errors.js';
 import {
   A_RESULTS,
   A_SPIN,
+  A_WAKE,
   F_PROGRESS,
   F_TIMED,
   FREE,
@@ -49,6 +53,15 @@ const YIELD_MS = 4;
 const SPIN_MAX_MS = 0.05;
 /** Shortest: still catches a result from a thread that is spinning too (a round trip is ~1 µs, a loaded one more). */
 const SPIN_MIN_MS = 0.01;
+/**
+ * The main thread spins only while the handlers' mean run time is under this (ms). A wake-up
+ * through Atomics.waitAsync costs the main thread ~8–10 µs of CPU (measured: the event loop's
+ * wake, the platform task, the promise): waiting longer than that by spinning costs more than it
+ * saves, and a spin that misses costs its whole budget on top of the wake-up.
+ */
+const SPIN_TASK_MAX_MS = 0.01;
+/** Weight of a new run-time sample in its moving mean. */
+const RUN_TIME_WEIGHT = 0.125;
 
 /** Where a result sent by message comes from (main/threads.ts ThreadSet). */
 export interface ResultSources {
@@ -77,6 +90,8 @@ export class ResultDrain {
   #running = false;
   /** Current spin budget (ms), adapted by #spin: doubled on a hit, halved on a miss. */
   #spinBudget = SPIN_MAX_MS;
+  /** Moving mean of the sampled handlers' run time (ms): whether a result can be imminent (#spin). */
+  #taskMs = 0;
   /** Spin or sleep for one-at-a-time run(), by measurement (spin-policy.ts). */
   readonly policy = new SpinPolicy();
   /** Sampled ms handlers ran, and ms tasks waited between run() and their start. */
@@ -109,18 +124,17 @@ export class ResultDrain {
   async #loop(): Promise<void> {
     const port = this.#port;
     const tasks = this.#tasks;
+    const i32 = this.#i32;
     let lastYield = performance.now();
     try {
       while (tasks.inflight > 0) {
-        // Read the result counter before looking, so a result posted right after the look is not missed by the spin.
-        const seq = Atomics.load(this.#i32, A_RESULTS);
-        let batch: CompletionPacket[] = port.getMany(DRAIN_BATCH, 0);
+        // Read the result counter before looking, so a result posted right after the look is not
+        // missed by the spin or the sleep (both wait for the counter to move past this value).
+        const seq = Atomics.load(i32, A_RESULTS);
+        const batch: CompletionPacket[] = port.getMany(DRAIN_BATCH, 0);
         if (batch.length === 0) {
-          if (this.#spin(seq)) continue;
-          const first = await port.getAsync();
-          if (first === null) continue;
-          this.complete(first);
-          batch = port.getMany(DRAIN_BATCH, 0);
+          if (!this.#spin(seq)) await this.#sleep(seq);
+          continue;
         }
         for (let i = 0; i < batch.length; i++) this.complete(batch[i]!);
         this.#listener!.afterBatch();
@@ -143,6 +157,25 @@ export class ResultDrain {
     this.#listener!.idle();
   }
 
+  /**
+   * Sleeps until the result counter moves past `seq` (pool/layout.ts A8): says so in A_WAKE, then
+   * waits on the counter — at once, without waiting, if it moved meanwhile. The thread that posts
+   * next swaps A_WAKE back to 0 and notifies; wake() ends the sleep from this thread.
+   */
+  async #sleep(seq: number): Promise<void> {
+    const i32 = this.#i32;
+    Atomics.store(i32, A_WAKE, 1);
+    const wait = Atomics.waitAsync(i32, A_RESULTS, seq);
+    if (wait.async) await wait.value;
+    // Woken by wake(), or the counter moved before the wait began: the flag is still set.
+    if (i32[A_WAKE] !== 0) Atomics.store(i32, A_WAKE, 0);
+  }
+
+  /** Ends the loop's sleep so it looks again (the ports closed: it finds them closed and stops). */
+  wake(): void {
+    Atomics.notify(this.#i32, A_RESULTS);
+  }
+
   /** Takes every result already queued, without waiting (close). False once the port is closed. */
   takeQueued(): boolean {
     try {
@@ -158,12 +191,12 @@ export class ResultDrain {
 
   /**
    * A short, bounded spin for a result that should arrive within
-   * microseconds — cheaper than a getAsync wake-up (~20 µs) when one task
-   * at a time goes back and forth. Only when few tasks are in flight; its
-   * budget adapts (see #spinBudget), so long tasks cost a short probe each.
+   * microseconds — cheaper than a wake-up when one task at a time goes back
+   * and forth. Only when few tasks are in flight and the handlers are short
+   * (SPIN_TASK_MAX_MS); its budget adapts (see #spinBudget).
    */
   #spin(seq: number): boolean {
-    if (this.#tasks.inflight > this.#concurrency || this.policy.mode === 0) return false;
+    if (this.#tasks.inflight > this.#concurrency || this.policy.mode === 0 || this.#taskMs > SPIN_TASK_MAX_MS) return false;
     const i32 = this.#i32;
     const budget = this.#spinBudget;
     const deadline = performance.now() + budget;
@@ -253,6 +286,7 @@ export class ResultDrain {
     this.waitTime.add(Math.max(0, start - this.#tasks.submittedAt(slot)));
     this.runTime.add(runTime);
     this.utilization.count(runTime);
+    this.#taskMs += (runTime - this.#taskMs) * RUN_TIME_WEIGHT;
   }
 
   /** The value of a packet whose status is not R_OK: a thrown error in the slot, or a value or error sent by message. */

@@ -11,6 +11,7 @@ import {
   A_REQUESTS,
   A_RESULTS,
   A_SENTINELS,
+  A_WAKE,
   A_STARTED,
   CANCELLED,
   DONE,
@@ -295,9 +296,15 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
     const progress = progressOpen.get(slot);
     if (progress !== undefined) progress.open = false;
     progressOpen.delete(slot);
-    // After the last value, before the result: the main thread settles the task only once it has
-    // read this, which it may get later than the packet (a listening port on Deno: channel.ts).
-    toChannel({ kind: 'progress-end', seq: channelSeq, slot, ticket: i32[w + T_TICKET]! });
+    if (progress?.sent === true) {
+      // After the last value, before the result: the main thread settles the task only once it has
+      // read this, which it may get later than the packet (a listening port on Deno: channel.ts).
+      toChannel({ kind: 'progress-end', seq: channelSeq, slot, ticket: i32[w + T_TICKET]! });
+    } else {
+      // Nothing was sent: say so in the slot (read after the packet), and the task's result waits
+      // for no message. Most tasks with an onProgress never report (an adapter wires one to every job).
+      i32[w + T_FLAGS] = flags & ~F_PROGRESS;
+    }
   }
   let status: number;
   for (let attempt = 0; ; attempt++) {
@@ -357,12 +364,14 @@ function postResult(status: number, slot: number, w: number): void {
   }
   // A broken invariant: die loudly; the slot says DONE, so the main thread delivers the result (A6).
   if (!posted) throw new Error(`iocp-pool: the result port is full (slot ${slot})`);
-  // The main thread spins on this word (not on the port's lock) when it expects a result soon.
+  // The main thread spins on this word when it expects a result soon, and sleeps on it otherwise:
+  // wake it if it says it sleeps (pool/layout.ts A8). One notify per sleep: the first poster swaps the flag.
   Atomics.add(i32, A_RESULTS, 1);
+  if (Atomics.load(i32, A_WAKE) !== 0 && Atomics.exchange(i32, A_WAKE, 0) !== 0) Atomics.notify(i32, A_RESULTS, 1);
 }
 
-/** Tasks with onProgress whose progress() may still report, by slot: finish() closes them. */
-const progressOpen = new Map<number, { open: boolean }>();
+/** Tasks with onProgress whose progress() may still report, by slot, and whether it did: finish() closes them. */
+const progressOpen = new Map<number, { open: boolean; sent: boolean }>();
 
 /** A context with a signal (run() had one, or a timeout) and/or progress() (run() had onProgress). */
 function makeContext(slot: number, w: number, flags: number): HandlerContext {
@@ -378,11 +387,12 @@ function makeContext(slot: number, w: number, flags: number): HandlerContext {
   }
   let progress: (value: unknown) => void = ignoreProgress;
   if ((flags & F_PROGRESS) !== 0) {
-    const state = { open: true };
+    const state = { open: true, sent: false };
     progressOpen.set(slot, state);
     progress = (value: unknown): void => {
       // After the task settled its run() has too: a late value has nowhere to go.
       if (!state.open) return;
+      state.sent = true;
       toChannel({ kind: 'progress', seq: channelSeq, slot, ticket, value });
     };
   }
