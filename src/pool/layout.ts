@@ -165,12 +165,17 @@ export const SENTINEL = -1;
 /**
  * Result-port packets (status, ticket, slot) (A7). The slot's T_OWNER names the
  * thread whose MessagePort a fallback result (or progress) was sent through.
+ * (R_WAKE, 0, WAKE): posted by the main thread to itself, to end the result loop's wait once
+ * nothing is in flight without a result packet to come (a dead thread's tasks settled).
  */
 export const R_OK = 0; // result in the slot
 export const R_ERROR = 1; // serialized error in the slot
 export const R_OK_MESSAGE = 2; // result sent on the worker's result MessagePort
 export const R_ERROR_MESSAGE = 3; // error sent on the worker's result MessagePort
 export const R_CANCELLED = 4; // the worker found the slot CANCELLED and did not run it
+export const R_WAKE = 0; // with slot WAKE: no result, the result loop looks at what is in flight again
+/** The slot of a wake packet (never a slot index: A4 sends it down the cold branch). */
+export const WAKE = -1;
 
 export interface ArenaGeometry {
   slots: number;

@@ -226,7 +226,10 @@ export class Lifecycle {
       () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause),
     );
     for (const packet of done) host.results.complete(packet);
-    if (host.tasks.inflight === 0) host.keepAlive.armIdle();
+    if (host.tasks.inflight === 0) {
+      host.results.wake();
+      host.keepAlive.armIdle();
+    }
     this.#listener.pump();
     if (!record.timedOut && !record.working && performance.now() - record.readyAt < EARLY_DEATH_MS) {
       // Died right after it started, before it took any packet: a module that kills every thread

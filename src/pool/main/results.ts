@@ -25,6 +25,7 @@ import {
   R_ERROR_MESSAGE,
   R_OK,
   R_OK_MESSAGE,
+  R_WAKE,
   slotWord,
   T_FLAGS,
   T_OWNER,
@@ -32,6 +33,7 @@ import {
   T_START,
   T_STATE,
   T_TICKET,
+  WAKE,
 } from '../layout.js';
 import type { ResultChannel } from './channel.js';
 import { Reservoir } from './reservoir.js';
@@ -143,6 +145,21 @@ export class ResultDrain {
     this.#listener!.idle();
   }
 
+  /**
+   * Tasks were settled without a result packet (a dead thread's): if that left nothing in flight,
+   * a loop waiting for a result would wait for good — and its wait keeps the process alive — so
+   * post it a packet that only wakes it. (The result port has room: with nothing in flight it
+   * holds at most a dead thread's stale packet, layout.ts A7.)
+   */
+  wake(): void {
+    if (!this.#running || this.#tasks.inflight > 0) return;
+    try {
+      this.#port.post(R_WAKE, 0, WAKE);
+    } catch {
+      /* closed: the loop has ended */
+    }
+  }
+
   /** Takes every result already queued, without waiting (close). False once the port is closed. */
   takeQueued(): boolean {
     try {
@@ -195,6 +212,7 @@ export class ResultDrain {
     const slot = packet.overlapped;
     // A4: the index came from shared memory.
     if (slot >>> 0 !== slot || slot >= tasks.slots) {
+      if (slot === WAKE) return; // wake(): nothing to settle
       this.#listener!.corrupt(new RangeError(`result packet names slot ${slot} of ${tasks.slots}`));
       return;
     }
