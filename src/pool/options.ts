@@ -332,11 +332,37 @@ function workerOptions(options: ThreadPoolOptions): WorkerOptions {
   if (env !== undefined) out.env = env;
   if (argv !== undefined) out.argv = [...argv];
   if (execArgv !== undefined) out.execArgv = [...execArgv];
+  else {
+    const inherited = inheritedExecArgv(process.execArgv);
+    if (inherited !== undefined) out.execArgv = inherited;
+  }
   if (stdout !== undefined) out.stdout = stdout;
   if (stderr !== undefined) out.stderr = stderr;
   if (trackUnmanagedFds !== undefined) out.trackUnmanagedFds = trackUnmanagedFds;
   if (resourceLimits !== undefined) out.resourceLimits = resourceLimits;
   return out;
+}
+
+/**
+ * The main thread's Node options as the threads inherit them, without those that only make sense
+ * for the main program: `--input-type` (`node --input-type=module -e …`) says how to read a
+ * string given as the program, and Node refuses to load a worker's file entry under it — every
+ * thread would die at start. Undefined when nothing needs taking out (the Worker inherits as is).
+ */
+export function inheritedExecArgv(execArgv: readonly string[]): string[] | undefined {
+  const at = execArgv.findIndex((arg) => arg === '--input-type' || arg.startsWith('--input-type='));
+  if (at === -1) return undefined;
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    if (arg.startsWith('--input-type=')) continue;
+    if (arg === '--input-type') {
+      i++; // and its value
+      continue;
+    }
+    kept.push(arg);
+  }
+  return kept;
 }
 
 function heapOptions(heap: unknown): Required<SharedHeapOptions> {
