@@ -46,6 +46,9 @@ export interface PoolWorkerData {
   resultChannel: MessagePort;
   spinCount: number;
   idleTimeout: number;
+  /** A result waits until what its thread wrote to stdout (stderr) has reached the main thread: false when the pool's stdout (stderr) option hands the stream to the application. */
+  flushStdout: boolean;
+  flushStderr: boolean;
   /** queueRequest packets that may wait in the port (the rest of its capacity is reserved for run() slots). */
   queueCapacity: number;
   workerData: unknown;

@@ -175,6 +175,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         serialization: o.serialization,
         spinCount: o.spinCount,
         idleTimeout: this.minThreads < this.threads ? o.idleTimeout : Infinity,
+        flushStdout: o.workerOptions.stdout !== true,
+        flushStderr: o.workerOptions.stderr !== true,
         queueCapacity: o.queueCapacity,
         maxTasksPerThread: o.maxTasksPerThread,
         maxHeapUsedBeforeRecycle: o.maxHeapUsedBeforeRecycle,
