@@ -12,4 +12,4 @@ export type { Serialization } from '../codec/serialization.js';
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';
-export type { Handler, HandlerContext, HandlerName, Percentiles, PoolEvents, PoolThreadInfo, ThreadExitReason } from './types.js';
+export type { Handler, HandlerContext, HandlerName, Percentiles, PoolEvents, PoolThread, PoolThreadInfo, ThreadExitReason } from './types.js';

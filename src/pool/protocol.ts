@@ -54,6 +54,12 @@ export interface PoolWorkerData {
   workerData: unknown;
 }
 
+/**
+ * Worker → main (worker.on('message')): each is sent with `[PROTOCOL]: true` (thread.ts send()),
+ * which tells it from what a handler posts on parentPort itself (the pool's 'message' event).
+ */
+export const PROTOCOL = '__iocpPool';
+
 /** Worker → main (worker.on('message')). */
 export type FromWorker =
   | { type: 'heap-hello' }

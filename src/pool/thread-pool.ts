@@ -42,7 +42,7 @@ import { SlotCodec } from '../codec/slot-codec.js';
 import { ResultDrain } from './main/results.js';
 import { type TaskExtras, TaskTable } from './main/tasks.js';
 import { LEFT, type ThreadEvents, ThreadSet } from './main/threads.js';
-import type { Infer, PoolEvents, PoolTypes, RunName, RunResult, RunTask } from './types.js';
+import type { Infer, PoolEvents, PoolThread, PoolTypes, RunName, RunResult, RunTask } from './types.js';
 
 /**
  * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
@@ -231,6 +231,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       },
       loadError: (record, cause, setup) => this.#life.loadFailed(record, new WorkerLoadError(cause?.message ?? String(cause), cause), setup),
       requestError: (wParam, error) => this.#requestError(wParam, error),
+      message: (record, value) => this.emit('message', value, { threadId: record.threadId, workerId: record.id }),
       teardownError: (_, error) =>
         this.#report(
           Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }),
@@ -249,6 +250,15 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    */
   get ready(): Promise<void> {
     return this.#life.ready;
+  }
+
+  /**
+   * The pool's threads alive now, those still loading the worker module included (`ready` false):
+   * known as soon as they are started, so right after `new ThreadPool()` there are `minThreads` of
+   * them (at least one).
+   */
+  threadInfo(): PoolThread[] {
+    return this.#threads.list();
   }
 
   /** The port the threads loop on (post to it to talk IOCP directly). */
@@ -334,8 +344,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
     if (queued + 1 >= this.#drainAt) this.#drainNeeded = true;
     if (!this.#keepAlive.refed) this.#keepAlive.refAll();
-    if (this.#threads.size < this.threads) this.#life.grow();
     const settled = this.#tasks.add(task, handler, signal, transferList, extras);
+    if (this.#threads.size < this.threads) this.#life.grow();
     if (this.#tasks.inflight > 0) this.#results.start();
     return settled;
   }

@@ -98,6 +98,25 @@ export interface PoolThreadInfo {
   workerId: number;
 }
 
+/**
+ * A pool thread as `pool.threadInfo()` lists it: alive now, started (`ready`) or still loading the
+ * worker module. The same object for a thread on every call.
+ *
+ * @group Events and stats
+ */
+export interface PoolThread extends PoolThreadInfo {
+  /** It has loaded the worker module (and run its setup()): it takes tasks. */
+  readonly ready: boolean;
+  /**
+   * Keeps the process alive while this thread lives, whatever the pool's keep-alive policy (which
+   * lets a process whose pool is idle exit): e.g. to see the 'error' event of a timer a handler
+   * left behind. Until unref() or the thread's exit.
+   */
+  ref(): void;
+  /** Undoes ref(): the pool's keep-alive policy decides for this thread again. */
+  unref(): void;
+}
+
 /** The pool's events and their listeners' arguments. @group Events and stats */
 export interface PoolEvents {
   /** A thread loaded the module (and ran its setup()): it takes tasks from now on. stdout/stderr: its streams, with the pool's stdout/stderr options. */
@@ -125,6 +144,11 @@ export interface PoolEvents {
   ];
   /** needsDrain went back to false: queued run() tasks fell below the limit. */
   drain: [];
+  /**
+   * A handler posted `message` on `parentPort` (`require('node:worker_threads').parentPort.postMessage()`):
+   * a copy (structured clone), with the thread it came from.
+   */
+  message: [message: unknown, thread: PoolThreadInfo];
   /**
    * A queueRequest handler failed (`wParam` is its request), a thread died while no run() was
    * there to carry the news (a WorkerDiedError), or queueRequest packets were left unhandled by

@@ -132,9 +132,10 @@ export class Lifecycle {
     else if (this.loadError === undefined && this.state !== State.Destroyed) this.#setupRetry.failed(record, error);
   }
 
-  /** Starts the pool's threads (the constructor's last step). */
+  /** Starts the pool's initial threads (the constructor's last step): minThreads of them, at least one; grow() adds the rest as work needs them. */
   start(): void {
-    for (let i = 0; i < this.#host.size; i++) this.spawn();
+    const initial = Math.max(1, this.#host.minThreads);
+    for (let i = 0; i < initial; i++) this.spawn();
     this.#host.keepAlive.armIdle();
   }
 
@@ -192,11 +193,20 @@ export class Lifecycle {
     if (host.tasks.inflight > 0 || requests || !host.tasks.backlogEmpty) this.grow();
   }
 
-  /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
+  /**
+   * Work was added while the pool has fewer than `threads`: start one more thread if the work not
+   * yet started outnumbers the threads free to take it — those waiting on the port and those still
+   * starting. So a pool grows only when no thread would take the work soon (one thread per call:
+   * each run() that finds every thread busy adds one).
+   */
   grow(): void {
     // A thread whose setup() failed is started again by its backoff's timer, not sooner.
     if (!this.accepting || this.#setupRetry.pending) return;
-    if (this.#host.taskPort.stats().waiting === 0) this.spawn();
+    const host = this.#host;
+    const unstarted = host.tasks.queued() + Math.max(0, requestsQueued(host.i32));
+    const starting = host.threads.startingCount;
+    // The port's count last: it takes the port's lock.
+    if (unstarted > starting && unstarted > starting + host.taskPort.stats().waiting) this.spawn();
   }
 
   /** A thread died (process.exit, an uncaught error, resource limits, a timeout): fail what it held, replace it — unless it cannot work. */
@@ -223,7 +233,7 @@ export class Lifecycle {
     const { failed, done } = host.tasks.failOwned(
       record.id,
       lastTaken,
-      () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause),
+      () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause, code),
     );
     for (const packet of done) host.results.complete(packet);
     if (host.tasks.inflight === 0) {
@@ -250,7 +260,7 @@ export class Lifecycle {
     // (A thread stopped for a timeout: the timed-out run() carried it.)
     if (failed === 0 && !record.timedOut) {
       this.#listener.report(
-        new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause),
+        new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause, code),
         'IOCP_POOL_WORKER_DIED',
       );
     }
