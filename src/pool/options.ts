@@ -5,6 +5,7 @@ import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptio
 import { resolveHeapOptions, type SharedHeapOptions, type SharedHeapStats } from '../heap/options.js';
 import type { Percentiles } from './types.js';
 import { nameError } from './names.js';
+import { unknownOptionError } from './option-names.js';
 import { arenaGeometry, MAX_ARENA_BYTES } from './layout.js';
 import { checkSerialization, type Serialization } from '../codec/serialization.js';
 
@@ -159,11 +160,44 @@ export interface CloseOptions {
   timeout?: number;
 }
 
+/** Every ThreadPoolOptions key (the Record makes the compiler list a new option here). */
+const POOL_OPTIONS = Object.keys({
+  filename: 1,
+  name: 1,
+  threads: 1,
+  minThreads: 1,
+  idleTimeout: 1,
+  concurrency: 1,
+  maxQueue: 1,
+  maxTasksPerThread: 1,
+  maxHeapUsedBeforeRecycle: 1,
+  queueCapacity: 1,
+  slots: 1,
+  slotBytes: 1,
+  serialization: 1,
+  heap: 1,
+  spinCount: 1,
+  workerData: 1,
+  resourceLimits: 1,
+  env: 1,
+  argv: 1,
+  execArgv: 1,
+  stdout: 1,
+  stderr: 1,
+  trackUnmanagedFds: 1,
+  backend: 1,
+} satisfies Record<keyof ThreadPoolOptions, 1>);
+
+/** Every RunOptions key. */
+const RUN_OPTIONS = Object.keys({ name: 1, signal: 1, transferList: 1, timeout: 1, onProgress: 1 } satisfies Record<keyof RunOptions, 1>);
+
 /** What is wrong with run()'s options (a TypeError naming it), or undefined. */
 export function runOptionsError(options: unknown): Error | undefined {
   if (options === null || typeof options !== 'object') {
     return new TypeError(`run() options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
+  const unknown = unknownOptionError('run() options', options, RUN_OPTIONS);
+  if (unknown !== undefined) return unknown;
   const { signal, transferList, name, timeout, onProgress } = options as RunOptions;
   if (timeout !== undefined) {
     if (typeof timeout !== 'number') return new TypeError(`options.timeout must be a number of milliseconds, got ${describe(timeout)}`);
@@ -248,6 +282,8 @@ export interface ResolvedOptions {
 /** Checks every option (a TypeError/RangeError naming it) and fills in the defaults. */
 export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a filename');
+  const unknown = unknownOptionError('options', options, POOL_OPTIONS);
+  if (unknown !== undefined) throw unknown;
   const cores = availableParallelism();
   const threads = positiveInt('options.threads', options.threads, 2 * cores, 1, 4096);
   if (options.idleTimeout !== undefined && typeof options.idleTimeout !== 'number') {
