@@ -19,6 +19,7 @@
  * decides what run() and queueRequest() accept and when the pool keeps the
  * process alive.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { CompletionPort } from '../port/index.js';
 import { PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
@@ -338,7 +339,11 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       }
       // Infinity: no timeout (no timer at all: one that long cannot be armed).
       const timeout = options.timeout === Infinity ? undefined : options.timeout;
-      if (timeout !== undefined || options.onProgress !== undefined) extras = { timeout, onProgress: options.onProgress };
+      // onProgress is called from the result drain, in whatever async context is current then
+      // (none, or another caller's): bound here, it runs in its caller's, as a promise reaction
+      // does. Only run() calls that pass one pay for the binding.
+      const onProgress = options.onProgress === undefined ? undefined : AsyncResource.bind(options.onProgress);
+      if (timeout !== undefined || onProgress !== undefined) extras = { timeout, onProgress };
     }
     const queued = this.#tasks.queued();
     if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
