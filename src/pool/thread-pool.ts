@@ -43,6 +43,7 @@ import { SlotCodec } from '../codec/slot-codec.js';
 import { ResultDrain } from './main/results.js';
 import { type TaskExtras, TaskTable } from './main/tasks.js';
 import { LEFT, type ThreadEvents, ThreadSet } from './main/threads.js';
+import { type RunTraceContext, runChannel } from './tracing.js';
 import type { Infer, PoolEvents, PoolThread, PoolTypes, RunName, RunResult, RunTask } from './types.js';
 
 /**
@@ -123,6 +124,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   #drainNeeded = false;
   /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
   #requestFailed = 0;
+  /** The pool's `name` option (the tracing channel's name for a run() that names none). */
+  readonly #defaultName: string | undefined;
 
   constructor(options: ThreadPoolOptions) {
     super();
@@ -134,6 +137,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.serialization = o.serialization;
     this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
     this.#queueCapacity = o.queueCapacity;
+    this.#defaultName = o.name;
     const { slots, backend } = o;
 
     // 1. Shared memory. The task port holds every slot's packet plus the queueRequest packets and
@@ -316,7 +320,15 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    * result its awaited return type; on one typed by hand, `T` and `R`; else `unknown`.
    */
   run<N extends RunName<T, R> = never>(task: RunTask<T, R, N>, options?: RunOptions<N>): Promise<RunResult<T, R, N>> {
-    return this.#run(task, options) as Promise<RunResult<T, R, N>>;
+    // Traced only while someone listens (see tracing.ts): else no context, no extra promise.
+    if (!runChannel.hasSubscribers) return this.#run(task, options) as Promise<RunResult<T, R, N>>;
+    return this.#traced(task, options) as Promise<RunResult<T, R, N>>;
+  }
+
+  #traced(task: unknown, options: RunOptions | undefined): Promise<unknown> {
+    const name = (options !== null && typeof options === 'object' ? options.name : undefined) ?? this.#defaultName ?? 'default';
+    const context: RunTraceContext = { pool: this, task, name };
+    return runChannel.tracePromise(() => this.#run(task, options), context);
   }
 
   #run(task: unknown, options: RunOptions | undefined): Promise<unknown> {
