@@ -9,9 +9,7 @@
  *               through a shared ring).
  *  codec        µs per encode + decode of the payloads of the pool's payload
  *               benchmark, with each serialization, next to v8.serialize +
- *               v8.deserialize and JSON.stringify + JSON.parse alone. (The
- *               heap-aware serializer against plain v8.serialize on values
- *               with no view: heap-serializer-ab.mjs, whole processes.)
+ *               v8.deserialize and JSON.stringify + JSON.parse alone.
  *  growth       µs to create + post a segment, and to adopt one from the
  *               channel; growing a growable SharedArrayBuffer, for comparison.
  *

@@ -43,6 +43,8 @@ export interface ErrorFields {
   props: Record<string, unknown> | undefined;
   /** What could not be read or cloned, one line each. */
   notSent: string[] | undefined;
+  /** It was a DOMException (a DataCloneError, an AbortError…): rebuilt as one, with its `code`. */
+  dom?: true;
 }
 
 /** What crosses the thread boundary for anything thrown; `ref`: the error at that depth of the cause chain (a cycle). */
@@ -110,7 +112,9 @@ function record(thrown: unknown, chain: unknown[]): ThrownRecord {
     }
   }
   if (props !== undefined) props = cloneable(props, notSent);
-  return { error: { name, message, stack, props, notSent: notSent.length === 0 ? undefined : notSent } };
+  const fields: ErrorFields = { name, message, stack, props, notSent: notSent.length === 0 ? undefined : notSent };
+  if (isDomException(error)) fields.dom = true;
+  return { error: fields };
 }
 
 /** props, less the properties that cannot be cloned (each noted). */
@@ -145,6 +149,15 @@ function text(value: unknown, key: string, notSent: string[]): string | undefine
   }
 }
 
+/** Whether `error` is a DOMException (a Proxy whose getPrototypeOf throws is not). */
+function isDomException(error: Error): boolean {
+  try {
+    return error instanceof DOMException;
+  } catch {
+    return false;
+  }
+}
+
 /** The name of the standard error type an error is an instance of (its own name could not be read). */
 function typeName(error: Error): string {
   try {
@@ -175,8 +188,9 @@ function rebuild(thrown: ThrownRecord, chain: Error[]): unknown {
   if ('value' in thrown) return thrown.value;
   if ('ref' in thrown) return chain[thrown.ref];
   const fields = thrown.error;
-  const Ctor = ERROR_TYPES[fields.name] ?? Error;
-  const error = new Ctor(fields.message);
+  // A DOMException is one again (DataCloneError's code 25 with it): whichever thread raised it,
+  // the caller sees the same kind of error.
+  const error = fields.dom === true ? new DOMException(fields.message, fields.name) : new (ERROR_TYPES[fields.name] ?? Error)(fields.message);
   chain.push(error);
   if (error.name !== fields.name) {
     Object.defineProperty(error, 'name', { value: fields.name, configurable: true, writable: true, enumerable: false });

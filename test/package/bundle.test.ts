@@ -14,13 +14,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * The bound on the minified bundle of a one-line run() app, in bytes. What it holds, measured at
- * the time of writing: the main thread's code of the pool, port, shared heap and codec, minified
- * by the app's bundler (94 kB), and the pool thread's runtime, minified and brotli-compressed at
- * the package's build (29 kB as base64). The runtime must be a copy: a pool thread cannot run code
- * of the main thread's bundle.
+ * The bound on the minified bundle of a one-line run() app, in bytes. What it holds, measured with
+ * esbuild 0.27 and a source map: the main thread's code of the pool (40 kB), port (31 kB), codec
+ * (21 kB) and shared heap (18 kB), minified by the app's bundler, and the pool thread's runtime,
+ * minified and brotli-compressed at the package's build (34 kB as base64) — 144.5 kB in all. The
+ * runtime must be a copy: a pool thread cannot run code of the main thread's bundle, so the port,
+ * heap and codec are there twice. The bound leaves ~4 % for growth: a change that needs more says
+ * why here.
  */
-const MAX_BYTES = 130_000;
+const MAX_BYTES = 150_000;
 
 const work = mkdtempSync(join(tmpdir(), 'iocp-pool-bundle-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

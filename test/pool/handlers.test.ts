@@ -196,6 +196,12 @@ describe('ThreadPool: errors that say where to look', () => {
     const error = (await pool.run({ op: 'fn' }).catch((e: unknown) => e)) as Error;
     expect(error.name).toBe('DataCloneError');
     expect(error.message).toMatch(/^the result of the default handler could not be cloned: /);
+    // The same DOMException (code 25) as the one the main thread raises for a task that cannot be cloned.
+    expect(error).toBeInstanceOf(DOMException);
+    expect((error as DOMException).code).toBe(25);
+    const here = (await pool.run(() => 1).catch((e: unknown) => e)) as DOMException;
+    expect(here).toBeInstanceOf(DOMException);
+    expect(here.code).toBe(25);
     const named = make({ filename: fixture('ops.mjs'), threads: 1, name: 'default' });
     expect(((await named.run({ op: 'fn' }).catch((e: unknown) => e)) as Error).message).toMatch(
       /^the result of handler "default" could not be cloned/,
