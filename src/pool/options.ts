@@ -102,6 +102,13 @@ export interface ThreadPoolOptions {
 export interface RunOptions<Name extends string = string> {
   /** The worker module's export to call (default: the pool's `name` option, else the default export). */
   name?: Name;
+  /**
+   * Another worker module to run the task with (a path or a file: URL): its export `name` (else
+   * the pool's `name` option, else its default handler). Each thread imports it when it first
+   * runs such a task and keeps it; its setup() and teardown() are not called (only the pool's
+   * own module's are).
+   */
+  filename?: string | URL;
   /** Aborting it before the task starts rejects run() with an AbortError; a running handler receives it as `context.signal`. */
   signal?: AbortSignal;
   /** Objects to transfer with the task (the task then goes by MessagePort when it starts). */
@@ -189,7 +196,10 @@ const POOL_OPTIONS = Object.keys({
 } satisfies Record<keyof ThreadPoolOptions, 1>);
 
 /** Every RunOptions key. */
-const RUN_OPTIONS = Object.keys({ name: 1, signal: 1, transferList: 1, timeout: 1, onProgress: 1 } satisfies Record<keyof RunOptions, 1>);
+const RUN_OPTIONS = Object.keys({ name: 1, filename: 1, signal: 1, transferList: 1, timeout: 1, onProgress: 1 } satisfies Record<
+  keyof RunOptions,
+  1
+>);
 
 /** What is wrong with run()'s options (a TypeError naming it), or undefined. */
 export function runOptionsError(options: unknown): Error | undefined {
@@ -209,6 +219,14 @@ export function runOptionsError(options: unknown): Error | undefined {
   if (name !== undefined) {
     const bad = nameError('options.name', name);
     if (bad !== undefined) return bad as TypeError;
+  }
+  const filename = (options as RunOptions).filename;
+  if (filename !== undefined) {
+    try {
+      toFileUrl(filename, 'options.filename');
+    } catch (error) {
+      return error as TypeError;
+    }
   }
   if (signal !== undefined && !(signal instanceof AbortSignal))
     return new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
@@ -302,7 +320,7 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
     if (bad !== undefined) throw bad;
   }
   return {
-    filename: toFileUrl(options.filename),
+    filename: toFileUrl(options.filename, 'options.filename'),
     name,
     workerOptions: workerOptions(options),
     threads,
@@ -416,12 +434,13 @@ function checkBackend(value: unknown): 'portable' | 'native' | 'auto' {
   throw new RangeError(`options.backend must be 'portable', 'native' or 'auto', got ${String(value)}`);
 }
 
-function toFileUrl(filename: unknown): string {
+/** A worker module's path or file: URL as a file: URL string; a TypeError naming `what` when it is neither. */
+export function toFileUrl(filename: unknown, what: string): string {
   if (filename instanceof URL) {
-    if (filename.protocol !== 'file:') throw new TypeError(`options.filename must be a path or a file: URL, got ${filename.href}`);
+    if (filename.protocol !== 'file:') throw new TypeError(`${what} must be a path or a file: URL, got ${filename.href}`);
     return filename.href;
   }
-  if (typeof filename !== 'string' || filename === '') throw new TypeError('options.filename must be the path or file: URL of the worker module');
+  if (typeof filename !== 'string' || filename === '') throw new TypeError(`${what} must be the path or file: URL of the worker module`);
   if (filename.startsWith('file:')) return new URL(filename).href;
   return pathToFileURL(filename).href;
 }

@@ -27,7 +27,7 @@ import { HeapKeeper } from './main/heap-keeper.js';
 import { KeepAlive } from './main/keep-alive.js';
 import { A_MAGIC, A_MIN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry } from './layout.js';
 import { Lifecycle, State } from './main/lifecycle.js';
-import { HandlerNames } from './names.js';
+import { HandlerNames, otherModuleKey } from './names.js';
 import { checkWParam, postRequest } from './requests.js';
 import {
   broadcastOptionsError,
@@ -35,6 +35,7 @@ import {
   resolveOptions,
   type RunOptions,
   runOptionsError,
+  toFileUrl,
   type ThreadPoolOptions,
   type ThreadPoolStats,
 } from './options.js';
@@ -126,6 +127,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   #requestFailed = 0;
   /** The pool's `name` option (the tracing channel's name for a run() that names none). */
   readonly #defaultName: string | undefined;
+  /** The worker module's file: URL (a run() whose `filename` is another module names it by key). */
+  readonly #filename: string;
 
   constructor(options: ThreadPoolOptions) {
     super();
@@ -138,6 +141,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
     this.#queueCapacity = o.queueCapacity;
     this.#defaultName = o.name;
+    this.#filename = o.filename;
     const { slots, backend } = o;
 
     // 1. Shared memory. The task port holds every slot's packet plus the queueRequest packets and
@@ -344,8 +348,15 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       if (bad !== undefined) return Promise.reject(bad);
       signal = options.signal;
       transferList = options.transferList;
-      if (options.name !== undefined) {
-        const index = this.#names.indexOf(options.name);
+      let key: string | RangeError | undefined = options.name;
+      if (options.filename !== undefined) {
+        const filename = toFileUrl(options.filename, 'options.filename');
+        // Another module: its handler is a name entry of its own (names.ts otherModuleKey).
+        if (filename !== this.#filename) key = otherModuleKey(filename, options.name ?? this.#defaultName);
+      }
+      if (key instanceof RangeError) return Promise.reject(key);
+      if (key !== undefined) {
+        const index = this.#names.indexOf(key);
         if (typeof index !== 'number') return Promise.reject(index);
         handler = index;
       }
