@@ -21,6 +21,7 @@
  */
 import { AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
+import type { Histogram } from 'node:perf_hooks';
 import { CompletionPort } from '../port/index.js';
 import { PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
 import { HeapKeeper } from './main/heap-keeper.js';
@@ -492,6 +493,15 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   }
 
   // ─────────────────────────────── stats ───────────────────────────────
+
+  /**
+   * The sampled run and wait times (those stats() reports percentiles of) as perf_hooks
+   * histograms, in microseconds, every sample since the pool started: `mean`, `stddev`, `min`,
+   * `max`, `percentile(p)`, `count`. The same two live objects on every call.
+   */
+  histograms(): { runTime: Histogram; waitTime: Histogram } {
+    return { runTime: this.#results.runTime.histogram, waitTime: this.#results.waitTime.histogram };
+  }
 
   /** Counters, timings and utilization (utilization over the time since the previous call). */
   stats(): ThreadPoolStats {
