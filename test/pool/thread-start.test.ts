@@ -29,6 +29,19 @@ describe('ThreadPool: thread start policy', () => {
     expect(p.threadInfo()).toHaveLength(1);
   });
 
+  it.each([1, 2, 3, 4])('tasks fed one at a time start no thread: the thread whose result was just read takes the next (round %i)', async () => {
+    // idleTimeout 0: a thread started needlessly would leave at once and be started again.
+    const p = pool({ filename: fixture('ops.mjs'), threads: 4, minThreads: 1, idleTimeout: 0 });
+    let starts = 0;
+    p.on('threadStart', () => starts++);
+    for (let i = 0; i < 30; i++) {
+      // Sync and async handlers (a thread that ran an async one waits with getAsync).
+      expect(await p.run({ op: i % 2 === 0 ? 'echo' : 'async-echo', value: i })).toBe(i);
+      if (i % 3 === 0) await new Promise((resolve) => setTimeout(resolve, 2)); // the workload's gaps
+    }
+    expect(starts).toBe(1);
+  });
+
   it.each([1, 2, 3])('grows one thread per task that finds every thread busy, up to threads (round %i)', async () => {
     const { sab, words } = shared();
     // concurrency 3: three blocked threads all count as running on the port.

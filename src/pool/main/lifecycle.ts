@@ -195,18 +195,26 @@ export class Lifecycle {
 
   /**
    * Work was added while the pool has fewer than `threads`: start one more thread if the work not
-   * yet started outnumbers the threads free to take it — those waiting on the port and those still
-   * starting. So a pool grows only when no thread would take the work soon (one thread per call:
-   * each run() that finds every thread busy adds one).
+   * yet started outnumbers the threads free to take it — those still starting, and those running
+   * no run() task (a thread whose last result was just read is free though it may not be back on
+   * the port yet: counting only the port's waiters, a pool fed one task at a time started a thread
+   * for nearly every task, which idleTimeout then retired) or waiting on the port (a thread
+   * awaiting an async handler takes more). So a pool grows only when no thread would take the
+   * work soon (one thread per call: each run() that finds every thread busy adds one).
    */
   grow(): void {
     // A thread whose setup() failed is started again by its backoff's timer, not sooner.
     if (!this.accepting || this.#setupRetry.pending) return;
-    const host = this.#host;
-    const unstarted = host.tasks.queued() + Math.max(0, requestsQueued(host.i32));
-    const starting = host.threads.startingCount;
+    const { tasks, threads } = this.#host;
+    const queued = tasks.queued();
+    const unstarted = queued + Math.max(0, requestsQueued(this.#host.i32));
+    const starting = threads.startingCount;
+    if (unstarted <= starting) return;
+    // Slots in use whose task has started: running, or done with its result not yet read.
+    const running = Math.max(0, tasks.inflight - (queued - tasks.backlogged));
+    if (unstarted <= starting + (threads.size - starting - running)) return;
     // The port's count last: it takes the port's lock.
-    if (unstarted > starting && unstarted > starting + host.taskPort.stats().waiting) this.spawn();
+    if (unstarted > starting + this.#host.taskPort.stats().waiting) this.spawn();
   }
 
   /** A thread died (process.exit, an uncaught error, resource limits, a timeout): fail what it held, replace it — unless it cannot work. */
