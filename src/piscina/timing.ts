@@ -1,27 +1,66 @@
 /**
- * runTime, waitTime and utilization from the ThreadPool's stats(). The pool samples its timings
- * (every one of the first 64 tasks, then one in 16, the latest 1 024 samples) and reports
- * percentiles: the summary holds what it measures, no field it does not.
+ * runTime, waitTime and utilization from the ThreadPool. The pool samples its timings (every one of
+ * the first 64 tasks, then one in 16) into perf_hooks histograms (pool.histograms(), µs): the
+ * summary is piscina's, in milliseconds.
  */
+import type { Histogram } from 'node:perf_hooks';
 import type { ThreadPoolStats } from 'iocp-pool';
 
-/** A timing summary in milliseconds: `pool.runTime`, `pool.waitTime`. */
+/** A timing summary in milliseconds, as piscina's `pool.runTime` and `pool.waitTime`. */
 export interface TimingSummary {
-  /** Samples the percentiles are computed over. */
+  /** Samples taken. */
   count: number;
-  /** The median. */
-  p50: number;
-  /** The 90th percentile. */
-  p90: number;
-  /** The 99th percentile. */
-  p99: number;
-  /** The largest sample. */
+  /** The mean (piscina keeps both names). */
+  average: number;
+  mean: number;
+  /** The standard deviation. */
+  stddev: number;
+  /** The smallest and largest sample. */
+  min: number;
   max: number;
+  /** Percentiles: p50 is the median, p99_9 the 99.9th percentile. */
+  p0_001: number;
+  p0_01: number;
+  p0_1: number;
+  p1: number;
+  p2_5: number;
+  p10: number;
+  p25: number;
+  p50: number;
+  p75: number;
+  p90: number;
+  p97_5: number;
+  p99: number;
+  p99_9: number;
+  p99_99: number;
+  p99_999: number;
 }
 
-/** The summary of one of stats()' timings. */
-export function summary(p: ThreadPoolStats['runTime']): TimingSummary {
-  return { count: p.samples, p50: p.p50, p90: p.p90, p99: p.p99, max: p.max };
+const PERCENTILES = [
+  ['p0_001', 0.001],
+  ['p0_01', 0.01],
+  ['p0_1', 0.1],
+  ['p1', 1],
+  ['p2_5', 2.5],
+  ['p10', 10],
+  ['p25', 25],
+  ['p50', 50],
+  ['p75', 75],
+  ['p90', 90],
+  ['p97_5', 97.5],
+  ['p99', 99],
+  ['p99_9', 99.9],
+  ['p99_99', 99.99],
+  ['p99_999', 99.999],
+] as const;
+
+/** The summary of one of the pool's histograms (µs) in ms; all zero before the first sample (an empty histogram's min is 2^63). */
+export function summary(h: Histogram): TimingSummary {
+  const empty = h.count === 0;
+  const ms = (us: number): number => (empty ? 0 : us / 1000);
+  const out = { count: h.count, average: ms(h.mean), mean: ms(h.mean), stddev: ms(h.stddev), min: ms(h.min), max: ms(h.max) } as TimingSummary;
+  for (const [key, p] of PERCENTILES) out[key] = ms(h.percentile(p));
+  return out;
 }
 
 /**
