@@ -10,29 +10,45 @@ import type { ThreadPoolStats } from 'iocp-pool';
 export interface TimingSummary {
   /** Samples taken. */
   count: number;
-  /** The mean (piscina keeps both names). */
+  /** The mean. */
   average: number;
+  /** The mean (piscina has both names). */
   mean: number;
   /** The standard deviation. */
   stddev: number;
-  /** The smallest and largest sample. */
+  /** The smallest sample. */
   min: number;
+  /** The largest sample. */
   max: number;
-  /** Percentiles: p50 is the median, p99_9 the 99.9th percentile. */
+  /** The 0.001th percentile. */
   p0_001: number;
+  /** The 0.01th percentile. */
   p0_01: number;
+  /** The 0.1th percentile. */
   p0_1: number;
+  /** The 1st percentile. */
   p1: number;
+  /** The 2.5th percentile. */
   p2_5: number;
+  /** The 10th percentile. */
   p10: number;
+  /** The 25th percentile. */
   p25: number;
+  /** The 50th (the median) percentile. */
   p50: number;
+  /** The 75th percentile. */
   p75: number;
+  /** The 90th percentile. */
   p90: number;
+  /** The 97.5th percentile. */
   p97_5: number;
+  /** The 99th percentile. */
   p99: number;
+  /** The 99.9th percentile. */
   p99_9: number;
+  /** The 99.99th percentile. */
   p99_99: number;
+  /** The 99.999th percentile. */
   p99_999: number;
 }
 

@@ -21,7 +21,6 @@
  */
 import { AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
-import type { Histogram } from 'node:perf_hooks';
 import { CompletionPort } from '../port/index.js';
 import { PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
 import { HeapKeeper } from './main/heap-keeper.js';
@@ -46,7 +45,7 @@ import { ResultDrain } from './main/results.js';
 import { type TaskExtras, TaskTable } from './main/tasks.js';
 import { LEFT, type ThreadEvents, ThreadSet } from './main/threads.js';
 import { type RunTraceContext, runChannel } from './tracing.js';
-import type { Infer, PoolEvents, PoolThread, PoolTypes, RunName, RunResult, RunTask } from './types.js';
+import type { Infer, PoolEvents, PoolHistograms, PoolThread, PoolTypes, RunName, RunResult, RunTask } from './types.js';
 
 /**
  * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
@@ -499,7 +498,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    * histograms, in microseconds, every sample since the pool started: `mean`, `stddev`, `min`,
    * `max`, `percentile(p)`, `count`. The same two live objects on every call.
    */
-  histograms(): { runTime: Histogram; waitTime: Histogram } {
+  histograms(): PoolHistograms {
     return { runTime: this.#results.runTime.histogram, waitTime: this.#results.waitTime.histogram };
   }
 

@@ -8,6 +8,7 @@
  * Result>` (two types) still declares them by hand, and `new ThreadPool(…)`
  * (none) takes and returns `unknown`.
  */
+import type { Histogram } from 'node:perf_hooks';
 
 /** What a handler receives besides its task. @group Worker modules */
 export interface HandlerContext {
@@ -115,6 +116,14 @@ export interface PoolThread extends PoolThreadInfo {
   ref(): void;
   /** Undoes ref(): the pool's keep-alive policy decides for this thread again. */
   unref(): void;
+}
+
+/** What `pool.histograms()` returns: live perf_hooks histograms, in microseconds. @group Events and stats */
+export interface PoolHistograms {
+  /** How long handlers ran (sampled tasks). */
+  runTime: Histogram;
+  /** How long tasks waited between run() and the handler's start (sampled tasks). */
+  waitTime: Histogram;
 }
 
 /** The pool's events and their listeners' arguments. @group Events and stats */
