@@ -196,7 +196,7 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
         forget = onAbort(signal, () => {
           const reason = reasonOf(signal);
           if (queued !== undefined) this.#queue?.remove(queued);
-          // Rejected at once, running or not: a handler still running is left to finish (see docs/piscina.md).
+          // Rejected at once, running or not: a handler still running is left to finish (see docs/migrating-from-piscina.md).
           finish(false, new AbortError(reason));
           controller.abort(reason);
         });
