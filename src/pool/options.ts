@@ -165,6 +165,11 @@ export interface CloseOptions {
    * deadline. At most 2147483647 (2^31 − 1): more is a RangeError.
    */
   timeout?: number;
+  /**
+   * true: the tasks not started yet — queued in the port or waiting for a slot — reject at once
+   * with a PoolClosedError instead of running; running tasks finish. Default false.
+   */
+  force?: boolean;
 }
 
 /** Every ThreadPoolOptions key (the Record makes the compiler list a new option here). */
@@ -262,6 +267,10 @@ export function closeTimeout(options: unknown): number {
   if (options === undefined) return Infinity;
   if (options === null || typeof options !== 'object')
     throw new TypeError(`close() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const unknown = unknownOptionError('close() options', options, ['timeout', 'force']);
+  if (unknown !== undefined) throw unknown;
+  const force = (options as CloseOptions).force;
+  if (force !== undefined && typeof force !== 'boolean') throw new TypeError(`options.force must be a boolean, got ${describe(force)}`);
   const timeout = (options as CloseOptions).timeout;
   if (timeout === undefined) return Infinity;
   if (typeof timeout !== 'number') throw new TypeError(`options.timeout must be a number of milliseconds, got ${typeof timeout}`);

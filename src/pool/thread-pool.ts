@@ -476,9 +476,18 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    * rejects with a PoolClosedError that says the deadline passed, its thread
    * is terminated — and close() resolves once the threads are gone. A later
    * close({ timeout }) can only bring the deadline closer.
+   *
+   * With `{ force: true }`: the tasks not started yet reject at once with a PoolClosedError
+   * (they never run); those running finish.
    */
   close(options?: CloseOptions): Promise<void> {
-    return this.#life.close(options);
+    const closing = this.#life.close(options);
+    // Checked by close() above: a bad option has rejected it, and forces nothing.
+    if (options?.force === true && this.#life.state === State.Closing) {
+      this.#tasks.cancelQueued(() => new PoolClosedError('close({ force: true }) before this task started: it did not run'));
+      this.#pump();
+    }
+    return closing;
   }
 
   /** `await using pool = new ThreadPool(…)`: the same as close(). */
