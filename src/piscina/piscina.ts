@@ -256,16 +256,18 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
     if (options.force === true && this.#queue !== undefined) {
       for (let t = this.#queue.shift(); t !== null; t = this.#queue.shift()) (t as QueuedTask).fail(new AbortError('pool is closed'));
     }
-    return (this.#closed = this.#closeWithin(this.#options.closeTimeout));
+    return (this.#closed = this.#closeWithin(this.#options.closeTimeout, options.force === true));
   }
 
-  async #closeWithin(ms: number): Promise<void> {
+  async #closeWithin(ms: number, force: boolean): Promise<void> {
     // A custom queue's tasks go to the pool as places free up: wait for them before closing it.
+    // (With force, close() emptied the queue.)
     while (this.#queue !== undefined && this.#queue.size > 0) (this.#queue.shift() as QueuedTask).submit();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<true>((resolve) => (timer = setTimeout(resolve, ms, true)));
     try {
-      if ((await Promise.race([this.#pool.close(), timedOut])) === true) {
+      // force: the pool rejects the tasks it holds that have not started (translate() makes them piscina's AbortError).
+      if ((await Promise.race([this.#pool.close({ force }), timedOut])) === true) {
         this.emit('error', Errors.closeTimeout());
         await this.#pool.destroy();
       }
@@ -380,7 +382,9 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
  */
 function translate(error: unknown): unknown {
   const e = error as (Error & { cause?: unknown; exitCode?: number }) | null;
-  if (e?.name === 'PoolClosedError') return Errors.threadTermination();
+  if (e?.name === 'PoolClosedError') {
+    return /^close\(\{ force: true \}\) before this task started/.test(e.message) ? new AbortError('pool is closed') : Errors.threadTermination();
+  }
   if (e?.name === 'WorkerDiedError') {
     if (e.cause instanceof Error) return e.cause;
     if (e.exitCode !== undefined) return new Error(`worker exited with code: ${e.exitCode}`);

@@ -226,6 +226,20 @@ describe('Piscina: close() and destroy()', () => {
     await closing;
   });
 
+  it('close({ force: true }) without a custom queue: the tasks not started reject with AbortError (cause "pool is closed")', async () => {
+    const p = pool({ maxThreads: 1 });
+    const b = blocker();
+    const running = p.run(b.task);
+    await b.started;
+    const waiting = [p.run({ op: 'add', a: 1, b: 1 }), p.run({ op: 'add', a: 2, b: 2 })];
+    const closing = p.close({ force: true });
+    for (const w of waiting)
+      await expect(w).rejects.toMatchObject({ name: 'AbortError', message: 'The task has been aborted', cause: 'pool is closed' });
+    b.release();
+    expect(await running).toBe('released');
+    await closing;
+  });
+
   it('close() past closeTimeout emits an error and destroys the pool', async () => {
     const p = pool({ maxThreads: 1, closeTimeout: 50 });
     const b = blocker();
