@@ -63,7 +63,7 @@ describe("diagnostics_channel 'iocp-pool:run'", () => {
     const pool = new ThreadPool({ filename: fixture('handlers.mjs'), threads: 1 });
     pools.push(pool);
     const seen = record();
-    unsubscribes.splice(0).forEach((u) => u());
+    for (const u of unsubscribes.splice(0)) u();
     expect(await pool.run(1, { name: 'double' })).toBe(2);
     expect(seen).toEqual([]);
   });
