@@ -7,7 +7,7 @@
  *   await pool.run({ a: 4, b: 6 });
  *
  * In CommonJS, `require('iocp-pool/piscina')` is the class itself, as `require('piscina')` is.
- * See docs/piscina.md for what differs.
+ * See docs/migrating-from-piscina.md for what differs.
  */
 import { Piscina } from './piscina.js';
 import { workerState } from './state.js';

@@ -32,11 +32,13 @@ export interface PiscinaThread {
   readonly threadId: number;
   /** The thread's id in the pool. */
   readonly workerId: number;
+  /** Keeps the process alive while this thread lives (piscina: `pool.threads[i].ref()`). */
+  ref(): void;
+  /** Undoes ref(). */
+  unref(): void;
 }
 
 const NO_RUN_OPTIONS: PiscinaRunOptions = Object.freeze({});
-/** The shortest idleTimeout the pool's threads get (ms): see the constructor. */
-const MIN_IDLE_TIMEOUT = 1000;
 const TASK = 'Piscina.Task';
 
 /**
@@ -51,7 +53,6 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
   /** Tasks a ThreadPool holds at once in piscina's model: maxThreads × concurrentTasksPerWorker. */
   readonly #capacity: number;
   readonly #queue: TaskQueue | undefined;
-  readonly #threads = new Map<number, PiscinaThread>();
   readonly #start = performance.now();
   readonly #utilization: Utilization;
   /** run() tasks handed to the ThreadPool and not settled. */
@@ -74,13 +75,9 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
       minThreads: Math.min(Math.ceil(o.minThreads), Math.ceil(o.maxThreads)),
       // piscina runs every thread at once: no cap below the thread count.
       concurrency: Math.ceil(o.maxThreads),
-      // At least 1 s (piscina's default is 0). The ThreadPool starts a thread on every run() while
-      // it has fewer than maxThreads, idle ones waiting or not: with a short idleTimeout, threads
-      // above minThreads leave and come back all the time (default options: 62 to 110 threads
-      // started for 65 000 tiny tasks, a third of the throughput). And with 0, a thread whose
-      // async handler is pending re-polls the port without its event loop turning: the
-      // handler's timers never fire.
-      idleTimeout: Math.max(o.idleTimeout, MIN_IDLE_TIMEOUT),
+      // piscina's per-worker task limit: a thread holds at most this many tasks at once.
+      concurrentTasksPerThread: o.concurrentTasksPerWorker,
+      idleTimeout: o.idleTimeout,
       workerData: data,
       trackUnmanagedFds: o.trackUnmanagedFds,
       ...(o.resourceLimits !== undefined && { resourceLimits: o.resourceLimits }),
@@ -93,16 +90,21 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
       const e = error as (Error & { cause?: unknown }) | null;
       this.emit('error', e?.name === 'WorkerDiedError' && e.cause instanceof Error ? e.cause : error);
     });
-    pool.on('threadStart', ({ threadId, workerId }: PiscinaThread) => {
-      const thread = Object.freeze({ threadId, workerId });
-      this.#threads.set(workerId, thread);
+    // The threads as pool.threadInfo() lists them: the same object in 'workerCreate', 'workerDestroy' and `threads`.
+    const known = new Map<number, PiscinaThread>();
+    pool.on('threadStart', ({ workerId }: { workerId: number }) => {
+      const thread = pool.threadInfo().find((t) => t.workerId === workerId);
+      if (thread === undefined) return;
+      known.set(workerId, thread);
       this.emit('workerCreate', thread);
     });
-    pool.on('threadExit', ({ workerId }: PiscinaThread) => {
-      const thread = this.#threads.get(workerId);
-      this.#threads.delete(workerId);
+    pool.on('threadExit', ({ workerId }: { workerId: number }) => {
+      const thread = known.get(workerId);
+      known.delete(workerId);
       if (thread !== undefined) this.emit('workerDestroy', thread);
     });
+    // What a handler posts on parentPort itself.
+    pool.on('message', (message: unknown) => this.emit('message', message));
   }
 
   /**
@@ -196,7 +198,7 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
         forget = onAbort(signal, () => {
           const reason = reasonOf(signal);
           if (queued !== undefined) this.#queue?.remove(queued);
-          // Rejected at once, running or not: a handler still running is left to finish (see docs/piscina.md).
+          // Rejected at once, running or not: a handler still running is left to finish (see docs/migrating-from-piscina.md).
           finish(false, new AbortError(reason));
           controller.abort(reason);
         });
@@ -256,16 +258,18 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
     if (options.force === true && this.#queue !== undefined) {
       for (let t = this.#queue.shift(); t !== null; t = this.#queue.shift()) (t as QueuedTask).fail(new AbortError('pool is closed'));
     }
-    return (this.#closed = this.#closeWithin(this.#options.closeTimeout));
+    return (this.#closed = this.#closeWithin(this.#options.closeTimeout, options.force === true));
   }
 
-  async #closeWithin(ms: number): Promise<void> {
+  async #closeWithin(ms: number, force: boolean): Promise<void> {
     // A custom queue's tasks go to the pool as places free up: wait for them before closing it.
+    // (With force, close() emptied the queue.)
     while (this.#queue !== undefined && this.#queue.size > 0) (this.#queue.shift() as QueuedTask).submit();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<true>((resolve) => (timer = setTimeout(resolve, ms, true)));
     try {
-      if ((await Promise.race([this.#pool.close(), timedOut])) === true) {
+      // force: the pool rejects the tasks it holds that have not started (translate() makes them piscina's AbortError).
+      if ((await Promise.race([this.#pool.close({ force }), timedOut])) === true) {
         this.emit('error', Errors.closeTimeout());
         await this.#pool.destroy();
       }
@@ -303,9 +307,9 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
   get minThreads(): number {
     return this.#options.minThreads;
   }
-  /** The threads that are up (ready to take tasks). */
+  /** The threads alive, those still starting included (minThreads of them right after the constructor). */
   get threads(): PiscinaThread[] {
-    return [...this.#threads.values()];
+    return this.#pool.threadInfo();
   }
   /** Tasks waiting for a thread: beyond maxThreads × concurrentTasksPerWorker in flight, and those in a custom queue. */
   get queueSize(): number {
@@ -321,11 +325,11 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
   }
   /** Milliseconds handlers ran (sampled), or null with recordTiming: false. */
   get runTime(): TimingSummary | null {
-    return this.#options.recordTiming ? summary(this.#stats().runTime) : null;
+    return this.#options.recordTiming ? summary(this.#pool.histograms().runTime) : null;
   }
   /** Milliseconds tasks waited for a thread (sampled), or null with recordTiming: false. */
   get waitTime(): TimingSummary | null {
-    return this.#options.recordTiming ? summary(this.#stats().waitTime) : null;
+    return this.#options.recordTiming ? summary(this.#pool.histograms().waitTime) : null;
   }
   /** The fraction of maxThreads × duration the threads spent in handlers (0 with recordTiming: false). */
   get utilization(): number {
@@ -374,8 +378,18 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
   }
 }
 
-/** The ThreadPool's end-of-pool errors as piscina's. */
+/**
+ * The ThreadPool's errors as piscina's: the end of the pool; a thread that died of an uncaught
+ * error rejects with that error, one that exited with 'worker exited with code: N'.
+ */
 function translate(error: unknown): unknown {
-  if ((error as Error | null)?.name === 'PoolClosedError') return Errors.threadTermination();
+  const e = error as (Error & { cause?: unknown; exitCode?: number }) | null;
+  if (e?.name === 'PoolClosedError') {
+    return /^close\(\{ force: true \}\) before this task started/.test(e.message) ? new AbortError('pool is closed') : Errors.threadTermination();
+  }
+  if (e?.name === 'WorkerDiedError') {
+    if (e.cause instanceof Error) return e.cause;
+    if (e.exitCode !== undefined) return new Error(`worker exited with code: ${e.exitCode}`);
+  }
   return error;
 }

@@ -34,9 +34,12 @@ export class AbortError extends Error {
 export class WorkerDiedError extends Error {
   /** What to match on: the message may change. */
   readonly code = 'ERR_POOL_WORKER_DIED';
-  constructor(message: string, cause?: unknown) {
+  /** The thread's exit code (`process.exit(n)` gives n, an uncaught error 1), when the thread's exit was seen. */
+  readonly exitCode: number | undefined;
+  constructor(message: string, cause?: unknown, exitCode?: number) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'WorkerDiedError';
+    this.exitCode = exitCode;
   }
 }
 

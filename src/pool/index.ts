@@ -12,4 +12,16 @@ export type { Serialization } from '../codec/serialization.js';
 export { currentPool } from './client.js';
 export type { PoolClient, RunInWorkerOptions } from './client.js';
 export { AbortError, PoolClosedError, QueueFullError, TimeoutError, WorkerDiedError, WorkerLoadError } from './errors.js';
-export type { Handler, HandlerContext, HandlerName, Percentiles, PoolEvents, PoolThreadInfo, ThreadExitReason } from './types.js';
+export type {
+  Handler,
+  HandlerContext,
+  HandlerName,
+  Percentiles,
+  PoolEvents,
+  PoolHistograms,
+  PoolThread,
+  PoolThreadInfo,
+  ThreadExitReason,
+} from './types.js';
+export { RUN_CHANNEL } from './tracing.js';
+export type { RunTraceContext } from './tracing.js';

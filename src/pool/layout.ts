@@ -158,6 +158,8 @@ export const HANDLER_SHIFT = 16;
 export const MAX_NAMES = 256;
 /** Longest handler name, in UTF-16 units. */
 export const MAX_NAME_LENGTH = 256;
+/** Longest entry of NAMES: a handler name, or the key of another module's handler (names.ts otherModuleKey). */
+export const MAX_KEY_LENGTH = 2048;
 /** The characters' area of NAMES, in UTF-16 units. */
 const NAME_CHARS = 16_384;
 

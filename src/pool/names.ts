@@ -5,7 +5,7 @@
  * an index the first time it is used and writes it into the arena; a thread
  * reads the name of an index it has not met yet, once.
  */
-import { type ArenaGeometry, MAX_NAME_LENGTH, MAX_NAMES } from './layout.js';
+import { type ArenaGeometry, MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_NAMES } from './layout.js';
 
 /** The main thread's side: name → index, assigned on first use. */
 export class HandlerNames {
@@ -49,7 +49,7 @@ export function readName(buffer: SharedArrayBuffer, geo: ArenaGeometry, index: n
   const i32 = new Int32Array(buffer, geo.nameEntries * 4, MAX_NAMES * 2);
   const at = i32[2 * (index - 1)]!;
   const length = i32[2 * (index - 1) + 1]!;
-  if (at >>> 0 !== at || length >>> 0 !== length || length > MAX_NAME_LENGTH || at + length > geo.nameCharCapacity) {
+  if (at >>> 0 !== at || length >>> 0 !== length || length > MAX_KEY_LENGTH || at + length > geo.nameCharCapacity) {
     throw new RangeError(`the task arena is corrupted: handler name ${index} at ${at}, length ${length}`);
   }
   const chars = new Uint16Array(buffer, geo.nameChars * 2 + at * 2, length);
@@ -62,4 +62,30 @@ export function nameError(what: string, name: unknown): Error | undefined {
   if (name === '' || name.length > MAX_NAME_LENGTH)
     return new RangeError(`${what} must be 1 to ${MAX_NAME_LENGTH} characters long, got ${name.length}`);
   return undefined;
+}
+
+/**
+ * run(task, { filename }) with another module than the pool's: its handler travels as a name
+ * entry of its own, "\0" + the module's file: URL + "\n" + the export's name (empty: its default
+ * handler). "\0" starts no export name a module can be asked for by run(), so the two kinds of
+ * entry cannot be confused.
+ */
+export const OTHER_MODULE = '\0';
+
+/** The NAMES entry of handler `name` (undefined: the default one) of module `filename` (a file: URL); a RangeError when too long. */
+export function otherModuleKey(filename: string, name: string | undefined): string | RangeError {
+  const key = `${OTHER_MODULE}${filename}\n${name ?? ''}`;
+  if (key.length > MAX_KEY_LENGTH) {
+    return new RangeError(
+      `options.filename and options.name must be at most ${MAX_KEY_LENGTH - 2} characters together (as a file: URL), got ${key.length - 2}`,
+    );
+  }
+  return key;
+}
+
+/** The module and export of an otherModuleKey(). */
+export function parseOtherModuleKey(key: string): { filename: string; name: string | undefined } {
+  const cut = key.indexOf('\n');
+  const name = key.slice(cut + 1);
+  return { filename: key.slice(1, cut), name: name === '' ? undefined : name };
 }

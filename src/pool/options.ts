@@ -5,6 +5,7 @@ import { type ResourceLimits, SHARE_ENV, type TransferListItem, type WorkerOptio
 import { resolveHeapOptions, type SharedHeapOptions, type SharedHeapStats } from '../heap/options.js';
 import type { Percentiles } from './types.js';
 import { nameError } from './names.js';
+import { unknownOptionError } from './option-names.js';
 import { arenaGeometry, MAX_ARENA_BYTES } from './layout.js';
 import { checkSerialization, type Serialization } from '../codec/serialization.js';
 
@@ -107,6 +108,13 @@ export interface ThreadPoolOptions {
 export interface RunOptions<Name extends string = string> {
   /** The worker module's export to call (default: the pool's `name` option, else the default export). */
   name?: Name;
+  /**
+   * Another worker module to run the task with (a path or a file: URL): its export `name` (else
+   * the pool's `name` option, else its default handler). Each thread imports it when it first
+   * runs such a task and keeps it; its setup() and teardown() are not called (only the pool's
+   * own module's are).
+   */
+  filename?: string | URL;
   /** Aborting it before the task starts rejects run() with an AbortError; a running handler receives it as `context.signal`. */
   signal?: AbortSignal;
   /** Objects to transfer with the task (the task then goes by MessagePort when it starts). */
@@ -163,13 +171,55 @@ export interface CloseOptions {
    * deadline. At most 2147483647 (2^31 − 1): more is a RangeError.
    */
   timeout?: number;
+  /**
+   * true: the tasks not started yet — queued in the port or waiting for a slot — reject at once
+   * with a PoolClosedError instead of running; running tasks finish. Default false.
+   */
+  force?: boolean;
 }
+
+/** Every ThreadPoolOptions key (the Record makes the compiler list a new option here). */
+const POOL_OPTIONS = Object.keys({
+  filename: 1,
+  name: 1,
+  threads: 1,
+  minThreads: 1,
+  idleTimeout: 1,
+  concurrency: 1,
+  maxQueue: 1,
+  maxTasksPerThread: 1,
+  maxHeapUsedBeforeRecycle: 1,
+  queueCapacity: 1,
+  slots: 1,
+  slotBytes: 1,
+  serialization: 1,
+  heap: 1,
+  spinCount: 1,
+  workerData: 1,
+  resourceLimits: 1,
+  env: 1,
+  argv: 1,
+  execArgv: 1,
+  stdout: 1,
+  stderr: 1,
+  trackUnmanagedFds: 1,
+  backend: 1,
+  concurrentTasksPerThread: 1,
+} satisfies Record<keyof ThreadPoolOptions, 1>);
+
+/** Every RunOptions key. */
+const RUN_OPTIONS = Object.keys({ name: 1, filename: 1, signal: 1, transferList: 1, timeout: 1, onProgress: 1 } satisfies Record<
+  keyof RunOptions,
+  1
+>);
 
 /** What is wrong with run()'s options (a TypeError naming it), or undefined. */
 export function runOptionsError(options: unknown): Error | undefined {
   if (options === null || typeof options !== 'object') {
     return new TypeError(`run() options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
+  const unknown = unknownOptionError('run() options', options, RUN_OPTIONS);
+  if (unknown !== undefined) return unknown;
   const { signal, transferList, name, timeout, onProgress } = options as RunOptions;
   if (timeout !== undefined) {
     if (typeof timeout !== 'number') return new TypeError(`options.timeout must be a number of milliseconds, got ${describe(timeout)}`);
@@ -181,6 +231,14 @@ export function runOptionsError(options: unknown): Error | undefined {
   if (name !== undefined) {
     const bad = nameError('options.name', name);
     if (bad !== undefined) return bad as TypeError;
+  }
+  const filename = (options as RunOptions).filename;
+  if (filename !== undefined) {
+    try {
+      toFileUrl(filename, 'options.filename');
+    } catch (error) {
+      return error as TypeError;
+    }
   }
   if (signal !== undefined && !(signal instanceof AbortSignal))
     return new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
@@ -216,6 +274,10 @@ export function closeTimeout(options: unknown): number {
   if (options === undefined) return Infinity;
   if (options === null || typeof options !== 'object')
     throw new TypeError(`close() options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const unknown = unknownOptionError('close() options', options, ['timeout', 'force']);
+  if (unknown !== undefined) throw unknown;
+  const force = (options as CloseOptions).force;
+  if (force !== undefined && typeof force !== 'boolean') throw new TypeError(`options.force must be a boolean, got ${describe(force)}`);
   const timeout = (options as CloseOptions).timeout;
   if (timeout === undefined) return Infinity;
   if (typeof timeout !== 'number') throw new TypeError(`options.timeout must be a number of milliseconds, got ${typeof timeout}`);
@@ -258,6 +320,8 @@ export interface ResolvedOptions {
 /** Checks every option (a TypeError/RangeError naming it) and fills in the defaults. */
 export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a filename');
+  const unknown = unknownOptionError('options', options, POOL_OPTIONS);
+  if (unknown !== undefined) throw unknown;
   const cores = availableParallelism();
   const threads = positiveInt('options.threads', options.threads, 2 * cores, 1, 4096);
   if (options.idleTimeout !== undefined && typeof options.idleTimeout !== 'number') {
@@ -276,7 +340,7 @@ export function resolveOptions(options: ThreadPoolOptions): ResolvedOptions {
     if (bad !== undefined) throw bad;
   }
   return {
-    filename: toFileUrl(options.filename),
+    filename: toFileUrl(options.filename, 'options.filename'),
     name,
     workerOptions: workerOptions(options),
     threads,
@@ -346,11 +410,37 @@ function workerOptions(options: ThreadPoolOptions): WorkerOptions {
   if (env !== undefined) out.env = env;
   if (argv !== undefined) out.argv = [...argv];
   if (execArgv !== undefined) out.execArgv = [...execArgv];
+  else {
+    const inherited = inheritedExecArgv(process.execArgv);
+    if (inherited !== undefined) out.execArgv = inherited;
+  }
   if (stdout !== undefined) out.stdout = stdout;
   if (stderr !== undefined) out.stderr = stderr;
   if (trackUnmanagedFds !== undefined) out.trackUnmanagedFds = trackUnmanagedFds;
   if (resourceLimits !== undefined) out.resourceLimits = resourceLimits;
   return out;
+}
+
+/**
+ * The main thread's Node options as the threads inherit them, without those that only make sense
+ * for the main program: `--input-type` (`node --input-type=module -e …`) says how to read a
+ * string given as the program, and Node refuses to load a worker's file entry under it — every
+ * thread would die at start. Undefined when nothing needs taking out (the Worker inherits as is).
+ */
+export function inheritedExecArgv(execArgv: readonly string[]): string[] | undefined {
+  const at = execArgv.findIndex((arg) => arg === '--input-type' || arg.startsWith('--input-type='));
+  if (at === -1) return undefined;
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    if (arg.startsWith('--input-type=')) continue;
+    if (arg === '--input-type') {
+      i++; // and its value
+      continue;
+    }
+    kept.push(arg);
+  }
+  return kept;
 }
 
 function heapOptions(heap: unknown): Required<SharedHeapOptions> {
@@ -368,12 +458,13 @@ function checkBackend(value: unknown): 'portable' | 'native' | 'auto' {
   throw new RangeError(`options.backend must be 'portable', 'native' or 'auto', got ${String(value)}`);
 }
 
-function toFileUrl(filename: unknown): string {
+/** A worker module's path or file: URL as a file: URL string; a TypeError naming `what` when it is neither. */
+export function toFileUrl(filename: unknown, what: string): string {
   if (filename instanceof URL) {
-    if (filename.protocol !== 'file:') throw new TypeError(`options.filename must be a path or a file: URL, got ${filename.href}`);
+    if (filename.protocol !== 'file:') throw new TypeError(`${what} must be a path or a file: URL, got ${filename.href}`);
     return filename.href;
   }
-  if (typeof filename !== 'string' || filename === '') throw new TypeError('options.filename must be the path or file: URL of the worker module');
+  if (typeof filename !== 'string' || filename === '') throw new TypeError(`${what} must be the path or file: URL of the worker module`);
   if (filename.startsWith('file:')) return new URL(filename).href;
   return pathToFileURL(filename).href;
 }

@@ -48,10 +48,19 @@ export interface PoolWorkerData {
   resultChannel: MessagePort;
   spinCount: number;
   idleTimeout: number;
+  /** A result waits until what its thread wrote to stdout (stderr) has reached the main thread: false when the pool's stdout (stderr) option hands the stream to the application. */
+  flushStdout: boolean;
+  flushStderr: boolean;
   /** queueRequest packets that may wait in the port (the rest of its capacity is reserved for run() slots). */
   queueCapacity: number;
   workerData: unknown;
 }
+
+/**
+ * Worker → main (worker.on('message')): each is sent with `[PROTOCOL]: true` (thread.ts send()),
+ * which tells it from what a handler posts on parentPort itself (the pool's 'message' event).
+ */
+export const PROTOCOL = '__iocpPool';
 
 /** Worker → main (worker.on('message')). */
 export type FromWorker =

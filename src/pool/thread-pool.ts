@@ -19,6 +19,7 @@
  * decides what run() and queueRequest() accept and when the pool keeps the
  * process alive.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { CompletionPort } from '../port/index.js';
 import { PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
@@ -26,7 +27,7 @@ import { HeapKeeper } from './main/heap-keeper.js';
 import { KeepAlive } from './main/keep-alive.js';
 import { A_MAGIC, A_MIN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry } from './layout.js';
 import { Lifecycle, State } from './main/lifecycle.js';
-import { HandlerNames } from './names.js';
+import { HandlerNames, otherModuleKey } from './names.js';
 import { checkWParam, postRequest } from './requests.js';
 import {
   broadcastOptionsError,
@@ -34,6 +35,7 @@ import {
   resolveOptions,
   type RunOptions,
   runOptionsError,
+  toFileUrl,
   type ThreadPoolOptions,
   type ThreadPoolStats,
 } from './options.js';
@@ -42,7 +44,8 @@ import { SlotCodec } from '../codec/slot-codec.js';
 import { ResultDrain } from './main/results.js';
 import { type TaskExtras, TaskTable } from './main/tasks.js';
 import { LEFT, type ThreadEvents, ThreadSet } from './main/threads.js';
-import type { Infer, PoolEvents, PoolTypes, RunName, RunResult, RunTask } from './types.js';
+import { type RunTraceContext, runChannel } from './tracing.js';
+import type { Infer, PoolEvents, PoolHistograms, PoolThread, PoolTypes, RunName, RunResult, RunTask } from './types.js';
 
 /**
  * The pool's events, typed (see PoolEvents): an interface merged with the class below, whose type
@@ -122,6 +125,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   #drainNeeded = false;
   /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
   #requestFailed = 0;
+  /** The pool's `name` option (the tracing channel's name for a run() that names none). */
+  readonly #defaultName: string | undefined;
+  /** The worker module's file: URL (a run() whose `filename` is another module names it by key). */
+  readonly #filename: string;
 
   constructor(options: ThreadPoolOptions) {
     super();
@@ -133,6 +140,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.serialization = o.serialization;
     this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
     this.#queueCapacity = o.queueCapacity;
+    this.#defaultName = o.name;
+    this.#filename = o.filename;
     const { slots, backend } = o;
 
     // 1. Shared memory. The task port holds every slot's packet plus the queueRequest packets and
@@ -175,6 +184,8 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
         serialization: o.serialization,
         spinCount: o.spinCount,
         idleTimeout: this.minThreads < this.threads ? o.idleTimeout : Infinity,
+        flushStdout: o.workerOptions.stdout !== true,
+        flushStderr: o.workerOptions.stderr !== true,
         queueCapacity: o.queueCapacity,
         maxTasksPerThread: o.maxTasksPerThread,
         maxHeapUsedBeforeRecycle: o.maxHeapUsedBeforeRecycle,
@@ -230,6 +241,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       },
       loadError: (record, cause, setup) => this.#life.loadFailed(record, new WorkerLoadError(cause?.message ?? String(cause), cause), setup),
       requestError: (wParam, error) => this.#requestError(wParam, error),
+      message: (record, value) => this.emit('message', value, { threadId: record.threadId, workerId: record.id }),
       teardownError: (_, error) =>
         this.#report(
           Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }),
@@ -248,6 +260,15 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    */
   get ready(): Promise<void> {
     return this.#life.ready;
+  }
+
+  /**
+   * The pool's threads alive now, those still loading the worker module included (`ready` false):
+   * known as soon as they are started, so right after `new ThreadPool()` there are `minThreads` of
+   * them (at least one).
+   */
+  threadInfo(): PoolThread[] {
+    return this.#threads.list();
   }
 
   /** The port the threads loop on (post to it to talk IOCP directly). */
@@ -304,7 +325,15 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    * result its awaited return type; on one typed by hand, `T` and `R`; else `unknown`.
    */
   run<N extends RunName<T, R> = never>(task: RunTask<T, R, N>, options?: RunOptions<N>): Promise<RunResult<T, R, N>> {
-    return this.#run(task, options) as Promise<RunResult<T, R, N>>;
+    // Traced only while someone listens (see tracing.ts): else no context, no extra promise.
+    if (!runChannel.hasSubscribers) return this.#run(task, options) as Promise<RunResult<T, R, N>>;
+    return this.#traced(task, options) as Promise<RunResult<T, R, N>>;
+  }
+
+  #traced(task: unknown, options: RunOptions | undefined): Promise<unknown> {
+    const name = (options !== null && typeof options === 'object' ? options.name : undefined) ?? this.#defaultName ?? 'default';
+    const context: RunTraceContext = { pool: this, task, name };
+    return runChannel.tracePromise(() => this.#run(task, options), context);
   }
 
   #run(task: unknown, options: RunOptions | undefined): Promise<unknown> {
@@ -320,21 +349,33 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       if (bad !== undefined) return Promise.reject(bad);
       signal = options.signal;
       transferList = options.transferList;
-      if (options.name !== undefined) {
-        const index = this.#names.indexOf(options.name);
+      let key: string | RangeError | undefined = options.name;
+      if (options.filename !== undefined) {
+        const filename = toFileUrl(options.filename, 'options.filename');
+        // Another module: its handler is a name entry of its own (names.ts otherModuleKey).
+        if (filename !== this.#filename) key = otherModuleKey(filename, options.name ?? this.#defaultName);
+      }
+      if (key instanceof RangeError) return Promise.reject(key);
+      if (key !== undefined) {
+        const index = this.#names.indexOf(key);
         if (typeof index !== 'number') return Promise.reject(index);
         handler = index;
       }
       // Infinity: no timeout (no timer at all: one that long cannot be armed).
       const timeout = options.timeout === Infinity ? undefined : options.timeout;
-      if (timeout !== undefined || options.onProgress !== undefined) extras = { timeout, onProgress: options.onProgress };
+      // onProgress is called from the result drain, in whatever async context is current then
+      // (none, or another caller's): through a resource made here, it runs in its caller's, as a
+      // promise reaction does. Only run() calls that pass one pay for it. Not AsyncResource.bind():
+      // it costs about 20 µs a call (Node 20), a resource and a closure about 0.3 µs.
+      const onProgress = options.onProgress === undefined ? undefined : inCallerContext(options.onProgress);
+      if (timeout !== undefined || onProgress !== undefined) extras = { timeout, onProgress };
     }
     const queued = this.#tasks.queued();
     if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
     if (queued + 1 >= this.#drainAt) this.#drainNeeded = true;
     if (!this.#keepAlive.refed) this.#keepAlive.refAll();
-    if (this.#threads.size < this.threads) this.#life.grow();
     const settled = this.#tasks.add(task, handler, signal, transferList, extras);
+    if (this.#threads.size < this.threads) this.#life.grow();
     if (this.#tasks.inflight > 0) this.#results.start();
     return settled;
   }
@@ -436,9 +477,18 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    * rejects with a PoolClosedError that says the deadline passed, its thread
    * is terminated — and close() resolves once the threads are gone. A later
    * close({ timeout }) can only bring the deadline closer.
+   *
+   * With `{ force: true }`: the tasks not started yet reject at once with a PoolClosedError
+   * (they never run); those running finish.
    */
   close(options?: CloseOptions): Promise<void> {
-    return this.#life.close(options);
+    const closing = this.#life.close(options);
+    // Checked by close() above: a bad option has rejected it, and forces nothing.
+    if (options?.force === true && this.#life.state === State.Closing) {
+      this.#tasks.cancelQueued(() => new PoolClosedError('close({ force: true }) before this task started: it did not run'));
+      this.#pump();
+    }
+    return closing;
   }
 
   /** `await using pool = new ThreadPool(…)`: the same as close(). */
@@ -452,6 +502,15 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   }
 
   // ─────────────────────────────── stats ───────────────────────────────
+
+  /**
+   * The sampled run and wait times (those stats() reports percentiles of) as perf_hooks
+   * histograms, in microseconds, every sample since the pool started: `mean`, `stddev`, `min`,
+   * `max`, `percentile(p)`, `count`. The same two live objects on every call.
+   */
+  histograms(): PoolHistograms {
+    return { runTime: this.#results.runTime.histogram, waitTime: this.#results.waitTime.histogram };
+  }
 
   /** Counters, timings and utilization (utilization over the time since the previous call). */
   stats(): ThreadPoolStats {
@@ -469,4 +528,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       heap: this.#heap.stats(),
     };
   }
+}
+
+/** `callback`, called in the async context current now (an AsyncResource made once per call of this). */
+function inCallerContext(callback: (value: unknown) => void): (value: unknown) => void {
+  const resource = new AsyncResource('iocp-pool.run');
+  return (value) => resource.runInAsyncScope(callback, undefined, value);
 }

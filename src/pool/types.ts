@@ -8,6 +8,7 @@
  * Result>` (two types) still declares them by hand, and `new ThreadPool(…)`
  * (none) takes and returns `unknown`.
  */
+import type { Histogram } from 'node:perf_hooks';
 
 /** What a handler receives besides its task. @group Worker modules */
 export interface HandlerContext {
@@ -98,6 +99,33 @@ export interface PoolThreadInfo {
   workerId: number;
 }
 
+/**
+ * A pool thread as `pool.threadInfo()` lists it: alive now, started (`ready`) or still loading the
+ * worker module. The same object for a thread on every call.
+ *
+ * @group Events and stats
+ */
+export interface PoolThread extends PoolThreadInfo {
+  /** It has loaded the worker module (and run its setup()): it takes tasks. */
+  readonly ready: boolean;
+  /**
+   * Keeps the process alive while this thread lives, whatever the pool's keep-alive policy (which
+   * lets a process whose pool is idle exit): e.g. to see the 'error' event of a timer a handler
+   * left behind. Until unref() or the thread's exit.
+   */
+  ref(): void;
+  /** Undoes ref(): the pool's keep-alive policy decides for this thread again. */
+  unref(): void;
+}
+
+/** What `pool.histograms()` returns: live perf_hooks histograms, in microseconds. @group Events and stats */
+export interface PoolHistograms {
+  /** How long handlers ran (sampled tasks). */
+  runTime: Histogram;
+  /** How long tasks waited between run() and the handler's start (sampled tasks). */
+  waitTime: Histogram;
+}
+
 /** The pool's events and their listeners' arguments. @group Events and stats */
 export interface PoolEvents {
   /** A thread loaded the module (and ran its setup()): it takes tasks from now on. stdout/stderr: its streams, with the pool's stdout/stderr options. */
@@ -125,6 +153,11 @@ export interface PoolEvents {
   ];
   /** needsDrain went back to false: queued run() tasks fell below the limit. */
   drain: [];
+  /**
+   * A handler posted `message` on `parentPort` (`require('node:worker_threads').parentPort.postMessage()`):
+   * a copy (structured clone), with the thread it came from.
+   */
+  message: [message: unknown, thread: PoolThreadInfo];
   /**
    * A queueRequest handler failed (`wParam` is its request), a thread died while no run() was
    * there to carry the news (a WorkerDiedError), or queueRequest packets were left unhandled by

@@ -104,6 +104,29 @@ describe('Piscina: backpressure', () => {
 describe('Piscina: events and counters', () => {
   const pool = pools();
 
+  it('threads lists minThreads threads right after the constructor, each with threadId, ref() and unref()', async () => {
+    const p = pool({ minThreads: 2, maxThreads: 4 });
+    expect(p.threads).toHaveLength(2);
+    const [t] = p.threads;
+    expect(typeof t!.threadId).toBe('number');
+    t!.ref();
+    t!.unref();
+    expect(await p.run({ op: 'add', a: 1, b: 2 })).toBe(3);
+  });
+
+  it("emits 'message' with what a handler posts on parentPort", async () => {
+    const p = pool();
+    const message = once(p, 'message');
+    expect(await p.run({ op: 'post', message: { hello: 1 } })).toBe('posted');
+    expect((await message)[0]).toEqual({ hello: 1 });
+  });
+
+  it('a thread that exits rejects its task with "worker exited with code: N", and is replaced', async () => {
+    const p = pool({ minThreads: 1, maxThreads: 1 });
+    await expect(p.run({ op: 'exit', code: 3 })).rejects.toThrow('worker exited with code: 3');
+    expect(await p.run({ op: 'add', a: 1, b: 1 })).toBe(2);
+  });
+
   it('workerCreate per thread that comes up; threads lists them; workerDestroy when they go', async () => {
     const p = pool({ minThreads: 2, maxThreads: 2 });
     const created: unknown[] = [];
@@ -141,6 +164,11 @@ describe('Piscina: events and counters', () => {
     const p = pool();
     await Promise.all(Array.from({ length: 20 }, () => p.run({ op: 'async', value: 1 })));
     expect(p.runTime).toMatchObject({ count: 20, p50: expect.any(Number), max: expect.any(Number) });
+    const { mean, average, stddev, min, max, p99_9 } = p.runTime!;
+    expect(mean).toBe(average);
+    expect(min).toBeGreaterThan(3);
+    expect(min <= mean && mean <= max && p99_9 <= max).toBe(true);
+    expect(stddev).toBeGreaterThanOrEqual(0);
     expect(p.runTime!.p50).toBeGreaterThan(3); // the handler waits 5 ms
     expect(p.waitTime).toMatchObject({ count: 20 });
     expect(p.utilization).toBeGreaterThan(0);
@@ -193,6 +221,20 @@ describe('Piscina: close() and destroy()', () => {
     const waiting = p.run({ op: 'add', a: 1, b: 1 });
     const closing = p.close({ force: true });
     await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+    b.release();
+    expect(await running).toBe('released');
+    await closing;
+  });
+
+  it('close({ force: true }) without a custom queue: the tasks not started reject with AbortError (cause "pool is closed")', async () => {
+    const p = pool({ maxThreads: 1 });
+    const b = blocker();
+    const running = p.run(b.task);
+    await b.started;
+    const waiting = [p.run({ op: 'add', a: 1, b: 1 }), p.run({ op: 'add', a: 2, b: 2 })];
+    const closing = p.close({ force: true });
+    for (const w of waiting)
+      await expect(w).rejects.toMatchObject({ name: 'AbortError', message: 'The task has been aborted', cause: 'pool is closed' });
     b.release();
     expect(await running).toBe('released');
     await closing;

@@ -46,6 +46,15 @@ describe('ThreadPool: defects found by adversarial tests', () => {
     }
   });
 
+  it('idleTimeout 0: async handlers pending on a thread above minThreads still finish (their timers fire)', async () => {
+    const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 3, minThreads: 1, idleTimeout: 0 });
+    pools.push(pool);
+    // Before the fix a thread with a handler pending re-polled the port with a 0 ms wait, which
+    // settles without its event loop turning: the handler's setTimeout never fired.
+    const results = Promise.all([1, 2, 3, 4].map((value) => pool.run({ op: 'async-echo', value })));
+    expect(await within(results, 5_000, 'four async tasks')).toEqual([1, 2, 3, 4]);
+  });
+
   it.each([
     ['{ signal: {} }', { signal: {} }, /options\.signal must be an AbortSignal/],
     ["{ signal: 'x' }", { signal: 'x' }, /options\.signal must be an AbortSignal/],

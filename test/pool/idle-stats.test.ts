@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadPool } from '../../dist/index.js';
-import { fixture, openGate, shared, started, waitFor } from './helpers.js';
+import { fixture, GATE, openGate, STARTED, shared, started, waitFor } from './helpers.js';
 
 const pools: ThreadPool[] = [];
 afterEach(async () => {
@@ -12,6 +12,13 @@ describe('ThreadPool: minThreads and idleTimeout', () => {
     const { sab, words } = shared();
     const pool = new ThreadPool({ filename: fixture('ops.mjs'), threads: 3, concurrency: 3, minThreads: 1, idleTimeout: 1000, workerData: { sab } });
     pools.push(pool);
+    // The pool starts minThreads threads; three blocking tasks make it start the other two.
+    const first = [pool.run({ op: 'gate' }), pool.run({ op: 'gate' }), pool.run({ op: 'gate' })];
+    await started(words, 3);
+    openGate(words);
+    await Promise.all(first);
+    Atomics.store(words, STARTED, 0);
+    Atomics.store(words, GATE, 0);
     await waitFor(() => pool.stats().waiting === 3, 'three idle threads');
     // One task at a time for ~100 ms: LIFO hands every one to the same (hot) thread,
     // while the other two have been waiting since before — they time out first.

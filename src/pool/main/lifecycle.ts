@@ -132,9 +132,10 @@ export class Lifecycle {
     else if (this.loadError === undefined && this.state !== State.Destroyed) this.#setupRetry.failed(record, error);
   }
 
-  /** Starts the pool's threads (the constructor's last step). */
+  /** Starts the pool's initial threads (the constructor's last step): minThreads of them, at least one; grow() adds the rest as work needs them. */
   start(): void {
-    for (let i = 0; i < this.#host.size; i++) this.spawn();
+    const initial = Math.max(1, this.#host.minThreads);
+    for (let i = 0; i < initial; i++) this.spawn();
     this.#host.keepAlive.armIdle();
   }
 
@@ -192,11 +193,28 @@ export class Lifecycle {
     if (host.tasks.inflight > 0 || requests || !host.tasks.backlogEmpty) this.grow();
   }
 
-  /** Below `threads` (idle ones retired): start one more if no thread is waiting for work. */
+  /**
+   * Work was added while the pool has fewer than `threads`: start one more thread if the work not
+   * yet started outnumbers the threads free to take it — those still starting, and those running
+   * no run() task (a thread whose last result was just read is free though it may not be back on
+   * the port yet: counting only the port's waiters, a pool fed one task at a time started a thread
+   * for nearly every task, which idleTimeout then retired) or waiting on the port (a thread
+   * awaiting an async handler takes more). So a pool grows only when no thread would take the
+   * work soon (one thread per call: each run() that finds every thread busy adds one).
+   */
   grow(): void {
     // A thread whose setup() failed is started again by its backoff's timer, not sooner.
     if (!this.accepting || this.#setupRetry.pending) return;
-    if (this.#host.taskPort.stats().waiting === 0) this.spawn();
+    const { tasks, threads } = this.#host;
+    const queued = tasks.queued();
+    const unstarted = queued + Math.max(0, requestsQueued(this.#host.i32));
+    const starting = threads.startingCount;
+    if (unstarted <= starting) return;
+    // Slots in use whose task has started: running, or done with its result not yet read.
+    const running = Math.max(0, tasks.inflight - (queued - tasks.backlogged));
+    if (unstarted <= starting + (threads.size - starting - running)) return;
+    // The port's count last: it takes the port's lock.
+    if (unstarted > starting + this.#host.taskPort.stats().waiting) this.spawn();
   }
 
   /** A thread died (process.exit, an uncaught error, resource limits, a timeout): fail what it held, replace it — unless it cannot work. */
@@ -223,10 +241,13 @@ export class Lifecycle {
     const { failed, done } = host.tasks.failOwned(
       record.id,
       lastTaken,
-      () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause),
+      () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause, code),
     );
     for (const packet of done) host.results.complete(packet);
-    if (host.tasks.inflight === 0) host.keepAlive.armIdle();
+    if (host.tasks.inflight === 0) {
+      host.results.wake();
+      host.keepAlive.armIdle();
+    }
     this.#listener.pump();
     if (!record.timedOut && !record.working && performance.now() - record.readyAt < EARLY_DEATH_MS) {
       // Died right after it started, before it took any packet: a module that kills every thread
@@ -247,7 +268,7 @@ export class Lifecycle {
     // (A thread stopped for a timeout: the timed-out run() carried it.)
     if (failed === 0 && !record.timedOut) {
       this.#listener.report(
-        new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause),
+        new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause, code),
         'IOCP_POOL_WORKER_DIED',
       );
     }

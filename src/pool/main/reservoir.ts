@@ -1,9 +1,16 @@
-/** A fixed reservoir of the latest samples, for percentiles in stats(): no allocation per sample. */
+/**
+ * A fixed reservoir of the latest samples, for percentiles in stats(): no allocation per sample.
+ * Every sample also goes into a perf_hooks histogram (all samples since the start, in µs), for
+ * pool.histograms(): mean, stddev, min and any percentile.
+ */
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { Percentiles } from '../types.js';
 
 export class Reservoir {
   readonly #values: Float64Array;
   #count = 0;
+  /** Every sample, in whole microseconds (a perf_hooks histogram holds integers ≥ 1). */
+  readonly histogram: RecordableHistogram = createHistogram();
 
   constructor(size = 1024) {
     this.#values = new Float64Array(size);
@@ -11,6 +18,7 @@ export class Reservoir {
 
   add(value: number): void {
     this.#values[this.#count++ % this.#values.length] = value;
+    this.histogram.record(Math.max(1, Math.round(value * 1000)));
   }
 
   percentiles(): Percentiles {

@@ -171,7 +171,11 @@ export class ResultDrain {
     if (i32[A_WAKE] !== 0) Atomics.store(i32, A_WAKE, 0);
   }
 
-  /** Ends the loop's sleep so it looks again (the ports closed: it finds them closed and stops). */
+  /**
+   * Ends the loop's sleep so it looks again: the ports closed (it finds them closed and stops), or
+   * a dead thread's tasks were settled without a result packet and nothing is left in flight (it
+   * stops instead of waiting for good).
+   */
   wake(): void {
     Atomics.notify(this.#i32, A_RESULTS);
   }

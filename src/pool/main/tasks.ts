@@ -408,6 +408,29 @@ export class TaskTable implements OwnedSlots {
     }
   }
 
+  /**
+   * close({ force: true }): settles every task not started yet with `makeError()` — those in the
+   * backlog, and those queued in a slot (A2: the CAS an abort makes; a thread that takes the
+   * packet acknowledges it, which frees the slot). Running tasks are left to finish.
+   */
+  cancelQueued(makeError: () => Error): number {
+    let cancelled = 0;
+    for (const entry of this.#backlog.takeAll()) {
+      if (entry.signal !== undefined) this.#signals.remove(entry.signal, entry);
+      this.#outcome(entry.resolve, entry.reject, false, makeError());
+      cancelled++;
+    }
+    const i32 = this.#i32;
+    for (let slot = 0; slot < this.slots; slot++) {
+      if (this.#reject[slot] === undefined) continue;
+      if (Atomics.compareExchange(i32, slotWord(this.slotBytes, slot) + T_STATE, QUEUED, CANCELLED) !== QUEUED) continue;
+      this.#cancelled++;
+      this.#settleEarly(slot, makeError());
+      cancelled++;
+    }
+    return cancelled;
+  }
+
   /** The signal of a task still in the backlog aborted: it never takes a slot. */
   #abortBacklogged(entry: Backlogged, signal: AbortSignal): void {
     if (entry.done) return;

@@ -14,7 +14,17 @@ import type { Carried } from '../../codec/carried.js';
 import { runtimeSource } from './runtime-source.js';
 import { WorkerDiedError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
-import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL, type FromWorker, type PoolWorkerData, type ToWorker } from '../protocol.js';
+import {
+  EXIT_PORT_CLOSED,
+  EXIT_RECYCLED,
+  EXIT_RETIRED,
+  EXIT_SENTINEL,
+  type FromWorker,
+  type PoolWorkerData,
+  PROTOCOL,
+  type ToWorker,
+} from '../protocol.js';
+import type { PoolThread } from '../types.js';
 
 /** A broadcast() answer from a thread that left in order before it ran it: left out of the results. */
 export const LEFT: unique symbol = Symbol('left');
@@ -72,6 +82,10 @@ export interface WorkerRecord {
   markReady: () => void;
   /** The thread started in its place when it left to be recycled. */
   replacement: WorkerRecord | undefined;
+  /** The application asked it to keep the process alive (PoolThread.ref()): the pool's keep-alive policy leaves it ref'd. */
+  pinned: boolean;
+  /** What pool.threadInfo() lists for it (made on first use). */
+  info: PoolThread | undefined;
 }
 
 /** What the pool hears from its threads. */
@@ -83,6 +97,8 @@ export interface ThreadEvents {
   requestError(wParam: number, error: unknown): void;
   /** currentPool().run() from a thread: run it as any task. */
   run(task: unknown, signal: AbortSignal | undefined): Promise<unknown>;
+  /** A handler posted `value` on parentPort itself (not a message of the pool's own protocol). */
+  message(record: WorkerRecord, value: unknown): void;
   /** The module's teardown() threw (or rejected) as the thread left. */
   teardownError(record: WorkerRecord, error: unknown): void;
   /** The thread took the task in `slot`, whose payload travels by message: what to send it (once). */
@@ -106,6 +122,10 @@ export class ThreadSet {
   #events: ThreadEvents | undefined;
   readonly #progress: ProgressSink;
   #nextBroadcast = 1;
+  /** Threads alive that have not loaded the module yet (the pool's start policy counts them as idle). */
+  #starting = 0;
+  /** The keep-alive policy's last word: ref() (true) or unref() (false). */
+  #refed = true;
 
   constructor(data: SharedWorkerData, options: WorkerOptions, heap: HeapKeeper) {
     this.#data = data;
@@ -121,6 +141,37 @@ export class ThreadSet {
 
   get size(): number {
     return this.live.size;
+  }
+
+  /** Threads alive that have not loaded the module yet. */
+  get startingCount(): number {
+    return this.#starting;
+  }
+
+  /** The threads alive, as pool.threadInfo() lists them (the same object for a thread each time). */
+  list(): PoolThread[] {
+    const out: PoolThread[] = [];
+    for (const record of this.live.values()) out.push((record.info ??= this.#info(record)));
+    return out;
+  }
+
+  #info(record: WorkerRecord): PoolThread {
+    const set = this;
+    return Object.freeze({
+      threadId: record.threadId,
+      workerId: record.id,
+      get ready(): boolean {
+        return record.loaded;
+      },
+      ref(): void {
+        record.pinned = true;
+        record.worker.ref();
+      },
+      unref(): void {
+        record.pinned = false;
+        if (!set.#refed) record.worker.unref();
+      },
+    });
   }
 
   /** Starts a thread; `refed`: whether it keeps the process alive (see the pool's keep-alive policy). */
@@ -146,24 +197,34 @@ export class ThreadSet {
       ready: Promise.resolve(),
       markReady: () => {},
       replacement: undefined,
+      pinned: false,
+      info: undefined,
     };
     record.ready = new Promise<void>((resolve) => {
       record.markReady = resolve;
     });
     if (this.#listening) record.resultChannel.listen();
     this.live.set(id, record);
-    worker.on('message', (message: FromWorker) => this.#onMessage(record, message));
+    this.#starting++;
+    worker.on('message', (message: FromWorker | unknown) => {
+      if (message !== null && typeof message === 'object' && (message as { [PROTOCOL]?: unknown })[PROTOCOL] === true) {
+        this.#onMessage(record, message as FromWorker);
+      } else {
+        this.#events!.message(record, message);
+      }
+    });
     worker.on('error', (error) => {
       record.error = error;
     });
     worker.on('exit', (code) => {
       this.live.delete(record.id);
+      if (!record.loaded) this.#starting--;
       record.markReady(); // whoever waits for it being ready stops waiting
       // An exit before it answered a broadcast: left out if it left in order, an error if it died.
       const orderly = record.terminating || ORDERLY.has(code);
       for (const call of record.broadcasts.values()) {
         if (orderly) call.resolve(LEFT);
-        else call.reject(new WorkerDiedError(`a pool thread died (exit code ${code}) before it ran the broadcast`, record.error));
+        else call.reject(new WorkerDiedError(`a pool thread died (exit code ${code}) before it ran the broadcast`, record.error, code));
       }
       record.broadcasts.clear();
       this.#exited.set(record.id, record);
@@ -266,11 +327,14 @@ export class ThreadSet {
   }
 
   ref(): void {
+    this.#refed = true;
     for (const record of this.live.values()) record.worker.ref();
   }
 
+  /** The pool lets the process exit: every thread but those the application pinned (PoolThread.ref()). */
   unref(): void {
-    for (const record of this.live.values()) record.worker.unref();
+    this.#refed = false;
+    for (const record of this.live.values()) if (!record.pinned) record.worker.unref();
   }
 
   /** Resolves when every thread alive now has exited. */
@@ -296,6 +360,7 @@ export class ThreadSet {
         record.working = true;
         break;
       case 'ready':
+        if (!record.loaded) this.#starting--;
         record.loaded = true;
         record.readyAt = performance.now();
         record.markReady();

@@ -44,6 +44,7 @@ import type { ChannelMessage } from '../protocol.js';
 import type { HandlerContext } from '../types.js';
 import type { ModuleHandlers } from './module.js';
 import { requestTaken } from '../requests.js';
+import { outputFlushed, outputPending } from './output.js';
 import { TaskControl } from './task-control.js';
 import { data, f64, i32, results, send, state, views } from './thread.js';
 
@@ -341,6 +342,15 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
   // A6: the result is in the slot (or on its way by message) before the slot says so, and the
   // slot says so before the packet: a death between the two is delivered by the main thread.
   Atomics.store(i32, w + T_STATE, DONE + status);
+  if (outputPending()) {
+    // What the handler printed reaches the main thread before its result does (output.ts).
+    state.pending++;
+    void outputFlushed().then(() => {
+      postResult(status, slot, w);
+      settled();
+    });
+    return;
+  }
   postResult(status, slot, w);
 }
 

@@ -187,9 +187,16 @@ export async function loop(): Promise<void> {
   }
 }
 
+/**
+ * While a handler is pending, an idle wait lasts at least this long (ms): a 0 ms wait (idleTimeout
+ * 0) settles without the event loop turning, so the loop would spin and the handler's timers never
+ * fire. A thread whose last handler settled during such a wait retires at most this much late.
+ */
+const PENDING_WAIT_MS = 50;
+
 /** Nothing queued for this thread: wait, with the event loop running (see the rules above). */
 function idleWait(): Promise<CompletionPacket | null> | CompletionPacket | null {
-  if (state.pending > 0) return port.getAsync(idleTimeout, behind(state.pending));
+  if (state.pending > 0) return port.getAsync(Math.max(idleTimeout, PENDING_WAIT_MS), behind(state.pending));
   if (native) return loopHasWork() ? port.getAsync(idleTimeout, behind(0)) : port.get(Math.min(idleTimeout, NATIVE_POLL_MS));
   return port.getAsync(idleTimeout, i32[A_SPIN] !== 0 || i32[A_INFLIGHT]! > i32[A_LIVE]! ? spinThenBlock : BLOCK);
 }

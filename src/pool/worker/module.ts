@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arenaGeometry } from '../layout.js';
-import { readName } from '../names.js';
+import { OTHER_MODULE, parseOtherModuleKey, readName } from '../names.js';
 import type { HandlerContext } from '../types.js';
 import { data } from './thread.js';
 
@@ -23,10 +23,13 @@ export class ModuleHandlers {
   /** `export function teardown()`: awaited when the thread leaves in an orderly way. */
   readonly teardown: (() => unknown) | undefined;
   readonly #exports: Exports;
+  /** The module's file: URL, for error messages. */
+  readonly #filename: string;
   /** Handlers by the index a task carries (pool/layout.ts NAMES), resolved on first use. */
   readonly #byIndex: (Handler | undefined)[] = [];
 
-  constructor(exports: Exports, fallback: Handler | undefined) {
+  constructor(filename: string, exports: Exports, fallback: Handler | undefined) {
+    this.#filename = filename;
     this.#exports = exports;
     this.default = fallback;
     this.setup = typeof exports.setup === 'function' ? (exports.setup as (workerData: unknown) => unknown) : undefined;
@@ -38,7 +41,7 @@ export class ModuleHandlers {
     if (name === undefined) return this.at(0);
     const handler = ownExport(this.#exports, name);
     if (typeof handler !== 'function' || HOOKS.has(name)) {
-      throw new TypeError(`worker module ${data.filename} has no export named "${name}" that is a function: it exports ${this.#list()}`);
+      throw new TypeError(`worker module ${this.#filename} has no export named "${name}" that is a function: it exports ${this.#list()}`);
     }
     return handler as Handler;
   }
@@ -48,25 +51,46 @@ export class ModuleHandlers {
     if (index === 0) {
       if (this.default !== undefined) return this.default;
       throw new TypeError(
-        `worker module ${data.filename} has no default handler: give run() a name (it exports ${this.#list()}), or default-export a function`,
+        `worker module ${this.#filename} has no default handler: give run() a name (it exports ${this.#list()}), or default-export a function`,
       );
     }
     const known = this.#byIndex[index];
     if (known !== undefined) return known;
     const name = readName(data.arena, arenaGeometry(data.slots, data.slotBytes), index);
+    if (name.startsWith(OTHER_MODULE)) return (this.#byIndex[index] = this.#other(index, name));
     const handler = ownExport(this.#exports, name);
     if (typeof handler !== 'function' || HOOKS.has(name)) {
-      throw new TypeError(`worker module ${data.filename} has no export named "${name}" that is a function: it exports ${this.#list()}`);
+      throw new TypeError(`worker module ${this.#filename} has no export named "${name}" that is a function: it exports ${this.#list()}`);
     }
     this.#byIndex[index] = handler as Handler;
     return handler as Handler;
+  }
+
+  /**
+   * The handler of a run() with a `filename` other than the pool's (its key: see otherModuleKey):
+   * until that module has loaded in this thread, one that loads it (once per thread; again after
+   * a failure) and then calls the export; from then on the export itself.
+   */
+  #other(index: number, key: string): Handler {
+    const { filename, name } = parseOtherModuleKey(key);
+    return (task, context) =>
+      otherModule(filename).then((handlers) => {
+        const handler = handlers.named(name);
+        this.#byIndex[index] = handler;
+        return handler(task, context);
+      });
   }
 
   /** Which handler `index` is, for error messages: 'handler "resize"' or 'the default handler'. */
   describe(index: number): string {
     if (index === 0) return data.defaultName === undefined ? 'the default handler' : `handler "${data.defaultName}"`;
     try {
-      return `handler "${readName(data.arena, arenaGeometry(data.slots, data.slotBytes), index)}"`;
+      const name = readName(data.arena, arenaGeometry(data.slots, data.slotBytes), index);
+      if (name.startsWith(OTHER_MODULE)) {
+        const other = parseOtherModuleKey(name);
+        return `${other.name === undefined ? 'the default handler' : `handler "${other.name}"`} of ${other.filename}`;
+      }
+      return `handler "${name}"`;
     } catch {
       return `handler ${index}`;
     }
@@ -95,12 +119,30 @@ function ownExport(exports: Exports, name: string): unknown {
  * function, or its `handler` / `default`. Throws an error that names the module and says what is
  * wrong: it does not load, exports no function, or lacks the pool's `name`.
  */
-export async function loadModule(): Promise<ModuleHandlers> {
+export function loadModule(): Promise<ModuleHandlers> {
+  return load(data.filename, data.defaultName);
+}
+
+/** Modules of run(task, { filename }) loaded in this thread, by file: URL. */
+const others = new Map<string, Promise<ModuleHandlers>>();
+
+/** Another module than the pool's, loaded once per thread (a failure is forgotten: the next task tries again). */
+function otherModule(filename: string): Promise<ModuleHandlers> {
+  let loading = others.get(filename);
+  if (loading === undefined) {
+    loading = load(filename, undefined);
+    others.set(filename, loading);
+    loading.catch(() => others.delete(filename));
+  }
+  return loading;
+}
+
+async function load(filename: string, defaultName: string | undefined): Promise<ModuleHandlers> {
   let mod: Exports;
   try {
-    mod = (await import(data.filename)) as Exports;
+    mod = (await import(filename)) as Exports;
   } catch (error) {
-    mod = requireHooked(error);
+    mod = requireHooked(filename, error);
   }
   const def = mod.default as Exports | ((...a: unknown[]) => unknown) | undefined;
   // A CommonJS module's functions are properties of module.exports (the default export).
@@ -108,19 +150,19 @@ export async function loadModule(): Promise<ModuleHandlers> {
   if (typeof def === 'function') exports.default = def;
   if (!Object.values(exports).some((v) => typeof v === 'function')) {
     throw new TypeError(
-      `worker module ${data.filename} exports no function: default-export the handler (or export named functions and call them by name)`,
+      `worker module ${filename} exports no function: default-export the handler (or export named functions and call them by name)`,
     );
   }
-  if (data.defaultName !== undefined) {
-    const named = ownExport(exports, data.defaultName);
+  if (defaultName !== undefined) {
+    const named = ownExport(exports, defaultName);
     if (typeof named !== 'function') {
-      throw new TypeError(`worker module ${data.filename} has no export named "${data.defaultName}" that is a function (the pool's name option)`);
+      throw new TypeError(`worker module ${filename} has no export named "${defaultName}" that is a function (the pool's name option)`);
     }
-    return new ModuleHandlers(exports, named as Handler);
+    return new ModuleHandlers(filename, exports, named as Handler);
   }
   const candidates = [def, mod.handler, (def as Exports | undefined)?.handler, (def as Exports | undefined)?.default];
   const fallback = candidates.find((c) => typeof c === 'function') as Handler | undefined;
-  return new ModuleHandlers(exports, fallback);
+  return new ModuleHandlers(filename, exports, fallback);
 }
 
 /**
@@ -129,16 +171,16 @@ export async function loadModule(): Promise<ModuleHandlers> {
  * loader's ESM hooks do not reach worker threads, its require hook does — load it with require().
  * Else throw why it did not load.
  */
-function requireHooked(error: unknown): Exports {
-  if ((error as { code?: string })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !data.filename.startsWith('file:')) throw loadFailure(error);
-  const path = fileURLToPath(data.filename);
+function requireHooked(filename: string, error: unknown): Exports {
+  if ((error as { code?: string })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !filename.startsWith('file:')) throw loadFailure(filename, error);
+  const path = fileURLToPath(filename);
   const require = createRequire(path);
-  if (!(extname(path) in require.extensions)) throw loadFailure(error);
+  if (!(extname(path) in require.extensions)) throw loadFailure(filename, error);
   let exports: unknown;
   try {
     exports = require(path);
   } catch (requireError) {
-    throw loadFailure(requireError);
+    throw loadFailure(filename, requireError);
   }
   // What import() would have given: the named exports, and module.exports (or an ES module's default) as default.
   const named = exports !== null && typeof exports === 'object' ? (exports as Exports) : {};
@@ -146,9 +188,9 @@ function requireHooked(error: unknown): Exports {
 }
 
 /** Why the module did not load, with a hint where one helps. */
-function loadFailure(error: unknown): Error {
-  let message = `worker module ${data.filename} failed to load: ${(error as Error)?.message ?? String(error)}`;
-  if ((error as { code?: string })?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(data.filename)) {
+function loadFailure(filename: string, error: unknown): Error {
+  let message = `worker module ${filename} failed to load: ${(error as Error)?.message ?? String(error)}`;
+  if ((error as { code?: string })?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(filename)) {
     message +=
       " — a TypeScript worker module needs a loader in the pool's threads: execArgv: ['--import', 'tsx'] (with tsx installed), or on Node 22.6+ execArgv: ['--experimental-strip-types']";
   }

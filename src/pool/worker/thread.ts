@@ -7,7 +7,7 @@ import { parentPort, type TransferListItem, workerData } from 'node:worker_threa
 import { CompletionPort } from '../../port/index.js';
 import { SharedHeap } from '../../heap/heap.js';
 import { SlotCodec } from '../../codec/slot-codec.js';
-import { EXIT_SENTINEL, type FromWorker, type PoolWorkerData } from '../protocol.js';
+import { EXIT_SENTINEL, type FromWorker, type PoolWorkerData, PROTOCOL } from '../protocol.js';
 
 export let data: PoolWorkerData;
 /** The task port: packets of run() tasks, queueRequest and sentinels. */
@@ -48,7 +48,8 @@ export function initThread(): void {
   f64 = views.f64;
 }
 
-/** To the main thread, outside shared memory (the slow path only: see protocol.ts). */
+/** To the main thread, outside shared memory (the slow path only: see protocol.ts), marked as the pool's own. */
 export function send(message: FromWorker, transferList?: readonly TransferListItem[]): void {
+  (message as FromWorker & { [PROTOCOL]?: true })[PROTOCOL] = true;
   parentPort!.postMessage(message, transferList as TransferListItem[] | undefined);
 }
