@@ -34,3 +34,24 @@ export function openGate(words: Int32Array): void {
   Atomics.store(words, GATE, 1);
   Atomics.notify(words, GATE);
 }
+
+/**
+ * The heap's block count once the same traffic no longer changes it: a stopped thread's
+ * after-effects (a segment it created reaching this thread's directory by a message, a stopped
+ * task's slot discarded when its death is handled) land at their own time, so one pass may still
+ * see one of them. Runs `traffic` until two passes in a row end at the same count (at most
+ * `passes`); a leak per pass never settles and fails here.
+ */
+export async function settledBlocks(blocks: () => number, traffic: () => Promise<void>, passes = 6): Promise<number> {
+  await traffic();
+  let before = blocks();
+  const seen = [before];
+  for (let i = 1; i < passes; i++) {
+    await traffic();
+    const now = blocks();
+    seen.push(now);
+    if (now === before) return now;
+    before = now;
+  }
+  throw new Error(`the heap's block count never settled over ${passes} passes of the same traffic: ${seen.join(', ')}`);
+}
