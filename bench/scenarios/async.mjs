@@ -49,6 +49,7 @@ export default {
     return [
       {
         id: 'async-cpu',
+        group: 'workload',
         title: `(9a) async handler: await readFile(1 KB), then ≈ 20 ms of CPU; ${cpu.tasks} tasks at once, 2 threads`,
         note: `All ${cpu.tasks} tasks submitted at once after a warm-up of ${cpu.warm}; time until the last settles. The CPU work is fixed (${SPIN_20MS.toLocaleString('en-US')} rounds of an integer hash, ≈ 20 ms here), so ${cpu.tasks} tasks on 2 threads take at least ${(cpu.tasks * 10).toLocaleString('en-US')} ms. Share: the tasks the busiest thread ran / all (50 % = evenly split). Each subject in a fresh process.`,
         // Quick mode leaves the overlapping piscina out here: (9b) runs its option.
@@ -63,6 +64,7 @@ export default {
       },
       {
         id: 'async-sleep',
+        group: 'workload',
         title: `(9b) pure I/O: ${sleep.tasks.toLocaleString('en-US')} × await sleep(${sleep.ms} ms) at once, 2 threads`,
         note: `All ${sleep.tasks.toLocaleString('en-US')} tasks submitted at once after a warm-up of ${sleep.warm}; time until the last settles. A pool that overlaps awaiting handlers takes little more than ${sleep.ms} ms; the peers run with their option for async handlers (at their defaults, one task per thread at a time, this takes ${((sleep.tasks * sleep.ms) / THREADS / 1000).toLocaleString('en-US')} s). Each subject in a fresh process.`,
         subjects: pools.map((s) => (s.id === 'piscina' || s.id === 'tinypool' ? overlapping(s, sleep.tasks) : s)),

@@ -57,6 +57,7 @@ export default {
     return [
       {
         id: 'http-render',
+        group: 'workload',
         title: `(12) HTTP server rendering ≈ 1 ms per request (350-row HTML page, gzipped), 64 connections, 2 threads`,
         note: `node:http server; per request the page is rendered from fresh data (an HTML table of ${ROWS} rows, escaped, prices formatted, 38 KB, gzipped to 5 KB: ≈ 1 ms) by the pool (2 threads) or, in the "inline" row, by the main thread. autocannon in a separate process, ${params.connections} connections, ${params.warmS} s of warm-up then ${params.durationS} s measured; latency in whole ms (its histogram). The load generator shares the machine's cores with the server: its CPU is a column. Server CPU: the server process, every thread, per request. Each subject in a fresh process.`,
         subjects: [

@@ -77,6 +77,7 @@ export default {
     return [
       {
         id: 'open-loop',
+        group: 'workload',
         title: `(10) open loop: ≈ 50 µs CPU tasks arriving at ${params.rate.toLocaleString('en-US')}/s from a timer, 2 threads`,
         note: `A 1 ms interval timer submits the tasks due by then (task k at k / ${params.rate.toLocaleString('en-US')} s), whether or not earlier ones are done: ${((params.rate * params.ms) / 1000).toLocaleString('en-US')} tasks over ${params.ms / 1000} s after a ${params.warmMs / 1000} s warm-up at the same rate. CPU: the main thread's user + system time over the window / tasks (Linux: /proc/self/task/<pid>/schedstat; process.threadCpuUsage() where Node has it), the timer and the result checks included. Latency: submit to settle. "timer only": the same schedule with no pool, each task settling at once: the harness's own cost. Each subject in a fresh process.`,
         subjects: [...pools, { id: 'timer', label: 'timer only (no pool)', kind: 'baseline' }],
