@@ -133,18 +133,19 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
     if (refused !== undefined) return Promise.reject(refused);
     this.#entered();
     const resource = new AsyncResource(TASK, { triggerAsyncId: this.asyncId, requireManualDestroy: false });
-    return new Promise<R>((resolve, reject) => {
-      this.#pool.run(task as never).then(
-        (value) => {
-          this.#settled();
-          resource.runInAsyncScope(resolve, undefined, value as R);
-        },
-        (error: unknown) => {
-          this.#settled();
-          resource.runInAsyncScope(reject, undefined, translate(error));
-        },
-      );
-    });
+    // The pool's own promise, chained once: no second promise and executor per task. The caller's
+    // continuation runs in its own async context either way (a reaction's context is the one
+    // current when it was attached); the task's resource scopes the settlement, as piscina's does.
+    return this.#pool.run(task as never).then(
+      (value) => {
+        this.#settled();
+        return resource.runInAsyncScope(same, undefined, value) as R;
+      },
+      (error: unknown) => {
+        this.#settled();
+        return resource.runInAsyncScope(rethrow, undefined, translate(error));
+      },
+    );
   }
 
   #runWith(task: unknown, { transferList, filename: file, name, signal }: RunArguments): Promise<R> {
@@ -376,6 +377,16 @@ export class Piscina<T = any, R = any> extends EventEmitterAsyncResource {
   static get queueOptionsSymbol(): typeof queueOptionsSymbol {
     return queueOptionsSymbol;
   }
+}
+
+/** A settled value, returned from inside a task's async scope. */
+function same(value: unknown): unknown {
+  return value;
+}
+
+/** A task's error, thrown from inside its async scope. */
+function rethrow(error: unknown): never {
+  throw error;
 }
 
 /**
