@@ -29,16 +29,8 @@ import { A_MAGIC, A_MIN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGe
 import { Lifecycle, State } from './main/lifecycle.js';
 import { HandlerNames, otherModuleKey } from './names.js';
 import { checkWParam, postRequest } from './requests.js';
-import {
-  broadcastOptionsError,
-  type CloseOptions,
-  resolveOptions,
-  type RunOptions,
-  runOptionsError,
-  toFileUrl,
-  type ThreadPoolOptions,
-  type ThreadPoolStats,
-} from './options.js';
+import { broadcastOptionsError, type CloseOptions, type RunOptions, runOptionsError } from './call-options.js';
+import { resolveOptions, toFileUrl, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
 import type { Serialization } from '../codec/serialization.js';
 import { SlotCodec } from '../codec/slot-codec.js';
 import { ResultDrain } from './main/results.js';

@@ -13,7 +13,7 @@ import type { HeapKeeper } from './heap-keeper.js';
 import type { KeepAlive } from './keep-alive.js';
 import { A_LIVE, A_SENTINELS, K_REQUEST, SENTINEL } from '../layout.js';
 import { requestsQueued } from '../requests.js';
-import { closeTimeout } from '../options.js';
+import { closeTimeout } from '../call-options.js';
 import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from '../protocol.js';
 import type { ResultDrain } from './results.js';
 import { SetupRetry } from './setup-retry.js';
