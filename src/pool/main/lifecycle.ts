@@ -18,7 +18,8 @@ import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from '..
 import type { ResultDrain } from './results.js';
 import { SetupRetry } from './setup-retry.js';
 import type { TaskTable } from './tasks.js';
-import type { ThreadSet, WorkerRecord } from './threads.js';
+import type { ThreadSet } from './threads.js';
+import type { WorkerRecord } from './worker-record.js';
 import type { ThreadExitReason } from '../types.js';
 
 /** A thread that dies idle within this long of starting is an early death (ms)… */
