@@ -7,10 +7,10 @@
  * must not write these:
  *
  * ```
- *  Int32 word  w + T_TAG    the value's tag (slot-views.ts 0-7; slot-codec.ts kinds and flags)
+ *  Int32 word  w + T_TAG    the value's tag (slot-views.ts 0-7; slot-decode.ts kinds and flags)
  *  Int32 word  w + T_LEN    the payload's length (bytes, or UTF-16 units for TAG_STRING)
  *  bytes       4w + PAYLOAD …  the payload: the value itself, or a heap block's reference
- *                              (slot-codec.ts P_SEG, P_OFF, P_TYPE)
+ *                              (slot-decode.ts P_SEG, P_OFF, P_TYPE)
  * ```
  *
  * The payload area is 8-aligned (PAYLOAD is a multiple of 8 and slots start

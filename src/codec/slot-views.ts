@@ -1,6 +1,6 @@
 /**
  * Typed views over a buffer of slots, and the value tags every slot may hold
- * inline: the base the slot codec (slot-codec.ts) builds on.
+ * inline: the base the slot codec (slot-decode.ts, slot-codec.ts) builds on.
  *
  * Inline tags (T_TAG; T_LEN and the bytes at PAYLOAD: slot-record.ts):
  *   TAG_UNDEFINED/NULL/TRUE/FALSE  nothing
@@ -9,8 +9,8 @@
  *   TAG_SERIAL                     T_LEN bytes of V8's serializer (the structured clone postMessage does)
  *   TAG_FALLBACK                   nothing here: the value travels by MessagePort
  *
- * slot-codec.ts adds the kinds and flags of values larger than a slot (the
- * shared heap) and of plain data (plain-*.ts).
+ * slot-decode.ts adds the kinds and flags of values larger than a slot (the
+ * shared heap) and of plain data (plain-*.ts); slot-codec.ts writes them.
  */
 import { HeapDeserializer } from './heap-serializer.js';
 import { ucs2Slice } from './plain-format.js';

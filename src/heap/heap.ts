@@ -42,33 +42,13 @@
  * (counted in G_OCC until its segment's other blocks are freed, which keeps
  * that one segment alive); a segment it was creating is repaired by
  * releaseThread(threadId). Nothing can be left locked: there is no lock.
+ *
+ * The control block's making and checking (create, attach) are control.ts's.
  */
 import { randomUUID } from 'node:crypto';
 import { channelsReadable, type HeldSegment, type SegmentGrant, SegmentDirectory } from './directory.js';
-import {
-  classOf,
-  controlBytes,
-  decodePolicy,
-  encodePolicy,
-  G_OCC,
-  H_GEOMETRY,
-  H_FLOOR_KB,
-  H_MAGIC,
-  H_MAX_BLOCK,
-  H_MAX_KB,
-  H_RETIRE_MS,
-  H_SEGMENTS,
-  H_TOTAL_KB,
-  H_VERSION,
-  HEAP_MAGIC,
-  HEAP_VERSION,
-  MAX_BLOCK_LIMIT,
-  MAX_SEGMENTS,
-  OCC_COUNT,
-  policyFor,
-  type SegmentPolicy,
-  segmentGeometry,
-} from './layout.js';
+import { checkControl, makeControl } from './control.js';
+import { classOf, G_OCC, H_FLOOR_KB, H_MAX_KB, H_TOTAL_KB, OCC_COUNT, type SegmentPolicy, segmentGeometry } from './layout.js';
 import { HeapGrower } from './grow.js';
 import { type HeapSegment, isTaken, markLength, release, take, unmarkLength } from './segment.js';
 import { HeapShrinker } from './shrink.js';
@@ -98,17 +78,7 @@ export class SharedHeap {
 
   /** A new heap, owned by this thread (the pool's main thread). */
   static create(options: SharedHeapOptions = {}): SharedHeap {
-    const { maxBytes, floorBytes, maxBlockBytes, maxSegments, retireAfterMs } = resolveHeapOptions(options);
-    const control = new SharedArrayBuffer(controlBytes(maxSegments));
-    const c = new Int32Array(control);
-    c[H_MAGIC] = HEAP_MAGIC;
-    c[H_VERSION] = HEAP_VERSION;
-    c[H_SEGMENTS] = maxSegments;
-    c[H_MAX_KB] = Math.floor(maxBytes / 1024);
-    c[H_FLOOR_KB] = Math.ceil(floorBytes / 1024);
-    c[H_MAX_BLOCK] = maxBlockBytes;
-    c[H_RETIRE_MS] = retireAfterMs;
-    c[H_GEOMETRY] = encodePolicy(policyFor(maxBytes, maxBlockBytes));
+    const control = makeControl(resolveHeapOptions(options));
     return new SharedHeap({ control, channel: `iocp-pool-heap:${randomUUID()}`, segments: [] });
   }
 
@@ -119,24 +89,8 @@ export class SharedHeap {
   }
 
   private constructor(handle: SharedHeapHandle) {
-    const { control, channel } = handle;
-    if (!(control instanceof SharedArrayBuffer) || control.byteLength < controlBytes(1) || typeof channel !== 'string') {
-      throw new TypeError('not a shared heap handle');
-    }
-    const c = new Int32Array(control);
-    const entries = c[H_SEGMENTS]!;
-    if (
-      c[H_MAGIC] !== HEAP_MAGIC ||
-      c[H_VERSION] !== HEAP_VERSION ||
-      !(entries >= 1 && entries <= MAX_SEGMENTS) ||
-      control.byteLength !== controlBytes(entries)
-    ) {
-      throw new TypeError('not a shared heap handle (bad control block)');
-    }
-    const maxBlock = c[H_MAX_BLOCK]!;
-    if (!(maxBlock >= 0 && maxBlock <= MAX_BLOCK_LIMIT)) throw new TypeError('not a shared heap handle (bad block bound)');
-    const policy = decodePolicy(c[H_GEOMETRY]!);
-    if (policy === undefined) throw new TypeError('not a shared heap handle (bad segment geometry)');
+    // Nothing in a handle is trusted (control.ts).
+    const { control, channel, c, entries, maxBlock, policy } = checkControl(handle);
     this.control = control;
     this.channel = channel;
     this.maxBlockBytes = maxBlock;

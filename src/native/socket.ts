@@ -24,10 +24,13 @@
  * associated once, by whoever created or accepted it). Close a socket from
  * the thread that owns the connection's state, as the echo server does: after
  * closesocket, Windows may give the same value to the next socket.
+ *
+ * Making a socket (WSASocketW, bind/connect, the association) is socket-setup.ts's.
  */
 import { checkFinite, checkInteger, checkOptions, describe } from '../port/validate.js';
 import { N_IO_PENDING } from './ledger.js';
-import { internalsOf, NativeCompletionPort, type PortInternals } from './native-port.js';
+import { internalsOf, type NativeCompletionPort, type PortInternals } from './native-port.js';
+import { associate, checkHostPort, checkPort, newSocket, winsockError, withSockaddr } from './socket-setup.js';
 import { encodeNumber } from './values.js';
 import {
   allocBlock,
@@ -45,20 +48,14 @@ import {
   registerFinisher,
   setBlockError,
 } from './overlapped.js';
-import type { Win32 } from './win32.js';
 import {
-  AF_INET,
-  INVALID_SOCKET,
-  IPPROTO_TCP,
   readSockaddrPort,
   SD_BOTH,
   SD_RECEIVE,
   SD_SEND,
   SO_UPDATE_ACCEPT_CONTEXT,
-  SOCK_STREAM,
   SOCKET_ERROR,
   SOL_SOCKET,
-  WSA_FLAG_OVERLAPPED,
   WSA_IO_PENDING,
   type Winsock,
   winsock,
@@ -99,56 +96,6 @@ export interface NativeSocketHandle {
   readonly socket: string;
   /** The completion key the socket's packets carry. */
   readonly key: number;
-}
-
-function checkPort(port: unknown): NativeCompletionPort {
-  if (!(port instanceof NativeCompletionPort)) {
-    throw new TypeError(`port must be a native completion port (backend 'native'), got ${describe(port)}`);
-  }
-  return port;
-}
-
-function winsockError(call: string, ws: Winsock): Error & { winsockError: number } {
-  const code = ws.WSAGetLastError();
-  return Object.assign(new Error(`${call} failed: Winsock error ${code}`), { winsockError: code });
-}
-
-/** WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED): a socket whose I/O can complete on a port. */
-function newSocket(ws: Winsock): bigint {
-  const s = ws.WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, 0n, 0, WSA_FLAG_OVERLAPPED);
-  if (s === INVALID_SOCKET) throw winsockError('WSASocketW', ws);
-  return s;
-}
-
-/** CreateIoCompletionPort(socket, port, key, 0), inside the port's closed check so a closed port's handle is never used. */
-function associate(p: PortInternals, s: bigint, key: number): void {
-  p.enter();
-  try {
-    if (p.w.CreateIoCompletionPort(s, p.port, encodeNumber(key), 0) === 0n) {
-      throw new Error(`CreateIoCompletionPort(socket, port) failed: Win32 error ${p.w.GetLastError()}`);
-    }
-  } finally {
-    p.leave();
-  }
-}
-
-/** A 16-byte sockaddr_in in native memory for bind/connect/getsockname (+ an int at 16 for the length). */
-function withSockaddr<T>(w: Win32, fn: (address: bigint, view: DataView) => T): T {
-  const address = w.HeapAlloc(w.processHeap, 8, 32n);
-  if (address === 0n) throw new RangeError('HeapAlloc for a sockaddr_in failed');
-  try {
-    return fn(address, new DataView(w.view(address, 32)));
-  } finally {
-    w.HeapFree(w.processHeap, 0, address);
-  }
-}
-
-function checkHostPort(o: Record<string, unknown>, defaultHost: string, portRequired: boolean): { host: string; port: number } {
-  const host = o.host === undefined ? defaultHost : o.host;
-  if (typeof host !== 'string') throw new TypeError(`options.host must be a string, got ${describe(host)}`);
-  if (o.port === undefined && portRequired) throw new TypeError('options.port is required');
-  const port = o.port === undefined ? 0 : checkInteger('options.port', o.port, 0, 65535);
-  return { host, port };
 }
 
 // At completion of an accept, on the dequeuing thread: make the new socket a

@@ -6,7 +6,8 @@
  * @module ThreadPool
  */
 export { ThreadPool } from './thread-pool.js';
-export type { CloseOptions, PoolHeapOptions, RunOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
+export type { CloseOptions, RunOptions } from './call-options.js';
+export type { PoolHeapOptions, ThreadPoolOptions, ThreadPoolStats } from './options.js';
 export type { SharedHeapStats } from '../heap/options.js';
 export type { Serialization } from '../codec/serialization.js';
 export { currentPool } from './client.js';

@@ -34,7 +34,7 @@
  *                                               packet's status, R_OK … R_CANCELLED: written before that packet is posted)
  *                            word +1  T_OWNER   id of the worker that took its packet (0: none named yet; RUNNING or
  *                                               DONE: the one that runs or ran it)
- *                            word +2  T_TAG     value tag of the payload (codec/slot-views.ts 0-7; codec/slot-codec.ts: kinds 8-11,
+ *                            word +2  T_TAG     value tag of the payload (codec/slot-views.ts 0-7; codec/slot-decode.ts: kinds 8-11,
  *                                               | TAG_HEAP 16, | TAG_JSON 32; 64 TAG_CONSUMED: read, block freed)
  *                            word +3  T_LEN     payload length in bytes (or UTF-16 units); of a heap block's payload too
  *                            word +4  T_FLAGS   bits 0-15: F_SIGNAL (run() had a signal), F_TIMED (sample timing),

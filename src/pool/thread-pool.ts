@@ -13,37 +13,31 @@
  * drains in batches (main/results.ts) and resolves many promises per wake-up. Per
  * task the main thread allocates the promise, nothing else.
  *
- * This file is the public face and wires the parts: main/tasks.ts (slots and
- * backlog), main/results.ts (the result loop), main/threads.ts (starting and hearing
- * threads), main/lifecycle.ts (close, destroy, what a thread's exit means). It
- * decides what run() and queueRequest() accept and when the pool keeps the
- * process alive.
+ * This file is the public face and wires the parts: main/parts.ts makes them —
+ * main/tasks.ts (slots and backlog), main/results.ts (the result loop),
+ * main/threads.ts (starting and hearing threads) — and main/lifecycle.ts (close,
+ * destroy, what a thread's exit means) drives them; main/pool-events.ts turns what
+ * the threads say into the pool's events, main/pool-stats.ts gathers stats().
+ * It decides what run() (its options read by main/run-options.ts) and
+ * queueRequest() accept and when the pool keeps the process alive.
  */
-import { AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
-import { CompletionPort } from '../port/index.js';
-import { PoolClosedError, QueueFullError, WorkerLoadError } from './errors.js';
-import { HeapKeeper } from './main/heap-keeper.js';
-import { KeepAlive } from './main/keep-alive.js';
-import { A_MAGIC, A_MIN, A_REQUESTS, A_SLOT_BYTES, A_SLOTS, ARENA_MAGIC, arenaGeometry } from './layout.js';
-import { Lifecycle, State } from './main/lifecycle.js';
-import { HandlerNames, otherModuleKey } from './names.js';
-import { checkWParam, postRequest } from './requests.js';
-import {
-  broadcastOptionsError,
-  type CloseOptions,
-  resolveOptions,
-  type RunOptions,
-  runOptionsError,
-  toFileUrl,
-  type ThreadPoolOptions,
-  type ThreadPoolStats,
-} from './options.js';
+import type { CompletionPort } from '../port/index.js';
 import type { Serialization } from '../codec/serialization.js';
-import { SlotCodec } from '../codec/slot-codec.js';
-import { ResultDrain } from './main/results.js';
-import { type TaskExtras, TaskTable } from './main/tasks.js';
-import { LEFT, type ThreadEvents, ThreadSet } from './main/threads.js';
+import { broadcastOptionsError, type CloseOptions, type RunOptions, runOptionsError } from './call-options.js';
+import { PoolClosedError, QueueFullError } from './errors.js';
+import type { HeapKeeper } from './main/heap-keeper.js';
+import type { KeepAlive } from './main/keep-alive.js';
+import { Lifecycle, State } from './main/lifecycle.js';
+import { makeParts, type PoolParts } from './main/parts.js';
+import { PoolReports, threadEvents } from './main/pool-events.js';
+import { poolStats } from './main/pool-stats.js';
+import type { ResultDrain } from './main/results.js';
+import { type HandlerScope, handlerIndex, taskExtras } from './main/run-options.js';
+import type { TaskExtras, TaskTable } from './main/tasks.js';
+import { LEFT, type ThreadSet } from './main/threads.js';
+import { resolveOptions, type ThreadPoolOptions, type ThreadPoolStats } from './options.js';
+import { checkWParam, postRequest } from './requests.js';
 import { type RunTraceContext, runChannel } from './tracing.js';
 import type { Infer, PoolEvents, PoolHistograms, PoolThread, PoolTypes, RunName, RunResult, RunTask } from './types.js';
 
@@ -110,11 +104,12 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
    */
   declare readonly '~types'?: PoolTypes<T, R>;
 
+  /** Every part, for what is not on a hot path (stats(), run()'s handler lookup); those that are also have a field of their own. */
+  readonly #parts: PoolParts;
   readonly #taskPort: CompletionPort;
   readonly #i32: Int32Array;
   readonly #queueCapacity: number;
   readonly #heap: HeapKeeper;
-  readonly #names: HandlerNames;
   readonly #threads: ThreadSet;
   readonly #tasks: TaskTable;
   readonly #keepAlive: KeepAlive;
@@ -123,12 +118,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   /** needsDrain at or above this many queued run() tasks: maxQueue, or threads² without one. */
   readonly #drainAt: number;
   #drainNeeded = false;
-  /** queueRequest handlers that failed (A_REQUESTS counts them among the handled). */
-  #requestFailed = 0;
-  /** The pool's `name` option (the tracing channel's name for a run() that names none). */
-  readonly #defaultName: string | undefined;
-  /** The worker module's file: URL (a run() whose `filename` is another module names it by key). */
-  readonly #filename: string;
+  /** The errors nobody asked for ('error', else a process warning), and the count of failed queueRequest handlers. */
+  readonly #reports = new PoolReports(this);
+  /** What run()'s handler lookup needs (main/run-options.ts); its `defaultName` also names a traced run() that names none. */
+  readonly #scope: HandlerScope;
 
   constructor(options: ThreadPoolOptions) {
     super();
@@ -140,118 +133,31 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     this.serialization = o.serialization;
     this.#drainAt = o.maxQueue !== Infinity ? o.maxQueue : o.threads * o.threads;
     this.#queueCapacity = o.queueCapacity;
-    this.#defaultName = o.name;
-    this.#filename = o.filename;
-    const { slots, backend } = o;
-
-    // 1. Shared memory. The task port holds every slot's packet plus the queueRequest packets and
-    // sentinels. The result port has one consumer (this thread) and one packet per slot at most,
-    // plus one a dead thread may leave stale (layout.ts A7), so a post never finds it full;
-    // rounded up to a power of two (the ring's size anyway: a ring whose capacity is its size
-    // skips the bound check on each post). maxThreads: every pool thread posts to it, and a
-    // poster with a claim record of its own costs a death nothing more than its claim.
-    const taskPort = (this.#taskPort = new CompletionPort({
-      concurrency: this.concurrency,
-      capacity: o.queueCapacity + slots,
-      maxThreads: 2 * this.threads + 16,
-      backend,
-    }));
-    const resultCapacity = 2 ** Math.ceil(Math.log2(slots + 1));
-    const resultPort = new CompletionPort({ concurrency: 1, capacity: resultCapacity, maxThreads: this.threads + 8, spinCount: 0, backend });
-    // Tasks and results too large for a slot go into the shared heap.
-    const heap = (this.#heap = new HeapKeeper(o.heap));
-    const geo = arenaGeometry(slots, o.slotBytes);
-    const arena = new SlotCodec(new SharedArrayBuffer(geo.byteLength), slots, geo.slotBytes, heap.heap, o.serialization);
-    this.#names = new HandlerNames(arena.buffer, geo);
-    const i32 = (this.#i32 = arena.i32);
-    i32[A_MAGIC] = ARENA_MAGIC;
-    i32[A_SLOTS] = slots;
-    i32[A_SLOT_BYTES] = geo.slotBytes;
-    i32[A_MIN] = this.minThreads;
-
-    // 2. The parts, each given the parts it uses, all created before it.
-    const threads = (this.#threads = new ThreadSet(
-      {
-        __iocpPool: true,
-        filename: o.filename,
-        defaultName: o.name,
-        taskPort: taskPort.handle,
-        resultPort: resultPort.handle,
-        arena: arena.buffer,
-        slots,
-        slotBytes: geo.slotBytes,
-        heap: heap.heap?.handle,
-        serialization: o.serialization,
-        spinCount: o.spinCount,
-        idleTimeout: this.minThreads < this.threads ? o.idleTimeout : Infinity,
-        flushStdout: o.workerOptions.stdout !== true,
-        flushStderr: o.workerOptions.stderr !== true,
-        queueCapacity: o.queueCapacity,
-        maxTasksPerThread: o.maxTasksPerThread,
-        maxHeapUsedBeforeRecycle: o.maxHeapUsedBeforeRecycle,
-        concurrentTasksPerThread: o.concurrentTasksPerThread,
-        workerData: options.workerData,
-      },
-      o.workerOptions,
-      heap,
-    ));
-    const tasks = (this.#tasks = new TaskTable(arena, taskPort, threads, this.concurrency));
-    const keepAlive = (this.#keepAlive = new KeepAlive({ i32, taskPort, tasks, threads }));
-    const results = (this.#results = new ResultDrain(resultPort, tasks, threads, this.concurrency));
-    const parts = {
-      filename: o.filename,
-      size: this.threads,
-      minThreads: this.minThreads,
-      i32,
-      taskPort,
-      resultPort,
-      tasks,
-      results,
-      threads,
-      heap,
-      keepAlive,
-    };
+    // The shared memory and the parts on it (main/parts.ts): made here, wired below.
+    const parts = (this.#parts = makeParts(o, options.workerData));
+    const { heap, threads, results, keepAlive } = parts;
+    this.#taskPort = parts.taskPort;
+    this.#i32 = parts.i32;
+    this.#heap = heap;
+    this.#threads = threads;
+    this.#tasks = parts.tasks;
+    this.#keepAlive = keepAlive;
+    this.#results = results;
+    this.#scope = { names: parts.names, filename: o.filename, defaultName: o.name };
     this.#life = new Lifecycle(parts, {
-      report: (error, code) => this.#report(error, code),
+      report: (error, code) => this.#reports.report(error, code),
       exited: (record, reason, code) => this.emit('threadExit', { threadId: record.threadId, workerId: record.id, reason, code }),
       pump: () => this.#pump(),
     });
 
-    // 3. What the parts tell the pool: events that fire only from here on.
+    // What the parts tell the pool: events that fire only from here on.
     heap.askThreadsWith(() => threads.heapRelease());
     results.listen({ afterBatch: () => this.#pump(), idle: () => keepAlive.armIdle(), corrupt: (error) => this.emit('error', error) });
-    threads.listen(this.#threadEvents(o.workerOptions));
+    const host = { life: this.#life, tasks: this.#tasks, workerOptions: o.workerOptions, reports: this.#reports };
+    threads.listen(threadEvents(this, { ...host, run: (task, options) => this.#run(task, options) }));
 
-    // 4. The threads.
+    // The threads.
     this.#life.start();
-  }
-
-  /** What the pool does with what its threads say (main/threads.ts ThreadEvents). */
-  #threadEvents(workerOptions: { stdout?: boolean; stderr?: boolean }): ThreadEvents {
-    return {
-      ready: (record) => {
-        this.#life.threadReady();
-        const { worker } = record;
-        this.emit('threadStart', {
-          threadId: record.threadId,
-          workerId: record.id,
-          stdout: workerOptions.stdout ? worker.stdout : null,
-          stderr: workerOptions.stderr ? worker.stderr : null,
-        });
-      },
-      loadError: (record, cause, setup) => this.#life.loadFailed(record, new WorkerLoadError(cause?.message ?? String(cause), cause), setup),
-      requestError: (wParam, error) => this.#requestError(wParam, error),
-      message: (record, value) => this.emit('message', value, { threadId: record.threadId, workerId: record.id }),
-      teardownError: (_, error) =>
-        this.#report(
-          Object.assign(new Error(`a pool thread's teardown() failed: ${(error as Error)?.message ?? String(error)}`), { cause: error }),
-          'IOCP_POOL_TEARDOWN_ERROR',
-        ),
-      run: (task, signal) => this.#run(task, signal === undefined ? undefined : { signal }),
-      payload: (slot) => this.#tasks.takeFallback(slot),
-      progress: (slot, ticket, value) => this.#tasks.progress(slot, ticket, value),
-      exit: (record, code) => this.#life.onExit(record, code),
-    };
   }
 
   /**
@@ -292,29 +198,6 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
     return true;
   }
 
-  #requestError(wParam: number, error: unknown): void {
-    this.#requestFailed++;
-    if (this.listenerCount('error') > 0) {
-      this.emit('error', error, wParam);
-    } else {
-      // Never lost, never a silent crash: with no 'error' listener it is a process warning.
-      process.emitWarning(
-        `queueRequest(${wParam}) handler failed and the pool has no 'error' listener: ${(error as Error)?.stack ?? String(error)}`,
-        { code: 'IOCP_POOL_REQUEST_ERROR' },
-      );
-    }
-  }
-
-  /** To the 'error' listeners, or — never lost, never a silent crash — a process warning. */
-  #report(error: Error, code: string): void {
-    if (this.listenerCount('error') > 0) {
-      this.emit('error', error);
-      return;
-    }
-    const cause = (error as Error & { cause?: unknown }).cause;
-    process.emitWarning(`${error.message}${cause instanceof Error ? `: ${cause.stack}` : ''}`, { code });
-  }
-
   // ──────────────────────────────── run ────────────────────────────────
 
   /**
@@ -331,7 +214,7 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
   }
 
   #traced(task: unknown, options: RunOptions | undefined): Promise<unknown> {
-    const name = (options !== null && typeof options === 'object' ? options.name : undefined) ?? this.#defaultName ?? 'default';
+    const name = (options !== null && typeof options === 'object' ? options.name : undefined) ?? this.#scope.defaultName ?? 'default';
     const context: RunTraceContext = { pool: this, task, name };
     return runChannel.tracePromise(() => this.#run(task, options), context);
   }
@@ -349,26 +232,10 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
       if (bad !== undefined) return Promise.reject(bad);
       signal = options.signal;
       transferList = options.transferList;
-      let key: string | RangeError | undefined = options.name;
-      if (options.filename !== undefined) {
-        const filename = toFileUrl(options.filename, 'options.filename');
-        // Another module: its handler is a name entry of its own (names.ts otherModuleKey).
-        if (filename !== this.#filename) key = otherModuleKey(filename, options.name ?? this.#defaultName);
-      }
-      if (key instanceof RangeError) return Promise.reject(key);
-      if (key !== undefined) {
-        const index = this.#names.indexOf(key);
-        if (typeof index !== 'number') return Promise.reject(index);
-        handler = index;
-      }
-      // Infinity: no timeout (no timer at all: one that long cannot be armed).
-      const timeout = options.timeout === Infinity ? undefined : options.timeout;
-      // onProgress is called from the result drain, in whatever async context is current then
-      // (none, or another caller's): through a resource made here, it runs in its caller's, as a
-      // promise reaction does. Only run() calls that pass one pay for it. Not AsyncResource.bind():
-      // it costs about 20 µs a call (Node 20), a resource and a closure about 0.3 µs.
-      const onProgress = options.onProgress === undefined ? undefined : inCallerContext(options.onProgress);
-      if (timeout !== undefined || onProgress !== undefined) extras = { timeout, onProgress };
+      const index = handlerIndex(options, this.#scope);
+      if (typeof index !== 'number') return Promise.reject(index);
+      handler = index;
+      extras = taskExtras(options);
     }
     const queued = this.#tasks.queued();
     if (queued >= this.maxQueue) return Promise.reject(new QueueFullError(this.maxQueue));
@@ -514,24 +381,6 @@ export class ThreadPool<T = unknown, R = Infer> extends EventEmitter {
 
   /** Counters, timings and utilization (utilization over the time since the previous call). */
   stats(): ThreadPoolStats {
-    const port = this.#taskPort.stats();
-    return {
-      threads: this.#threads.size,
-      running: port.running,
-      waiting: port.waiting,
-      queued: port.queued + this.#tasks.backlogged,
-      completed: this.#tasks.completed + ((Atomics.load(this.#i32, A_REQUESTS) >>> 0) - this.#requestFailed),
-      failed: this.#tasks.failed + this.#requestFailed,
-      runTime: this.#results.runTime.percentiles(),
-      waitTime: this.#results.waitTime.percentiles(),
-      utilization: this.#results.utilization.take(this.#threads.size),
-      heap: this.#heap.stats(),
-    };
+    return poolStats(this.#parts, this.#reports.requestFailed);
   }
-}
-
-/** `callback`, called in the async context current now (an AsyncResource made once per call of this). */
-function inCallerContext(callback: (value: unknown) => void): (value: unknown) => void {
-  const resource = new AsyncResource('iocp-pool.run');
-  return (value) => resource.runInAsyncScope(callback, undefined, value);
 }

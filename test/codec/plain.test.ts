@@ -7,7 +7,8 @@ import { TAG_FALLBACK } from '../../src/codec/slot-views.js';
 import { SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord, T_TAG } from '../../src/pool/layout.js';
 import type { Serialization } from '../../src/codec/serialization.js';
-import { KIND, SlotCodec, TAG_PLAIN } from '../../src/codec/slot-codec.js';
+import { SlotCodec } from '../../src/codec/slot-codec.js';
+import { KIND, TAG_PLAIN } from '../../src/codec/slot-decode.js';
 import { cloneable, plainData } from './arbitraries.js';
 import { same } from './same.js';
 

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TAG_SERIAL } from '../../src/codec/slot-views.js';
 import { type HeldSegment, SharedHeap } from '../../src/heap/heap.js';
 import { arenaGeometry, slotWord } from '../../src/pool/layout.js';
-import { SlotCodec, TAG_BYTES, TAG_HEAP, TAG_VIEW } from '../../src/codec/slot-codec.js';
+import { SlotCodec } from '../../src/codec/slot-codec.js';
+import { TAG_BYTES, TAG_HEAP, TAG_VIEW } from '../../src/codec/slot-decode.js';
 
 const AGENT = new URL('./fixtures/heap-agent.mjs', import.meta.url);
 const KiB = 1024;

@@ -4,8 +4,15 @@
  * it into the next slot freed. An entry whose run() settled while it waited
  * (its signal aborted) is marked `done` and skipped, not searched for and
  * removed: the queue is an array with a moving head, compacted now and then.
+ *
+ * A task here holds no slot, so no thread can have taken it and nothing races its settling:
+ * its signal aborting, close({ force: true }) and destroy() settle it here, at once, through
+ * the task table's one place where a run() settles (main/tasks.ts T1). Its signal is watched
+ * (signals.ts) from push() until it leaves the queue.
  */
 import type { TransferListItem } from 'node:worker_threads';
+import { AbortError } from '../errors.js';
+import type { SignalWatch } from './signals.js';
 import type { TaskExtras } from './task-extras.js';
 
 /** A run() waiting here, with everything its submission needs. */
@@ -25,9 +32,19 @@ export interface Backlogged {
 /** Below this many consumed entries the array is not compacted (a splice costs more than it saves). */
 const COMPACT_AFTER = 4096;
 
+/** How an entry's run() rejects: the task table's one place where a run() settles (T1). */
+export type RejectEntry = (entry: Backlogged, error: unknown) => void;
+
 export class Backlog {
   readonly #entries: (Backlogged | undefined)[] = [];
   #head = 0;
+  readonly #signals: SignalWatch;
+  readonly #reject: RejectEntry;
+
+  constructor(signals: SignalWatch, reject: RejectEntry) {
+    this.#signals = signals;
+    this.#reject = reject;
+  }
 
   /** Entries waiting (settled ones among them until they are reached). */
   get size(): number {
@@ -38,11 +55,13 @@ export class Backlog {
     return this.#head === this.#entries.length;
   }
 
+  /** Parks `entry`; its signal, if any (not aborted: the caller checked), is watched, keyed by the entry. */
   push(entry: Backlogged): void {
+    if (entry.signal !== undefined) this.#signals.add(entry.signal, entry);
     this.#entries.push(entry);
   }
 
-  /** The oldest entry still waiting, taken off the queue (marked done), or undefined. */
+  /** The oldest entry still waiting, taken off the queue (marked done, its signal no longer watched), or undefined. */
   shift(): Backlogged | undefined {
     const entries = this.#entries;
     while (this.#head < entries.length) {
@@ -50,6 +69,7 @@ export class Backlog {
       entries[this.#head++] = undefined;
       if (entry.done) continue;
       entry.done = true;
+      if (entry.signal !== undefined) this.#signals.remove(entry.signal, entry);
       return entry;
     }
     return undefined;
@@ -67,11 +87,19 @@ export class Backlog {
     }
   }
 
-  /** Takes every entry still waiting (marked done), oldest first, and empties the queue. */
-  takeAll(): Backlogged[] {
-    const out: Backlogged[] = [];
-    for (let entry = this.shift(); entry !== undefined; entry = this.shift()) out.push(entry);
+  /** The signal of `entry` aborted: its run() rejects with an AbortError, and the queue skips it. */
+  abort(entry: Backlogged, signal: AbortSignal): void {
+    if (entry.done) return;
+    entry.done = true; // the queue skips it
+    this.#reject(entry, new AbortError(signal.reason));
+  }
+
+  /** Rejects every entry still waiting with `makeError()`, oldest first, and empties the queue; returns how many. */
+  rejectAll(makeError: () => Error): number {
+    const taken: Backlogged[] = [];
+    for (let entry = this.shift(); entry !== undefined; entry = this.shift()) taken.push(entry);
     this.compact();
-    return out;
+    for (const entry of taken) this.#reject(entry, makeError());
+    return taken.length;
   }
 }

@@ -1,30 +1,28 @@
 /**
  * A pool's life: open → closing (close(), CThreadPools::Close: one sentinel
  * per thread after everything queued) or destroyed (destroy(): at once); a
- * module that cannot be used fails it. And what each thread's exit means:
- * an orderly exit (its sentinel, idle retirement, recycling) or a death,
- * which settles that thread's tasks and replaces it — unless the module kills
- * every thread it runs in, which would be a spawn loop. A thread whose
- * setup() fails is started again after a backoff (setup-retry.ts).
+ * module that cannot be used fails it. And each thread's exit: an orderly
+ * exit (its sentinel, idle retirement, recycling) or a death, which settles
+ * that thread's tasks and replaces it — unless the module kills every thread
+ * it runs in, which would be a spawn loop (deaths.ts: an exit's reason, and
+ * what a death does). A thread whose setup() fails is started again after a
+ * backoff (setup-retry.ts).
  */
 import type { CompletionPacket, CompletionPort } from '../../port/index.js';
-import { PoolClosedError, WorkerDiedError, WorkerLoadError } from '../errors.js';
+import { PoolClosedError, type WorkerLoadError } from '../errors.js';
 import type { HeapKeeper } from './heap-keeper.js';
 import type { KeepAlive } from './keep-alive.js';
 import { A_LIVE, A_SENTINELS, K_REQUEST, SENTINEL } from '../layout.js';
 import { requestsQueued } from '../requests.js';
-import { closeTimeout } from '../options.js';
-import { EXIT_PORT_CLOSED, EXIT_RECYCLED, EXIT_RETIRED, EXIT_SENTINEL } from '../protocol.js';
+import { closeTimeout } from '../call-options.js';
+import { EXIT_RETIRED } from '../protocol.js';
+import { Deaths, exitReason } from './deaths.js';
+import type { ThreadExitReason } from '../types.js';
 import type { ResultDrain } from './results.js';
 import { SetupRetry } from './setup-retry.js';
 import type { TaskTable } from './tasks.js';
-import type { ThreadSet, WorkerRecord } from './threads.js';
-import type { ThreadExitReason } from '../types.js';
-
-/** A thread that dies idle within this long of starting is an early death (ms)… */
-const EARLY_DEATH_MS = 1000;
-/** …and this many in a row mean the module kills every thread: the pool fails instead of respawning. */
-const EARLY_DEATHS = 3;
+import type { ThreadSet } from './threads.js';
+import type { WorkerRecord } from './worker-record.js';
 
 export const State = { Open: 0, Closing: 1, Destroyed: 2 } as const;
 export type State = (typeof State)[keyof typeof State];
@@ -73,8 +71,8 @@ export class Lifecycle {
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** A thread has loaded the module (and run its setup()) since the pool started. */
   #started = false;
-  /** Threads in a row that died idle right after starting (see EARLY_DEATHS). */
-  #earlyDeaths = 0;
+  /** What a thread's death means (deaths.ts). */
+  readonly #deaths: Deaths;
   /** Threads whose setup() failed: their restarts (setup-retry.ts). */
   readonly #setupRetry: SetupRetry;
   readonly #host: LifecycleParts;
@@ -92,6 +90,21 @@ export class Lifecycle {
         for (let i = 0; i < n && this.#replaceable() && host.threads.size < host.size; i++) this.spawn();
       },
       fail: (error) => this.fail(error),
+      report: (error, code) => listener.report(error, code),
+    });
+    this.#deaths = new Deaths({
+      filename: host.filename,
+      tasks: host.tasks,
+      results: host.results,
+      keepAlive: host.keepAlive,
+      stopped: () => this.state === State.Destroyed || this.loadError !== undefined,
+      fail: (error) => this.fail(error),
+      replace: () => {
+        const replaced = this.#replaceable();
+        if (replaced) this.spawn();
+        return replaced;
+      },
+      pump: () => listener.pump(),
       report: (error, code) => listener.report(error, code),
     });
     // A pending restart keeps the process alive as the threads do.
@@ -164,8 +177,8 @@ export class Lifecycle {
     // A thread stopped by terminate() may have been creating a heap segment: repair the table.
     host.heap.releaseThread(record.threadId);
     if (code !== EXIT_RETIRED) Atomics.sub(host.i32, A_LIVE, 1);
-    const reason = exitReason(record, code, this.state);
-    if (reason === 'died' || reason === 'timeout') this.#onDeath(record, code, lastTaken);
+    const reason = exitReason(record, code, this.state === State.Destroyed);
+    if (reason === 'died' || reason === 'timeout') this.#deaths.died(record, code, lastTaken);
     else if (reason === 'recycle' && this.#replaceable()) record.replacement = this.spawn();
     this.#listener.exited(record, reason, code);
     if (host.threads.size === 0 && this.state === State.Closing) void this.#finishClose();
@@ -215,63 +228,6 @@ export class Lifecycle {
     if (unstarted <= starting + (threads.size - starting - running)) return;
     // The port's count last: it takes the port's lock.
     if (unstarted > starting + this.#host.taskPort.stats().waiting) this.spawn();
-  }
-
-  /** A thread died (process.exit, an uncaught error, resource limits, a timeout): fail what it held, replace it — unless it cannot work. */
-  #onDeath(record: WorkerRecord, code: number, lastTaken: readonly CompletionPacket[]): void {
-    const host = this.#host;
-    const cause = record.error;
-    if (!record.loaded) {
-      // Died while loading the module (process.exit or a crash at top level): replacing it would loop forever.
-      const why = cause !== undefined ? `${(cause as Error)?.message ?? String(cause)}` : `it called process.exit(${code})`;
-      this.fail(new WorkerLoadError(`worker module ${host.filename} failed to load: ${why}`, cause));
-      return;
-    }
-    if (this.state === State.Destroyed || this.loadError !== undefined) return;
-    const why = record.timedOut
-      ? 'being stopped: a task on it ran past its timeout'
-      : cause !== undefined
-        ? `an uncaught error (${(cause as Error)?.message ?? String(cause)})`
-        : `process.exit(${code})`;
-    // Results already posted are read first, so that of its tasks only those whose result never
-    // reached the port are delivered from their slot (pool/layout.ts A7).
-    host.results.takeQueued();
-    // Its tasks (A6): those it never started go to another thread, those it started fail with
-    // the cause, those it finished are delivered; nobody else's are touched.
-    const { failed, done } = host.tasks.failOwned(
-      record.id,
-      lastTaken,
-      () => new WorkerDiedError(`the pool thread running this task died of ${why}`, cause, code),
-    );
-    for (const packet of done) host.results.complete(packet);
-    if (host.tasks.inflight === 0) {
-      host.results.wake();
-      host.keepAlive.armIdle();
-    }
-    this.#listener.pump();
-    if (!record.timedOut && !record.working && performance.now() - record.readyAt < EARLY_DEATH_MS) {
-      // Died right after it started, before it took any packet: a module that kills every thread
-      // it runs in (a timer that throws at load…). Replacing such threads forever would be a spawn
-      // loop. A thread that took work and then died (a handler's timer that throws, process.exit)
-      // is replaced, however soon: its death is reported, and the pool goes on.
-      if (++this.#earlyDeaths >= EARLY_DEATHS) {
-        const message = `worker module ${host.filename} cannot run: ${EARLY_DEATHS} pool threads in a row died of ${why} within ${EARLY_DEATH_MS} ms of starting, so the pool stopped replacing them`;
-        this.fail(new WorkerLoadError(message, cause));
-        return;
-      }
-    } else {
-      this.#earlyDeaths = 0;
-    }
-    const replaced = this.#replaceable();
-    if (replaced) this.spawn();
-    // No run() carried the news (the thread was idle or in a queueRequest handler): not silently.
-    // (A thread stopped for a timeout: the timed-out run() carried it.)
-    if (failed === 0 && !record.timedOut) {
-      this.#listener.report(
-        new WorkerDiedError(`a pool thread died of ${why}${replaced ? ' and was replaced' : ''}`, cause, code),
-        'IOCP_POOL_WORKER_DIED',
-      );
-    }
   }
 
   // ──────────────────────────── stopping ────────────────────────────
@@ -403,23 +359,5 @@ export class Lifecycle {
     await this.#host.threads.allExited();
     this.#host.heap.close();
     this.#closedResolve?.();
-  }
-}
-
-/** Why a thread left, from its exit code and what the pool knew of it. */
-function exitReason(record: WorkerRecord, code: number, state: State): ThreadExitReason {
-  if (record.timedOut) return 'timeout';
-  if (record.terminating) return state === State.Destroyed ? 'destroy' : 'stopped';
-  switch (code) {
-    case EXIT_SENTINEL:
-      return 'close';
-    case EXIT_RETIRED:
-      return 'idle';
-    case EXIT_RECYCLED:
-      return 'recycle';
-    case EXIT_PORT_CLOSED:
-      return 'destroy';
-    default:
-      return 'died';
   }
 }

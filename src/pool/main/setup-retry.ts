@@ -11,7 +11,8 @@
  * starting: a module that never starts a thread fails fast, as before.
  */
 import { WorkerLoadError } from '../errors.js';
-import type { ThreadSet, WorkerRecord } from './threads.js';
+import type { ThreadSet } from './threads.js';
+import type { WorkerRecord } from './worker-record.js';
 
 /** A thread whose setup() failed is started again after this long (ms), doubled at each failure in a row… */
 export const SETUP_RETRY_MS = 50;

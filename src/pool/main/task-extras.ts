@@ -29,9 +29,9 @@ export interface ExtrasHost {
   readonly threads: {
     /** A task with onProgress was submitted: progress values must be delivered as they come. */
     listenForProgress(): void;
-    /** Its timeout passed: tell thread `owner` (the ticket names the task). */
+    /** The signal of a running task aborted, or its timeout passed: tell thread `owner` (the ticket names the task). */
     abort(owner: number, slot: number, ticket: number, timeout: boolean): void;
-    /** Still running after the grace: stop `owner`. */
+    /** A task ran past its timeout and its handler did not return within the grace: stop thread `owner`. */
     stopForTimeout(owner: number): void;
   };
 }

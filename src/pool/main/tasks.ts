@@ -10,6 +10,10 @@
  * AbortSignal, a payload too large for the heap — is kept here, per slot, in
  * private arrays nobody else writes.
  *
+ * Helpers, a file each: capture.ts (a promise's functions without a closure), fallback.ts
+ * (writing a task, or keeping it to travel by message), backlog.ts (tasks waiting for a slot,
+ * settled there too), cancel.ts (a queued task's cancelling race), owned.ts (a dead thread's).
+ *
  * Invariants:
  *  T1  Every accepted run() resolves or rejects exactly once, in #outcome(),
  *      which also counts it (completed or failed). A slot's promise functions
@@ -24,61 +28,36 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { CompletionPacket, CompletionPort } from '../../port/index.js';
 import type { SlotCodec } from '../../codec/slot-codec.js';
-import { TAG_FALLBACK } from '../../codec/slot-views.js';
 import { AbortError } from '../errors.js';
 import {
   A_INFLIGHT,
   A_STARTED,
-  CANCELLED,
   F_SIGNAL,
   F_TIMED,
   FREE,
   HANDLER_SHIFT,
   K_TASK,
   QUEUED,
-  RUNNING,
   slotWord,
   T_FLAGS,
   T_OWNER,
   T_STATE,
-  T_TAG,
   T_TICKET,
 } from '../layout.js';
 import { Backlog, type Backlogged } from './backlog.js';
+import { capture, capturedReject, capturedResolve, type Reject, type Resolve } from './capture.js';
+import { abortSlot, type CancellableSlots, cancelQueuedSlots } from './cancel.js';
 import { type FallbackPayload, FallbackPayloads } from './fallback.js';
 import { type OwnedSlots, settleOwned } from './owned.js';
 import { SignalWatch } from './signals.js';
-import { ExtrasTable, type TaskExtras } from './task-extras.js';
+import { type ExtrasHost, ExtrasTable, type TaskExtras } from './task-extras.js';
 
 export type { TaskExtras } from './task-extras.js';
 
-type Resolve = (value: unknown) => void;
-type Reject = (error: unknown) => void;
+/** What the table asks of the pool's threads (main/threads.ts ThreadSet): what the extras ask (abort, stop, listen for progress). */
+export type TaskThreads = ExtrasHost['threads'];
 
-/**
- * One executor for every run() promise: it parks the promise's functions in
- * these two variables, which the caller reads right after `new Promise` (the
- * executor runs synchronously). Saves a closure per task on the hot path —
- * Promise.withResolvers() would do the same, but Node 20 lacks it.
- */
-let capturedResolve: Resolve | undefined;
-let capturedReject: Reject | undefined;
-function capture(resolve: (value: never) => void, reject: Reject): void {
-  capturedResolve = resolve as Resolve;
-  capturedReject = reject;
-}
-
-/** What the table asks of the pool's threads (main/threads.ts ThreadSet). */
-export interface TaskThreads {
-  /** The signal of a running task aborted, or its timeout passed: tell thread `owner` (the ticket names the task). */
-  abort(owner: number, slot: number, ticket: number, timeout: boolean): void;
-  /** A task ran past its timeout and its handler did not return within the grace: stop thread `owner`. */
-  stopForTimeout(owner: number): void;
-  /** A task with onProgress was submitted: progress values must be delivered as they come. */
-  listenForProgress(): void;
-}
-
-export class TaskTable implements OwnedSlots {
+export class TaskTable implements OwnedSlots, CancellableSlots {
   readonly slots: number;
   readonly slotBytes: number;
   readonly arena: SlotCodec;
@@ -93,8 +72,8 @@ export class TaskTable implements OwnedSlots {
   readonly #signal: (AbortSignal | undefined)[];
   /** The 'abort' listeners: one per distinct signal, keyed by slot (submitted) or entry (backlogged). */
   readonly #signals = new SignalWatch((key, signal) => {
-    if (typeof key === 'number') this.#abort(key);
-    else this.#abortBacklogged(key as Backlogged, signal);
+    if (typeof key === 'number') abortSlot(this, this.#threads, key, signal);
+    else this.#backlog.abort(key as Backlogged, signal);
   });
   /** Wall-clock ms at submission, for tasks whose timing is sampled (F_TIMED). */
   readonly #submittedAt: Float64Array;
@@ -104,13 +83,12 @@ export class TaskTable implements OwnedSlots {
   readonly #extras: ExtrasTable;
   /** Payloads that travel by MessagePort (too large for the heap, a transferList…), by slot. */
   readonly #fallback: FallbackPayloads;
-  /** Why the codec refused the task being submitted (#encoded → #fallbackTask). */
-  #refusal: { error: unknown } | undefined;
   readonly #free: Int32Array;
   #freeTop: number;
   /** Slots in use: their result (or acknowledgement) has not been read yet. */
   #inflight = 0;
-  readonly #backlog = new Backlog();
+  /** run() tasks waiting for a slot; one that settles there (abort, close, destroy) settles in #outcome (T1). */
+  readonly #backlog = new Backlog(this.#signals, (entry, error) => this.#outcome(entry.resolve, entry.reject, false, error));
   /** Task packets posted, and tasks cancelled before they started: maxQueue accounting with A_STARTED. */
   #posted = 0;
   #cancelled = 0;
@@ -205,9 +183,7 @@ export class TaskTable implements OwnedSlots {
       this.#reject[slot] = reject;
       this.#submit(slot, task, handler, signal, transferList, extras);
     } else {
-      const entry: Backlogged = { task, extras, handler, signal, transferList, resolve, reject, done: false };
-      if (signal !== undefined) this.#signals.add(signal, entry);
-      this.#backlog.push(entry);
+      this.#backlog.push({ task, extras, handler, signal, transferList, resolve, reject, done: false });
     }
     return promise;
   }
@@ -217,7 +193,6 @@ export class TaskTable implements OwnedSlots {
     while (this.#freeTop > 0) {
       const entry = this.#backlog.shift();
       if (entry === undefined) break;
-      if (entry.signal !== undefined) this.#signals.remove(entry.signal, entry);
       const slot = this.#free[--this.#freeTop]!;
       this.#resolve[slot] = entry.resolve;
       this.#reject[slot] = entry.reject;
@@ -240,9 +215,11 @@ export class TaskTable implements OwnedSlots {
     // From here the slot is in use; release() gives it back. The shared copy is a hint (plain store).
     i32[A_INFLIGHT] = ++this.#inflight;
     // The common path: the slot or a heap block takes the task. Anything else — too large for
-    // the heap, a transferList, a value the codec refuses — is #fallbackTask's.
-    if (transferList !== undefined || !this.#encoded(w, task)) {
-      if (!this.#fallbackTask(slot, w, task, transferList)) return;
+    // the heap, a transferList, a value the codec refuses — travels by message (fallback.ts).
+    const unsent = this.#fallback.write(slot, w, task, transferList);
+    if (unsent !== undefined) {
+      this.settle(slot, false, unsent);
+      return;
     }
     let flags = handler << HANDLER_SHIFT;
     if (signal !== undefined) {
@@ -268,29 +245,6 @@ export class TaskTable implements OwnedSlots {
     // A full port (queueRequest filled it) cannot happen for slots alone: capacity ≥ slots + queueCapacity.
     if (!this.#taskPort.post(K_TASK, ticket, slot)) throw new Error('iocp-pool: the task port is full despite its reserved capacity');
     this.#posted++;
-  }
-
-  /** The task into its slot or a heap block; false when neither can take it (TAG_FALLBACK) or the codec refuses it (#refusal). */
-  #encoded(w: number, task: unknown): boolean {
-    try {
-      return this.arena.encode(w, task) !== TAG_FALLBACK;
-    } catch (error) {
-      this.#refusal = { error };
-      return false;
-    }
-  }
-
-  /** The task travels by MessagePort (fallback.ts); false when it cannot travel at all: its run() settled. */
-  #fallbackTask(slot: number, w: number, task: unknown, transferList: readonly TransferListItem[] | undefined): boolean {
-    const refusal = this.#refusal;
-    this.#refusal = undefined;
-    const error = this.#fallback.keep(slot, task, transferList, refusal);
-    if (error !== undefined) {
-      this.settle(slot, false, error);
-      return false;
-    }
-    this.#i32[w + T_TAG] = TAG_FALLBACK;
-    return true;
   }
 
   /** The payload a thread fetched for the task in `slot` (it travels by message), once. */
@@ -388,54 +342,20 @@ export class TaskTable implements OwnedSlots {
     this.#i32[A_INFLIGHT] = --this.#inflight;
   }
 
-  // ─────────────────────────────── abort ───────────────────────────────
+  // ─────────────────────────────── cancel ───────────────────────────────
 
-  /** The signal of the task in `slot` aborted. A2: one CAS against the worker's QUEUED → RUNNING. */
-  #abort(slot: number): void {
-    if (this.#reject[slot] === undefined) return;
-    const i32 = this.#i32;
-    const w = slotWord(this.slotBytes, slot);
-    if (Atomics.compareExchange(i32, w + T_STATE, QUEUED, CANCELLED) === QUEUED) {
-      // Never ran and never will: it settles now; the slot is freed when a thread acknowledges the packet.
-      this.#cancelled++;
-      this.#settleEarly(slot, new AbortError(this.#signal[slot]!.reason));
-      return;
-    }
-    if (Atomics.load(i32, w + T_STATE) === RUNNING) {
-      // Running: the handler sees its signal abort; run() settles with what the handler does.
-      // The ticket names this task: by the time the message arrives the slot may hold another.
-      this.#threads.abort(i32[w + T_OWNER]!, slot, i32[w + T_TICKET]!, false);
-    }
+  /** A2 was won for the queued task in `slot` (cancel.ts): its run() settles now, and counts as never started (maxQueue); T2: the slot waits for the acknowledgement. */
+  cancelled(slot: number, error: unknown): void {
+    this.#cancelled++;
+    this.#settleEarly(slot, error);
   }
 
   /**
    * close({ force: true }): settles every task not started yet with `makeError()` — those in the
-   * backlog, and those queued in a slot (A2: the CAS an abort makes; a thread that takes the
-   * packet acknowledges it, which frees the slot). Running tasks are left to finish.
+   * backlog, and those queued in a slot (cancel.ts). Running tasks are left to finish.
    */
   cancelQueued(makeError: () => Error): number {
-    let cancelled = 0;
-    for (const entry of this.#backlog.takeAll()) {
-      if (entry.signal !== undefined) this.#signals.remove(entry.signal, entry);
-      this.#outcome(entry.resolve, entry.reject, false, makeError());
-      cancelled++;
-    }
-    const i32 = this.#i32;
-    for (let slot = 0; slot < this.slots; slot++) {
-      if (this.#reject[slot] === undefined) continue;
-      if (Atomics.compareExchange(i32, slotWord(this.slotBytes, slot) + T_STATE, QUEUED, CANCELLED) !== QUEUED) continue;
-      this.#cancelled++;
-      this.#settleEarly(slot, makeError());
-      cancelled++;
-    }
-    return cancelled;
-  }
-
-  /** The signal of a task still in the backlog aborted: it never takes a slot. */
-  #abortBacklogged(entry: Backlogged, signal: AbortSignal): void {
-    if (entry.done) return;
-    entry.done = true; // the backlog skips it
-    this.#outcome(entry.resolve, entry.reject, false, new AbortError(signal.reason));
+    return this.#backlog.rejectAll(makeError) + cancelQueuedSlots(this, makeError);
   }
 
   // ─────────────────────────── threads that end ───────────────────────────
@@ -466,9 +386,6 @@ export class TaskTable implements OwnedSlots {
     }
     this.#inflight = 0;
     this.#i32[A_INFLIGHT] = 0;
-    for (const entry of this.#backlog.takeAll()) {
-      if (entry.signal !== undefined) this.#signals.remove(entry.signal, entry);
-      this.#outcome(entry.resolve, entry.reject, false, error);
-    }
+    this.#backlog.rejectAll(() => error);
   }
 }

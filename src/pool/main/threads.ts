@@ -3,7 +3,8 @@
  * say outside shared memory (protocol.ts: start-up, payloads too large for a
  * slot, errors of queueRequest handlers, run() from inside a thread), and
  * ending them. What an exit means for the pool is the pool's decision: every
- * exit goes to ThreadEvents.exit.
+ * exit goes to ThreadEvents.exit. What it knows of each thread is its record
+ * (worker-record.ts, with the view pool.threadInfo() lists).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,7 @@ import {
   type ToWorker,
 } from '../protocol.js';
 import type { PoolThread } from '../types.js';
+import { newRecord, threadView, type WorkerRecord } from './worker-record.js';
 
 /** A broadcast() answer from a thread that left in order before it ran it: left out of the results. */
 export const LEFT: unique symbol = Symbol('left');
@@ -54,38 +56,6 @@ function entry(native: boolean): { filename: string | URL; eval: boolean } {
     }
   }
   return onDisk !== null ? { filename: onDisk, eval: false } : { filename: runtimeSource(native), eval: true };
-}
-
-export interface WorkerRecord {
-  id: number;
-  worker: Worker;
-  threadId: number;
-  resultChannel: ResultChannel;
-  /** Why it died, when an 'error' event said so. */
-  error: unknown;
-  /** It loaded the worker module (and ran its setup()). */
-  loaded: boolean;
-  /** It took a packet (its 'working' message; delivered before its 'exit', which drains the port). */
-  working: boolean;
-  /** performance.now() when it said it was ready (0: not yet). */
-  readyAt: number;
-  /** The pool terminated it (load failure, destroy(), a close deadline): its exit is expected, never replaced or reported. */
-  terminating: boolean;
-  /** run() calls this thread made through currentPool().run(), by its call id. */
-  calls: Map<number, AbortController | undefined>;
-  /** The pool terminated it because a task on it ran past its timeout: a death, reported as such. */
-  timedOut: boolean;
-  /** broadcast() calls it has not answered yet, by id. */
-  broadcasts: Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>;
-  /** Resolves when it is ready (never rejects: a thread that never gets ready exits). */
-  ready: Promise<void>;
-  markReady: () => void;
-  /** The thread started in its place when it left to be recycled. */
-  replacement: WorkerRecord | undefined;
-  /** The application asked it to keep the process alive (PoolThread.ref()): the pool's keep-alive policy leaves it ref'd. */
-  pinned: boolean;
-  /** What pool.threadInfo() lists for it (made on first use). */
-  info: PoolThread | undefined;
 }
 
 /** What the pool hears from its threads. */
@@ -151,27 +121,8 @@ export class ThreadSet {
   /** The threads alive, as pool.threadInfo() lists them (the same object for a thread each time). */
   list(): PoolThread[] {
     const out: PoolThread[] = [];
-    for (const record of this.live.values()) out.push((record.info ??= this.#info(record)));
+    for (const record of this.live.values()) out.push((record.info ??= threadView(record, () => this.#refed)));
     return out;
-  }
-
-  #info(record: WorkerRecord): PoolThread {
-    const set = this;
-    return Object.freeze({
-      threadId: record.threadId,
-      workerId: record.id,
-      get ready(): boolean {
-        return record.loaded;
-      },
-      ref(): void {
-        record.pinned = true;
-        record.worker.ref();
-      },
-      unref(): void {
-        record.pinned = false;
-        if (!set.#refed) record.worker.unref();
-      },
-    });
   }
 
   /** Starts a thread; `refed`: whether it keeps the process alive (see the pool's keep-alive policy). */
@@ -181,28 +132,7 @@ export class ThreadSet {
     const workerData: PoolWorkerData = { ...this.#data, workerId: id, resultChannel: port2 };
     const { filename, eval: evaluate } = entry(this.#data.taskPort.backend === 'native');
     const worker = new Worker(filename, { ...this.#options, eval: evaluate, workerData, transferList: [port2] });
-    const record: WorkerRecord = {
-      id,
-      worker,
-      threadId: worker.threadId,
-      resultChannel: new ResultChannel(port1, this.#progress),
-      error: undefined,
-      loaded: false,
-      working: false,
-      readyAt: 0,
-      terminating: false,
-      calls: new Map(),
-      timedOut: false,
-      broadcasts: new Map(),
-      ready: Promise.resolve(),
-      markReady: () => {},
-      replacement: undefined,
-      pinned: false,
-      info: undefined,
-    };
-    record.ready = new Promise<void>((resolve) => {
-      record.markReady = resolve;
-    });
+    const record = newRecord(id, worker, new ResultChannel(port1, this.#progress));
     if (this.#listening) record.resultChannel.listen();
     this.live.set(id, record);
     this.#starting++;

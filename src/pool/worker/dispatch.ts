@@ -113,7 +113,7 @@ export function hold(packet: CompletionPacket): boolean {
 export function dispatch(packet: CompletionPacket): void {
   if (!state.working) {
     // Once: this thread works. If it dies later, that is no module failing at start-up
-    // (pool/main/lifecycle.ts counts early deaths of threads that never took a packet).
+    // (pool/main/deaths.ts counts early deaths of threads that never took a packet).
     state.working = true;
     send({ type: 'working' });
   }
