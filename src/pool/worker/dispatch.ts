@@ -1,12 +1,14 @@
 /**
- * A packet taken from the task port, run: a queueRequest(wParam) is handed to ./calls.ts; a
- * run() task (its packet names an arena slot, pool/layout.ts) is claimed, decoded, handed to the
- * handler, and its result (or error) written back into the slot before the result packet is posted.
+ * A packet taken from the task port, run: a queueRequest(wParam) calls the
+ * handler with the number; a run() task (its packet names an arena slot,
+ * pool/layout.ts) is claimed, decoded, handed to the handler, and its result (or
+ * error) written back into the slot before the result packet is posted.
  */
 import { cloneError, errorToRecord, recordToError, type ThrownRecord } from '../../codec/error-record.js';
 import { type Carried, transferOf } from '../../codec/carried.js';
 import { TAG_FALLBACK } from '../../codec/slot-views.js';
 import {
+  A_REQUESTS,
   A_RESULTS,
   A_SENTINELS,
   A_WAKE,
@@ -44,8 +46,10 @@ import type { ModuleHandlers } from './module.js';
 import { requestTaken } from '../requests.js';
 import { outputFlushed, outputPending } from './output.js';
 import { TaskControl } from './task-control.js';
-import { ignoreProgress, initCalls, isThenable, NO_SIGNAL, runRequest } from './calls.js';
 import { data, f64, i32, results, send, state, views } from './thread.js';
+
+/** Handed to handlers of tasks without a signal: one frozen object, no allocation per task. */
+const NO_SIGNAL: HandlerContext = Object.freeze({ signal: undefined, progress: ignoreProgress });
 
 let handlers: ModuleHandlers;
 /** Called when a pending handler settles (the loop may be waiting for the last one to exit). */
@@ -69,7 +73,6 @@ export function initDispatch(h: ModuleHandlers, settled: () => void, portError: 
   onSettled = settled;
   onPortError = portError;
   onSettling = settling;
-  initCalls(h, settling, settled);
 }
 
 /** The main thread aborted the task with `ticket` in `slot` (only that task: the slot may hold another now). */
@@ -127,6 +130,78 @@ export function dispatch(packet: CompletionPacket): void {
   state.taken++;
   requestTaken(i32);
   runRequest(packet.completionKey);
+}
+
+// ──────────────────────────── requests ────────────────────────────
+
+function runRequest(wParam: number): void {
+  let result: unknown;
+  try {
+    result = handlers.at(0)(wParam, NO_SIGNAL);
+  } catch (error) {
+    requestDone(wParam, error);
+    return;
+  }
+  if (isThenable(result)) {
+    state.pending++;
+    result.then(
+      () => {
+        onSettling();
+        requestDone(wParam, undefined);
+        settled();
+      },
+      (error: unknown) => {
+        onSettling();
+        requestDone(wParam, error ?? new Error('queueRequest handler rejected with no reason'));
+        settled();
+      },
+    );
+    return;
+  }
+  Atomics.add(i32, A_REQUESTS, 1);
+}
+
+function requestDone(wParam: number, error: unknown): void {
+  Atomics.add(i32, A_REQUESTS, 1);
+  if (error !== undefined) send({ type: 'request-error', wParam, error: errorToRecord(error) });
+}
+
+// ──────────────────────────── broadcast ────────────────────────────
+
+/** pool.broadcast(): run the handler here once, outside the port, and answer by message. */
+export function runBroadcast(id: number, task: unknown, name: string | undefined): void {
+  const answer = (ok: boolean, value: unknown): void => {
+    try {
+      send({ type: 'broadcast-result', id, ok, value: ok ? value : errorToRecord(value) });
+    } catch (error) {
+      send({ type: 'broadcast-result', id, ok: false, value: errorToRecord(cloneError('the result of a broadcast', error)) });
+    }
+  };
+  let result: unknown;
+  try {
+    result = handlers.named(name)(task, NO_SIGNAL);
+  } catch (error) {
+    answer(false, error);
+    return;
+  }
+  if (!isThenable(result)) {
+    answer(true, result);
+    return;
+  }
+  // Pending like a task: a thread that takes its sentinel meanwhile answers before it leaves.
+  state.pending++;
+  result.then(
+    (value) => {
+      onSettling();
+      answer(true, value);
+      settled();
+    },
+    (error: unknown) => {
+      onSettling();
+      answer(false, error);
+      settled();
+    },
+  );
 }
 
 // ───────────────────────────── tasks ─────────────────────────────
@@ -340,4 +415,10 @@ function makeContext(slot: number, w: number, flags: number): HandlerContext {
     },
     progress,
   };
+}
+
+function ignoreProgress(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }

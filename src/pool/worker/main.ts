@@ -6,8 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { errorToRecord } from '../../codec/error-record.js';
 import { EXIT_STOPPED, type ToWorker } from '../protocol.js';
-import { runBroadcast } from './calls.js';
-import { abortTask, initDispatch, payloadArrived } from './dispatch.js';
+import { abortTask, initDispatch, payloadArrived, runBroadcast } from './dispatch.js';
 import { portFailed, setTeardown } from './leave.js';
 import { loop, prepareLoop, recycle } from './loop.js';
 import { handlerSettled, settling } from './share.js';
