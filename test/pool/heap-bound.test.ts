@@ -3,7 +3,7 @@
 // the views alloc() handed out.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadPool, TimeoutError } from '../../dist/index.js';
-import { fixture, settledBlocks } from './helpers.js';
+import { fixture, settledBlocks, waitFor } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -84,15 +84,6 @@ describe('a small heap at its bound', () => {
     expect(ops, summary).toBeGreaterThan(1000);
   });
 });
-
-/** Polls until pred() holds (a state the pool reaches on its own), or fails naming what it waited for. */
-async function waitFor(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!pred()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('a small heap whose threads die while it reformats and retires', () => {
   it('threads stopped (terminate) at random points of a churn at the bound leave a consistent heap', async () => {
