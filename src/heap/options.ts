@@ -49,7 +49,11 @@ export interface SharedHeapStats {
   maxBlockBytes: number;
   /** Segments this thread holds. */
   segments: number;
-  /** Blocks allocated (or being allocated) in the segments this thread holds. */
+  /**
+   * Blocks allocated (or being allocated) in the segments this thread holds. Read one segment
+   * after another while other threads allocate and free: a block that moves between segments
+   * during the reading can be counted twice. Exact when no thread is allocating.
+   */
   blocks: number;
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownStderr } from '../child-stderr.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -37,7 +38,7 @@ describe('iocp-pool/bullmq: the package subpath', () => {
 
   it('without bullmq installed, the core package loads and runs (it never imports bullmq)', () => {
     const esm = node(app, ['--input-type=module', '-e', "const { ThreadPool } = await import('iocp-pool'); console.log(typeof ThreadPool)"]);
-    expect(esm.stderr).toBe('');
+    expect(ownStderr(esm.stderr)).toBe('');
     expect(esm.stdout.trim()).toBe('function');
     const cjs = node(app, ['-e', "console.log(typeof require('iocp-pool').ThreadPool)"]);
     expect(cjs.stdout.trim()).toBe('function');
@@ -46,10 +47,10 @@ describe('iocp-pool/bullmq: the package subpath', () => {
   it('with bullmq installed, both builds export createWorker and closeWorker', () => {
     const probe = 'console.log(typeof m.createWorker, typeof m.closeWorker)';
     const esm = node(root, ['--input-type=module', '-e', `const m = await import('iocp-pool/bullmq'); ${probe}`]);
-    expect(esm.stderr).toBe('');
+    expect(ownStderr(esm.stderr)).toBe('');
     expect(esm.stdout.trim()).toBe('function function');
     const cjs = node(root, ['-e', `const m = require('iocp-pool/bullmq'); ${probe}`]);
-    expect(cjs.stderr).toBe('');
+    expect(ownStderr(cjs.stderr)).toBe('');
     expect(cjs.stdout.trim()).toBe('function function');
   });
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ownStderr } from '../child-stderr.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -80,7 +81,7 @@ describe('a bundled one-line run() app (esbuild --bundle --minify)', () => {
     expect(bytes, `the bundle is ${bytes} bytes`).toBeLessThanOrEqual(MAX_BYTES);
     for (const name of WIN32) expect(text.includes(name), `the bundle holds ${name}`).toBe(false);
     const r = run(file);
-    expect(r.stderr).toBe('');
+    expect(ownStderr(r.stderr)).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('42\n');
   }, 60_000);
@@ -105,7 +106,7 @@ describe('a bundled one-line run() app (esbuild --bundle --minify)', () => {
     const { file, text } = await bundle(dir);
     for (const name of WIN32) expect(text.includes(name), `the bundle holds ${name}`).toBe(true);
     const r = run(file);
-    expect(r.stderr).toBe('');
+    expect(ownStderr(r.stderr)).toBe('');
     expect(r.status).toBe(0);
     const expected = process.platform === 'win32' ? /^63\n/ : /^63\ntrue ERR_IOCP_NATIVE_UNAVAILABLE true\n$/;
     expect(r.stdout).toMatch(expected);

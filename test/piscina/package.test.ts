@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownStderr } from '../child-stderr.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -45,7 +46,7 @@ describe('iocp-pool/piscina: the packed package', () => {
     // A file, not -e: the pool's threads inherit the main thread's Node options, and --input-type is not one a thread may have.
     writeFileSync(path.join(app, 'main.mjs'), program);
     const out = node(app, ['main.mjs']);
-    expect(out.stderr).toBe('');
+    expect(ownStderr(out.stderr)).toBe('');
     expect(JSON.parse(out.stdout)).toEqual({ same: true, isWorkerThread: false, result: { sum: 5, inWorker: true, data: 'W' } });
   });
 
@@ -59,7 +60,7 @@ describe('iocp-pool/piscina: the packed package', () => {
       });`;
     writeFileSync(path.join(app, 'main.cjs'), program);
     const out = node(app, ['main.cjs']);
-    expect(out.stderr).toBe('');
+    expect(ownStderr(out.stderr)).toBe('');
     const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version;
     expect(JSON.parse(out.stdout)).toEqual({
       type: 'function',
@@ -94,7 +95,7 @@ describe('iocp-pool/piscina: the packed package', () => {
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const args = [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--types', 'node'];
     const out = node(app, [...args, 'types.cts', 'types.mts'], 120_000);
-    expect(out.stdout + out.stderr).toBe('');
+    expect(out.stdout + ownStderr(out.stderr)).toBe('');
     expect(out.status).toBe(0);
   }, 150_000); // tsc on a busy 2-core machine
 
@@ -124,7 +125,7 @@ describe('iocp-pool/piscina: the packed package', () => {
       const worker = path.join(elsewhere, 'worker.cjs');
       writeFileSync(worker, 'module.exports = (task) => ({ sum: task.a + task.b });');
       const out = node(elsewhere, [outfile, worker]);
-      expect(out.stderr).toBe('');
+      expect(ownStderr(out.stderr)).toBe('');
       expect(JSON.parse(out.stdout)).toEqual({ sum: 42 });
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixture } from './helpers.js';
+import { ownStderr } from '../child-stderr.js';
 
 const dist = JSON.stringify(new URL('../../dist/index.js', import.meta.url).href);
 
@@ -75,7 +76,7 @@ describe('ThreadPool: a program that is done exits', () => {
       const r = await node([...option.split(' '), '-e', source]);
       // Before the fix every thread inherited --input-type and died loading its entry file:
       // WorkerLoadError "--input-type can only be used with string input".
-      expect(r.stderr).toBe('');
+      expect(ownStderr(r.stderr)).toBe('');
       expect(r.stdout).toBe('ran\n');
       expect(r.code).toBe(0);
     },

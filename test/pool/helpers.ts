@@ -36,6 +36,32 @@ export function openGate(words: Int32Array): void {
 }
 
 /**
+ * Runs one task that must end by its timeout, and waits until the thread it stopped has exited.
+ * A timed-out thread is asked to leave and terminated a moment later (threads.ts, STOP_WAIT_MS):
+ * until then it still runs its handler, so `stats().threads` still counts it and the heap still
+ * sees its allocations. Its replacement is spawned only when its exit is handled, so "a thread
+ * that was not there before the task" is the handshake for "the stopped thread is gone".
+ */
+export async function stoppedAndReplaced(
+  pool: { threadInfo(): { threadId: number }[]; stats(): { threads: number } },
+  task: () => Promise<unknown>,
+  threads: number,
+): Promise<unknown> {
+  const before = new Set(pool.threadInfo().map((t) => t.threadId));
+  const reason = await task().then(
+    () => {
+      throw new Error('the task was meant to be stopped by its timeout, and it returned');
+    },
+    (error: unknown) => error,
+  );
+  await waitFor(
+    () => pool.stats().threads === threads && pool.threadInfo().some((t) => !before.has(t.threadId)),
+    'the stopped thread to exit and be replaced',
+  );
+  return reason;
+}
+
+/**
  * The heap's block count once the same traffic no longer changes it: a stopped thread's
  * after-effects (a segment it created reaching this thread's directory by a message, a stopped
  * task's slot discarded when its death is handled) land at their own time, so one pass may still

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolClosedError, ThreadPool, WorkerLoadError } from '../../dist/index.js';
 import { fixture, shared, started, waitFor } from './helpers.js';
+import { ownStderr } from '../child-stderr.js';
 
 const run = promisify(execFile);
 const pools: ThreadPool[] = [];
@@ -100,7 +101,7 @@ describe('ThreadPool: a worker module that cannot be used', () => {
       expect(error).toMatch(message);
     }
     expect(result.queueRequest).toBe(false);
-    expect(stderr).toBe(''); // no warning that a thread "was replaced", no stack overflow
+    expect(ownStderr(stderr)).toBe(''); // no warning that a thread "was replaced", no stack overflow
     expect(ms).toBeLessThan(15_000);
   });
 

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadPool, WorkerDiedError } from '../../dist/index.js';
 import { fixture, waitFor } from './helpers.js';
+import { ownStderr } from '../child-stderr.js';
 
 const pools: ThreadPool[] = [];
 afterEach(async () => {
@@ -48,7 +49,7 @@ describe('ThreadPool: threadInfo()', () => {
       ref ? 'for (const t of pool.threadInfo()) t.ref();' : '',
     ];
     const kept = runProgram(program(true));
-    expect(kept.stderr).toBe('');
+    expect(ownStderr(kept.stderr)).toBe('');
     expect(kept.stdout).toBe('returned\nerror: WorkerDiedError\n');
     // Without ref(): the idle pool lets the process exit before the timer fires.
     const left = runProgram(program(false));

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as main from '../../dist/index.js';
 import { requireNative } from '../../src/port/native-registry.js';
+import { ownStderr } from '../child-stderr.js';
 
 const worker = new URL('../pool/fixtures/handlers.mjs', import.meta.url);
 
@@ -52,7 +53,7 @@ describe('iocp-pool/native', () => {
     () => {
       const fixture = fileURLToPath(new URL('./fixtures/native-entry.mjs', import.meta.url));
       const r = spawnSync(process.execPath, [fixture], { encoding: 'utf8', timeout: 30_000 });
-      expect(r.stderr).toBe('');
+      expect(ownStderr(r.stderr)).toBe('');
       expect(r.stdout).toMatch(/\n5 passed\n$/);
       expect(r.status).toBe(0);
     },
