@@ -1,23 +1,11 @@
 // The shared heap at a small bound, with real threads: memory stays bounded while the heap works
 // at its limit (segments reformatted, retired, released in rounds), and free() takes back exactly
 // the views alloc() handed out.
-import { afterEach, describe, expect, it } from 'vitest';
-import { ThreadPool, TimeoutError } from '../../dist/index.js';
-import { fixture, settledBlocks, stoppedAndReplaced, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { TimeoutError } from '../../dist/index.js';
+import { heapPools, KiB, MiB, settledBlocks, stoppedAndReplaced, waitFor } from './helpers.js';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-
-const pools: ThreadPool[] = [];
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.destroy()));
-});
-
-function make(options: Partial<ConstructorParameters<typeof ThreadPool>[0]> = {}): ThreadPool {
-  const pool = new ThreadPool({ filename: fixture('heap-ops.mjs'), threads: 2, ...options });
-  pools.push(pool);
-  return pool;
-}
+const make = heapPools();
 
 describe('a small heap at its bound', () => {
   it('keeps RSS flat: echoes of 1 KiB … 1 MiB through a 16 MiB heap for 8 s after 2 s of warm-up', async () => {

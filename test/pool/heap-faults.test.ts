@@ -1,30 +1,10 @@
 // The shared heap when things go wrong, and over time: threads that die or are stopped mid-task,
 // tasks cancelled or abandoned with their payload in the heap, and an hour's worth of churn.
-import { randomFillSync } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, ThreadPool, TimeoutError, WorkerDiedError } from '../../dist/index.js';
-import { fixture, settledBlocks, stoppedAndReplaced, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { AbortError, TimeoutError, WorkerDiedError } from '../../dist/index.js';
+import { heapPools, KiB, MiB, randomBytes, settledBlocks, stoppedAndReplaced, waitFor } from './helpers.js';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-
-const pools: ThreadPool[] = [];
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.destroy()));
-});
-
-function make(options: Partial<ConstructorParameters<typeof ThreadPool>[0]> = {}): ThreadPool {
-  const pool = new ThreadPool({ filename: fixture('heap-ops.mjs'), threads: 2, ...options });
-  pool.on('error', () => {}); // deaths are what these tests cause
-  pools.push(pool);
-  return pool;
-}
-
-function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let at = 0; at < n; at += 65536) randomFillSync(b, at, Math.min(65536, n - at));
-  return b;
-}
+const make = heapPools({ expectDeaths: true });
 
 describe('faults: the heap loses at most what a dying thread was writing', () => {
   it('a thread that dies in its handler held nothing: its task was freed before the handler ran', async () => {

@@ -1,29 +1,10 @@
 // The shared heap through the pool, with real threads: payloads of every size both ways, the two
 // codecs, alloc() views by reference both ways, misuse, the fallback past the heap's bounds.
-import { randomFillSync } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PoolClosedError, ThreadPool } from '../../dist/index.js';
-import { fixture } from './helpers.js';
+import { fixture, heapPools, KiB, MiB, randomBytes } from './helpers.js';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-
-const pools: ThreadPool[] = [];
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.destroy()));
-});
-
-function make(options: Partial<ConstructorParameters<typeof ThreadPool>[0]> = {}): ThreadPool {
-  const pool = new ThreadPool({ filename: fixture('heap-ops.mjs'), threads: 2, ...options });
-  pools.push(pool);
-  return pool;
-}
-
-function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let at = 0; at < n; at += 65536) randomFillSync(b, at, Math.min(65536, n - at));
-  return b;
-}
+const make = heapPools();
 
 const SIZES = [0, 1, 200, 216, 217, 4 * KiB, 16 * KiB, 64 * KiB, 100_000, MiB - 1, MiB, 2 * MiB];
 

@@ -1,5 +1,8 @@
 // Shared helpers for the pool tests: fixtures, shared words, and handshakes (never sleeps that hope).
+import { randomFillSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
+import { ThreadPool } from '../../dist/index.js';
 
 export const STARTED = 0;
 export const GATE = 1;
@@ -9,6 +12,37 @@ export const RAN = 4;
 
 export function fixture(name: string): string {
   return fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+}
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+type PoolOptions = Partial<ConstructorParameters<typeof ThreadPool>[0]>;
+
+/**
+ * The heap tests' pools: heap-ops.mjs on 2 threads unless `options` say otherwise, each destroyed
+ * after its test. Call it once at the top of a test file (it registers the afterEach).
+ * `expectDeaths`: the file kills threads on purpose, so the pool's 'error' event is listened to
+ * (and ignored) rather than turned into process warnings.
+ */
+export function heapPools({ expectDeaths = false } = {}): (options?: PoolOptions) => ThreadPool {
+  const pools: ThreadPool[] = [];
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((p) => p.destroy()));
+  });
+  return (options = {}) => {
+    const pool = new ThreadPool({ filename: fixture('heap-ops.mjs'), threads: 2, ...options });
+    if (expectDeaths) pool.on('error', () => {});
+    pools.push(pool);
+    return pool;
+  };
+}
+
+/** n random bytes (a fresh payload: never the same object or contents twice). */
+export function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) randomFillSync(b, at, Math.min(65536, n - at));
+  return b;
 }
 
 export function shared(): { sab: SharedArrayBuffer; words: Int32Array } {
