@@ -49,7 +49,7 @@ describe('ThreadPool: threadInfo()', () => {
       ref ? 'for (const t of pool.threadInfo()) t.ref();' : '',
     ];
     const kept = runProgram(program(true));
-    expect(ownStderr(kept.stderr)).toBe('');
+    expect(ownStderr(String(kept.stderr))).toBe('');
     expect(kept.stdout).toBe('returned\nerror: WorkerDiedError\n');
     // Without ref(): the idle pool lets the process exit before the timer fires.
     const left = runProgram(program(false));
