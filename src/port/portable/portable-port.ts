@@ -9,7 +9,7 @@
  *   ./lock.ts      the lock (S_LOCK) that guards the rest
  *   ./waiters.ts   the waiter stack, the slots, the hand-over (dispatch)
  *   ./wait.ts      a waiter's spin, sleep and wake-up
- *   ./close.ts     close()
+ *   ./close.ts     close(); ./detach.ts detach()
  *   ./release.ts   releaseThread(), and deaths left to the next lock holder
  *   ./repair.ts    finishing a dead thread's claims; ./records.ts their records
  *   ./front.ts     FRONT, the packets recovered from dead threads
@@ -29,12 +29,12 @@ import { PortBase } from '../port-base.js';
 import type { CompletionPacket, GetAsyncOptions, PortablePortHandle, PortStats, ReleasedThread } from '../types.js';
 import { checkFunction, checkInteger, checkTimeout } from '../validate.js';
 import { close } from './close.js';
+import { detach } from './detach.js';
 import { createPortBuffer, readHeader } from './header.js';
 import {
   CLOSED_BIT,
   FRONT_BIT,
   type Geometry,
-  KIND_FREE,
   PACKET_F64,
   PORT_CLOSED,
   PORT_CLOSING,
@@ -44,24 +44,16 @@ import {
   S_RUNNING,
   S_THREADS,
   S_WAITING,
-  SLOT_HANDED,
-  SLOT_IDLE,
   SLOT_SLEEPING,
   SLOT_WAITING,
-  SLOT_WORDS,
-  W_KIND,
-  W_MAILBOX,
-  W_OWNER,
   W_RUNNING,
   W_STATE,
 } from './layout.js';
-import { packetAt } from './packet.js';
-import { freeRecord } from './records.js';
 import { finishPending, releaseThread } from './release.js';
 import type { Ring } from './ring.js';
 import { PortState, type StateParts } from './state.js';
 import { finish, waitForAsync, waitSync } from './wait.js';
-import { allocSlot, dispatch, firstInLine, freeSlot, pushWaiter, removeWaiter, rerankWaiter } from './waiters.js';
+import { allocSlot, dispatch, firstInLine, pushWaiter, rerankWaiter } from './waiters.js';
 
 /** The parts the state calls back into (see StateParts: the state cannot import them). */
 const PARTS: StateParts = Object.freeze({ finishPending, dispatch, allocSlot });
@@ -370,43 +362,7 @@ export class PortablePort extends PortBase {
    * was already handed to it.
    */
   detach(): void {
-    const s = this.#s;
-    if (s.slot < 0 && s.claims === null) return;
-    const mine = s.slot;
-    const i32 = this.#i32;
-    const settled: number[] = [];
-    s.enter();
-    try {
-      for (const [w, wait] of s.asyncPending) {
-        const word = s.slotWord(w, W_STATE);
-        const state = Atomics.load(i32, word);
-        if (state === SLOT_WAITING || state === SLOT_SLEEPING) {
-          removeWaiter(s, w);
-          wait.error = Object.assign(new Error('detach() was called while this getAsync() was pending'), { code: 'ERR_PORT_DETACHED' });
-        } else if (state === SLOT_HANDED) {
-          wait.packet = packetAt(s.f64, (s.geo.slotBase + w * SLOT_WORDS + W_MAILBOX) >> 1);
-        } else {
-          wait.error = new PortClosedError();
-        }
-        wait.done = true;
-        Atomics.store(i32, word, SLOT_IDLE);
-        settled.push(w);
-      }
-      if (mine >= 0) {
-        for (let slot = 0; slot < s.geo.maxThreads; slot++) {
-          if (i32[s.slotWord(slot, W_KIND)] !== KIND_FREE && i32[s.slotWord(slot, W_OWNER)] === mine) {
-            freeSlot(s, slot, { requeued: 0, abandoned: [] }, { running: 0, waiters: 0 });
-          }
-        }
-      }
-      if (s.record >= 0) freeRecord(s, s.record);
-      dispatch(s);
-    } finally {
-      s.leave();
-    }
-    // Wake this instance's own waitAsync calls: each sees it was settled.
-    for (const w of settled) Atomics.notify(i32, s.slotWord(w, W_STATE));
-    s.forget();
+    detach(this.#s);
   }
 
   stats(): PortStats {
