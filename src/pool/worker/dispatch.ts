@@ -16,9 +16,7 @@ import {
   CANCELLED,
   DONE,
   F_PROGRESS,
-  F_SIGNAL,
   F_TIMED,
-  F_TIMEOUT,
   HANDLER_SHIFT,
   K_REQUEST,
   K_TASK,
@@ -40,16 +38,11 @@ import {
   T_TICKET,
 } from '../layout.js';
 import type { CompletionPacket } from '../../port/index.js';
-import type { ChannelMessage } from '../protocol.js';
-import type { HandlerContext } from '../types.js';
 import type { ModuleHandlers } from './module.js';
 import { requestTaken } from '../requests.js';
 import { outputFlushed, outputPending } from './output.js';
-import { TaskControl } from './task-control.js';
+import { channelSeq, controllers, F_CONTROLLED, makeContext, NO_SIGNAL, progressOpen, toChannel } from './task-context.js';
 import { data, f64, i32, results, send, state, views } from './thread.js';
-
-/** Handed to handlers of tasks without a signal: one frozen object, no allocation per task. */
-const NO_SIGNAL: HandlerContext = Object.freeze({ signal: undefined, progress: ignoreProgress });
 
 let handlers: ModuleHandlers;
 /** Called when a pending handler settles (the loop may be waiting for the last one to exit). */
@@ -57,11 +50,6 @@ let onSettled: () => void;
 /** Fails the thread's port calls the way the loop does (a closed port means destroy()). */
 let onPortError: (error: unknown) => void;
 
-/** A task's context gets a signal when run() had one, or a timeout (which aborts it). */
-const F_CONTROLLED = F_SIGNAL | F_TIMEOUT;
-
-/** Running tasks that were submitted with a signal or a timeout, by slot (their ticket is T_TICKET). */
-const controllers = new Map<number, TaskControl>();
 /** Payloads asked of the main thread (too large for the slot, or with a transferList), by slot. */
 const fetches = new Map<number, (payload: { task?: Carried; error?: ThrownRecord }) => void>();
 
@@ -354,15 +342,6 @@ function finish(slot: number, w: number, flags: number, t0: number, value: unkno
   postResult(status, slot, w);
 }
 
-/** The number of the next message on this thread's result channel (ChannelMessage.seq). */
-let channelSeq = 0;
-
-/** Sends on the result channel; the number counts only messages sent (postMessage throws a value it cannot clone). */
-function toChannel(message: ChannelMessage, transferList?: readonly ArrayBuffer[]): void {
-  data.resultChannel.postMessage(message, transferList as ArrayBuffer[] | undefined);
-  channelSeq++;
-}
-
 function postResult(status: number, slot: number, w: number): void {
   // A7: the result port holds at most slots + 1 packets, so it cannot be full; a closed one means destroy().
   let posted: boolean;
@@ -379,45 +358,6 @@ function postResult(status: number, slot: number, w: number): void {
   Atomics.add(i32, A_RESULTS, 1);
   if (Atomics.load(i32, A_WAKE) !== 0 && Atomics.exchange(i32, A_WAKE, 0) !== 0) Atomics.notify(i32, A_RESULTS, 1);
 }
-
-/** Tasks with onProgress whose progress() may still report, by slot, and whether it did: finish() closes them. */
-const progressOpen = new Map<number, { open: boolean; sent: boolean }>();
-
-/** A context with a signal (run() had one, or a timeout) and/or progress() (run() had onProgress). */
-function makeContext(slot: number, w: number, flags: number): HandlerContext {
-  const ticket = i32[w + T_TICKET]!;
-  let control: TaskControl | undefined;
-  if ((flags & F_CONTROLLED) !== 0) {
-    control = new TaskControl(ticket);
-    controllers.set(slot, control);
-  }
-  if ((flags & F_TIMEOUT) !== 0) {
-    // The main thread counts the timeout from here (pool/layout.ts T_START).
-    f64[((w << 2) >> 3) + T_START] = performance.timeOrigin + performance.now();
-  }
-  let progress: (value: unknown) => void = ignoreProgress;
-  if ((flags & F_PROGRESS) !== 0) {
-    const state = { open: true, sent: false };
-    progressOpen.set(slot, state);
-    progress = (value: unknown): void => {
-      // After the task settled its run() has too: a late value has nowhere to go.
-      if (!state.open) return;
-      state.sent = true;
-      toChannel({ kind: 'progress', seq: channelSeq, slot, ticket, value });
-    };
-  }
-  if (control === undefined) return { signal: undefined, progress };
-  const made = control;
-  // An own, enumerable accessor: destructuring and spreading the context both see the signal.
-  return {
-    get signal(): AbortSignal {
-      return made.signal;
-    },
-    progress,
-  };
-}
-
-function ignoreProgress(): void {}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
