@@ -24,3 +24,19 @@ export const Errors = {
   /** close() waited closeTimeout ms for the running tasks. */
   closeTimeout: (): Error => new Error('Close operation timed out'),
 };
+
+/**
+ * The ThreadPool's errors as piscina's: the end of the pool; a thread that died of an uncaught
+ * error rejects with that error, one that exited with 'worker exited with code: N'.
+ */
+export function translate(error: unknown): unknown {
+  const e = error as (Error & { cause?: unknown; exitCode?: number }) | null;
+  if (e?.name === 'PoolClosedError') {
+    return /^close\(\{ force: true \}\) before this task started/.test(e.message) ? new AbortError('pool is closed') : Errors.threadTermination();
+  }
+  if (e?.name === 'WorkerDiedError') {
+    if (e.cause instanceof Error) return e.cause;
+    if (e.exitCode !== undefined) return new Error(`worker exited with code: ${e.exitCode}`);
+  }
+  return error;
+}

@@ -11,7 +11,7 @@ import { EventEmitterAsyncResource } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
 import { type RunOptions as CoreRunOptions, ThreadPool, type ThreadPoolStats } from 'iocp-pool';
 import { isAborted, onAbort, reasonOf } from './abort.js';
-import { AbortError, Errors } from './errors.js';
+import { AbortError, Errors, translate } from './errors.js';
 import { isMovable, move, queueOptionsSymbol, transferableSymbol, unwrapMoved, valueSymbol } from './move.js';
 import { type FilledPiscinaOptions, fillOptions, type PiscinaOptions, toPath } from './options.js';
 import { type PiscinaRunOptions, type RunArguments, runArguments, runTaskArguments } from './run-args.js';
@@ -387,20 +387,4 @@ function same(value: unknown): unknown {
 /** A task's error, thrown from inside its async scope. */
 function rethrow(error: unknown): never {
   throw error;
-}
-
-/**
- * The ThreadPool's errors as piscina's: the end of the pool; a thread that died of an uncaught
- * error rejects with that error, one that exited with 'worker exited with code: N'.
- */
-function translate(error: unknown): unknown {
-  const e = error as (Error & { cause?: unknown; exitCode?: number }) | null;
-  if (e?.name === 'PoolClosedError') {
-    return /^close\(\{ force: true \}\) before this task started/.test(e.message) ? new AbortError('pool is closed') : Errors.threadTermination();
-  }
-  if (e?.name === 'WorkerDiedError') {
-    if (e.cause instanceof Error) return e.cause;
-    if (e.exitCode !== undefined) return new Error(`worker exited with code: ${e.exitCode}`);
-  }
-  return error;
 }
