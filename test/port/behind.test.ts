@@ -3,15 +3,14 @@
 // ranks to the newest; a call that comes back while packets are queued takes one only if no
 // lighter waiter waits. The waiter stack keeps that order through timeouts, thread deaths, and a
 // lock holder killed in the middle of a ranked push (layout.ts I3, repair.ts rebuildAfterDeath).
-import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CompletionPort, type CompletionPacket } from '../../dist/index.js';
 import { geometry, S_WAITING, SLOT_SLEEPING, SLOT_WORDS, STACK_BASE, W_BEHIND, W_STATE } from '../../src/port/portable/layout.js';
 import { rebuildAfterDeath } from '../../src/port/portable/repair.js';
+import { type Agent, startAgent, until } from './agents.js';
 
-const libUrl = new URL('../../dist/index.js', import.meta.url).href;
 const RACE_ROUNDS = 20;
-const workers: { worker: Worker; threadId: number }[] = [];
+const workers: Agent[] = [];
 const ports: CompletionPort[] = [];
 afterEach(async () => {
   const stopped = workers.splice(0);
@@ -32,28 +31,8 @@ function makePort(options: { concurrency: number; capacity?: number; maxThreads?
   return port;
 }
 
-/** A thread that runs `body` (source of an async function of port, words, data) with the port attached. */
-function agent(port: CompletionPort, words: Int32Array, body: string, data: unknown = null): { worker: Worker; threadId: number } {
-  const source = `
-    const { workerData } = require('node:worker_threads');
-    import(workerData.libUrl).then(async ({ CompletionPort }) => {
-      const port = CompletionPort.from(workerData.handle);
-      const words = new Int32Array(workerData.sab);
-      await (${body})(port, words, workerData.data);
-    });`;
-  const worker = new Worker(source, { eval: true, workerData: { libUrl, handle: port.handle, sab: words.buffer, data } });
-  const started = { worker, threadId: worker.threadId };
-  workers.push(started);
-  return started;
-}
-
-/** Polls until cond holds: the handshake on state the port (or an agent) publishes. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`handshake timed out: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+function agent(port: CompletionPort, words: Int32Array, body: string, data: unknown = null): Agent {
+  return startAgent(workers, port, words, body, data);
 }
 
 /** An agent that waits once with getAsync({ behind: rank }) and records the key it got in words[slot]. */

@@ -1,44 +1,22 @@
 // getAsync's syncMs option: a short blocking wait (Atomics.wait) before the asynchronous one,
 // on the same waiter slot, so the wait keeps its place in the LIFO order.
-import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CompletionPort } from '../../dist/index.js';
+import { type Agent, startAgent, until } from './agents.js';
 
-const libUrl = new URL('../../dist/index.js', import.meta.url).href;
-const workers: Worker[] = [];
+const workers: Agent[] = [];
 afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.terminate()));
+  await Promise.all(workers.splice(0).map(({ worker }) => worker.terminate()));
 });
-
-/**
- * A thread that runs `body` (source of an async function of port, words) with the port attached.
- * words (Int32Array over `sab`): the test's handshake words.
- */
-function agent(port: CompletionPort, sab: SharedArrayBuffer, body: string): Worker {
-  const source = `
-    const { workerData } = require('node:worker_threads');
-    import(workerData.libUrl).then(async ({ CompletionPort }) => {
-      const port = CompletionPort.from(workerData.handle);
-      const words = new Int32Array(workerData.sab);
-      await (${body})(port, words);
-    });`;
-  const worker = new Worker(source, { eval: true, workerData: { libUrl, handle: port.handle, sab } });
-  workers.push(worker);
-  return worker;
-}
-
-/** Waits until cond holds, polling on the event loop (the code under test publishes the state). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((resolve) => setTimeout(resolve, 1));
-}
 
 describe('CompletionPort.getAsync({ syncMs })', () => {
   it('takes a packet posted during the blocking phase, without a turn of the event loop', async () => {
     const port = new CompletionPort({ concurrency: 4 });
     // The agent posts once it sees this thread on the waiter stack: the packet comes during the block.
-    agent(
+    startAgent(
+      workers,
       port,
-      new SharedArrayBuffer(8),
+      new Int32Array(new SharedArrayBuffer(8)),
       `async (port) => {
       while (port.stats().waiting === 0) await new Promise((r) => setTimeout(r, 1));
       port.post(1, 7, 0);
@@ -70,13 +48,13 @@ describe('CompletionPort.getAsync({ syncMs })', () => {
 
   it.each([1, 2, 3])('keeps its place in the LIFO order when it moves from the blocking to the asynchronous wait (round %i)', async () => {
     const port = new CompletionPort({ concurrency: 4 });
-    const sab = new SharedArrayBuffer(16);
-    const words = new Int32Array(sab);
+    const words = new Int32Array(new SharedArrayBuffer(16));
     // The agent's wait begins first and blocks 100 ms before it goes asynchronous; ours begins
     // after it, while it still blocks. Ours is the newer wait, and must stay so after the move.
-    agent(
+    startAgent(
+      workers,
       port,
-      sab,
+      words,
       `async (port, words) => {
       // Runs at the agent's first turn of the event loop: once its wait has left the blocking phase.
       setImmediate(() => Atomics.store(words, 2, 1));
@@ -86,16 +64,16 @@ describe('CompletionPort.getAsync({ syncMs })', () => {
       Atomics.notify(words, 1);
     }`,
     );
-    await until(() => port.stats().waiting === 1);
+    await until(() => port.stats().waiting === 1, 'the agent waits');
     const ours = port.getAsync();
     expect(port.stats().waiting).toBe(2);
     // Once the agent's wait is on its event loop (past the blocking phase), one packet: LIFO gives it to us.
-    await until(() => Atomics.load(words, 2) === 1);
+    await until(() => Atomics.load(words, 2) === 1, "the agent's wait is on its event loop");
     port.post(1, 1, 0);
     expect(await ours).toMatchObject({ completionKey: 1 });
     expect(Atomics.load(words, 1)).toBe(0);
     port.post(1, 2, 0);
-    await until(() => Atomics.load(words, 1) === 2);
+    await until(() => Atomics.load(words, 1) === 2, 'the agent got the second packet');
     port.close();
   });
 
